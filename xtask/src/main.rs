@@ -1,0 +1,80 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! `ci` runs exactly what CI runs: formatting, clippy, the README's test
+//! command, docs with warnings denied, and the MSRV declaration check.
+
+use std::process::{Command, ExitCode};
+
+mod msrv;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("msrv") => msrv::check(),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            print_help();
+            Ok(())
+        }
+        Some(other) => Err(format!(
+            "unknown xtask command `{other}`; run `cargo xtask help`"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_help() {
+    println!(
+        "cargo xtask <command>\n\n\
+         commands:\n  \
+         ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check\n  \
+         msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"
+    );
+}
+
+/// Runs every CI step in order and stops at the first failure.
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    // The README's test command, verbatim.
+    cargo(&["test", "--workspace"], &[])?;
+    cargo(
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    msrv::check()?;
+    println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+/// Runs `cargo <args>` with extra environment variables, failing on a non-zero exit.
+pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    println!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(env.iter().copied())
+        .status()
+        .map_err(|e| format!("could not run `{cargo}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
