@@ -1,2 +1,38 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+
+mod backoff;
+mod body;
+mod builder;
+mod client;
+pub mod endpoints;
+mod error;
+mod nonce;
+pub mod pagination;
+pub mod retry;
+mod stack;
+mod token;
+mod transport;
+pub mod url;
+
+pub use backoff::Backoff;
+pub use body::{
+    DEFAULT_MAX_DOWNLOAD_BYTES, MAX_ERROR_BODY_BYTES, MAX_JSON_BODY_BYTES, RequestBody,
+    ResponseBody,
+};
+pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+pub use client::Client;
+pub use endpoints::messages::{PageAnchor, PageRequest};
+pub use endpoints::search::SearchQuery;
+pub use endpoints::threads::ThreadQuery;
+pub use endpoints::uploads::{Download, UploadRequest, UploadSource};
+pub use endpoints::workspaces::MembersQuery;
+pub use error::{BoxError, Error, ErrorKind};
+pub use nonce::generate_nonce;
+pub use pagination::{History, Paginated};
+pub use retry::RetryPolicy;
+pub use token::BotToken;
+pub use transport::{TlsRoots, Transport};
+
+/// Re-export of the wire types crate.
+pub use clickclack_proto as proto;

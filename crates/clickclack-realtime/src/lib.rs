@@ -1,2 +1,34 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+
+mod backoff;
+mod commit;
+mod connect;
+mod cursor_store;
+mod driver;
+mod endpoint;
+mod error;
+mod handshake;
+mod heartbeat;
+mod item;
+mod options;
+mod reader;
+mod resync;
+mod stats;
+mod stream;
+mod task;
+mod tls;
+mod watermark;
+
+pub use backoff::BackoffPolicy;
+pub use commit::Committer;
+pub use cursor_store::{CursorStore, CursorStoreError, FileCursorStore, MemoryCursorStore, StoreFuture};
+pub use endpoint::InvalidUrl;
+pub use error::Error;
+pub use handshake::AuthMode;
+pub use heartbeat::HeartbeatPolicy;
+pub use item::{RealtimeItem, ReconnectCause, ResyncReason};
+pub use options::{DEFAULT_MAX_FRAME_BYTES, RealtimeOptions};
+pub use resync::Backfill;
+pub use stats::Stats;
+pub use stream::{RealtimeStream, RealtimeStreamBuilder};

@@ -1,0 +1,97 @@
+//! Threads: get a thread page, reply.
+
+use clickclack_proto::requests::CreateThreadReply;
+use clickclack_proto::responses::ThreadReplyResponse;
+use clickclack_proto::{MessageId, ThreadPage, ThreadState};
+use http::Method;
+
+use crate::client::{Call, Client};
+use crate::error::Error;
+use crate::nonce::ensure_nonce;
+use crate::retry::Idempotency;
+use crate::url::{ApiPath, Query};
+
+/// Query of `GET /api/messages/{id}/thread`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ThreadQuery {
+    /// Page size (server: 1–200, default 100).
+    pub limit: Option<u32>,
+    /// `latest=true`: the newest window (ascending).
+    pub latest: bool,
+    /// Replies after this `thread_seq` (exclusive).
+    pub after_seq: Option<i64>,
+    /// Replies before this `thread_seq` (exclusive).
+    pub before_seq: Option<i64>,
+}
+
+impl ThreadQuery {
+    pub(crate) fn to_query(&self) -> Query {
+        Query::new()
+            .push_opt("limit", self.limit.map(|l| l.to_string()))
+            .push_opt("latest", self.latest.then_some("true"))
+            .push_opt("after_seq", self.after_seq.map(|s| s.to_string()))
+            .push_opt("before_seq", self.before_seq.map(|s| s.to_string()))
+    }
+}
+
+impl Client {
+    /// `GET /api/messages/{id}/thread`: the root, a window of replies and the thread state.
+    pub async fn get_thread(
+        &self,
+        root: &MessageId,
+        query: &ThreadQuery,
+    ) -> Result<ThreadPage, Error> {
+        let path = ApiPath::new("/api/messages")
+            .seg(root.as_str())
+            .lit("thread");
+        self.json(Call::get(path).query(query.to_query())).await
+    }
+
+    /// `POST /api/messages/{id}/thread/replies`.
+    ///
+    /// Always nonce-keyed (the caller's nonce or a generated one). After an
+    /// ambiguous failure the committed reply is looked up by nonce; the
+    /// returned `events` is then `None` (as on a server-side replay) and
+    /// `thread_state` is re-read from the thread.
+    pub async fn reply_in_thread(
+        &self,
+        root: &MessageId,
+        mut request: CreateThreadReply,
+    ) -> Result<ThreadReplyResponse, Error> {
+        let nonce = ensure_nonce(&mut request.nonce)?;
+        let path = ApiPath::new("/api/messages")
+            .seg(root.as_str())
+            .lit("thread")
+            .lit("replies");
+        let request = &request;
+        self.create_reconciled(
+            || {
+                Ok(Call::new(Method::POST, path.clone())
+                    .json(request)?
+                    .idempotency(Idempotency::NonceKeyed))
+            },
+            None,
+            &nonce,
+            |message| async move {
+                let query = ThreadQuery {
+                    limit: Some(1),
+                    latest: true,
+                    ..ThreadQuery::default()
+                };
+                let thread_state = match self.get_thread(root, &query).await {
+                    Ok(page) => page.thread_state,
+                    Err(_) => ThreadState {
+                        root_message_id: root.clone(),
+                        ..ThreadState::default()
+                    },
+                };
+                ThreadReplyResponse {
+                    message,
+                    thread_state,
+                    events: None,
+                }
+            },
+        )
+        .await
+    }
+}

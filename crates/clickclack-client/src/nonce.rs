@@ -1,0 +1,146 @@
+//! Nonces for idempotent creates, and reconciliation after ambiguous failures.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clickclack_proto::{Message, WorkspaceId};
+
+use crate::client::{Call, Client};
+use crate::error::{Error, ErrorKind};
+
+/// How many times a nonce-keyed create is re-sent after an ambiguous failure
+/// that reconciliation showed did not commit.
+const MAX_RESENDS: u32 = 2;
+
+/// A fresh nonce: `ccrs-` + 128 random bits + a time component, as hex
+/// (37–45 chars, well under the server's 128-char limit).
+pub fn generate_nonce() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!(
+        "ccrs-{:016x}{:016x}-{:x}",
+        fastrand::u64(..),
+        fastrand::u64(..),
+        nanos
+    )
+}
+
+/// Returns the caller's nonce (trimmed) or a generated one, and validates it.
+pub(crate) fn ensure_nonce(nonce: &mut Option<String>) -> Result<String, Error> {
+    let value = match nonce.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => n.to_owned(),
+        _ => generate_nonce(),
+    };
+    if value.chars().count() > clickclack_proto::headers::MAX_NONCE_LEN {
+        return Err(Error::new(ErrorKind::InvalidRequest).with_detail(format!(
+            "a nonce may be at most {} characters",
+            clickclack_proto::headers::MAX_NONCE_LEN
+        )));
+    }
+    *nonce = Some(value.clone());
+    Ok(value)
+}
+
+impl Client {
+    /// The workspaces to look a nonce up in: the configured one, else the
+    /// visible ones (listed once and cached).
+    async fn nonce_workspaces(&self) -> Result<Vec<WorkspaceId>, Error> {
+        if let Some(w) = self.configured_workspace() {
+            return Ok(vec![w.clone()]);
+        }
+        let inner = self.inner();
+        let ids = inner
+            .workspaces_cache
+            .get_or_try_init(|| async {
+                let list = self.list_workspaces().await?;
+                Ok::<_, Error>(list.into_iter().map(|w| w.id).collect::<Vec<_>>())
+            })
+            .await?;
+        Ok(ids.clone())
+    }
+
+    /// Looks a nonce up after an ambiguous failure. `Ok(None)` means the
+    /// server says no message with this nonce exists.
+    pub(crate) async fn reconcile_nonce(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        nonce: &str,
+    ) -> Result<Option<Message>, Error> {
+        let candidates = match workspace {
+            Some(w) => vec![w.clone()],
+            None => self.nonce_workspaces().await?,
+        };
+        for ws in &candidates {
+            match self.message_by_nonce(ws, nonce).await {
+                Ok(Some(m)) => return Ok(Some(m)),
+                Ok(None) => {}
+                // A nonce used in another workspace is reported as a 400/409.
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::InvalidRequest)
+                        && candidates.len() > 1 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends a nonce-keyed create; after an ambiguous failure, looks the nonce
+    /// up and returns the committed message (via `from_message`) instead of
+    /// sending twice; re-sends only when the server says it has no such message.
+    pub(crate) async fn create_reconciled<T, F, Fut>(
+        &self,
+        build: impl Fn() -> Result<Call, Error>,
+        workspace: Option<&WorkspaceId>,
+        nonce: &str,
+        from_message: F,
+    ) -> Result<T, Error>
+    where
+        T: serde::de::DeserializeOwned,
+        F: Fn(Message) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let mut resends = 0;
+        loop {
+            let err = match self.json::<T>(build()?).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_ambiguous() => e,
+                Err(e) => return Err(e),
+            };
+            tracing::debug!(error = %err, "ambiguous failure on a nonce-keyed create; reconciling by nonce");
+            match self.reconcile_nonce(workspace, nonce).await {
+                Ok(Some(message)) => return Ok(from_message(message).await),
+                Ok(None) if resends < MAX_RESENDS => resends += 1,
+                Ok(None) => return Err(err),
+                Err(e) if e.kind() == &ErrorKind::Unsupported => return Err(e),
+                Err(_) => return Err(err),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_nonces_are_unique_and_short() {
+        let a = generate_nonce();
+        let b = generate_nonce();
+        assert_ne!(a, b);
+        assert!(a.len() <= 128 && a.starts_with("ccrs-"));
+    }
+
+    #[test]
+    fn ensure_keeps_callers_and_fills_missing() {
+        let mut n = Some("  mine ".to_owned());
+        assert_eq!(ensure_nonce(&mut n).unwrap(), "mine");
+        assert_eq!(n.as_deref(), Some("mine"));
+        let mut n = None;
+        let g = ensure_nonce(&mut n).unwrap();
+        assert_eq!(n.as_deref(), Some(g.as_str()));
+        let mut n = Some("   ".to_owned());
+        assert!(ensure_nonce(&mut n).unwrap().starts_with("ccrs-"));
+        let mut n = Some("x".repeat(129));
+        assert!(ensure_nonce(&mut n).is_err());
+    }
+}

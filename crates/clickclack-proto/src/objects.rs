@@ -1,0 +1,590 @@
+//! Object shapes (protocol.md §9), with JSON field names exactly as serialized.
+//!
+//! Optional keys are `Option` and omitted when `None`; lists default to empty.
+//! Unknown JSON fields are ignored on decode.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{
+    BotTokenId, ChannelId, ConversationId, MessageId, RouteId, TopicId, UploadId, UserId,
+    WorkspaceId,
+};
+use crate::macros::string_enum;
+use crate::scope::Scope;
+use crate::timestamp::Timestamp;
+
+string_enum! {
+    /// Whether a user is a human or a bot.
+    UserKind default Human {
+        /// `human`
+        Human => "human",
+        /// `bot`
+        Bot => "bot",
+    }
+}
+
+string_enum! {
+    /// A member's role in a workspace.
+    WorkspaceRole {
+        /// `owner`
+        Owner => "owner",
+        /// `moderator`
+        Moderator => "moderator",
+        /// `member`
+        Member => "member",
+        /// `guest`
+        Guest => "guest",
+        /// `bot`
+        Bot => "bot",
+    }
+}
+
+string_enum! {
+    /// A channel's kind.
+    ChannelKind default Public {
+        /// `public` (the default on create)
+        Public => "public",
+        /// `private`
+        Private => "private",
+    }
+}
+
+string_enum! {
+    /// A message's kind; an absent or empty kind means [`MessageKind::Message`].
+    MessageKind default Message {
+        /// `message`: an ordinary message.
+        Message => "message",
+        /// `agent_commentary`: agent activity commentary (bot tokens with `agent_activity:write`).
+        AgentCommentary => "agent_commentary",
+        /// `agent_tool`: agent tool activity (bot tokens with `agent_activity:write`).
+        AgentTool => "agent_tool",
+    }
+}
+
+string_enum! {
+    /// A message body format.
+    BodyFormat default Markdown {
+        /// `markdown` (the only format today)
+        Markdown => "markdown",
+    }
+}
+
+impl UserKind {
+    /// Whether this is a bot user.
+    pub fn is_bot(&self) -> bool {
+        *self == UserKind::Bot
+    }
+}
+
+/// A user (human or bot).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct User {
+    /// The user id (`usr_…`).
+    pub id: UserId,
+    /// `human` or `bot`.
+    #[serde(default)]
+    pub kind: UserKind,
+    /// The owning human for a user-owned bot; absent for service bots and humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<UserId>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Handle (used in `@handle` mentions).
+    #[serde(default)]
+    pub handle: String,
+    /// A former handle (for deleted bots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub former_handle: Option<String>,
+    /// Avatar URL (may be empty).
+    #[serde(default)]
+    pub avatar_url: String,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Deletion time, when deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    /// Notification settings (shape not specified by the protocol; kept as JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_settings: Option<serde_json::Value>,
+    /// Appearance preferences; only sent by `GET /api/me`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance_preferences: Option<serde_json::Value>,
+    /// Whether the user has a password; only sent by `GET /api/me` (false for bots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_enrolled: Option<bool>,
+}
+
+impl User {
+    /// Whether this user is a bot (`kind == "bot"`).
+    pub fn is_bot(&self) -> bool {
+        self.kind.is_bot()
+    }
+}
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Workspace {
+    /// The workspace id (`wsp_…`).
+    pub id: WorkspaceId,
+    /// The immutable public route id (`T…`).
+    #[serde(default)]
+    pub route_id: RouteId,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// URL slug.
+    #[serde(default)]
+    pub slug: String,
+    /// Icon URL (may be empty).
+    #[serde(default)]
+    pub icon_url: String,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// The caller's role, when the server includes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<WorkspaceRole>,
+}
+
+/// A workspace member (an entry of [`MembersPage`](crate::pages::MembersPage)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceMember {
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The member.
+    pub user: User,
+    /// The member's role.
+    pub role: WorkspaceRole,
+    /// When the member joined.
+    #[serde(default)]
+    pub joined_at: Timestamp,
+}
+
+/// A channel.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Channel {
+    /// The channel id (`chn_…`).
+    pub id: ChannelId,
+    /// The immutable public route id (`C…`).
+    #[serde(default)]
+    pub route_id: RouteId,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The slugified name (see [`slugify`](crate::slugify)).
+    #[serde(default)]
+    pub name: String,
+    /// An optional display title (later servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
+    /// The kind (`public`, …).
+    #[serde(default)]
+    pub kind: ChannelKind,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Archive time, when archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<Timestamp>,
+    /// Whether an external system manages the channel.
+    #[serde(default)]
+    pub external_managed: bool,
+    /// External reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// External URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+    /// Sidebar section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidebar_section: Option<String>,
+    /// The newest root message `channel_seq`.
+    #[serde(default)]
+    pub last_seq: i64,
+    /// The caller's read pointer.
+    #[serde(default)]
+    pub last_read_seq: i64,
+    /// Unread root messages for the caller.
+    #[serde(default)]
+    pub unread_count: i64,
+}
+
+impl Channel {
+    /// Whether the channel is archived.
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+/// Thread summary of a root message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ThreadState {
+    /// The thread's root message.
+    pub root_message_id: MessageId,
+    /// Number of replies.
+    #[serde(default)]
+    pub reply_count: i64,
+    /// Time of the latest reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<Timestamp>,
+    /// Up to three most recent reply authors.
+    #[serde(default)]
+    pub last_reply_author_ids: Vec<UserId>,
+}
+
+/// Per-emoji reaction summary on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReactionSummary {
+    /// The emoji, stored as given.
+    pub emoji: String,
+    /// How many users reacted.
+    #[serde(default)]
+    pub count: i64,
+    /// Whether the caller reacted.
+    #[serde(default)]
+    pub reacted_by_me: bool,
+}
+
+/// An uploaded file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Upload {
+    /// The upload id (`upl_…`).
+    pub id: UploadId,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The uploader.
+    #[serde(default)]
+    pub owner_id: UserId,
+    /// The upload nonce, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// File name from the multipart part.
+    #[serde(default)]
+    pub filename: String,
+    /// Content type (default `application/octet-stream`).
+    #[serde(default)]
+    pub content_type: String,
+    /// Size in bytes.
+    #[serde(default)]
+    pub byte_size: i64,
+    /// Width in pixels (0 when unknown).
+    #[serde(default)]
+    pub width: i64,
+    /// Height in pixels (0 when unknown).
+    #[serde(default)]
+    pub height: i64,
+    /// Duration in milliseconds (0 when unknown).
+    #[serde(default)]
+    pub duration_ms: i64,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+}
+
+/// A message: a channel or DM root message, or a thread reply.
+///
+/// Roots have `thread_root_id == id` and no `parent_message_id`; replies have
+/// `parent_message_id == thread_root_id`, a `thread_seq` and no `channel_seq`.
+/// Deleted messages keep their row with `body: ""` and `deleted_at` set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Message {
+    /// The message id (`msg_…`).
+    pub id: MessageId,
+    /// The public route id (`M…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_id: Option<RouteId>,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The channel, for channel messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<ChannelId>,
+    /// The DM, for DM messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_conversation_id: Option<ConversationId>,
+    /// The author.
+    #[serde(default)]
+    pub author_id: UserId,
+    /// The parent (= thread root) for replies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_message_id: Option<MessageId>,
+    /// The thread root (the message itself for roots).
+    #[serde(default)]
+    pub thread_root_id: MessageId,
+    /// The topic, when posted in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<TopicId>,
+    /// Root-message sequence in the channel or DM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_seq: Option<i64>,
+    /// Reply sequence within the thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_seq: Option<i64>,
+    /// Markdown body (empty for deleted messages).
+    #[serde(default)]
+    pub body: String,
+    /// Body format (`markdown`).
+    #[serde(default)]
+    pub body_format: BodyFormat,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Last edit time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// Deletion time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    /// Kind; absent means `message` (see [`Message::effective_kind`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MessageKind>,
+    /// Agent turn id (agent activity kinds only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+    /// The hydrated author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<User>,
+    /// Attached uploads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Upload>,
+    /// The quoted message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted_message_id: Option<MessageId>,
+    /// Snapshot of the quoted body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted_body_snapshot: Option<String>,
+    /// Author of the quoted message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted_author_id: Option<UserId>,
+    /// The hydrated quoted author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted_author: Option<User>,
+    /// Thread summary (roots with replies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_state: Option<ThreadState>,
+    /// The client nonce the message was created with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Reaction summaries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionSummary>,
+}
+
+impl Message {
+    /// The kind, treating absent/empty as [`MessageKind::Message`].
+    pub fn effective_kind(&self) -> MessageKind {
+        match &self.kind {
+            None => MessageKind::Message,
+            Some(MessageKind::Other(s)) if s.is_empty() => MessageKind::Message,
+            Some(k) => k.clone(),
+        }
+    }
+
+    /// Whether this is a thread reply (has a parent).
+    pub fn is_thread_reply(&self) -> bool {
+        self.parent_message_id.is_some()
+    }
+
+    /// Whether this message is in a DM.
+    pub fn is_direct(&self) -> bool {
+        self.direct_conversation_id.is_some()
+    }
+
+    /// Whether this message was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// A direct conversation (DM).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DirectConversation {
+    /// The conversation id (`dm_…`).
+    pub id: ConversationId,
+    /// The public route id (`D…`).
+    #[serde(default)]
+    pub route_id: RouteId,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Members (hydrated users).
+    #[serde(default)]
+    pub members: Vec<User>,
+    /// Newest DM message sequence.
+    #[serde(default)]
+    pub last_seq: i64,
+    /// The caller's read pointer.
+    #[serde(default)]
+    pub last_read_seq: i64,
+    /// Unread messages for the caller.
+    #[serde(default)]
+    pub unread_count: i64,
+    /// Whether the caller can send (an active recipient exists).
+    #[serde(default)]
+    pub can_send: bool,
+}
+
+/// A read receipt (channel or DM read pointer).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReadReceipt {
+    /// The channel or DM id the pointer belongs to.
+    pub scope_id: String,
+    /// The reader.
+    pub user_id: UserId,
+    /// The read pointer.
+    #[serde(default)]
+    pub last_read_seq: i64,
+    /// When it was set.
+    #[serde(default)]
+    pub last_read_at: Timestamp,
+}
+
+/// A bot's slash command as stored by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BotCommand {
+    /// The command row id.
+    #[serde(default)]
+    pub id: String,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The bot.
+    #[serde(default)]
+    pub bot_user_id: UserId,
+    /// The canonical command (`/name`, lowercase).
+    pub command: String,
+    /// Description (1–100 chars).
+    #[serde(default)]
+    pub description: String,
+    /// Argument hint (may be empty).
+    #[serde(default)]
+    pub args_hint: String,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Last update time.
+    #[serde(default)]
+    pub updated_at: Timestamp,
+}
+
+/// A bot token row (never the secret except `token` in create responses).
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BotToken {
+    /// The token row id (`btok_…`).
+    pub id: BotTokenId,
+    /// The bot user.
+    #[serde(default)]
+    pub bot_user_id: UserId,
+    /// The workspace the token is bound to.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The owning human for user-owned bots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<UserId>,
+    /// Token name.
+    #[serde(default)]
+    pub name: String,
+    /// Concrete scopes, sorted.
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+    /// Creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserId>,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Last use time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+    /// Revocation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// The raw `ccb_…` secret, only in create responses. Redacted in `Debug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl core::fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BotToken")
+            .field("id", &self.id)
+            .field("bot_user_id", &self.bot_user_id)
+            .field("workspace_id", &self.workspace_id)
+            .field("owner_user_id", &self.owner_user_id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("created_by", &self.created_by)
+            .field("created_at", &self.created_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A highlighted range in a search snippet (shape not pinned by protocol.md; kept as JSON).
+pub type SearchHighlight = serde_json::Value;
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// The message id.
+    pub id: MessageId,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The channel, for channel hits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<ChannelId>,
+    /// The channel name, for channel hits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_name: Option<String>,
+    /// The DM, for DM hits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_conversation_id: Option<ConversationId>,
+    /// The author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<User>,
+    /// The parent, for replies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_message_id: Option<MessageId>,
+    /// The thread root.
+    #[serde(default)]
+    pub thread_root_id: MessageId,
+    /// Root sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_seq: Option<i64>,
+    /// Reply sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_seq: Option<i64>,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Edit time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// Reply count.
+    #[serde(default)]
+    pub reply_count: i64,
+    /// Latest reply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<Timestamp>,
+    /// Plain-text excerpt with the matched terms.
+    #[serde(default)]
+    pub snippet: String,
+    /// Highlight ranges.
+    #[serde(default)]
+    pub highlights: Vec<SearchHighlight>,
+}
+
+/// Per-role member totals of a [`MembersPage`](crate::pages::MembersPage).
+pub type RoleCounts = BTreeMap<String, i64>;

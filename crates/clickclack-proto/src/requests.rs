@@ -1,0 +1,281 @@
+//! Request bodies for the bot endpoints of protocol.md §5.1.
+//!
+//! All are `Serialize + Deserialize` (the testkit decodes them). Optional
+//! fields are omitted when `None`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChannelId, ConversationId, MessageId, TopicId, UploadId, UserId, WorkspaceId};
+use crate::objects::{ChannelKind, MessageKind};
+
+/// `POST /api/channels/{id}/messages` and `POST /api/dms/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateMessage {
+    /// Markdown body (required, non-empty).
+    #[serde(default)]
+    pub body: String,
+    /// Client nonce (≤128 chars after trimming) making the create idempotent per author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// A message to quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted_message_id: Option<MessageId>,
+    /// A topic to post in (channels only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<TopicId>,
+    /// An upload to attach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<UploadId>,
+    /// Kind; agent activity kinds need `agent_activity:write`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MessageKind>,
+    /// Agent turn id (agent activity kinds only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+}
+
+impl CreateMessage {
+    /// A message with this body and nothing else set.
+    pub fn new(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the nonce.
+    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// Sets the quoted message.
+    pub fn quote(mut self, message_id: impl Into<MessageId>) -> Self {
+        self.quoted_message_id = Some(message_id.into());
+        self
+    }
+
+    /// Sets the upload to attach.
+    pub fn upload(mut self, upload_id: impl Into<UploadId>) -> Self {
+        self.upload_id = Some(upload_id.into());
+        self
+    }
+}
+
+/// `POST /api/messages/{id}/thread/replies`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateThreadReply {
+    /// Markdown body (required).
+    #[serde(default)]
+    pub body: String,
+    /// A message to quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted_message_id: Option<MessageId>,
+    /// Client nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+impl CreateThreadReply {
+    /// A reply with this body.
+    pub fn new(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the nonce.
+    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+}
+
+/// `POST /api/dms`: create or reuse a DM (the caller is added automatically).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateDirectConversation {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The other members (`usr_…`), max 32.
+    #[serde(default)]
+    pub member_ids: Vec<UserId>,
+}
+
+impl CreateDirectConversation {
+    /// A DM request with these other members.
+    pub fn new(
+        workspace_id: impl Into<WorkspaceId>,
+        member_ids: impl IntoIterator<Item = UserId>,
+    ) -> Self {
+        Self {
+            workspace_id: workspace_id.into(),
+            member_ids: member_ids.into_iter().collect(),
+        }
+    }
+}
+
+/// `POST /api/messages/{id}/reactions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AddReaction {
+    /// The emoji, stored as given.
+    pub emoji: String,
+}
+
+/// `POST /api/realtime/ephemeral`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PublishEphemeral {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// Channel target (exclusive with `direct_conversation_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<ChannelId>,
+    /// DM target (exclusive with `channel_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_conversation_id: Option<ConversationId>,
+    /// `typing.started`, `typing.stopped`, `presence.changed` or `agent.progress`
+    /// (see [`event::types::EPHEMERAL_PUBLISHABLE`](crate::event::types::EPHEMERAL_PUBLISHABLE)).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Caller payload; the server adds `user_id` and the target key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl AddReaction {
+    /// A reaction with this emoji.
+    pub fn new(emoji: impl Into<String>) -> Self {
+        Self {
+            emoji: emoji.into(),
+        }
+    }
+}
+
+impl PublishEphemeral {
+    /// An ephemeral event of `event_type` with no target and no payload.
+    pub fn new(workspace_id: impl Into<WorkspaceId>, event_type: impl Into<String>) -> Self {
+        Self {
+            workspace_id: workspace_id.into(),
+            event_type: event_type.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Targets a channel (clears a DM target).
+    pub fn channel(mut self, channel_id: impl Into<ChannelId>) -> Self {
+        self.channel_id = Some(channel_id.into());
+        self.direct_conversation_id = None;
+        self
+    }
+
+    /// Targets a DM (clears a channel target).
+    pub fn direct_conversation(mut self, conversation_id: impl Into<ConversationId>) -> Self {
+        self.direct_conversation_id = Some(conversation_id.into());
+        self.channel_id = None;
+        self
+    }
+
+    /// Sets the caller payload.
+    pub fn payload(mut self, payload: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+}
+
+/// One command of [`SetBotCommands`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BotCommandInput {
+    /// The command, with or without a leading `/`.
+    pub command: String,
+    /// Description (1–100 chars).
+    #[serde(default)]
+    pub description: String,
+    /// Argument hint (≤100 chars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args_hint: Option<String>,
+}
+
+/// `PUT /api/bots/self/commands` (≤100 commands; an empty list clears the menu).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SetBotCommands {
+    /// The full command menu.
+    #[serde(default)]
+    pub commands: Vec<BotCommandInput>,
+}
+
+/// `POST /api/channels/{id}/read` and `POST /api/dms/{id}/read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MarkRead {
+    /// The new read pointer.
+    pub seq: i64,
+}
+
+/// `POST /api/workspaces/{id}/channels` (needs `channels:write`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateChannel {
+    /// Name (slugified by the server; empty becomes `general`).
+    #[serde(default)]
+    pub name: String,
+    /// Display title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
+    /// Kind (default `public`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ChannelKind>,
+    /// Externally managed flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_managed: Option<bool>,
+    /// External reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// External URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+    /// Sidebar section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidebar_section: Option<String>,
+}
+
+/// `PATCH /api/channels/{id}` (needs `channels:write`); only set fields change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PatchChannel {
+    /// New name (slugified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New display title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
+    /// New kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ChannelKind>,
+    /// Archive or unarchive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+    /// Externally managed flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_managed: Option<bool>,
+    /// External reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// External URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+    /// Sidebar section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidebar_section: Option<String>,
+}
+
+/// `PATCH /api/messages/{id}` (author only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EditMessage {
+    /// The new body.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// `POST /api/messages/{id}/attachments` (author only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AttachUpload {
+    /// The upload to attach.
+    pub upload_id: UploadId,
+}

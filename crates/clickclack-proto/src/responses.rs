@@ -1,0 +1,173 @@
+//! Response wrappers: every resource comes wrapped under a key (protocol.md §5.1).
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::objects::{
+    BotCommand, BotToken, Channel, DirectConversation, Message, ReactionSummary, ReadReceipt,
+    ThreadState, Upload, User, Workspace,
+};
+
+/// `GET /api/me`: `{"user": User}` (with `password_enrolled` / `appearance_preferences`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MeResponse {
+    /// The caller (the bot user for bot tokens).
+    pub user: User,
+}
+
+/// `GET /api/workspaces`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkspacesResponse {
+    /// Visible workspaces (a bot sees only its token's workspace).
+    #[serde(default)]
+    pub workspaces: Vec<Workspace>,
+}
+
+/// `GET /api/workspaces/{id}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkspaceResponse {
+    /// The workspace.
+    pub workspace: Workspace,
+}
+
+/// `GET /api/workspaces/{id}/channels`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChannelsResponse {
+    /// The channels.
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+}
+
+/// `POST /api/workspaces/{id}/channels` (201) and `PATCH /api/channels/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelWriteResponse {
+    /// The channel.
+    pub channel: Channel,
+    /// The durable event it produced.
+    pub event: Event,
+}
+
+/// `GET /api/messages/{id}` and `GET /api/messages/by-nonce`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MessageResponse {
+    /// The message.
+    pub message: Message,
+}
+
+/// Message create (201 with `event`, 200 without on nonce replay), edit and delete.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MessageWriteResponse {
+    /// The message.
+    pub message: Message,
+    /// The event; absent on a nonce replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+}
+
+/// `POST /api/messages/{id}/thread/replies`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ThreadReplyResponse {
+    /// The reply.
+    pub message: Message,
+    /// The thread summary after the reply.
+    pub thread_state: ThreadState,
+    /// The events (`thread.reply_created`, `thread.state_updated`); `null` on a nonce replay.
+    #[serde(default)]
+    pub events: Option<Vec<Event>>,
+}
+
+/// `POST`/`DELETE` reactions. On a replayed add, `event` is the zero event ([`Event::is_zero`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionResponse {
+    /// The event (zero event when the reaction already existed).
+    pub event: Event,
+    /// The message's reactions after the change.
+    #[serde(default)]
+    pub reactions: Vec<ReactionSummary>,
+}
+
+/// `GET /api/dms`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DirectConversationsResponse {
+    /// The caller's DMs.
+    #[serde(default)]
+    pub conversations: Vec<DirectConversation>,
+}
+
+/// `POST /api/dms` (201, also on reuse) and `GET /api/dms/{id}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DirectConversationResponse {
+    /// The conversation.
+    pub conversation: DirectConversation,
+}
+
+/// `POST /api/uploads` and `GET /api/uploads/by-nonce`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// The upload.
+    pub upload: Upload,
+}
+
+/// `POST /api/channels/{id}/read` and `POST /api/dms/{id}/read`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReceiptResponse {
+    /// The new read receipt.
+    pub receipt: ReadReceipt,
+}
+
+/// `POST /api/realtime/ephemeral` (202).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventResponse {
+    /// The published cursorless event.
+    pub event: Event,
+}
+
+/// `PUT /api/bots/self/commands`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BotCommandsResponse {
+    /// The stored commands.
+    #[serde(default)]
+    pub bot_commands: Vec<BotCommand>,
+}
+
+/// `POST /api/messages/{id}/attachments`: `{"ok": true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OkResponse {
+    /// Always `true` on success.
+    #[serde(default)]
+    pub ok: bool,
+}
+
+/// `GET /api/event-types`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventTypesResponse {
+    /// The durable event types.
+    #[serde(default)]
+    pub event_types: Vec<String>,
+}
+
+/// The JSON line printed by `clickclack admin bot create` without `--plain`
+/// (`{"bot": User, "bot_token": BotToken, "token": "ccb_…"}`).
+///
+/// `Debug` redacts the raw token.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CreateBotOutput {
+    /// The bot user.
+    pub bot: User,
+    /// The token row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_token: Option<BotToken>,
+    /// The raw `ccb_…` token (secret).
+    #[serde(default)]
+    pub token: String,
+}
+
+impl core::fmt::Debug for CreateBotOutput {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CreateBotOutput")
+            .field("bot", &self.bot)
+            .field("bot_token", &self.bot_token)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}

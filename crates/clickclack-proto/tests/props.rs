@@ -1,0 +1,151 @@
+//! Property tests: the event decoder never panics, bad payloads keep the
+//! cursor, ids / scopes / slugs round trip.
+
+use clickclack_proto::*;
+use proptest::prelude::*;
+
+const VALID: &str = r#"{"id":"evt_01","cursor":"cur_01jz","type":"message.created","workspace_id":"wsp_1","channel_id":"chn_1","seq":7,"created_at":"2026-05-08T12:00:00Z","payload":{"message_id":"msg_1","author_id":"usr_1"}}"#;
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| serde_json::json!(n)),
+        "[a-z_]{0,8}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+const TYPES: &[&str] = &[
+    "message.created",
+    "thread.reply_created",
+    "reaction.added",
+    "channel.updated",
+    "typing.started",
+    "bot.deleted",
+    "dm.read",
+    "unknown.type",
+    "",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Event::from_slice(&bytes);
+    }
+
+    #[test]
+    fn mutated_valid_frames_never_panic(cut in 0usize..VALID.len(), byte in any::<u8>(), pos in 0usize..VALID.len()) {
+        let mut bytes = VALID.as_bytes().to_vec();
+        bytes[pos] = byte;
+        let _ = Event::from_slice(&bytes);
+        let _ = Event::from_slice(&VALID.as_bytes()[..cut]);
+    }
+
+    #[test]
+    fn any_payload_keeps_cursor_and_round_trips(
+        payload in json_value(),
+        ty in prop::sample::select(TYPES),
+        cursor in "(cur_[0-9a-z]{1,26})?",
+        seq in proptest::option::of(any::<i64>()),
+    ) {
+        let mut frame = serde_json::json!({
+            "id": "evt_1", "cursor": cursor, "type": ty, "workspace_id": "wsp_1",
+            "created_at": "2026-05-08T12:00:00Z", "payload": payload,
+        });
+        if let Some(seq) = seq {
+            frame["seq"] = serde_json::json!(seq);
+        }
+        let bytes = serde_json::to_vec(&frame).unwrap();
+        let event = Event::from_slice(&bytes).unwrap();
+        prop_assert_eq!(event.cursor().as_str(), cursor.as_str());
+        prop_assert_eq!(event.event_type(), ty);
+        prop_assert_eq!(event.seq(), seq);
+        prop_assert_eq!(event.is_durable(), !cursor.is_empty());
+        if event.payload.is_unknown() {
+            // Unknown payloads are kept verbatim.
+            let back = serde_json::to_value(&event).unwrap();
+            prop_assert_eq!(back, frame);
+        }
+        // Encoding then decoding is stable.
+        let again = Event::from_json_str(&event.to_json_string()).unwrap();
+        prop_assert_eq!(again, event);
+    }
+
+    #[test]
+    fn bad_message_payload_keeps_envelope(payload in json_value()) {
+        let frame = serde_json::json!({
+            "id": "evt_9", "cursor": "cur_9", "type": "message.created", "workspace_id": "wsp_1",
+            "channel_id": "chn_1", "seq": 9, "created_at": "t",
+            "payload": {"message_id": payload, "author_id": 5},
+        });
+        let event = Event::from_slice(&serde_json::to_vec(&frame).unwrap()).unwrap();
+        prop_assert!(event.payload.is_unknown());
+        prop_assert_eq!(event.cursor().as_str(), "cur_9");
+        prop_assert_eq!(event.channel_id().map(ChannelId::as_str), Some("chn_1"));
+        prop_assert_eq!(event.seq(), Some(9));
+    }
+
+    #[test]
+    fn ids_round_trip(s in ".{0,40}") {
+        let id = MessageId::new(s.clone());
+        let json = serde_json::to_string(&id).unwrap();
+        let back: MessageId = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(back.as_str(), s.as_str());
+        prop_assert_eq!(id.to_string(), s.clone());
+        let c1 = Cursor::from(s.as_str());
+        prop_assert_eq!(c1.cmp(&Cursor::from("cur_")), s.as_str().cmp("cur_"));
+    }
+
+    #[test]
+    fn scopes_round_trip(s in "[a-z_:]{0,20}") {
+        let scope = Scope::from_wire(&s);
+        prop_assert_eq!(scope.as_str(), s.as_str());
+        let json = serde_json::to_string(&scope).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Scope>(&json).unwrap(), scope);
+    }
+
+    #[test]
+    fn scope_expansion_is_sorted_deduped_and_grantable(
+        picks in prop::collection::vec(prop::sample::select(vec![
+            "bot:read", "bot:write", "bot:admin", "messages:write", "agent_activity:write",
+            "channels:write", " dms:read ", "",
+        ]), 0..6)
+    ) {
+        let joined = picks.join(",");
+        let a = expand_scopes(picks.iter()).unwrap();
+        let b = expand_scopes([joined]).unwrap();
+        prop_assert_eq!(&a, &b);
+        prop_assert!(!a.is_empty());
+        prop_assert!(a.windows(2).all(|w| w[0].as_str() < w[1].as_str()));
+        prop_assert!(a.iter().all(Scope::is_grantable_to_bots));
+    }
+
+    #[test]
+    fn slugify_is_idempotent_and_well_formed(s in ".{0,40}") {
+        let slug = slugify(&s);
+        prop_assert_eq!(slugify(&slug), slug.clone());
+        prop_assert!(slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        prop_assert!(!slug.starts_with('-') && !slug.ends_with('-') && !slug.contains("--"));
+    }
+
+    #[test]
+    fn timestamps_round_trip(secs in -62_135_596_800i64..253_402_300_799, nanos in 0u32..1_000_000_000) {
+        let t = UnixTime { seconds: secs, nanos };
+        let ts = Timestamp::from_unix(t);
+        prop_assert_eq!(ts.parse().unwrap(), t);
+    }
+
+    #[test]
+    fn timestamp_parse_never_panics(s in "\\PC{0,40}") {
+        let _ = Timestamp::new(s).parse();
+    }
+}

@@ -1,0 +1,87 @@
+//! Tunables of a [`RealtimeStream`](crate::RealtimeStream).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backoff::BackoffPolicy;
+use crate::handshake::AuthMode;
+use crate::heartbeat::HeartbeatPolicy;
+
+/// The largest message accepted from the server (16 MiB).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Options of a realtime stream. Every field has a sensible default.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RealtimeOptions {
+    /// Reconnect delays (default: 500 ms base, 30 s cap, full jitter, reset after 30 s up).
+    pub backoff: BackoffPolicy,
+    /// Pings and dead-connection detection (default: ping every 20 s, dead after 3 silent intervals).
+    pub heartbeat: HeartbeatPolicy,
+    /// Limit for TCP connect + TLS + upgrade (default 30 s).
+    pub handshake_timeout: Duration,
+    /// Items buffered between the connection and the consumer (default 64).
+    /// When full, the stream stops reading the socket.
+    pub buffer: usize,
+    /// Whole messages buffered between the reader task and the stream (default 16).
+    pub reader_buffer: usize,
+    /// The largest message accepted (default 16 MiB); larger ones are skipped.
+    pub max_frame_bytes: usize,
+    /// How the token is sent on the upgrade (default: `Authorization` header).
+    pub auth: AuthMode,
+    /// `User-Agent` of the upgrade request.
+    pub user_agent: String,
+    /// A custom rustls configuration for `wss` (default: ring + webpki roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Default for RealtimeOptions {
+    fn default() -> Self {
+        Self {
+            backoff: BackoffPolicy::default(),
+            heartbeat: HeartbeatPolicy::default(),
+            handshake_timeout: Duration::from_secs(30),
+            buffer: 64,
+            reader_buffer: 16,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            auth: AuthMode::default(),
+            user_agent: concat!("clickclack-realtime/", env!("CARGO_PKG_VERSION")).to_owned(),
+            tls: None,
+        }
+    }
+}
+
+impl fmt::Debug for RealtimeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RealtimeOptions")
+            .field("backoff", &self.backoff)
+            .field("heartbeat", &self.heartbeat)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("buffer", &self.buffer)
+            .field("reader_buffer", &self.reader_buffer)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("auth", &self.auth)
+            .field("user_agent", &self.user_agent)
+            .field("tls", &self.tls.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl RealtimeOptions {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.buffer == 0 || self.reader_buffer == 0 {
+            return Err("buffer sizes must be at least 1".into());
+        }
+        if self.heartbeat.ping_interval.is_zero() {
+            return Err("ping interval must be positive".into());
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err("handshake timeout must be positive".into());
+        }
+        if self.max_frame_bytes == 0 {
+            return Err("max frame size must be positive".into());
+        }
+        Ok(())
+    }
+}

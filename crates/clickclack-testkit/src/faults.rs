@@ -1,0 +1,213 @@
+//! Fault injection and request counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::time::Instant;
+
+use crate::hub::Kill;
+use crate::server::Shared;
+
+#[derive(Debug, Clone)]
+enum RuleKind {
+    Fail(StatusCode),
+    Delay(Duration),
+    Lose,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    method: String,
+    prefix: String,
+    remaining: usize,
+    kind: RuleKind,
+}
+
+impl Rule {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.remaining > 0
+            && self.method.eq_ignore_ascii_case(method)
+            && path.starts_with(&self.prefix)
+    }
+}
+
+/// What the request pipeline should do for one request.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub(crate) fail: Option<StatusCode>,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) lose: bool,
+}
+
+/// Shared fault and counter state.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    rules: Mutex<Vec<Rule>>,
+    refuse_until: Mutex<Option<Instant>>,
+    pub(crate) realtime_attempts: AtomicU64,
+    requests: Mutex<HashMap<(String, String), u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl FaultState {
+    /// Counts the request and consumes matching rules (one of each kind).
+    pub(crate) fn on_request(&self, method: &str, path: &str) -> Plan {
+        *lock(&self.requests)
+            .entry((method.to_owned(), path.to_owned()))
+            .or_insert(0) += 1;
+        let mut plan = Plan::default();
+        let mut rules = lock(&self.rules);
+        for rule in rules.iter_mut() {
+            if !rule.matches(method, path) {
+                continue;
+            }
+            match rule.kind {
+                RuleKind::Fail(s) if plan.fail.is_none() => {
+                    plan.fail = Some(s);
+                    rule.remaining -= 1;
+                }
+                RuleKind::Delay(d) if plan.delay.is_none() => {
+                    plan.delay = Some(d);
+                    rule.remaining -= 1;
+                }
+                RuleKind::Lose if !plan.lose => {
+                    plan.lose = true;
+                    rule.remaining -= 1;
+                }
+                _ => {}
+            }
+        }
+        rules.retain(|r| r.remaining > 0);
+        plan
+    }
+
+    /// True while new realtime connections are refused.
+    pub(crate) fn refusing(&self) -> bool {
+        lock(&self.refuse_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    fn count(&self, method: &str, prefix: &str) -> u64 {
+        lock(&self.requests)
+            .iter()
+            .filter(|((m, p), _)| m.eq_ignore_ascii_case(method) && p.starts_with(prefix))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    fn add(&self, method: &str, prefix: &str, n: usize, kind: RuleKind) {
+        if n == 0 {
+            return;
+        }
+        lock(&self.rules).push(Rule {
+            method: method.to_owned(),
+            prefix: prefix.to_owned(),
+            remaining: n,
+            kind,
+        });
+    }
+}
+
+/// Fault injection for one [`TestServer`](crate::TestServer), from
+/// [`TestServer::faults`](crate::TestServer::faults).
+///
+/// Request faults match on the HTTP method (case-insensitive) and a path
+/// prefix (without the query string), e.g. `("POST", "/api/channels/")`.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Faults {
+    /// Closes every open realtime socket with a close frame carrying `code`
+    /// and `reason` (e.g. `4001`, `1013`, `1008`).
+    pub fn close_realtime(&self, code: u16, reason: &str) {
+        self.shared
+            .store
+            .hub
+            .kill_all(Kill::Close(code, reason.to_owned()));
+    }
+
+    /// Drops every open realtime socket abruptly, without a close frame.
+    pub fn drop_realtime(&self) {
+        self.shared.store.hub.kill_all(Kill::Drop);
+    }
+
+    /// For `duration`, realtime upgrade requests are counted as attempts and
+    /// then their TCP connection is closed without any response.
+    pub fn refuse_connections(&self, duration: Duration) {
+        *lock(&self.shared.faults.refuse_until) = Some(Instant::now() + duration);
+    }
+
+    /// The next `n` requests matching `method` + `path_prefix` fail with
+    /// `status` and `{"error":"injected fault"}`, without being handled.
+    pub fn fail_next(&self, method: &str, path_prefix: &str, n: usize, status: u16) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        self.shared
+            .faults
+            .add(method, path_prefix, n, RuleKind::Fail(status));
+    }
+
+    /// The next `n` matching requests are handled (and committed) at once,
+    /// but their responses are held back for `delay`.
+    pub fn delay(&self, method: &str, path_prefix: &str, delay: Duration, n: usize) {
+        self.shared
+            .faults
+            .add(method, path_prefix, n, RuleKind::Delay(delay));
+    }
+
+    /// The next matching request is handled (its write is committed), then the
+    /// connection is closed without sending the response: the "lost response".
+    pub fn lose_next_response(&self, method: &str, path_prefix: &str) {
+        self.shared
+            .faults
+            .add(method, path_prefix, 1, RuleKind::Lose);
+    }
+
+    /// Prunes every workspace's durable event log, so every cursor issued so
+    /// far becomes unknown (a socket resuming from one is closed with 4001).
+    /// New events get new cursors; until then `tail_cursor` is absent.
+    pub fn prune_log(&self) {
+        self.shared.store.write(|d| {
+            for log in d.logs.values_mut() {
+                log.prune_before(None);
+            }
+        });
+    }
+
+    /// Stops (or resumes) delivery on every open socket. While paused, the
+    /// 32-event ephemeral buffer fills up, and the next ephemeral event beyond
+    /// it closes the socket with 1013.
+    pub fn pause_realtime(&self, paused: bool) {
+        self.shared.store.hub.set_paused(paused);
+    }
+
+    /// Removes every pending request fault and the connection refusal.
+    pub fn clear(&self) {
+        lock(&self.shared.faults.rules).clear();
+        *lock(&self.shared.faults.refuse_until) = None;
+        self.shared.store.hub.set_paused(false);
+    }
+
+    /// Realtime upgrade requests received so far (including refused and
+    /// rejected ones).
+    pub fn realtime_connection_attempts(&self) -> u64 {
+        self.shared.faults.realtime_attempts.load(Ordering::Relaxed)
+    }
+
+    /// Realtime sockets open right now.
+    pub fn open_realtime_connections(&self) -> usize {
+        self.shared.store.hub.open_count()
+    }
+
+    /// Requests received so far whose method matches and whose path starts
+    /// with `path_prefix`.
+    pub fn request_count(&self, method: &str, path_prefix: &str) -> u64 {
+        self.shared.faults.count(method, path_prefix)
+    }
+}

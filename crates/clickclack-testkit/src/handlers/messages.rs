@@ -1,0 +1,472 @@
+//! Messages: list pages, create with nonces, get/edit/delete, by-nonce,
+//! threads, reactions and attachments.
+
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{auth, int_param, workspace_param};
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Ctx, Resp, created, json_response, ok};
+use crate::ids::now_rfc3339;
+use crate::server::Shared;
+use crate::store::Data;
+use crate::store::messages::{Created, NewMessage, Target};
+
+const NONCE_HEADER: &str = "x-clickclack-message-nonce";
+
+/// A parsed page request (protocol.md §5.1, §5.4).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageReq {
+    after: Option<i64>,
+    before: Option<i64>,
+    around: Option<i64>,
+    latest: bool,
+    limit: usize,
+}
+
+fn invalid(msg: &str) -> ApiError {
+    ApiError::bad_request(format!("invalid message page request: {msg}"))
+}
+
+/// Parses `after_seq`/`before_seq`/`around_seq`/`mode`/`limit`.
+pub(crate) fn parse_page(ctx: &Ctx, thread: bool) -> ApiResult<PageReq> {
+    let seq = |name: &str| -> ApiResult<Option<i64>> {
+        match int_param(ctx, name).map_err(|_| invalid(&format!("{name} must be an integer")))? {
+            Some(v) if v < 0 => Err(invalid(&format!("{name} must be non-negative"))),
+            v => Ok(v),
+        }
+    };
+    let (after, before, around) = (seq("after_seq")?, seq("before_seq")?, seq("around_seq")?);
+    let cursors = [after, before, around].iter().filter(|v| v.is_some()).count();
+    if cursors > 1 {
+        return Err(invalid("after_seq, before_seq and around_seq are mutually exclusive"));
+    }
+    let latest = if thread {
+        if ctx.q("mode").is_some() {
+            return Err(invalid("mode is not supported for threads"));
+        }
+        ctx.q("latest") == Some("true")
+    } else {
+        match ctx.q("mode") {
+            None => false,
+            Some("latest") => true,
+            Some(_) => return Err(invalid("unsupported mode")),
+        }
+    };
+    if latest && cursors > 0 {
+        return Err(invalid("mode=latest cannot be combined with a cursor"));
+    }
+    let limit = match int_param(ctx, "limit").map_err(|_| invalid("limit must be an integer"))? {
+        None => 100,
+        Some(l) => l.clamp(1, 200) as usize,
+    };
+    Ok(PageReq {
+        after,
+        before,
+        around,
+        latest,
+        limit,
+    })
+}
+
+/// The `[start, end)` index window of a page over `n` items (seq = index + 1).
+pub(crate) fn window(n: usize, req: &PageReq) -> (usize, usize) {
+    let limit = req.limit;
+    if let Some(a) = req.after {
+        let start = (a.max(0) as usize).min(n);
+        (start, (start + limit).min(n))
+    } else if let Some(b) = req.before {
+        let end = ((b - 1).max(0) as usize).min(n);
+        (end.saturating_sub(limit), end)
+    } else if let Some(c) = req.around {
+        let center = ((c - 1).max(0) as usize).min(n);
+        let start = center.saturating_sub(limit / 2);
+        let end = (start + limit).min(n);
+        (end.saturating_sub(limit).min(start), end)
+    } else if req.latest {
+        (n.saturating_sub(limit), n)
+    } else {
+        (0, limit.min(n))
+    }
+}
+
+fn page_meta(start: usize, end: usize, n: usize) -> (i64, i64, bool, bool) {
+    if start >= end {
+        (0, 0, start > 0, end < n)
+    } else {
+        (start as i64 + 1, end as i64, start > 0, end < n)
+    }
+}
+
+impl Data {
+    /// A message page over `ids` (root messages in seq order).
+    pub(crate) fn message_page(&self, ids: &[String], req: &PageReq, viewer: &str) -> Value {
+        let (start, end) = window(ids.len(), req);
+        let msgs: Vec<Value> = ids[start..end]
+            .iter()
+            .filter_map(|id| self.messages.get(id))
+            .map(|m| self.message_json(m, viewer))
+            .collect();
+        let (oldest, newest, has_older, has_newer) = page_meta(start, end, ids.len());
+        json!({
+            "messages": msgs,
+            "oldest_seq": oldest,
+            "newest_seq": newest,
+            "has_older": has_older,
+            "has_newer": has_newer,
+        })
+    }
+}
+
+/// `GET /api/channels/{id}/messages` and `GET /api/dms/{id}/messages`.
+pub(crate) fn list(shared: &Shared, ctx: &Ctx, target: &Target) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    match target {
+        Target::Dm(_) => actor.require_scope("dms:read")?,
+        _ => actor.require_scope("messages:read")?,
+    }
+    let req = parse_page(ctx, false)?;
+    let body = shared.store.read(|d| -> ApiResult<Value> {
+        let roots = match target {
+            Target::Channel(id) => &d.channel_access(&actor, id)?.roots,
+            Target::Dm(id) => &d.dm_access(&actor, id)?.roots,
+            Target::Thread(_) => return Err(ApiError::route_not_found()),
+        };
+        Ok(d.message_page(roots, &req, &actor.user_id))
+    })?;
+    ok(body)
+}
+
+/// `POST /api/channels/{id}/messages`, `POST /api/dms/{id}/messages`,
+/// `POST /api/messages/{id}/thread/replies`.
+pub(crate) async fn create(shared: &Shared, ctx: &mut Ctx, target: &Target) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    match target {
+        Target::Channel(_) => actor.require_scope("messages:write")?,
+        Target::Dm(_) => actor.require_scope("dms:write")?,
+        Target::Thread(_) => actor.require_scope("threads:write")?,
+    }
+    let input: NewMessage = ctx.json().await?;
+    let correlation_id = ctx.correlation_id.clone();
+    let (status, body) = shared.store.write(|d| -> ApiResult<(StatusCode, Value)> {
+        let outcome = d.create_message(&actor, target, &input, Some(&correlation_id))?;
+        Ok(render_created(d, &actor, target, outcome))
+    })?;
+    Ok(json_response(status, &body))
+}
+
+/// The response body of a create (201 with events, 200 on replay).
+pub(crate) fn render_created(
+    d: &Data,
+    actor: &Actor,
+    target: &Target,
+    outcome: Created,
+) -> (StatusCode, Value) {
+    let (id, events, status) = match outcome {
+        Created::New(id, events) => (id, Some(events), StatusCode::CREATED),
+        Created::Replay(id) => (id, None, StatusCode::OK),
+    };
+    let msg = d
+        .messages
+        .get(&id)
+        .map(|m| d.message_json(m, &actor.user_id))
+        .unwrap_or(Value::Null);
+    let body = match target {
+        Target::Thread(root) => {
+            let state = d
+                .messages
+                .get(root)
+                .map(|r| d.thread_state_json(r))
+                .unwrap_or(Value::Null);
+            let events = events.map(|evs| evs.iter().map(|e| e.to_value()).collect::<Vec<_>>());
+            json!({ "message": msg, "thread_state": state, "events": events })
+        }
+        _ => match events.and_then(|e| e.first().cloned()) {
+            Some(ev) => json!({ "message": msg, "event": ev.to_value() }),
+            None => json!({ "message": msg }),
+        },
+    };
+    (status, body)
+}
+
+/// `GET /api/messages/{id}`.
+pub(crate) fn get(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("messages:read")?;
+    let msg = shared.store.read(|d| {
+        d.message_access(&actor, id, "dms:read")
+            .map(|m| d.message_json(m, &actor.user_id))
+    })?;
+    ok(json!({ "message": msg }))
+}
+
+#[derive(Debug, Deserialize)]
+struct EditInput {
+    #[serde(default)]
+    body: String,
+}
+
+/// `PATCH /api/messages/{id}`.
+pub(crate) async fn patch(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("messages:write")?;
+    let input: EditInput = ctx.json().await?;
+    let body = shared.store.write(|d| -> ApiResult<Value> {
+        let m = d.message_access(&actor, id, "dms:write")?;
+        if m.author_id != actor.user_id || m.deleted_at.is_some() {
+            return Err(ApiError::forbidden("message is not writable"));
+        }
+        if input.body.trim().is_empty() {
+            return Err(ApiError::bad_request("message body is required"));
+        }
+        if let Some(m) = d.messages.get_mut(id) {
+            m.body = input.body.clone();
+            m.edited_at = Some(now_rfc3339());
+        }
+        let ev = d.message_event(id, "message.updated").map(|e| e.to_value());
+        let msg = d.messages.get(id).map(|m| d.message_json(m, &actor.user_id));
+        Ok(json!({ "message": msg, "event": ev }))
+    })?;
+    ok(body)
+}
+
+/// `DELETE /api/messages/{id}` (soft delete).
+pub(crate) fn delete(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("messages:write")?;
+    let body = shared.store.write(|d| -> ApiResult<Value> {
+        let m = d.message_access(&actor, id, "dms:write")?;
+        let is_owner = m.dm_id.is_none()
+            && d.workspaces
+                .get(&m.workspace_id)
+                .and_then(|w| w.role_of(&actor.user_id))
+                == Some("owner");
+        if (m.author_id != actor.user_id && !is_owner) || m.deleted_at.is_some() {
+            return Err(ApiError::forbidden("message is not writable"));
+        }
+        if let Some(m) = d.messages.get_mut(id) {
+            m.body.clear();
+            m.deleted_at = Some(now_rfc3339());
+        }
+        let ev = d.message_event(id, "message.deleted").map(|e| e.to_value());
+        let msg = d.messages.get(id).map(|m| d.message_json(m, &actor.user_id));
+        Ok(json!({ "message": msg, "event": ev }))
+    })?;
+    ok(body)
+}
+
+/// `GET /api/messages/by-nonce?workspace_id=&nonce=`.
+pub(crate) fn by_nonce(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
+    let with_header = |e: ApiError| e.with_header(NONCE_HEADER, "supported");
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("messages:write")?;
+    let ws = workspace_param(ctx, &actor)?;
+    let nonce = ctx
+        .q("nonce")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("nonce is required"))?
+        .to_owned();
+    let found = shared.store.read(|d| -> ApiResult<Value> {
+        d.workspace_access(&actor, &ws)?;
+        let msg = d
+            .message_nonces
+            .get(&(actor.user_id.clone(), nonce.clone()))
+            .and_then(|id| d.messages.get(id))
+            .ok_or_else(|| with_header(ApiError::not_found("message not found")))?;
+        if msg.workspace_id != ws {
+            return Err(ApiError::bad_request(
+                "client nonce was already used for a different message",
+            ));
+        }
+        if msg.dm_id.is_some() {
+            actor.require_scope("dms:write")?;
+        }
+        Ok(d.message_json(msg, &actor.user_id))
+    })?;
+    let mut resp = json_response(StatusCode::OK, &json!({ "message": found }));
+    resp.headers_mut()
+        .insert(NONCE_HEADER, http::HeaderValue::from_static("supported"));
+    Ok(resp)
+}
+
+/// `GET /api/messages/{id}/thread`.
+pub(crate) fn thread(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("threads:read")?;
+    let req = parse_page(ctx, true)?;
+    let body = shared.store.read(|d| -> ApiResult<Value> {
+        let m = d.message_access(&actor, id, "dms:read")?;
+        let root = d
+            .messages
+            .get(&m.thread_root_id)
+            .ok_or_else(|| Data::missing(&actor))?;
+        let (start, end) = window(root.replies.len(), &req);
+        let replies: Vec<Value> = root.replies[start..end]
+            .iter()
+            .filter_map(|r| d.messages.get(r))
+            .map(|r| d.message_json(r, &actor.user_id))
+            .collect();
+        let (oldest, newest, has_older, has_newer) = page_meta(start, end, root.replies.len());
+        Ok(json!({
+            "root": d.message_json(root, &actor.user_id),
+            "replies": replies,
+            "thread_state": d.thread_state_json(root),
+            "oldest_seq": oldest,
+            "newest_seq": newest,
+            "has_older": has_older,
+            "has_newer": has_newer,
+        }))
+    })?;
+    ok(body)
+}
+
+#[derive(Debug, Deserialize)]
+struct ReactionInput {
+    #[serde(default)]
+    emoji: String,
+}
+
+impl Data {
+    /// Adds (`add`) or removes a reaction; `None` event when nothing changed.
+    pub(crate) fn react(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        emoji: &str,
+        add: bool,
+    ) -> ApiResult<(Option<Value>, Value)> {
+        let m = self.message_access(actor, id, "dms:write")?;
+        let (ws, channel, seq, dm) = (
+            m.workspace_id.clone(),
+            m.channel_id.clone(),
+            m.channel_seq,
+            m.dm_id.clone(),
+        );
+        let vis = self.visibility_for(dm.as_deref());
+        let Some(m) = self.messages.get_mut(id) else {
+            return Err(Data::missing(actor));
+        };
+        let changed = if add {
+            match m.reactions.iter_mut().find(|(e, _)| e == emoji) {
+                Some((_, users)) if users.contains(&actor.user_id) => false,
+                Some((_, users)) => {
+                    users.push(actor.user_id.clone());
+                    true
+                }
+                None => {
+                    m.reactions
+                        .push((emoji.to_owned(), vec![actor.user_id.clone()]));
+                    true
+                }
+            }
+        } else {
+            match m.reactions.iter_mut().find(|(e, _)| e == emoji) {
+                Some((_, users)) if users.contains(&actor.user_id) => {
+                    users.retain(|u| u != &actor.user_id);
+                    true
+                }
+                _ => false,
+            }
+        };
+        let count = m
+            .reactions
+            .iter()
+            .find(|(e, _)| e == emoji)
+            .map(|(_, u)| u.len())
+            .unwrap_or(0);
+        m.reactions.retain(|(_, u)| !u.is_empty());
+        let summary = m.reactions_json(&actor.user_id);
+        if !changed {
+            return Ok((None, summary));
+        }
+        let mut payload = json!({
+            "message_id": id,
+            "emoji": emoji,
+            "user_id": actor.user_id,
+            "count": count,
+        });
+        if let Some(dm) = &dm {
+            payload["direct_conversation_id"] = json!(dm);
+        }
+        let kind = if add { "reaction.added" } else { "reaction.removed" };
+        let ev = self.append_event(&ws, kind, channel.as_deref(), seq, payload, vis);
+        Ok((Some(ev.to_value()), summary))
+    }
+}
+
+/// The zero-valued Event the server returns when a reaction already existed.
+fn zero_event() -> Value {
+    json!({
+        "id": "",
+        "cursor": "",
+        "type": "",
+        "workspace_id": "",
+        "created_at": "",
+        "payload": null,
+    })
+}
+
+/// `POST /api/messages/{id}/reactions`.
+pub(crate) async fn add_reaction(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("messages:write")?;
+    let input: ReactionInput = ctx.json().await?;
+    let emoji = input.emoji.trim().to_owned();
+    if emoji.is_empty() {
+        return Err(ApiError::bad_request("emoji is required"));
+    }
+    let (ev, reactions) = shared.store.write(|d| d.react(&actor, id, &emoji, true))?;
+    match ev {
+        Some(ev) => created(json!({ "event": ev, "reactions": reactions })),
+        None => ok(json!({ "event": zero_event(), "reactions": reactions })),
+    }
+}
+
+/// `DELETE /api/messages/{id}/reactions/{emoji}`.
+pub(crate) fn remove_reaction(shared: &Shared, ctx: &Ctx, id: &str, emoji: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("messages:write")?;
+    let (ev, reactions) = shared.store.write(|d| d.react(&actor, id, emoji, false))?;
+    ok(json!({ "event": ev.unwrap_or_else(zero_event), "reactions": reactions }))
+}
+
+#[derive(Debug, Deserialize)]
+struct AttachInput {
+    #[serde(default)]
+    upload_id: String,
+}
+
+/// `POST /api/messages/{id}/attachments`.
+pub(crate) async fn attach(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("uploads:write")?;
+    actor.require_scope("messages:write")?;
+    let input: AttachInput = ctx.json().await?;
+    shared.store.write(|d| -> ApiResult<()> {
+        let m = d.message_access(&actor, id, "dms:write")?;
+        if m.author_id != actor.user_id {
+            return Err(ApiError::forbidden(
+                "message attachments can only be changed by the message author",
+            ));
+        }
+        let (ws, dm) = (m.workspace_id.clone(), m.dm_id.clone());
+        match d.uploads.get_mut(&input.upload_id) {
+            Some(u) if u.workspace_id == ws && u.owner_id == actor.user_id => {
+                if dm.is_some() {
+                    u.dm_id = dm;
+                }
+            }
+            _ => return Err(ApiError::not_found("upload not found")),
+        }
+        if let Some(m) = d.messages.get_mut(id)
+            && !m.attachments.contains(&input.upload_id)
+        {
+            m.attachments.push(input.upload_id.clone());
+        }
+        Ok(())
+    })?;
+    ok(json!({ "ok": true }))
+}

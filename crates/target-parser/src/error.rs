@@ -1,0 +1,32 @@
+//! The typed parse error.
+
+use crate::target::TargetKind;
+
+/// Why a target string could not be parsed.
+///
+/// The `Display` strings are the ones OpenClaw users already know from the
+/// TypeScript plugin (`ClickClack target is required`,
+/// `Unsupported ClickClack target: <raw>`), plus one for a kind without an id,
+/// which the TypeScript plugin silently turns into a channel named `channel:`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseTargetError {
+    /// The input was empty or only whitespace (or only a provider prefix such
+    /// as `clickclack:`).
+    #[error("ClickClack target is required")]
+    Empty,
+    /// The input has a `kind:` prefix that is not `channel`, `dm` or `thread`.
+    #[error("Unsupported ClickClack target: {raw}")]
+    Unsupported {
+        /// The input exactly as given.
+        raw: String,
+    },
+    /// The input names a known kind but no id (`channel:`, `dm:  `).
+    #[error("ClickClack target \"{found}\" is missing a {}", .kind.missing_id_noun())]
+    MissingId {
+        /// The kind that was named.
+        kind: TargetKind,
+        /// The trimmed input (without provider prefix), e.g. `dm:`.
+        found: String,
+    },
+}
