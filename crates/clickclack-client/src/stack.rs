@@ -97,7 +97,25 @@ pub(crate) fn build_stack(
     retry: RetryPolicy,
     attempt_timeout: Duration,
 ) -> Transport {
-    let mut inner = transport;
+    // Innermost guard: whatever user layers did to the request, credentials
+    // only ever leave for the configured origin.
+    let guard_base = defaults.base.clone();
+    let mut inner: Transport = BoxCloneSyncService::new(tower::ServiceExt::map_request(
+        transport,
+        move |mut req: Request<RequestBody>| {
+            if !guard_base.same_origin(req.uri()) {
+                let h = req.headers_mut();
+                if h.remove(AUTHORIZATION).is_some() {
+                    tracing::warn!(
+                        path = %req.uri().path(),
+                        "dropped the Authorization header of a request to another origin"
+                    );
+                }
+                req.headers_mut().remove(COOKIE);
+            }
+            req
+        },
+    ));
     for layer in user_layers.iter().rev() {
         inner = layer(inner);
     }

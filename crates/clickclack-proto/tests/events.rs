@@ -349,3 +349,18 @@ fn escaped_type_strings_decode() {
     assert_eq!(e.event_type(), "message.created");
     assert!(matches!(e.payload, EventPayload::MessageCreated(_)));
 }
+
+#[test]
+fn unknown_enum_values_in_payloads_survive_a_round_trip() {
+    let json = r#"{"id":"evt_1","cursor":"cur_1","type":"message.created","workspace_id":"wsp_1","channel_id":"chn_1","seq":1,"created_at":"t","payload":{"message_id":"msg_1","author_id":"usr_1","kind":"agent_plan"}}"#;
+    let e = Event::from_json_str(json).unwrap();
+    let EventPayload::MessageCreated(p) = &e.payload else {
+        panic!("{e:?}")
+    };
+    assert_eq!(p.kind, Some(MessageKind::Other("agent_plan".into())));
+    assert_eq!(
+        serde_json::from_str::<Value>(&e.to_json_string()).unwrap(),
+        serde_json::from_str::<Value>(json).unwrap()
+    );
+    assert_eq!(e.message_id().map(MessageId::as_str), Some("msg_1"));
+}

@@ -81,6 +81,20 @@ proptest! {
     }
 
     #[test]
+    fn mutated_payload_bytes_keep_cursor(offset in 0usize..60, byte in 0x20u8..0x7f) {
+        let start = VALID.find("\"payload\":").unwrap() + 10;
+        let end = VALID.len() - 1;
+        let pos = start + offset % (end - start);
+        let mut bytes = VALID.as_bytes().to_vec();
+        bytes[pos] = byte;
+        if let Ok(event) = Event::from_slice(&bytes) {
+            prop_assert_eq!(event.cursor().as_str(), "cur_01jz");
+            prop_assert_eq!(event.seq(), Some(7));
+            prop_assert_eq!(event.event_type(), "message.created");
+        }
+    }
+
+    #[test]
     fn bad_message_payload_keeps_envelope(payload in json_value()) {
         let frame = serde_json::json!({
             "id": "evt_9", "cursor": "cur_9", "type": "message.created", "workspace_id": "wsp_1",

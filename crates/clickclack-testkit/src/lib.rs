@@ -1,2 +1,34 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+
+mod admin;
+mod admin_http;
+mod auth;
+mod error;
+mod faults;
+mod handlers;
+mod http;
+mod hub;
+mod ids;
+mod router;
+mod server;
+mod store;
+mod ws;
+
+pub use admin::{AdminError, BotSpec, Seed, TestBot, TestUser};
+pub use faults::Faults;
+pub use server::TestServer;
+
+#[doc(hidden)]
+pub mod dev {
+    //! Support for the `clickclack-dev` binary (not a stable API).
+    use std::io;
+    use std::net::SocketAddr;
+
+    use crate::TestServer;
+
+    /// Starts a server on `addr` with the loopback-only `/admin/*` HTTP API.
+    pub async fn bind_with_admin(addr: SocketAddr) -> io::Result<TestServer> {
+        TestServer::bind_with(addr, true).await
+    }
+}

@@ -140,9 +140,7 @@ pub fn has_implicit_default_account(config: &OpenClawConfig, env: &dyn EnvSource
     let root = &channel.root;
     let has_credential = root.token.as_ref().is_some_and(|t| t.is_configured())
         || non_blank(root.token_file.as_deref()).is_some()
-        || env
-            .var(BOT_TOKEN_ENV)
-            .is_some_and(|v| !v.trim().is_empty());
+        || env.var(BOT_TOKEN_ENV).is_some_and(|v| !v.trim().is_empty());
     non_blank(root.base_url.as_deref()).is_some()
         && has_credential
         && non_blank(root.workspace.as_deref()).is_some()
@@ -185,11 +183,10 @@ pub fn default_account_id(config: &OpenClawConfig, env: &dyn EnvSource) -> Strin
         .as_ref()
         .and_then(|c| c.default_account.as_deref())
         .and_then(normalize_optional_account_id);
-    if let Some(preferred) = preferred {
-        if ids.contains(&preferred) {
+    if let Some(preferred) = preferred
+        && ids.contains(&preferred) {
             return preferred;
         }
-    }
     if ids.iter().any(|id| id == DEFAULT_ACCOUNT_ID) {
         return DEFAULT_ACCOUNT_ID.to_owned();
     }
@@ -246,7 +243,8 @@ fn merge_groups<'a>(
             if value.allow_bots.is_some() {
                 entry.allow_bots = value.allow_bots;
             }
-            entry.bot_loop_protection = match (entry.bot_loop_protection, value.bot_loop_protection) {
+            entry.bot_loop_protection = match (entry.bot_loop_protection, value.bot_loop_protection)
+            {
                 (Some(base), Some(over)) => Some(base.merged_with(over)),
                 (base, over) => over.or(base),
             };
@@ -255,7 +253,11 @@ fn merge_groups<'a>(
     merged
 }
 
-fn merge_nested<T: Clone>(base: Option<&T>, over: Option<&T>, merge: impl Fn(T, T) -> T) -> Option<T> {
+fn merge_nested<T: Clone>(
+    base: Option<&T>,
+    over: Option<&T>,
+    merge: impl Fn(T, T) -> T,
+) -> Option<T> {
     match (base, over) {
         (Some(b), Some(o)) => Some(merge(b.clone(), o.clone())),
         (b, o) => o.or(b).cloned(),
@@ -313,7 +315,9 @@ pub fn merged_account_config(config: &OpenClawConfig, account_id: &str) -> Merge
         require_mention: pick!(require_mention),
         mention_patterns: pick!(mention_patterns),
         groups: if root.groups.is_some() || account.groups.is_some() {
-            Some(merge_groups(root.groups.iter().chain(account.groups.iter())))
+            Some(merge_groups(
+                root.groups.iter().chain(account.groups.iter()),
+            ))
         } else {
             None
         },
@@ -523,12 +527,12 @@ pub fn resolve_account(
         env,
     })?;
 
-    let root_enabled = config
-        .clickclack
-        .as_ref()
-        .and_then(|c| c.root.enabled)
-        != Some(false);
-    let base_url = merged.base_url.as_deref().map(trim_one_slash).unwrap_or_default();
+    let root_enabled = config.clickclack.as_ref().and_then(|c| c.root.enabled) != Some(false);
+    let base_url = merged
+        .base_url
+        .as_deref()
+        .map(trim_one_slash)
+        .unwrap_or_default();
     let api_endpoint = merged
         .api_base_url
         .as_deref()
@@ -620,7 +624,10 @@ pub fn resolve_listed_account(
     if let Some(raw) = account_id {
         let id = normalize_account_id(raw);
         if !ids.contains(&id) {
-            return Err(ClickClackError::UnknownAccount { account_id: id, known: ids });
+            return Err(ClickClackError::UnknownAccount {
+                account_id: id,
+                known: ids,
+            });
         }
     }
     Ok(resolve_account(config, account_id, env)?)

@@ -139,19 +139,21 @@ pub mod setup {
     /// Setup code claim: 404.
     pub const CODE_INVALID: &str = "ClickClack setup code is invalid, expired, or already used. Generate a new code and try again.";
     /// Setup code claim: 429.
-    pub const CODE_RATE_LIMITED: &str = "Too many ClickClack setup code attempts. Wait and try again.";
+    pub const CODE_RATE_LIMITED: &str =
+        "Too many ClickClack setup code attempts. Wait and try again.";
     /// Token rejected during verification.
     pub const TOKEN_REJECTED: &str =
         "ClickClack rejected the bot token (401). Copy a current token and rerun setup.";
     /// Verification skipped for env tokens.
-    pub const ENV_TOKEN_SKIPPED: &str = "Token comes from CLICKCLACK_BOT_TOKEN; verification skipped.";
+    pub const ENV_TOKEN_SKIPPED: &str =
+        "Token comes from CLICKCLACK_BOT_TOKEN; verification skipped.";
     /// Gateway probe: running.
-    pub const GATEWAY_RUNNING: &str = "OpenClaw is running — ClickClack will connect automatically.";
+    pub const GATEWAY_RUNNING: &str =
+        "OpenClaw is running — ClickClack will connect automatically.";
     /// Gateway probe: not running.
     pub const GATEWAY_START: &str = "Start OpenClaw to connect: openclaw gateway";
     /// Gateway probe: unknown.
-    pub const GATEWAY_MAYBE: &str =
-        "If OpenClaw is running it connects automatically; otherwise start it with: openclaw gateway";
+    pub const GATEWAY_MAYBE: &str = "If OpenClaw is running it connects automatically; otherwise start it with: openclaw gateway";
 
     /// Setup code claim: other failures.
     #[must_use]

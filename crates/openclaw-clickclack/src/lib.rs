@@ -6,3 +6,8 @@ pub mod config;
 pub mod errors;
 pub mod nonce;
 pub mod secrets;
+pub mod agent_host;
+pub mod llm;
+pub mod policy;
+pub mod reply;
+pub mod scheduler;

@@ -54,7 +54,8 @@ impl DurablePart {
     /// queue id is empty.
     pub fn new(queue_id: impl Into<String>, part_index: i64) -> Result<Self, ClickClackError> {
         let queue_id = queue_id.into();
-        let part_index = u64::try_from(part_index).map_err(|_| ClickClackError::DurablePartIndex)?;
+        let part_index =
+            u64::try_from(part_index).map_err(|_| ClickClackError::DurablePartIndex)?;
         if queue_id.is_empty() || part_index > MAX_PART_INDEX {
             return Err(ClickClackError::DurablePartIndex);
         }

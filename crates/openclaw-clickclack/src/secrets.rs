@@ -136,7 +136,9 @@ impl SecretRef {
             SecretSource::File => defaults.file.as_deref(),
             SecretSource::Exec => defaults.exec.as_deref(),
         };
-        configured.unwrap_or(DEFAULT_SECRET_PROVIDER_ALIAS).to_owned()
+        configured
+            .unwrap_or(DEFAULT_SECRET_PROVIDER_ALIAS)
+            .to_owned()
     }
 }
 
@@ -230,7 +232,10 @@ pub(crate) fn decode_secret_input(
             obj.deny_unknown(&["source", "provider", "id"], issues);
             let source = match obj.get("source") {
                 None => {
-                    issues.invalid_value(&obj.child("source"), "required (\"env\", \"file\" or \"exec\")");
+                    issues.invalid_value(
+                        &obj.child("source"),
+                        "required (\"env\", \"file\" or \"exec\")",
+                    );
                     None
                 }
                 Some(Value::String(s)) => match s.as_str() {
@@ -238,7 +243,10 @@ pub(crate) fn decode_secret_input(
                     "file" => Some(SecretSource::File),
                     "exec" => Some(SecretSource::Exec),
                     _ => {
-                        issues.invalid_value(&obj.child("source"), "expected \"env\", \"file\" or \"exec\"");
+                        issues.invalid_value(
+                            &obj.child("source"),
+                            "expected \"env\", \"file\" or \"exec\"",
+                        );
                         None
                     }
                 },
@@ -248,14 +256,13 @@ pub(crate) fn decode_secret_input(
                 }
             };
             let provider = obj.string("provider", issues);
-            if let Some(p) = provider.as_deref() {
-                if !is_provider_alias(p) {
+            if let Some(p) = provider.as_deref()
+                && !is_provider_alias(p) {
                     issues.invalid_value(
                         &obj.child("provider"),
                         "Secret reference provider must match /^[a-z][a-z0-9_-]{0,63}$/ (example: \"default\").",
                     );
                 }
-            }
             let id = match obj.get("id") {
                 None => {
                     issues.invalid_value(&obj.child("id"), "required");
@@ -270,11 +277,10 @@ pub(crate) fn decode_secret_input(
                         "Env secret reference id must match /^[A-Z][A-Z0-9_]{0,127}$/ (example: \"OPENAI_API_KEY\").",
                     );
                 }
-            } else if let Some(id) = id.as_deref() {
-                if id.trim().is_empty() {
+            } else if let Some(id) = id.as_deref()
+                && id.trim().is_empty() {
                     issues.invalid_value(&obj.child("id"), "must not be empty");
                 }
-            }
             Some(SecretInput::Ref(SecretRef {
                 source: source?,
                 provider,
@@ -416,7 +422,9 @@ pub enum SecretError {
         id: String,
     },
     /// The ref's provider is declared with another source.
-    #[error("Secret provider \"{provider}\" has source \"{source_kind}\" but ref requests \"env\".")]
+    #[error(
+        "Secret provider \"{provider}\" has source \"{source_kind}\" but ref requests \"env\"."
+    )]
     ProviderSourceMismatch {
         /// Provider alias.
         provider: String,
@@ -505,15 +513,14 @@ pub fn resolve_token(request: &TokenRequest<'_>) -> Result<ResolvedToken, Secret
         }
         Some(SecretInput::Ref(reference)) => resolve_ref(reference, request),
         _ => {
-            if request.account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
-                if let Some(token) = trimmed_env(request.env, BOT_TOKEN_ENV) {
+            if request.account_id == crate::accounts::DEFAULT_ACCOUNT_ID
+                && let Some(token) = trimmed_env(request.env, BOT_TOKEN_ENV) {
                     return Ok(ResolvedToken::new(
                         Secret::new(token),
                         TokenSource::Env,
                         TokenStatus::Available,
                     ));
                 }
-            }
             Ok(ResolvedToken::new(
                 Secret::default(),
                 TokenSource::None,
@@ -542,11 +549,10 @@ fn resolve_ref(
     let id = reference.id.clone();
     match request.secrets.providers.get(&provider) {
         Some(config) if config.source == "env" => {
-            if let Some(allowlist) = &config.allowlist {
-                if !allowlist.iter().any(|entry| entry == &id) {
+            if let Some(allowlist) = &config.allowlist
+                && !allowlist.iter().any(|entry| entry == &id) {
                     return Err(SecretError::NotAllowlisted { provider, id });
                 }
-            }
         }
         Some(config) => {
             return Err(SecretError::ProviderSourceMismatch {
@@ -561,7 +567,11 @@ fn resolve_ref(
         }
     }
     Ok(match trimmed_env(request.env, &id) {
-        Some(token) => ResolvedToken::new(Secret::new(token), TokenSource::Config, TokenStatus::Available),
+        Some(token) => ResolvedToken::new(
+            Secret::new(token),
+            TokenSource::Config,
+            TokenStatus::Available,
+        ),
         None => unavailable(),
     })
 }
@@ -573,7 +583,11 @@ fn resolve_ref(
 #[must_use]
 pub fn read_token_file(path: &Path, config_path: &str) -> ResolvedToken {
     let unavailable = |reason| {
-        tracing::warn!(config_path, reason = reason_str(reason), "ClickClack token file unavailable");
+        tracing::warn!(
+            config_path,
+            reason = reason_str(reason),
+            "ClickClack token file unavailable"
+        );
         let mut resolved = ResolvedToken::new(
             Secret::default(),
             TokenSource::TokenFile,

@@ -9,7 +9,7 @@ use crate::ids::{ChannelId, ConversationId, MessageId, TopicId, UserId, Workspac
 use crate::objects::{MessageKind, WorkspaceRole};
 use crate::timestamp::Timestamp;
 
-/// The typed payload of an [`Event`], one variant per known `type`.
+/// The typed payload of an [`Event`](super::Event), one variant per known `type`.
 ///
 /// Equality compares `Unknown` payloads as JSON values (whitespace and key
 /// order do not matter).

@@ -249,7 +249,10 @@ fn decode_allow_bots(obj: &Obj<'_>, issues: &mut Issues) -> Option<AllowBots> {
         Value::Bool(false) => Some(AllowBots::False),
         Value::String(s) if s == "mentions" => Some(AllowBots::Mentions),
         Value::String(_) => {
-            issues.invalid_value(&obj.child("allowBots"), "expected true, false or \"mentions\"");
+            issues.invalid_value(
+                &obj.child("allowBots"),
+                "expected true, false or \"mentions\"",
+            );
             None
         }
         other => {
@@ -326,7 +329,10 @@ fn decode_groups(obj: &Obj<'_>, issues: &mut Issues) -> Option<BTreeMap<String, 
 fn decode_discussions(obj: &Obj<'_>, issues: &mut Issues) -> Option<DiscussionsConfig> {
     let value = obj.get("discussions")?;
     let inner = Obj::new(value, &obj.child("discussions"), issues)?;
-    inner.deny_unknown(&["enabled", "workspace", "controlUrlBase", "section"], issues);
+    inner.deny_unknown(
+        &["enabled", "workspace", "controlUrlBase", "section"],
+        issues,
+    );
     Some(DiscussionsConfig {
         enabled: inner.boolean("enabled", issues),
         workspace: inner.string("workspace", issues),

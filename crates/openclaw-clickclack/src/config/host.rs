@@ -144,12 +144,11 @@ pub(crate) fn decode_plugin_entry(
         return entry;
     };
     entry.enabled = obj.boolean("enabled", issues);
-    if let Some(llm) = obj.get("llm") {
-        if let Some(llm) = Obj::new(llm, &obj.child("llm"), issues) {
+    if let Some(llm) = obj.get("llm")
+        && let Some(llm) = Obj::new(llm, &obj.child("llm"), issues) {
             entry.allow_agent_id_override =
                 llm.boolean("allowAgentIdOverride", issues).unwrap_or(false);
         }
-    }
     if let Some(config) = obj.get("config") {
         // The plugin-level config schema is `{}` with additionalProperties: false.
         if let Some(config) = Obj::new(config, &obj.child("config"), issues) {
@@ -170,8 +169,8 @@ pub(crate) fn decode_secrets(root: &Map<String, Value>, issues: &mut Issues) -> 
     let Some(secrets) = Obj::new(value, "secrets", issues) else {
         return out;
     };
-    if let Some(providers) = secrets.get("providers") {
-        if let Some(providers) = Obj::new(providers, &secrets.child("providers"), issues) {
+    if let Some(providers) = secrets.get("providers")
+        && let Some(providers) = Obj::new(providers, &secrets.child("providers"), issues) {
             for (name, value) in providers.map {
                 let Some(provider) = Obj::new(value, &providers.child(name), issues) else {
                     continue;
@@ -186,23 +185,25 @@ pub(crate) fn decode_secrets(root: &Map<String, Value>, issues: &mut Issues) -> 
                 );
             }
         }
-    }
-    if let Some(defaults) = secrets.get("defaults") {
-        if let Some(defaults) = Obj::new(defaults, &secrets.child("defaults"), issues) {
+    if let Some(defaults) = secrets.get("defaults")
+        && let Some(defaults) = Obj::new(defaults, &secrets.child("defaults"), issues) {
             out.defaults = SecretDefaults {
                 env: defaults.string("env", issues),
                 file: defaults.string("file", issues),
                 exec: defaults.string("exec", issues),
             };
         }
-    }
     out
 }
 
 // ---------------------------------------------------------------------------
 // lenient sections
 
-fn lenient_obj<'a>(value: &'a Value, path: &str, warnings: &mut Issues) -> Option<&'a Map<String, Value>> {
+fn lenient_obj<'a>(
+    value: &'a Value,
+    path: &str,
+    warnings: &mut Issues,
+) -> Option<&'a Map<String, Value>> {
     match value {
         Value::Object(map) => Some(map),
         other => {
@@ -212,7 +213,12 @@ fn lenient_obj<'a>(value: &'a Value, path: &str, warnings: &mut Issues) -> Optio
     }
 }
 
-fn lenient_str(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut Issues) -> Option<String> {
+fn lenient_str(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    warnings: &mut Issues,
+) -> Option<String> {
     match map.get(key)? {
         Value::String(s) => Some(s.clone()),
         other => {
@@ -222,7 +228,12 @@ fn lenient_str(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut I
     }
 }
 
-fn lenient_bool(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut Issues) -> Option<bool> {
+fn lenient_bool(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    warnings: &mut Issues,
+) -> Option<bool> {
     match map.get(key)? {
         Value::Bool(b) => Some(*b),
         other => {
@@ -232,7 +243,12 @@ fn lenient_bool(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut 
     }
 }
 
-fn lenient_u64(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut Issues) -> Option<u64> {
+fn lenient_u64(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    warnings: &mut Issues,
+) -> Option<u64> {
     let value = map.get(key)?;
     match value.as_u64() {
         Some(n) => Some(n),
@@ -243,7 +259,12 @@ fn lenient_u64(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut I
     }
 }
 
-fn lenient_strings(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut Issues) -> Vec<String> {
+fn lenient_strings(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    warnings: &mut Issues,
+) -> Vec<String> {
     let Some(value) = map.get(key) else {
         return Vec::new();
     };
@@ -267,7 +288,12 @@ fn lenient_strings(map: &Map<String, Value>, key: &str, path: &str, warnings: &m
     }
 }
 
-fn lenient_secret(map: &Map<String, Value>, key: &str, path: &str, warnings: &mut Issues) -> Option<SecretInput> {
+fn lenient_secret(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    warnings: &mut Issues,
+) -> Option<SecretInput> {
     let value = map.get(key)?;
     decode_secret_input(value, &child_path(path, key), warnings)
 }
@@ -317,7 +343,10 @@ pub(crate) fn decode_models(value: &Value, warnings: &mut Issues) -> ModelsConfi
                                     continue;
                                 };
                                 let Some(id) = lenient_str(model, "id", &ipath, warnings) else {
-                                    warnings.invalid_value(&child_path(&ipath, "id"), "required; model skipped");
+                                    warnings.invalid_value(
+                                        &child_path(&ipath, "id"),
+                                        "required; model skipped",
+                                    );
                                     continue;
                                 };
                                 config.models.push(ModelDefinition {
@@ -325,7 +354,12 @@ pub(crate) fn decode_models(value: &Value, warnings: &mut Issues) -> ModelsConfi
                                     name: lenient_str(model, "name", &ipath, warnings),
                                     api: lenient_str(model, "api", &ipath, warnings),
                                     reasoning: lenient_bool(model, "reasoning", &ipath, warnings),
-                                    context_window: lenient_u64(model, "contextWindow", &ipath, warnings),
+                                    context_window: lenient_u64(
+                                        model,
+                                        "contextWindow",
+                                        &ipath,
+                                        warnings,
+                                    ),
                                     max_tokens: lenient_u64(model, "maxTokens", &ipath, warnings),
                                 });
                             }
@@ -340,7 +374,11 @@ pub(crate) fn decode_models(value: &Value, warnings: &mut Issues) -> ModelsConfi
     out
 }
 
-fn decode_agent_model(value: &Value, path: &str, warnings: &mut Issues) -> Option<AgentModelConfig> {
+fn decode_agent_model(
+    value: &Value,
+    path: &str,
+    warnings: &mut Issues,
+) -> Option<AgentModelConfig> {
     match value {
         Value::String(s) => Some(AgentModelConfig {
             primary: Some(s.clone()),
@@ -381,16 +419,17 @@ pub(crate) fn decode_agents(value: &Value, warnings: &mut Issues) -> AgentsConfi
                         continue;
                     };
                     let Some(id) = lenient_str(agent, "id", &ipath, warnings) else {
-                        warnings.invalid_value(&child_path(&ipath, "id"), "required; agent skipped");
+                        warnings
+                            .invalid_value(&child_path(&ipath, "id"), "required; agent skipped");
                         continue;
                     };
                     out.list.push(AgentEntry {
                         id,
                         name: lenient_str(agent, "name", &ipath, warnings),
                         default: lenient_bool(agent, "default", &ipath, warnings).unwrap_or(false),
-                        model: agent
-                            .get("model")
-                            .and_then(|m| decode_agent_model(m, &child_path(&ipath, "model"), warnings)),
+                        model: agent.get("model").and_then(|m| {
+                            decode_agent_model(m, &child_path(&ipath, "model"), warnings)
+                        }),
                     });
                 }
             }

@@ -229,27 +229,29 @@ fn decode(root: &Map<String, Value>) -> Result<OpenClawConfig, Vec<crate::config
     let mut warnings = Issues::default();
     let mut config = OpenClawConfig::default();
 
-    if let Some(channels) = root.get("channels") {
-        if let Some(channels) = reader::Obj::new(channels, "channels", &mut issues) {
+    if let Some(channels) = root.get("channels")
+        && let Some(channels) = reader::Obj::new(channels, "channels", &mut issues) {
             if let Some(value) = channels.get("clickclack") {
                 config.clickclack =
                     channel::decode_clickclack(value, &channels.child("clickclack"), &mut issues);
             }
-            if let Some(Value::Object(defaults)) = channels.get("defaults") {
-                if let Some(value) = defaults.get("botLoopProtection") {
+            if let Some(Value::Object(defaults)) = channels.get("defaults")
+                && let Some(value) = defaults.get("botLoopProtection") {
                     config.channel_defaults_bot_loop_protection = channel::decode_bot_loop_at(
                         value,
                         "channels.defaults.botLoopProtection",
                         &mut warnings,
                     );
                 }
-            }
         }
-    }
     config.plugin = host::decode_plugin_entry(root, &mut issues);
     config.secrets = host::decode_secrets(root, &mut issues);
-    config.models = root.get("models").map(|v| host::decode_models(v, &mut warnings));
-    config.agents = root.get("agents").map(|v| host::decode_agents(v, &mut warnings));
+    config.models = root
+        .get("models")
+        .map(|v| host::decode_models(v, &mut warnings));
+    config.agents = root
+        .get("agents")
+        .map(|v| host::decode_agents(v, &mut warnings));
     config.gateway = root
         .get("gateway")
         .map(|v| host::decode_gateway(v, &mut warnings));
@@ -364,7 +366,12 @@ mod tests {
     fn nesting_guard_ignores_brackets_in_strings_and_comments() {
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(nesting_exceeds(&deep, MAX_NESTING).is_some());
-        let quoted = format!("{{a: \"{}\"}} // {}\n/* {} */", "[".repeat(300), "{".repeat(300), "[".repeat(300));
+        let quoted = format!(
+            "{{a: \"{}\"}} // {}\n/* {} */",
+            "[".repeat(300),
+            "{".repeat(300),
+            "[".repeat(300)
+        );
         assert_eq!(nesting_exceeds(&quoted, MAX_NESTING), None);
         assert!(parse_json5(&deep).is_err());
         assert!(parse_json5(&quoted).is_ok());

@@ -135,7 +135,13 @@ impl<'a> Obj<'a> {
     }
 
     /// An integer in `min..=max`.
-    pub(crate) fn integer(&self, key: &str, min: i64, max: i64, issues: &mut Issues) -> Option<i64> {
+    pub(crate) fn integer(
+        &self,
+        key: &str,
+        min: i64,
+        max: i64,
+        issues: &mut Issues,
+    ) -> Option<i64> {
         let value = self.get(key)?;
         let path = self.child(key);
         let Value::Number(n) = value else {

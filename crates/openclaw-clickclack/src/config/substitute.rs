@@ -124,9 +124,9 @@ pub fn substitute_str(
             continue;
         }
         // `$${REF}` → literal `${REF}` (only when REF is a recognised reference).
-        if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') {
-            if let Some((raw, end)) = braced(value, i + 3) {
-                if parse_reference(raw).is_some() {
+        if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{')
+            && let Some((raw, end)) = braced(value, i + 3)
+                && parse_reference(raw).is_some() {
                     out.push_str(&value[copied..i]);
                     out.push_str("${");
                     out.push_str(raw);
@@ -135,18 +135,16 @@ pub fn substitute_str(
                     copied = i;
                     continue;
                 }
-            }
-        }
-        if bytes.get(i + 1) == Some(&b'{') {
-            if let Some((raw, end)) = braced(value, i + 2) {
+        if bytes.get(i + 1) == Some(&b'{')
+            && let Some((raw, end)) = braced(value, i + 2) {
                 match parse_reference(raw) {
                     Some(Reference::Env(name)) => {
-                        let resolved = env
-                            .var(name)
-                            .filter(|v| !v.is_empty())
-                            .ok_or_else(|| SubstitutionError::MissingEnvVar {
-                                name: name.to_owned(),
-                                path: path.to_owned(),
+                        let resolved =
+                            env.var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                                SubstitutionError::MissingEnvVar {
+                                    name: name.to_owned(),
+                                    path: path.to_owned(),
+                                }
                             })?;
                         out.push_str(&value[copied..i]);
                         out.push_str(&resolved);
@@ -169,7 +167,6 @@ pub fn substitute_str(
                     None => {}
                 }
             }
-        }
         i += 1;
     }
     out.push_str(&value[copied..]);

@@ -54,8 +54,8 @@ pub use provider::{ApiKind, ModelRef, ProviderConfig, ProviderRegistry, Provider
 pub use runtime::{DEFAULT_ANTHROPIC_MAX_TOKENS, HttpLlmRuntime};
 pub use secret::ApiKey;
 
-pub(crate) use http::{HttpTransport, RetryMode};
-pub(crate) use openai::OpenAiClient;
+pub(crate) use http::{HttpTransport, RetryMode, sensitive as http_header};
+pub(crate) use openai::{ChatCall as ChatCallArgs, OpenAiClient};
 
 /// The `purpose` of model-mode bot replies (reference row 35).
 pub const BOT_REPLY_PURPOSE: &str = "clickclack bot reply";

@@ -1,0 +1,9 @@
+//! Integration tests: the client against `clickclack-testkit` over loopback.
+
+mod common;
+
+mod endpoints;
+mod escaping;
+mod pagination;
+mod reliability;
+mod security;

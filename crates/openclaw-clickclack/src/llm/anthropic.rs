@@ -1,0 +1,133 @@
+//! The `anthropic-messages` wire protocol (`POST {baseUrl}/messages`).
+
+use bytes::Bytes;
+use http::HeaderValue;
+use http::header::HeaderName;
+use serde::{Deserialize, Serialize};
+
+use super::error::LlmError;
+use super::http::{HttpTransport, JsonPost, RetryMode, join_url, sensitive};
+use super::secret::ApiKey;
+use super::{ChatMessage, Completion, Role, Usage};
+
+/// The `anthropic-version` header value sent.
+pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+#[derive(Serialize)]
+struct WireRequest<'a> {
+    model: &'a str,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<String>,
+    messages: Vec<WireMessage<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    content: Vec<WireBlock>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireBlock {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+}
+
+/// One Messages API call.
+pub(crate) struct MessagesCall<'a> {
+    pub(crate) provider: &'a str,
+    pub(crate) base_url: &'a str,
+    pub(crate) api_key: Option<&'a ApiKey>,
+    pub(crate) model: &'a str,
+    pub(crate) system_prompt: Option<&'a str>,
+    pub(crate) messages: &'a [ChatMessage],
+    pub(crate) max_tokens: u32,
+}
+
+/// Runs one Messages API call. `system` messages in the list are folded into
+/// the top-level `system` field (the API has no system role).
+pub(crate) async fn complete(transport: &HttpTransport, call: MessagesCall<'_>) -> Result<Completion, LlmError> {
+    let mut system: Vec<&str> = call
+        .system_prompt
+        .filter(|s| !s.trim().is_empty())
+        .into_iter()
+        .collect();
+    let mut messages = Vec::with_capacity(call.messages.len());
+    for message in call.messages {
+        match message.role {
+            Role::System => system.push(&message.content),
+            role => messages.push(WireMessage {
+                role: role.as_str(),
+                content: &message.content,
+            }),
+        }
+    }
+    let body = serde_json::to_vec(&WireRequest {
+        model: call.model,
+        max_tokens: call.max_tokens,
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        messages,
+    })
+    .map_err(|e| LlmError::Setup(format!("encoding request: {e}")))?;
+    let mut headers = vec![(
+        HeaderName::from_static("anthropic-version"),
+        HeaderValue::from_static(ANTHROPIC_VERSION),
+    )];
+    if let Some(key) = call.api_key {
+        headers.push(sensitive(HeaderName::from_static("x-api-key"), key.expose_secret())?);
+    }
+    let url = join_url(call.base_url, "/messages");
+    let bytes = transport
+        .post_json(&JsonPost {
+            provider: call.provider,
+            url: &url,
+            headers,
+            body: Bytes::from(body),
+            secret: call.api_key,
+            mode: RetryMode::Idempotent,
+        })
+        .await?;
+    let response: WireResponse = serde_json::from_slice(&bytes).map_err(|e| LlmError::Decode {
+        provider: call.provider.to_owned(),
+        message: format!("expected a Messages API response: {e}"),
+    })?;
+    let text = response
+        .content
+        .iter()
+        .filter(|block| block.kind == "text")
+        .filter_map(|block| block.text.as_deref())
+        .collect::<Vec<_>>()
+        .join("");
+    Ok(Completion {
+        text,
+        model: response.model,
+        finish_reason: response.stop_reason,
+        usage: response.usage.map(|u| Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+        }),
+    })
+}
