@@ -5,6 +5,7 @@
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod msrv;
 
 fn main() -> ExitCode {
@@ -12,6 +13,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("msrv") => msrv::check(),
+        Some("bench") => bench::bench(&args[1..]),
+        Some("bench-run") => bench::bench_run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -34,6 +37,7 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          commands:\n  \
          ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check\n  \
+         bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway]: release-mode benchmarks vs same-run baselines\n  \
          msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"
     );
 }
@@ -59,6 +63,8 @@ fn ci() -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     msrv::check()?;
+    // Smoke only: checks the benchmarks run, never that a goal is met.
+    bench::bench(&["--quick".to_owned()])?;
     println!("xtask ci: all steps passed");
     Ok(())
 }

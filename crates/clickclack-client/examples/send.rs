@@ -28,7 +28,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let token = std::env::var("CLICKCLACK_BOT_TOKEN").map_err(|_| "set CLICKCLACK_BOT_TOKEN")?;
     let mut args = std::env::args().skip(1);
     let channel = args.next().unwrap_or_else(|| "general".to_owned());
-    let body = args.next().unwrap_or_else(|| "hello from clickclack-rs".to_owned());
+    let body = args
+        .next()
+        .unwrap_or_else(|| "hello from clickclack-rs".to_owned());
 
     let client = Client::builder(base).token(token).build()?;
     let me = client.me().await?;
@@ -39,14 +41,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("the token sees no workspace")?;
     let channel = client.resolve_channel(&workspace.id, &channel).await?;
-    let sent = client.send_message(&channel.id, CreateMessage::new(body)).await?;
+    let sent = client
+        .send_message(&channel.id, CreateMessage::new(body))
+        .await?;
     println!(
         "{} posted {} in #{} (seq {:?}, nonce {:?})",
-        me.handle,
-        sent.message.id,
-        channel.name,
-        sent.message.channel_seq,
-        sent.message.nonce
+        me.handle, sent.message.id, channel.name, sent.message.channel_seq, sent.message.nonce
     );
     Ok(())
 }

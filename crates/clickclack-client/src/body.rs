@@ -119,16 +119,15 @@ pub(crate) enum Capped {
     Truncated(Bytes),
 }
 
-/// Reads at most `cap` bytes of `body`. Stops reading (and drops the body) as
-/// soon as the cap is exceeded, or immediately when `Content-Length` says so.
+/// Whether the body announces (via `Content-Length`) more than `cap` bytes.
+pub(crate) fn announces_more_than(body: &ResponseBody, cap: usize) -> bool {
+    body.size_hint().lower() > cap as u64
+}
+
+/// Reads at most `cap` bytes of `body`, then stops reading and drops the rest.
 pub(crate) async fn read_capped(mut body: ResponseBody, cap: usize) -> Result<Capped, BoxError> {
-    if let Some(upper) = body.size_hint().upper()
-        && upper == 0
-    {
+    if body.size_hint().upper() == Some(0) {
         return Ok(Capped::Complete(Bytes::new()));
-    }
-    if body.size_hint().lower() > cap as u64 {
-        return Ok(Capped::Truncated(Bytes::new()));
     }
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {

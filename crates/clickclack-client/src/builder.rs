@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 use http::{HeaderValue, Request, Response};
 
@@ -173,8 +176,8 @@ impl ClientBuilder {
     }
 
     /// Builds the client. Fails on an invalid base URL, token, user agent or
-    /// correlation id, or if TLS cannot be set up. Must be called inside a
-    /// Tokio runtime only when the default transport is first used.
+    /// correlation id, or if TLS cannot be set up. Requests must run inside a
+    /// Tokio runtime (with the time driver enabled).
     pub fn build(self) -> Result<Client, Error> {
         let base = BaseUrl::parse(&self.base_url)?;
         if let Some(t) = &self.token
@@ -219,14 +222,17 @@ impl ClientBuilder {
             self.retry.clone(),
             self.request_timeout,
         );
-        Ok(Client::from_inner(Arc::new(ClientInner::new(
+        Ok(Client::from_inner(Arc::new(ClientInner {
             base,
-            self.token,
+            token: self.token,
             service,
-            self.request_timeout,
-            self.retry,
-            self.max_download_bytes,
-            self.workspace,
-        ))))
+            request_timeout: self.request_timeout,
+            retry: self.retry,
+            max_download_bytes: self.max_download_bytes,
+            workspace: self.workspace,
+            tls_roots: self.tls_roots,
+            token_rejected: AtomicBool::new(false),
+            workspaces_cache: OnceCell::new(),
+        })))
     }
 }

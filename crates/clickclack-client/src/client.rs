@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::body::{
-    Capped, MAX_ERROR_BODY_BYTES, MAX_JSON_BODY_BYTES, RequestBody, ResponseBody, decode_json,
+    Capped, MAX_ERROR_BODY_BYTES, announces_more_than, MAX_JSON_BODY_BYTES, RequestBody, ResponseBody, decode_json,
     read_capped,
 };
 use crate::builder::ClientBuilder;
@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind};
 use crate::retry::{Idempotency, RequestMeta, RetryPolicy};
 use crate::stack::CORRELATION_ID;
 use crate::token::BotToken;
-use crate::transport::{Transport, transport_error};
+use crate::transport::{TlsRoots, Transport, transport_error};
 use crate::url::{ApiPath, BaseUrl, Query};
 
 /// A ClickClack REST client. Cheap to clone (clones share the connection pool
@@ -36,39 +36,16 @@ pub struct Client {
 }
 
 pub(crate) struct ClientInner {
-    base: BaseUrl,
-    token: Option<BotToken>,
-    service: Transport,
-    request_timeout: Duration,
-    retry: RetryPolicy,
-    max_download_bytes: u64,
-    workspace: Option<WorkspaceId>,
-    token_rejected: AtomicBool,
+    pub(crate) base: BaseUrl,
+    pub(crate) token: Option<BotToken>,
+    pub(crate) service: Transport,
+    pub(crate) request_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_download_bytes: u64,
+    pub(crate) workspace: Option<WorkspaceId>,
+    pub(crate) tls_roots: TlsRoots,
+    pub(crate) token_rejected: AtomicBool,
     pub(crate) workspaces_cache: OnceCell<Vec<WorkspaceId>>,
-}
-
-impl ClientInner {
-    pub(crate) fn new(
-        base: BaseUrl,
-        token: Option<BotToken>,
-        service: Transport,
-        request_timeout: Duration,
-        retry: RetryPolicy,
-        max_download_bytes: u64,
-        workspace: Option<WorkspaceId>,
-    ) -> Self {
-        Self {
-            base,
-            token,
-            service,
-            request_timeout,
-            retry,
-            max_download_bytes,
-            workspace,
-            token_rejected: AtomicBool::new(false),
-            workspaces_cache: OnceCell::new(),
-        }
-    }
 }
 
 impl fmt::Debug for Client {
@@ -206,6 +183,12 @@ impl Client {
         &self.inner.retry
     }
 
+    /// The TLS roots configured for HTTPS (use with [`tls_config`](crate::tls_config)
+    /// for other connections to the same server).
+    pub fn tls_roots(&self) -> TlsRoots {
+        self.inner.tls_roots
+    }
+
     /// The workspace configured with [`ClientBuilder::workspace`], if any.
     pub fn configured_workspace(&self) -> Option<&WorkspaceId> {
         self.inner.workspace.as_ref()
@@ -333,6 +316,11 @@ impl Client {
             ..
         } = success;
         let ctx = |e: Error| e.with_context_if_missing(&method, &path);
+        if announces_more_than(&body, MAX_JSON_BODY_BYTES) {
+            return Err(ctx(Error::new(ErrorKind::Decode).with_detail(format!(
+                "the response body exceeds {MAX_JSON_BODY_BYTES} bytes"
+            ))));
+        }
         let read = tokio::time::timeout(
             self.inner.request_timeout,
             read_capped(body, MAX_JSON_BODY_BYTES),

@@ -212,12 +212,14 @@ impl Error {
         }
     }
 
-    pub(crate) fn with_method(mut self, method: Method) -> Self {
+    /// Sets the method (for errors built outside the client, e.g. by the realtime crate).
+    pub fn with_method(mut self, method: Method) -> Self {
         self.inner.method = Some(method);
         self
     }
 
-    pub(crate) fn with_path(mut self, path: impl Into<String>) -> Self {
+    /// Sets the path; anything from `?` on is dropped so queries never leak.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
         let mut p: String = path.into();
         if let Some(i) = p.find('?') {
             p.truncate(i);
@@ -226,12 +228,14 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+    /// Adds a human-readable detail to the message.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.inner.detail = Some(detail.into());
         self
     }
 
-    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+    /// Keeps the underlying error as [`std::error::Error::source`].
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.inner.source = Some(source.into());
         self
     }

@@ -23,6 +23,7 @@ pub use body::{
 pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use client::Client;
 pub use endpoints::messages::{PageAnchor, PageRequest};
+pub use endpoints::realtime::EphemeralTarget;
 pub use endpoints::search::SearchQuery;
 pub use endpoints::threads::ThreadQuery;
 pub use endpoints::uploads::{Download, UploadRequest, UploadSource};
@@ -32,7 +33,7 @@ pub use nonce::generate_nonce;
 pub use pagination::{History, Paginated};
 pub use retry::RetryPolicy;
 pub use token::BotToken;
-pub use transport::{TlsRoots, Transport};
+pub use transport::{TlsRoots, Transport, tls_config};
 
 /// Re-export of the wire types crate.
 pub use clickclack_proto as proto;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnectorBuilder;
+use hyper_rustls::{ConfigBuilderExt, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -34,6 +34,25 @@ pub enum TlsRoots {
     Native,
 }
 
+/// A rustls client configuration with the `ring` provider, safe default
+/// protocol versions and the chosen roots: the one the default transport uses,
+/// for other connections (e.g. the realtime WebSocket) to match it.
+pub fn tls_config(roots: TlsRoots) -> Result<rustls::ClientConfig, Error> {
+    let tls_err = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::Transport).with_detail(format!("could not set up TLS: {e}"))
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls_err(&e))?;
+    let with_roots = match roots {
+        TlsRoots::WebPki => builder.with_webpki_roots(),
+        TlsRoots::Native => builder.with_native_roots().map_err(|e| tls_err(&e))?,
+    };
+    Ok(with_roots.with_no_client_auth())
+}
+
 /// Settings for the default hyper transport.
 #[derive(Clone, Debug)]
 pub(crate) struct HyperSettings {
@@ -49,19 +68,8 @@ pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Err
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(settings.connect_timeout);
-    let provider = rustls::crypto::ring::default_provider();
-    let tls_err = |e: &dyn std::fmt::Display| {
-        Error::new(ErrorKind::Transport).with_detail(format!("could not set up TLS: {e}"))
-    };
-    let builder = match settings.roots {
-        TlsRoots::WebPki => HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| tls_err(&e))?,
-        TlsRoots::Native => HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| tls_err(&e))?,
-    };
-    let https = builder
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(settings.roots)?)
         .https_or_http()
         .enable_http1()
         .enable_http2()

@@ -71,10 +71,10 @@ impl Backoff {
     /// when `max_attempts` is exhausted.
     pub(crate) fn next(&mut self) -> Option<(u32, Duration)> {
         let attempt = self.attempts.saturating_add(1);
-        if let Some(max) = self.policy.max_attempts {
-            if attempt > max {
-                return None;
-            }
+        if let Some(max) = self.policy.max_attempts
+            && attempt > max
+        {
+            return None;
         }
         self.attempts = attempt;
         Some((attempt, self.policy.delay(attempt)))

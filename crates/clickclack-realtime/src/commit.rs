@@ -118,7 +118,11 @@ mod tests {
     #[tokio::test]
     async fn commits_only_move_forward_and_are_saved() {
         let store = MemoryCursorStore::new();
-        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(Cursor::new("cur_05")));
+        let shared = Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(Cursor::new("cur_05")),
+        );
         assert!(!shared.commit(&Cursor::new("cur_04")).await.expect("commit"));
         assert!(!shared.commit(&Cursor::new("")).await.expect("commit"));
         assert_eq!(store.get("k"), None);
@@ -129,7 +133,11 @@ mod tests {
 
     #[tokio::test]
     async fn resume_prefers_the_later_of_commit_and_anchor() {
-        let shared = Shared::new(Arc::new(MemoryCursorStore::new()), "k".into(), Some(Cursor::new("cur_05")));
+        let shared = Shared::new(
+            Arc::new(MemoryCursorStore::new()),
+            "k".into(),
+            Some(Cursor::new("cur_05")),
+        );
         assert_eq!(shared.resume_cursor(), Some(Cursor::new("cur_05")));
         shared.set_anchor(Cursor::new("cur_09"));
         assert_eq!(shared.resume_cursor(), Some(Cursor::new("cur_09")));

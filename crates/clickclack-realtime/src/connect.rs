@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::endpoint::WsTarget;
 use crate::error::Error;
-use crate::handshake::{self, AuthMode, HandshakeFailure};
+use crate::handshake::{self, AuthMode, HandshakeFailure, RefusedUpgrade};
 
 /// The I/O under an open socket.
 pub(crate) type WsIo = TokioIo<Upgraded>;
@@ -83,7 +83,11 @@ async fn dial_inner(
         config.auth,
         &config.user_agent,
     )
-    .map_err(|f| classify(f, target))?;
+    .map_err(|_| {
+        DialError::Fatal(Error::Config(
+            "the token is not a valid header value".into(),
+        ))
+    })?;
     let io = if target.secure {
         let tls_config = match &config.tls {
             Some(c) => Arc::clone(c),
@@ -109,19 +113,25 @@ async fn dial_inner(
 /// Sorts a failed upgrade: 401/403/400/404 stop the stream, the rest retries.
 fn classify(failure: HandshakeFailure, target: &WsTarget) -> DialError {
     match failure {
-        HandshakeFailure::Status {
-            status,
-            headers,
-            body,
-        } => {
+        HandshakeFailure::Status(refused) => {
+            let RefusedUpgrade {
+                status,
+                headers,
+                body,
+            } = *refused;
             let path = target
                 .path_and_query
                 .split('?')
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            let err =
-                clickclack_client::Error::from_response(http::Method::GET, path, status, &headers, &body);
+            let err = clickclack_client::Error::from_response(
+                http::Method::GET,
+                path,
+                status,
+                &headers,
+                &body,
+            );
             let retry = err.is_retryable()
                 || matches!(err.kind(), ErrorKind::Server)
                 || status.is_server_error()
@@ -132,7 +142,11 @@ fn classify(failure: HandshakeFailure, target: &WsTarget) -> DialError {
                 DialError::Fatal(Error::Api(err))
             }
         }
-        HandshakeFailure::Rejected(reason) => DialError::Retry(format!("bad upgrade answer: {reason}")),
-        HandshakeFailure::Transport(reason) => DialError::Retry(format!("upgrade failed: {reason}")),
+        HandshakeFailure::Rejected(reason) => {
+            DialError::Retry(format!("bad upgrade answer: {reason}"))
+        }
+        HandshakeFailure::Transport(reason) => {
+            DialError::Retry(format!("upgrade failed: {reason}"))
+        }
     }
 }

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use clickclack_proto::Cursor;
 
 /// The boxed future returned by [`CursorStore`] methods.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CursorStoreError>> + Send + 'a>>;
+pub type StoreFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, CursorStoreError>> + Send + 'a>>;
 
 /// A failure to load or save a cursor.
 #[derive(Debug, thiserror::Error)]
@@ -239,7 +240,10 @@ mod tests {
         let store = MemoryCursorStore::new();
         assert_eq!(store.load("a").await.ok().flatten(), None);
         store.save("a", &Cursor::new("cur_1")).await.expect("save");
-        assert_eq!(store.load("a").await.ok().flatten(), Some(Cursor::new("cur_1")));
+        assert_eq!(
+            store.load("a").await.ok().flatten(),
+            Some(Cursor::new("cur_1"))
+        );
         assert_eq!(store.clone().get("a"), Some(Cursor::new("cur_1")));
         assert_eq!(store.get("b"), None);
     }
@@ -249,10 +253,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileCursorStore::new(dir.path().join("cursors"));
         assert_eq!(store.load("acct/wsp_1").await.expect("load"), None);
-        store.save("acct/wsp_1", &Cursor::new("cur_1")).await.expect("save");
-        store.save("acct/wsp_1", &Cursor::new("cur_2")).await.expect("save");
+        store
+            .save("acct/wsp_1", &Cursor::new("cur_1"))
+            .await
+            .expect("save");
+        store
+            .save("acct/wsp_1", &Cursor::new("cur_2"))
+            .await
+            .expect("save");
         let again = FileCursorStore::new(dir.path().join("cursors"));
-        assert_eq!(again.load("acct/wsp_1").await.expect("load"), Some(Cursor::new("cur_2")));
+        assert_eq!(
+            again.load("acct/wsp_1").await.expect("load"),
+            Some(Cursor::new("cur_2"))
+        );
         // One file per key, no temp files left behind.
         let names: Vec<String> = std::fs::read_dir(dir.path().join("cursors"))
             .expect("read_dir")
@@ -267,7 +280,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileCursorStore::new(dir.path());
         std::fs::write(store.path_for("k"), "two words\n").expect("write");
-        assert!(matches!(store.load("k").await, Err(CursorStoreError::Corrupt { .. })));
+        assert!(matches!(
+            store.load("k").await,
+            Err(CursorStoreError::Corrupt { .. })
+        ));
         std::fs::write(store.path_for("k"), "\n").expect("write");
         assert_eq!(store.load("k").await.expect("load"), None);
         assert!(store.save("k", &Cursor::new("")).await.is_err());
@@ -279,7 +295,10 @@ mod tests {
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "x").expect("write");
         let store = FileCursorStore::new(blocker.join("sub"));
-        let err = store.save("k", &Cursor::new("cur_1")).await.expect_err("not a dir");
+        let err = store
+            .save("k", &Cursor::new("cur_1"))
+            .await
+            .expect_err("not a dir");
         assert!(err.to_string().contains("save"));
     }
 

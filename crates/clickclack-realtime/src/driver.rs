@@ -21,7 +21,7 @@ use crate::connect::{DialConfig, DialError, WsRead, WsWrite, dial};
 use crate::endpoint::realtime_target;
 use crate::error::Error;
 use crate::heartbeat::{HeartbeatPolicy, Liveness};
-use crate::item::{ReconnectCause, RealtimeItem, ResyncReason};
+use crate::item::{RealtimeItem, ReconnectCause, ResyncReason};
 use crate::reader::{self, Inbound};
 use crate::resync::{fetch_tail, is_retryable};
 use crate::stats::Counters;
@@ -58,10 +58,10 @@ impl Driver {
         let mut pending: Option<ReconnectCause> = None;
         let mut last_was_resync = false;
         loop {
-            if let Some(cause) = pending.take() {
-                if !self.wait_before_retry(cause).await {
-                    return;
-                }
+            if let Some(cause) = pending.take()
+                && !self.wait_before_retry(cause).await
+            {
+                return;
             }
             let cursor = match self.shared.resume_cursor() {
                 Some(c) => c,
@@ -156,7 +156,10 @@ impl Driver {
                     pending = Some(ReconnectCause::ConnectionLost(reason));
                 }
                 Ended::Unresponsive(silent_for) => {
-                    tracing::warn!(silent_ms = silent_for.as_millis() as u64, "realtime connection unresponsive");
+                    tracing::warn!(
+                        silent_ms = silent_for.as_millis() as u64,
+                        "realtime connection unresponsive"
+                    );
                     pending = Some(ReconnectCause::Unresponsive { silent_for });
                 }
             }

@@ -49,7 +49,9 @@ pub(crate) fn realtime_target(
         .authority()
         .ok_or_else(|| InvalidUrl("missing host".into()))?;
     if authority.as_str().contains('@') {
-        return Err(InvalidUrl("credentials in the URL are not supported".into()));
+        return Err(InvalidUrl(
+            "credentials in the URL are not supported".into(),
+        ));
     }
     let raw_host = authority.host();
     let host = raw_host
@@ -60,7 +62,9 @@ pub(crate) fn realtime_target(
     if host.is_empty() {
         return Err(InvalidUrl("missing host".into()));
     }
-    let port = authority.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let port = authority
+        .port_u16()
+        .unwrap_or(if secure { 443 } else { 80 });
     let prefix = uri.path().trim_end_matches('/');
     let mut path_and_query = format!(
         "{prefix}/api/realtime/ws?workspace_id={}",

@@ -93,15 +93,20 @@ pub(crate) fn build_request(
         .map_err(|_| HandshakeFailure::Rejected("could not build the upgrade request".into()))
 }
 
+/// A plain HTTP answer to the upgrade request.
+#[derive(Debug)]
+pub(crate) struct RefusedUpgrade {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    /// At most the first 8 KiB of the body.
+    pub(crate) body: Bytes,
+}
+
 /// Why an upgrade did not produce a WebSocket.
 #[derive(Debug)]
 pub(crate) enum HandshakeFailure {
     /// The server answered with a plain HTTP status (before any upgrade).
-    Status {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
-    },
+    Status(Box<RefusedUpgrade>),
     /// The server said 101 but the answer is not a valid WebSocket upgrade.
     Rejected(String),
     /// I/O or HTTP failure on the way.
@@ -175,13 +180,14 @@ where
         let status = response.status();
         let headers = response.headers().clone();
         let body = read_capped(response.into_body(), ERROR_BODY_LIMIT).await;
-        return Err(HandshakeFailure::Status {
+        return Err(HandshakeFailure::Status(Box::new(RefusedUpgrade {
             status,
             headers,
             body,
-        });
+        })));
     }
-    verify_upgrade(response.headers(), key, offered.as_deref()).map_err(HandshakeFailure::Rejected)?;
+    verify_upgrade(response.headers(), key, offered.as_deref())
+        .map_err(HandshakeFailure::Rejected)?;
     let upgraded = hyper::upgrade::on(&mut response)
         .await
         .map_err(|e| HandshakeFailure::Transport(e.to_string()))?;

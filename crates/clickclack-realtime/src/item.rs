@@ -12,6 +12,8 @@ use clickclack_proto::event::Event;
 /// the connection notices are informational.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// Events are the common item; boxing them would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum RealtimeItem {
     /// A durable event (non-empty cursor; commit it once handled) or an
     /// ephemeral one (`cursor: ""`: typing, presence, progress, bot notices;

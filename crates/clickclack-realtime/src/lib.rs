@@ -22,7 +22,9 @@ mod watermark;
 
 pub use backoff::BackoffPolicy;
 pub use commit::Committer;
-pub use cursor_store::{CursorStore, CursorStoreError, FileCursorStore, MemoryCursorStore, StoreFuture};
+pub use cursor_store::{
+    CursorStore, CursorStoreError, FileCursorStore, MemoryCursorStore, StoreFuture,
+};
 pub use endpoint::InvalidUrl;
 pub use error::Error;
 pub use handshake::AuthMode;

@@ -73,7 +73,9 @@ impl Assembler {
                 if !fin {
                     self.partial = Some(Partial::Skipping);
                 }
-                Some(Inbound::Malformed("binary message (events are text)".into()))
+                Some(Inbound::Malformed(
+                    "binary message (events are text)".into(),
+                ))
             }
             OpCode::Continuation => match self.partial.take() {
                 None => Some(Inbound::Malformed("continuation without a message".into())),
@@ -165,7 +167,9 @@ pub(crate) async fn run(
             }
             Err(WebSocketError::UnexpectedEOF) => {
                 let _ = tx
-                    .send(Inbound::Lost("connection closed without a close frame".into()))
+                    .send(Inbound::Lost(
+                        "connection closed without a close frame".into(),
+                    ))
                     .await;
                 return;
             }
@@ -174,10 +178,10 @@ pub(crate) async fn run(
                 return;
             }
         };
-        if let Some(msg) = msg {
-            if tx.send(msg).await.is_err() {
-                return;
-            }
+        if let Some(msg) = msg
+            && tx.send(msg).await.is_err()
+        {
+            return;
         }
     }
 }
@@ -194,7 +198,9 @@ mod tests {
     #[test]
     fn whole_text_message_passes() {
         let mut a = Assembler::new(16);
-        assert!(matches!(a.push(OpCode::Text, true, text("{}")), Some(Inbound::Text(b)) if b == "{}"));
+        assert!(
+            matches!(a.push(OpCode::Text, true, text("{}")), Some(Inbound::Text(b)) if b == "{}")
+        );
     }
 
     #[test]
@@ -210,25 +216,37 @@ mod tests {
     #[test]
     fn oversized_messages_are_skipped_to_their_end() {
         let mut a = Assembler::new(4);
-        assert!(matches!(a.push(OpCode::Text, true, text("12345")), Some(Inbound::Malformed(_))));
+        assert!(matches!(
+            a.push(OpCode::Text, true, text("12345")),
+            Some(Inbound::Malformed(_))
+        ));
         assert!(a.push(OpCode::Text, false, text("123")).is_none());
         assert!(matches!(
             a.push(OpCode::Continuation, false, text("45")),
             Some(Inbound::Malformed(_))
         ));
         assert!(a.push(OpCode::Continuation, true, text("6")).is_none());
-        assert!(matches!(a.push(OpCode::Text, true, text("ok")), Some(Inbound::Text(_))));
+        assert!(matches!(
+            a.push(OpCode::Text, true, text("ok")),
+            Some(Inbound::Text(_))
+        ));
     }
 
     #[test]
     fn binary_and_stray_continuations_are_malformed() {
         let mut a = Assembler::new(16);
-        assert!(matches!(a.push(OpCode::Binary, true, text("x")), Some(Inbound::Malformed(_))));
+        assert!(matches!(
+            a.push(OpCode::Binary, true, text("x")),
+            Some(Inbound::Malformed(_))
+        ));
         assert!(matches!(
             a.push(OpCode::Continuation, true, text("x")),
             Some(Inbound::Malformed(_))
         ));
-        assert!(matches!(a.push(OpCode::Binary, false, text("x")), Some(Inbound::Malformed(_))));
+        assert!(matches!(
+            a.push(OpCode::Binary, false, text("x")),
+            Some(Inbound::Malformed(_))
+        ));
         assert!(a.push(OpCode::Continuation, true, text("y")).is_none());
     }
 

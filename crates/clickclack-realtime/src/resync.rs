@@ -113,7 +113,12 @@ impl Backfill {
         }
         let page = self
             .client
-            .events_page(&self.workspace, Some(&self.after), Some(self.page_size), false)
+            .events_page(
+                &self.workspace,
+                Some(&self.after),
+                Some(self.page_size),
+                false,
+            )
             .await
             .map_err(Error::Api)?;
         let mut events: Vec<Event> = page
@@ -121,11 +126,11 @@ impl Backfill {
             .into_iter()
             .filter(|e| e.is_durable() && e.cursor() > &self.after)
             .collect();
-        if let Some(until) = &self.until {
-            if let Some(cut) = events.iter().position(|e| e.cursor() > until) {
-                events.truncate(cut);
-                self.done = true;
-            }
+        if let Some(until) = &self.until
+            && let Some(cut) = events.iter().position(|e| e.cursor() > until)
+        {
+            events.truncate(cut);
+            self.done = true;
         }
         match events.last() {
             Some(last) => {

@@ -293,7 +293,15 @@ impl RealtimeStreamBuilder {
     pub async fn start(self) -> Result<RealtimeStream, Error> {
         self.options.validate().map_err(Error::Config)?;
         let base_url = self.client.base_url();
-        realtime_target(&base_url, &self.workspace, None)?;
+        let secure = realtime_target(&base_url, &self.workspace, None)?.secure;
+        // Built once, shared by every reconnect.
+        let tls = match &self.options.tls {
+            Some(custom) => Some(Arc::clone(custom)),
+            None if secure => {
+                Some(crate::tls::default_config().map_err(|e| Error::Tls(e.to_string()))?)
+            }
+            None => None,
+        };
         let store: Arc<dyn CursorStore> = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryCursorStore::new()));
@@ -306,13 +314,12 @@ impl RealtimeStreamBuilder {
         };
         let fresh = stored.is_none();
         let shared = Arc::new(Shared::new(store, key, stored));
-        if fresh {
-            if let Some(tail) = fetch_tail(&self.client, &self.workspace)
+        if fresh
+            && let Some(tail) = fetch_tail(&self.client, &self.workspace)
                 .await
                 .map_err(Error::Api)?
-            {
-                shared.commit(&tail).await?;
-            }
+        {
+            shared.commit(&tail).await?;
         }
         let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel(self.options.buffer);
@@ -324,7 +331,7 @@ impl RealtimeStreamBuilder {
                 user_agent: options.user_agent.clone(),
                 handshake_timeout: options.handshake_timeout,
                 max_frame_bytes: options.max_frame_bytes,
-                tls: options.tls.clone(),
+                tls,
             },
             client: self.client,
             workspace: self.workspace.clone(),

@@ -175,7 +175,11 @@ fn human_actor(user_id: &str) -> Actor {
 
 impl Data {
     fn unique_handle(&self, wanted: &str) -> String {
-        let base = if wanted.is_empty() { "user".to_owned() } else { wanted.to_owned() };
+        let base = if wanted.is_empty() {
+            "user".to_owned()
+        } else {
+            wanted.to_owned()
+        };
         let mut handle = base.clone();
         let mut n = 2;
         while self.users.values().any(|u| u.handle == handle) {
@@ -272,7 +276,10 @@ impl Data {
         let scopes = clickclack_proto::expand_scopes(spec.scopes.iter())
             .map_err(|e| AdminError::new(e.to_string()))?;
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-        let ws = self.workspaces.get(&ws_id).ok_or_else(|| AdminError::new("unknown workspace"))?;
+        let ws = self
+            .workspaces
+            .get(&ws_id)
+            .ok_or_else(|| AdminError::new("unknown workspace"))?;
         let created_by = match &spec.owner {
             Some(owner) => {
                 let is_human = self.users.get(owner.as_str()).is_some_and(|u| !u.bot);
@@ -443,7 +450,11 @@ impl TestServer {
     pub fn try_create_bot(&self, spec: BotSpec) -> Result<TestBot, AdminError> {
         let (bot_id, token_id, raw, ws, scopes) = self.shared.store.write(|d| {
             let (bot_id, token_id, raw) = d.admin_create_bot(&spec)?;
-            let hash = d.token_hash_by_id.get(&token_id).cloned().unwrap_or_default();
+            let hash = d
+                .token_hash_by_id
+                .get(&token_id)
+                .cloned()
+                .unwrap_or_default();
             let (ws, scopes) = d
                 .tokens
                 .get(&hash)
@@ -480,7 +491,8 @@ impl TestServer {
             if !d.workspaces.contains_key(workspace.as_str()) {
                 return Err(AdminError::new("unknown workspace"));
             }
-            let (id, raw) = d.admin_issue_token(bot.as_str(), workspace.as_str(), owner, scopes, None);
+            let (id, raw) =
+                d.admin_issue_token(bot.as_str(), workspace.as_str(), owner, scopes, None);
             Ok((BotTokenId::new(id), raw))
         })
     }
@@ -502,13 +514,16 @@ impl TestServer {
 
     /// Revokes a session token (1008 `session revoked; sign in again` on sockets).
     pub fn revoke_session(&self, session_token: &str) {
-        let revoked = self.shared.store.write(|d| match d.sessions.get(session_token) {
-            Some(s) => {
-                s.revoked.store(true, Ordering::Release);
-                true
-            }
-            None => false,
-        });
+        let revoked = self
+            .shared
+            .store
+            .write(|d| match d.sessions.get(session_token) {
+                Some(s) => {
+                    s.revoked.store(true, Ordering::Release);
+                    true
+                }
+                None => false,
+            });
         if revoked {
             self.shared.store.hub.kill_credential(
                 &format!("session:{}", token_hash(session_token)),
@@ -575,18 +590,20 @@ impl TestServer {
             ..NewMessage::default()
         };
         let json = or_panic(
-            self.shared.store.write(|d| {
-                let id = match d.create_message(&actor, &target, &input, None)? {
-                    Created::New(id, _) | Created::Replay(id) => id,
-                };
-                Ok::<_, ApiError>(
-                    d.messages
-                        .get(&id)
-                        .map(|m| d.message_json(m, as_user.as_str()))
-                        .unwrap_or(Value::Null),
-                )
-            })
-            .map_err(AdminError::from),
+            self.shared
+                .store
+                .write(|d| {
+                    let id = match d.create_message(&actor, &target, &input, None)? {
+                        Created::New(id, _) | Created::Replay(id) => id,
+                    };
+                    Ok::<_, ApiError>(
+                        d.messages
+                            .get(&id)
+                            .map(|m| d.message_json(m, as_user.as_str()))
+                            .unwrap_or(Value::Null),
+                    )
+                })
+                .map_err(AdminError::from),
             "post",
         );
         to_proto(json)
@@ -598,7 +615,12 @@ impl TestServer {
     ///
     /// Panics if the user cannot post there.
     pub fn post_message(&self, as_user: &UserId, channel: &ChannelId, body: &str) -> Message {
-        self.post(as_user, Target::Channel(channel.as_str().to_owned()), body, None)
+        self.post(
+            as_user,
+            Target::Channel(channel.as_str().to_owned()),
+            body,
+            None,
+        )
     }
 
     /// Like [`post_message`](Self::post_message) with a client nonce.
@@ -609,12 +631,22 @@ impl TestServer {
         body: &str,
         nonce: &str,
     ) -> Message {
-        self.post(as_user, Target::Channel(channel.as_str().to_owned()), body, Some(nonce))
+        self.post(
+            as_user,
+            Target::Channel(channel.as_str().to_owned()),
+            body,
+            Some(nonce),
+        )
     }
 
     /// Posts a thread reply to `root` as `as_user`.
     pub fn post_thread_reply(&self, as_user: &UserId, root: &MessageId, body: &str) -> Message {
-        self.post(as_user, Target::Thread(root.as_str().to_owned()), body, None)
+        self.post(
+            as_user,
+            Target::Thread(root.as_str().to_owned()),
+            body,
+            None,
+        )
     }
 
     /// Opens (or reuses) the 1:1 DM between `user` and `other`.
@@ -622,7 +654,12 @@ impl TestServer {
     /// # Panics
     ///
     /// Panics if either is not a member of `workspace`.
-    pub fn open_dm(&self, workspace: &WorkspaceId, user: &UserId, other: &UserId) -> DirectConversation {
+    pub fn open_dm(
+        &self,
+        workspace: &WorkspaceId,
+        user: &UserId,
+        other: &UserId,
+    ) -> DirectConversation {
         let actor = human_actor(user.as_str());
         let json = or_panic(
             self.shared
@@ -644,14 +681,23 @@ impl TestServer {
 
     /// Posts a DM message as `as_user` in `conversation`.
     pub fn post_dm(&self, as_user: &UserId, conversation: &ConversationId, body: &str) -> Message {
-        self.post(as_user, Target::Dm(conversation.as_str().to_owned()), body, None)
+        self.post(
+            as_user,
+            Target::Dm(conversation.as_str().to_owned()),
+            body,
+            None,
+        )
     }
 
     /// A message by id, as its author sees it.
     pub fn message(&self, id: &MessageId) -> Option<Message> {
         self.shared
             .store
-            .read(|d| d.messages.get(id.as_str()).map(|m| d.message_json(m, &m.author_id)))
+            .read(|d| {
+                d.messages
+                    .get(id.as_str())
+                    .map(|m| d.message_json(m, &m.author_id))
+            })
             .map(to_proto)
     }
 
@@ -729,7 +775,14 @@ impl TestServer {
     /// Publishes a cursorless event (e.g. `typing.started`) to a workspace's sockets.
     pub fn publish_ephemeral(&self, workspace: &WorkspaceId, event_type: &str, payload: Value) {
         self.shared.store.write(|d| {
-            d.publish_ephemeral(workspace.as_str(), event_type, None, None, payload, Visibility::All);
+            d.publish_ephemeral(
+                workspace.as_str(),
+                event_type,
+                None,
+                None,
+                payload,
+                Visibility::All,
+            );
         });
     }
 

@@ -12,7 +12,6 @@ use crate::store::Data;
 /// The bot-token part of an actor.
 #[derive(Debug, Clone)]
 pub(crate) struct BotAuth {
-    pub(crate) token_id: String,
     pub(crate) workspace_id: String,
     pub(crate) scopes: Vec<String>,
 }
@@ -92,7 +91,6 @@ pub(crate) fn authenticate(data: &Data, token: Option<&str>) -> ApiResult<Actor>
         return Ok(Actor {
             user_id: rec.bot_user_id.clone(),
             bot: Some(BotAuth {
-                token_id: rec.id.clone(),
                 workspace_id: rec.workspace_id.clone(),
                 scopes: rec.scopes.clone(),
             }),

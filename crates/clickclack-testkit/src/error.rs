@@ -38,7 +38,10 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, message)
     }
     pub(crate) fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "http: request body too large")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "http: request body too large",
+        )
     }
     pub(crate) fn route_not_found() -> Self {
         Self::not_found("route not found")

@@ -65,9 +65,8 @@ pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = T::deserialize(&mut de).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    de.end().map_err(|_| {
-        ApiError::bad_request("json request body must contain a single JSON value")
-    })?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("json request body must contain a single JSON value"))?;
     Ok(value)
 }
 

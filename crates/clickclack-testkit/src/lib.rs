@@ -10,6 +10,7 @@ mod handlers;
 mod http;
 mod hub;
 mod ids;
+pub mod model_stub;
 mod router;
 mod server;
 mod store;

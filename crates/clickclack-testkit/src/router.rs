@@ -89,7 +89,9 @@ async fn api(shared: &Shared, ctx: &mut Ctx, m: &Method, rest: &[&str]) -> ApiRe
         ["dms", _, "open"] if post => {
             dms::bot_forbidden(shared, ctx, "bot tokens cannot reopen direct conversations")
         }
-        ["dms", id, "messages"] if get => messages::list(shared, ctx, &Target::Dm((*id).to_owned())),
+        ["dms", id, "messages"] if get => {
+            messages::list(shared, ctx, &Target::Dm((*id).to_owned()))
+        }
         ["dms", id, "messages"] if post => {
             messages::create(shared, ctx, &Target::Dm((*id).to_owned())).await
         }

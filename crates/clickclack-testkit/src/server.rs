@@ -134,7 +134,11 @@ impl Drop for TestServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -169,7 +173,12 @@ async fn serve_connection(
     }
 }
 
-async fn handle(shared: Arc<Shared>, peer: SocketAddr, kill: Arc<Notify>, req: Request<Incoming>) -> Resp {
+async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    kill: Arc<Notify>,
+    req: Request<Incoming>,
+) -> Resp {
     let correlation_id = req
         .headers()
         .get("x-correlation-id")

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastwebsockets::{Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite};
+use fastwebsockets::{
+    Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
+};
 use http::{HeaderValue, Request};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -101,7 +103,9 @@ pub(crate) async fn handle(
     if let Some(p) = protocol
         && let Ok(v) = HeaderValue::from_str(&p)
     {
-        parts.headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
+        parts
+            .headers
+            .insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
     }
     let shared = shared.clone();
     tokio::spawn(async move {
@@ -178,7 +182,13 @@ struct Conn {
     tx: Tx,
 }
 
-async fn run(shared: Arc<Shared>, ws: WebSocket<Io>, actor: Actor, workspace_id: String, after: Option<String>) {
+async fn run(
+    shared: Arc<Shared>,
+    ws: WebSocket<Io>,
+    actor: Actor,
+    workspace_id: String,
+    after: Option<String>,
+) {
     let mut sub = shared
         .store
         .hub
@@ -298,7 +308,8 @@ impl Conn {
     async fn write_event(&mut self, ev: &LoggedEvent) -> Result<(), ()> {
         match timeout(
             WRITE_TIMEOUT,
-            self.tx.write_frame(Frame::text(Payload::Borrowed(&ev.bytes))),
+            self.tx
+                .write_frame(Frame::text(Payload::Borrowed(&ev.bytes))),
         )
         .await
         {

@@ -184,9 +184,10 @@ pub fn default_account_id(config: &OpenClawConfig, env: &dyn EnvSource) -> Strin
         .and_then(|c| c.default_account.as_deref())
         .and_then(normalize_optional_account_id);
     if let Some(preferred) = preferred
-        && ids.contains(&preferred) {
-            return preferred;
-        }
+        && ids.contains(&preferred)
+    {
+        return preferred;
+    }
     if ids.iter().any(|id| id == DEFAULT_ACCOUNT_ID) {
         return DEFAULT_ACCOUNT_ID.to_owned();
     }

@@ -16,7 +16,9 @@ use std::pin::Pin;
 
 use http::HeaderName;
 
-use crate::llm::{ApiKey, ChatMessage, HttpOptions, HttpTransport, LlmError, OpenAiClient, RetryMode};
+use crate::llm::{
+    ApiKey, ChatMessage, HttpOptions, HttpTransport, LlmError, OpenAiClient, RetryMode,
+};
 use crate::scheduler::ConversationKey;
 
 /// The session-key header of the OpenClaw Gateway.
@@ -87,8 +89,12 @@ impl GatewayHostConfig {
         config_token: Option<ApiKey>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Self {
-        let token = config_token.or_else(|| env("OPENCLAW_GATEWAY_TOKEN").and_then(ApiKey::non_blank));
-        match env("OPENCLAW_GATEWAY_URL").map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) {
+        let token =
+            config_token.or_else(|| env("OPENCLAW_GATEWAY_TOKEN").and_then(ApiKey::non_blank));
+        match env("OPENCLAW_GATEWAY_URL")
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+        {
             Some(base_url) => GatewayHostConfig { base_url, token },
             None => Self::loopback(port.unwrap_or(DEFAULT_GATEWAY_PORT), token),
         }
@@ -118,7 +124,10 @@ impl OpenClawGatewayHost {
     }
 
     async fn run(&self, turn: AgentTurn) -> Result<AgentReply, LlmError> {
-        let session = crate::llm::http_header(HeaderName::from_static(SESSION_KEY_HEADER), &turn.session_key)?;
+        let session = crate::llm::http_header(
+            HeaderName::from_static(SESSION_KEY_HEADER),
+            &turn.session_key,
+        )?;
         let model = format!("openclaw:{}", turn.agent_id);
         let completion = self
             .client
@@ -131,7 +140,9 @@ impl OpenClawGatewayHost {
                 mode: RetryMode::NotProcessedOnly,
             })
             .await?;
-        Ok(AgentReply { text: completion.text })
+        Ok(AgentReply {
+            text: completion.text,
+        })
     }
 }
 
@@ -149,8 +160,14 @@ mod tests {
     fn session_keys_are_stable_per_conversation() {
         let k = session_key("main", "work", &ConversationKey::thread("msg_1"));
         assert_eq!(k, "agent:main:clickclack:work:thread:msg_1");
-        assert_eq!(k, session_key("main", "work", &ConversationKey::thread("msg_1")));
-        assert_ne!(k, session_key("main", "work", &ConversationKey::channel("chn_1")));
+        assert_eq!(
+            k,
+            session_key("main", "work", &ConversationKey::thread("msg_1"))
+        );
+        assert_ne!(
+            k,
+            session_key("main", "work", &ConversationKey::channel("chn_1"))
+        );
     }
 
     #[test]
@@ -167,6 +184,9 @@ mod tests {
         });
         assert_eq!(c.base_url, "http://gw.internal:1234/");
         assert_eq!(c.token.unwrap().expose_secret(), "tok-cfg");
-        assert_eq!(GatewayHostConfig::resolve(None, None, |_| None).base_url, "http://127.0.0.1:18789");
+        assert_eq!(
+            GatewayHostConfig::resolve(None, None, |_| None).base_url,
+            "http://127.0.0.1:18789"
+        );
     }
 }

@@ -11,3 +11,7 @@ pub mod llm;
 pub mod policy;
 pub mod reply;
 pub mod scheduler;
+pub mod channel;
+pub mod cli;
+pub mod outbound;
+pub mod resolve;

@@ -50,10 +50,22 @@ mod tests {
     fn blank_and_prefix_cases() {
         assert_eq!(shape_model_reply("", None), None);
         assert_eq!(shape_model_reply("\t \r\n", Some("🤖")), None);
-        assert_eq!(shape_model_reply("hello", Some("  ")).as_deref(), Some("hello"));
-        assert_eq!(shape_model_reply("hello", Some("🤖")).as_deref(), Some("🤖 hello"));
-        assert_eq!(shape_model_reply("🤖hello", Some("🤖")).as_deref(), Some("🤖hello"));
-        assert_eq!(shape_model_reply("  🤖 hello", Some("🤖")).as_deref(), Some("🤖 hello"));
+        assert_eq!(
+            shape_model_reply("hello", Some("  ")).as_deref(),
+            Some("hello")
+        );
+        assert_eq!(
+            shape_model_reply("hello", Some("🤖")).as_deref(),
+            Some("🤖 hello")
+        );
+        assert_eq!(
+            shape_model_reply("🤖hello", Some("🤖")).as_deref(),
+            Some("🤖hello")
+        );
+        assert_eq!(
+            shape_model_reply("  🤖 hello", Some("🤖")).as_deref(),
+            Some("🤖 hello")
+        );
     }
 
     proptest! {

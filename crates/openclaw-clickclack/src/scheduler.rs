@@ -151,7 +151,10 @@ impl<C> CommitTracker<C> {
     pub fn register(&mut self, cursor: C) -> Ticket {
         let ticket = Ticket(self.next);
         self.next += 1;
-        self.window.push_back(Slot { cursor, done: false });
+        self.window.push_back(Slot {
+            cursor,
+            done: false,
+        });
         ticket
     }
 
@@ -162,7 +165,10 @@ impl<C> CommitTracker<C> {
         let Some(index) = ticket.0.checked_sub(self.base) else {
             return 0;
         };
-        let Some(slot) = usize::try_from(index).ok().and_then(|i| self.window.get_mut(i)) else {
+        let Some(slot) = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.window.get_mut(i))
+        else {
             return 0;
         };
         slot.done = true;
@@ -268,7 +274,9 @@ struct Shared<C> {
 impl<C> Shared<C> {
     fn lock(&self) -> MutexGuard<'_, State<C>> {
         // Only plain bookkeeping happens under this lock; recover from poisoning.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -278,7 +286,8 @@ impl<C: Clone> Shared<C> {
         let advanced = state.tracker.complete(ticket);
         if advanced > 0 {
             self.in_flight.add_permits(advanced);
-            self.committed.send_replace(state.tracker.committed().cloned());
+            self.committed
+                .send_replace(state.tracker.committed().cloned());
         }
     }
 
@@ -336,7 +345,12 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
     /// Submits the next event (in cursor order) with its job. Waits while
     /// `max_in_flight` events are uncommitted. The job starts after every
     /// earlier job of the same conversation has finished.
-    pub async fn submit<F>(&self, cursor: C, key: ConversationKey, job: F) -> Result<Ticket, SubmitError>
+    pub async fn submit<F>(
+        &self,
+        cursor: C,
+        key: ConversationKey,
+        job: F,
+    ) -> Result<Ticket, SubmitError>
     where
         F: Future<Output = JobOutcome> + Send + 'static,
     {
@@ -349,7 +363,11 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
         self.enqueue(cursor, None).await
     }
 
-    async fn enqueue(&self, cursor: C, job: Option<(ConversationKey, Job)>) -> Result<Ticket, SubmitError> {
+    async fn enqueue(
+        &self,
+        cursor: C,
+        job: Option<(ConversationKey, Job)>,
+    ) -> Result<Ticket, SubmitError> {
         let shared = &self.shared;
         self.refusal()?;
         match shared.in_flight.acquire().await {
@@ -360,7 +378,11 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
         let mut state = shared.lock();
         if state.halted || state.closed {
             shared.in_flight.add_permits(1);
-            return Err(if state.halted { SubmitError::Halted } else { SubmitError::Closed });
+            return Err(if state.halted {
+                SubmitError::Halted
+            } else {
+                SubmitError::Closed
+            });
         }
         let ticket = state.tracker.register(cursor);
         let Some((key, job)) = job else {
@@ -467,14 +489,20 @@ impl<C> Drop for Scheduler<C> {
 }
 
 /// The worker of one conversation: runs its queue in order, then exits.
-async fn run_conversation<C: Clone + Send + Sync + 'static>(shared: Arc<Shared<C>>, key: ConversationKey) {
+async fn run_conversation<C: Clone + Send + Sync + 'static>(
+    shared: Arc<Shared<C>>,
+    key: ConversationKey,
+) {
     loop {
         let (ticket, job, halted) = {
             let mut state = shared.lock();
             if state.aborted {
                 return;
             }
-            let next = state.conversations.get_mut(&key).and_then(|c| c.jobs.pop_front());
+            let next = state
+                .conversations
+                .get_mut(&key)
+                .and_then(|c| c.jobs.pop_front());
             match next {
                 Some((ticket, job)) => (ticket, job, state.halted),
                 None => {

@@ -257,12 +257,13 @@ pub(crate) fn decode_secret_input(
             };
             let provider = obj.string("provider", issues);
             if let Some(p) = provider.as_deref()
-                && !is_provider_alias(p) {
-                    issues.invalid_value(
+                && !is_provider_alias(p)
+            {
+                issues.invalid_value(
                         &obj.child("provider"),
                         "Secret reference provider must match /^[a-z][a-z0-9_-]{0,63}$/ (example: \"default\").",
                     );
-                }
+            }
             let id = match obj.get("id") {
                 None => {
                     issues.invalid_value(&obj.child("id"), "required");
@@ -278,9 +279,10 @@ pub(crate) fn decode_secret_input(
                     );
                 }
             } else if let Some(id) = id.as_deref()
-                && id.trim().is_empty() {
-                    issues.invalid_value(&obj.child("id"), "must not be empty");
-                }
+                && id.trim().is_empty()
+            {
+                issues.invalid_value(&obj.child("id"), "must not be empty");
+            }
             Some(SecretInput::Ref(SecretRef {
                 source: source?,
                 provider,
@@ -514,13 +516,14 @@ pub fn resolve_token(request: &TokenRequest<'_>) -> Result<ResolvedToken, Secret
         Some(SecretInput::Ref(reference)) => resolve_ref(reference, request),
         _ => {
             if request.account_id == crate::accounts::DEFAULT_ACCOUNT_ID
-                && let Some(token) = trimmed_env(request.env, BOT_TOKEN_ENV) {
-                    return Ok(ResolvedToken::new(
-                        Secret::new(token),
-                        TokenSource::Env,
-                        TokenStatus::Available,
-                    ));
-                }
+                && let Some(token) = trimmed_env(request.env, BOT_TOKEN_ENV)
+            {
+                return Ok(ResolvedToken::new(
+                    Secret::new(token),
+                    TokenSource::Env,
+                    TokenStatus::Available,
+                ));
+            }
             Ok(ResolvedToken::new(
                 Secret::default(),
                 TokenSource::None,
@@ -550,9 +553,10 @@ fn resolve_ref(
     match request.secrets.providers.get(&provider) {
         Some(config) if config.source == "env" => {
             if let Some(allowlist) = &config.allowlist
-                && !allowlist.iter().any(|entry| entry == &id) {
-                    return Err(SecretError::NotAllowlisted { provider, id });
-                }
+                && !allowlist.iter().any(|entry| entry == &id)
+            {
+                return Err(SecretError::NotAllowlisted { provider, id });
+            }
         }
         Some(config) => {
             return Err(SecretError::ProviderSourceMismatch {

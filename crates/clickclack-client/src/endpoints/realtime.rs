@@ -2,12 +2,42 @@
 
 use clickclack_proto::requests::PublishEphemeral;
 use clickclack_proto::responses::EventResponse;
-use clickclack_proto::{Cursor, Event, EventsPage, WorkspaceId};
+use clickclack_proto::{ChannelId, ConversationId, Cursor, Event, EventsPage, WorkspaceId};
 use http::Method;
 
 use crate::client::{Call, Client};
 use crate::error::Error;
 use crate::url::{ApiPath, Query};
+
+/// Where an ephemeral event goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EphemeralTarget {
+    /// A channel.
+    Channel(ChannelId),
+    /// A direct conversation.
+    Dm(ConversationId),
+}
+
+impl EphemeralTarget {
+    fn request(
+        &self,
+        workspace: &WorkspaceId,
+        event_type: &str,
+        payload: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> PublishEphemeral {
+        let (channel_id, direct_conversation_id) = match self {
+            EphemeralTarget::Channel(c) => (Some(c.clone()), None),
+            EphemeralTarget::Dm(d) => (None, Some(d.clone())),
+        };
+        PublishEphemeral {
+            workspace_id: workspace.clone(),
+            channel_id,
+            direct_conversation_id,
+            event_type: event_type.to_owned(),
+            payload,
+        }
+    }
+}
 
 impl Client {
     /// `GET /api/realtime/events?workspace_id=&after_cursor=&limit=&include_tail=true`.
@@ -44,5 +74,38 @@ impl Client {
             Call::new(Method::POST, ApiPath::new("/api/realtime/ephemeral")).json(request)?;
         let resp: EventResponse = self.json(call).await?;
         Ok(resp.event)
+    }
+
+    /// Publishes `typing.started` (or `typing.stopped` when `started` is false).
+    pub async fn publish_typing(
+        &self,
+        workspace: &WorkspaceId,
+        target: &EphemeralTarget,
+        started: bool,
+    ) -> Result<Event, Error> {
+        let kind = if started { "typing.started" } else { "typing.stopped" };
+        self.publish_ephemeral(&target.request(workspace, kind, None)).await
+    }
+
+    /// Publishes `agent.progress` with `payload` (bot tokens only; one target).
+    pub async fn publish_agent_progress(
+        &self,
+        workspace: &WorkspaceId,
+        target: &EphemeralTarget,
+        payload: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Event, Error> {
+        self.publish_ephemeral(&target.request(workspace, "agent.progress", Some(payload)))
+            .await
+    }
+
+    /// Publishes `presence.changed` with `payload` to a target.
+    pub async fn publish_presence(
+        &self,
+        workspace: &WorkspaceId,
+        target: &EphemeralTarget,
+        payload: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Event, Error> {
+        self.publish_ephemeral(&target.request(workspace, "presence.changed", Some(payload)))
+            .await
     }
 }

@@ -22,7 +22,10 @@ pub async fn env() -> Env {
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy::default()
         .with_max_attempts(4)
-        .with_backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(5)))
+        .with_backoff(Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(5),
+        ))
 }
 
 pub fn client_for(server: &TestServer, token: &str) -> Client {
@@ -59,7 +62,10 @@ impl Env {
 
 /// Asserts that `result` failed with `MissingScope { scope }`.
 #[track_caller]
-pub fn assert_missing_scope<T: std::fmt::Debug>(result: Result<T, clickclack_client::Error>, scope: Scope) {
+pub fn assert_missing_scope<T: std::fmt::Debug>(
+    result: Result<T, clickclack_client::Error>,
+    scope: Scope,
+) {
     match result {
         Err(e) => assert_eq!(e.kind(), &ErrorKind::MissingScope { scope }, "{e}"),
         Ok(v) => panic!("expected a missing-scope error, got {v:?}"),

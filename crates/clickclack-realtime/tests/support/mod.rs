@@ -6,7 +6,9 @@ use std::time::Duration;
 use clickclack_client::Client;
 use clickclack_proto::event::Event;
 use clickclack_proto::{Cursor, WorkspaceId};
-use clickclack_realtime::{BackoffPolicy, Error, RealtimeItem, RealtimeStream, RealtimeStreamBuilder};
+use clickclack_realtime::{
+    BackoffPolicy, Error, RealtimeItem, RealtimeStream, RealtimeStreamBuilder,
+};
 
 /// An upper bound for any single wait in a test (a hang guard, not a sleep).
 pub const GUARD: Duration = Duration::from_secs(20);
@@ -69,7 +71,9 @@ pub async fn next_connected(stream: &mut RealtimeStream) -> Cursor {
 /// The `message_id` of a `message.created` event.
 pub fn message_id(event: &Event) -> String {
     match event.payload() {
-        clickclack_proto::event::EventPayload::MessageCreated(p) => p.message_id.as_str().to_owned(),
+        clickclack_proto::event::EventPayload::MessageCreated(p) => {
+            p.message_id.as_str().to_owned()
+        }
         other => panic!("expected message.created, got {other:?}"),
     }
 }

@@ -59,7 +59,11 @@ impl Data {
         let exists = self
             .workspaces
             .get(ws)
-            .map(|w| w.channels.iter().any(|c| self.channels.get(c).is_some_and(|c| c.name == slug)))
+            .map(|w| {
+                w.channels
+                    .iter()
+                    .any(|c| self.channels.get(c).is_some_and(|c| c.name == slug))
+            })
             .unwrap_or(false);
         if exists {
             return Err(ApiError::conflict("channel name already exists"));
@@ -191,10 +195,7 @@ impl Data {
         let now = now_rfc3339();
         self.reads.insert(
             (scope_id.to_owned(), actor.user_id.clone()),
-            ReadRec {
-                last_read_seq: seq,
-                last_read_at: now.clone(),
-            },
+            ReadRec { last_read_seq: seq },
         );
         let (kind, key, channel) = if is_dm {
             ("dm.read", "direct_conversation_id", None)

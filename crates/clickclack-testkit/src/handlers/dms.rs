@@ -25,7 +25,10 @@ pub(crate) fn list(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
             .filter(|dm| dm.workspace_id == ws && dm.members.contains(&actor.user_id))
             .collect();
         dms.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(dms.into_iter().map(|dm| d.dm_json(dm, &actor.user_id)).collect())
+        Ok(dms
+            .into_iter()
+            .map(|dm| d.dm_json(dm, &actor.user_id))
+            .collect())
     })?;
     ok(json!({ "conversations": list }))
 }
@@ -66,7 +69,9 @@ impl Data {
             return Err(ApiError::bad_request("member_ids must name another member"));
         }
         if members.len() > 32 {
-            return Err(ApiError::bad_request("too many direct conversation members"));
+            return Err(ApiError::bad_request(
+                "too many direct conversation members",
+            ));
         }
         let mut key = members.clone();
         key.sort();

@@ -57,7 +57,8 @@ pub(crate) fn list(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
         let (events, _) = log.page(from, limit, &actor.user_id);
         Ok((events, tail))
     })?;
-    let mut buf = BytesMut::with_capacity(16 + events.iter().map(|e| e.bytes.len() + 1).sum::<usize>());
+    let mut buf =
+        BytesMut::with_capacity(16 + events.iter().map(|e| e.bytes.len() + 1).sum::<usize>());
     buf.put_slice(b"{\"events\":[");
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
@@ -105,7 +106,11 @@ pub(crate) async fn ephemeral(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp>
     ) {
         return Err(ApiError::bad_request("unsupported ephemeral event type"));
     }
-    let channel = input.channel_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let channel = input
+        .channel_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let dm = input
         .direct_conversation_id
         .as_deref()
@@ -142,7 +147,9 @@ pub(crate) async fn ephemeral(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp>
             if let Some(c) = channel {
                 let ch = d.channel_access(&actor, c)?;
                 if ch.workspace_id != ws {
-                    return Err(ApiError::forbidden("bot token cannot access this workspace"));
+                    return Err(ApiError::forbidden(
+                        "bot token cannot access this workspace",
+                    ));
                 }
                 payload.insert("channel_id".into(), json!(c));
             }
@@ -151,7 +158,10 @@ pub(crate) async fn ephemeral(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp>
         let ev = d.publish_ephemeral(&ws, kind, None, channel, Value::Object(payload), vis);
         Ok(ev.to_value())
     })?;
-    Ok(json_response(StatusCode::ACCEPTED, &json!({ "event": event })))
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "event": event }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,9 +39,14 @@ pub(crate) fn parse_page(ctx: &Ctx, thread: bool) -> ApiResult<PageReq> {
         }
     };
     let (after, before, around) = (seq("after_seq")?, seq("before_seq")?, seq("around_seq")?);
-    let cursors = [after, before, around].iter().filter(|v| v.is_some()).count();
+    let cursors = [after, before, around]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
     if cursors > 1 {
-        return Err(invalid("after_seq, before_seq and around_seq are mutually exclusive"));
+        return Err(invalid(
+            "after_seq, before_seq and around_seq are mutually exclusive",
+        ));
     }
     let latest = if thread {
         if ctx.q("mode").is_some() {
@@ -226,7 +231,10 @@ pub(crate) async fn patch(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult
             m.edited_at = Some(now_rfc3339());
         }
         let ev = d.message_event(id, "message.updated").map(|e| e.to_value());
-        let msg = d.messages.get(id).map(|m| d.message_json(m, &actor.user_id));
+        let msg = d
+            .messages
+            .get(id)
+            .map(|m| d.message_json(m, &actor.user_id));
         Ok(json!({ "message": msg, "event": ev }))
     })?;
     ok(body)
@@ -251,7 +259,10 @@ pub(crate) fn delete(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
             m.deleted_at = Some(now_rfc3339());
         }
         let ev = d.message_event(id, "message.deleted").map(|e| e.to_value());
-        let msg = d.messages.get(id).map(|m| d.message_json(m, &actor.user_id));
+        let msg = d
+            .messages
+            .get(id)
+            .map(|m| d.message_json(m, &actor.user_id));
         Ok(json!({ "message": msg, "event": ev }))
     })?;
     ok(body)
@@ -391,7 +402,11 @@ impl Data {
         if let Some(dm) = &dm {
             payload["direct_conversation_id"] = json!(dm);
         }
-        let kind = if add { "reaction.added" } else { "reaction.removed" };
+        let kind = if add {
+            "reaction.added"
+        } else {
+            "reaction.removed"
+        };
         let ev = self.append_event(&ws, kind, channel.as_deref(), seq, payload, vis);
         Ok((Some(ev.to_value()), summary))
     }
@@ -426,7 +441,12 @@ pub(crate) async fn add_reaction(shared: &Shared, ctx: &mut Ctx, id: &str) -> Ap
 }
 
 /// `DELETE /api/messages/{id}/reactions/{emoji}`.
-pub(crate) fn remove_reaction(shared: &Shared, ctx: &Ctx, id: &str, emoji: &str) -> ApiResult<Resp> {
+pub(crate) fn remove_reaction(
+    shared: &Shared,
+    ctx: &Ctx,
+    id: &str,
+    emoji: &str,
+) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("messages:write")?;
     let (ev, reactions) = shared.store.write(|d| d.react(&actor, id, emoji, false))?;

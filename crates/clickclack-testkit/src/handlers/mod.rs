@@ -15,9 +15,7 @@ use crate::server::Shared;
 /// Resolves the caller of `ctx`.
 pub(crate) fn auth(shared: &Shared, ctx: &Ctx) -> ApiResult<Actor> {
     let token = bearer(&ctx.headers);
-    shared
-        .store
-        .read(|d| authenticate(d, token.as_deref()))
+    shared.store.read(|d| authenticate(d, token.as_deref()))
 }
 
 /// The `workspace_id` query parameter, with the server's errors when absent

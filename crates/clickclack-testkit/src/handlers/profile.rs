@@ -11,7 +11,9 @@ use crate::server::Shared;
 pub(crate) fn me(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("profile:read")?;
-    let user = shared.store.read(|d| d.user(&actor.user_id).map(|u| u.to_json()));
+    let user = shared
+        .store
+        .read(|d| d.user(&actor.user_id).map(|u| u.to_json()));
     let mut user = user.ok_or_else(|| ApiError::unauthorized(crate::error::NO_ROWS))?;
     if let Value::Object(m) = &mut user {
         m.insert("password_enrolled".into(), json!(false));

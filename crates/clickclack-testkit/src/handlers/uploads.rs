@@ -29,7 +29,9 @@ struct Form {
 fn dim(v: &str, name: &str) -> ApiResult<i64> {
     match v.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(n),
-        _ => Err(ApiError::bad_request(format!("{name} must be a non-negative integer"))),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be a non-negative integer"
+        ))),
     }
 }
 
@@ -91,7 +93,11 @@ pub(crate) async fn create(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("uploads:write")?;
     let query_ws = ctx.q("workspace_id").map(str::to_owned);
-    let nonce = ctx.q("nonce").map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+    let nonce = ctx
+        .q("nonce")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
     if let Some(n) = &nonce {
         if n.chars().count() > 128 {
             return Err(ApiError::bad_request("nonce is too long"));
@@ -152,11 +158,15 @@ pub(crate) async fn create(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp> {
         let json = rec.to_json();
         d.uploads.insert(id.clone(), rec);
         if let Some(n) = &nonce {
-            d.upload_nonces.insert((actor.user_id.clone(), n.clone()), id);
+            d.upload_nonces
+                .insert((actor.user_id.clone(), n.clone()), id);
         }
         Ok(json)
     })?;
-    Ok(json_response(StatusCode::CREATED, &json!({ "upload": upload })))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "upload": upload }),
+    ))
 }
 
 /// `GET /api/uploads/by-nonce`.
@@ -181,7 +191,9 @@ pub(crate) fn by_nonce(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
             Some(_) => Err(ApiError::conflict(
                 "upload nonce was already used in another workspace",
             )),
-            None => Err(ApiError::not_found("upload not found").with_header(NONCE_HEADER, "supported")),
+            None => {
+                Err(ApiError::not_found("upload not found").with_header(NONCE_HEADER, "supported"))
+            }
         }
     })?;
     let mut resp = json_response(StatusCode::OK, &json!({ "upload": upload }));
@@ -215,10 +227,20 @@ pub(crate) fn download(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> 
         }
         Ok((u.data.clone(), u.content_type.clone(), u.filename.clone()))
     })?;
-    let disposition = if inline_type(&ct) { "inline" } else { "attachment" };
+    let disposition = if inline_type(&ct) {
+        "inline"
+    } else {
+        "attachment"
+    };
     let safe_name: String = filename
         .chars()
-        .map(|c| if c == '"' || c == '\\' || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let mut resp = Response::new(Full::new(data));
     let h = resp.headers_mut();
@@ -229,7 +251,13 @@ pub(crate) fn download(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> 
     if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{safe_name}\"")) {
         h.insert(http::header::CONTENT_DISPOSITION, v);
     }
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("content-security-policy", HeaderValue::from_static("sandbox"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("sandbox"),
+    );
     Ok(resp)
 }

@@ -96,9 +96,7 @@ impl EventLog {
         match after {
             None | Some("") => Ok(0),
             Some(cursor) => {
-                let idx = self
-                    .events
-                    .partition_point(|e| e.cursor.as_str() < cursor);
+                let idx = self.events.partition_point(|e| e.cursor.as_str() < cursor);
                 match self.events.get(idx) {
                     Some(e) if e.cursor == cursor => Ok(idx + 1),
                     _ => Err(CursorError::Unknown),

@@ -149,7 +149,9 @@ impl Data {
                 Target::Channel(c) => {
                     existing.is_root() && existing.channel_id.as_deref() == Some(c.as_str())
                 }
-                Target::Dm(d) => existing.is_root() && existing.dm_id.as_deref() == Some(d.as_str()),
+                Target::Dm(d) => {
+                    existing.is_root() && existing.dm_id.as_deref() == Some(d.as_str())
+                }
             };
             let same = same_target
                 && existing.body == input.body

@@ -17,8 +17,7 @@ use crate::hub::Hub;
 use crate::ids::{IdGen, ephemeral_stamp, now_rfc3339};
 use log::{Envelope, EventLog, LoggedEvent, Visibility};
 use records::{
-    ChannelRec, DmRec, MessageRec, ReadRec, SessionRec, TokenRec, UploadRec, UserRec,
-    WorkspaceRec,
+    ChannelRec, DmRec, MessageRec, ReadRec, SessionRec, TokenRec, UploadRec, UserRec, WorkspaceRec,
 };
 
 /// All server state.

@@ -273,5 +273,4 @@ pub(crate) struct SessionRec {
 #[derive(Debug, Clone)]
 pub(crate) struct ReadRec {
     pub(crate) last_read_seq: i64,
-    pub(crate) last_read_at: String,
 }

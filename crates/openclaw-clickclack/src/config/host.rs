@@ -145,10 +145,11 @@ pub(crate) fn decode_plugin_entry(
     };
     entry.enabled = obj.boolean("enabled", issues);
     if let Some(llm) = obj.get("llm")
-        && let Some(llm) = Obj::new(llm, &obj.child("llm"), issues) {
-            entry.allow_agent_id_override =
-                llm.boolean("allowAgentIdOverride", issues).unwrap_or(false);
-        }
+        && let Some(llm) = Obj::new(llm, &obj.child("llm"), issues)
+    {
+        entry.allow_agent_id_override =
+            llm.boolean("allowAgentIdOverride", issues).unwrap_or(false);
+    }
     if let Some(config) = obj.get("config") {
         // The plugin-level config schema is `{}` with additionalProperties: false.
         if let Some(config) = Obj::new(config, &obj.child("config"), issues) {
@@ -170,29 +171,31 @@ pub(crate) fn decode_secrets(root: &Map<String, Value>, issues: &mut Issues) -> 
         return out;
     };
     if let Some(providers) = secrets.get("providers")
-        && let Some(providers) = Obj::new(providers, &secrets.child("providers"), issues) {
-            for (name, value) in providers.map {
-                let Some(provider) = Obj::new(value, &providers.child(name), issues) else {
-                    continue;
-                };
-                let source = provider.string("source", issues).unwrap_or_default();
-                out.providers.insert(
-                    name.clone(),
-                    SecretProviderConfig {
-                        source,
-                        allowlist: provider.strings("allowlist", issues),
-                    },
-                );
-            }
-        }
-    if let Some(defaults) = secrets.get("defaults")
-        && let Some(defaults) = Obj::new(defaults, &secrets.child("defaults"), issues) {
-            out.defaults = SecretDefaults {
-                env: defaults.string("env", issues),
-                file: defaults.string("file", issues),
-                exec: defaults.string("exec", issues),
+        && let Some(providers) = Obj::new(providers, &secrets.child("providers"), issues)
+    {
+        for (name, value) in providers.map {
+            let Some(provider) = Obj::new(value, &providers.child(name), issues) else {
+                continue;
             };
+            let source = provider.string("source", issues).unwrap_or_default();
+            out.providers.insert(
+                name.clone(),
+                SecretProviderConfig {
+                    source,
+                    allowlist: provider.strings("allowlist", issues),
+                },
+            );
         }
+    }
+    if let Some(defaults) = secrets.get("defaults")
+        && let Some(defaults) = Obj::new(defaults, &secrets.child("defaults"), issues)
+    {
+        out.defaults = SecretDefaults {
+            env: defaults.string("env", issues),
+            file: defaults.string("file", issues),
+            exec: defaults.string("exec", issues),
+        };
+    }
     out
 }
 

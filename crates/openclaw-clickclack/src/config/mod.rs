@@ -230,20 +230,22 @@ fn decode(root: &Map<String, Value>) -> Result<OpenClawConfig, Vec<crate::config
     let mut config = OpenClawConfig::default();
 
     if let Some(channels) = root.get("channels")
-        && let Some(channels) = reader::Obj::new(channels, "channels", &mut issues) {
-            if let Some(value) = channels.get("clickclack") {
-                config.clickclack =
-                    channel::decode_clickclack(value, &channels.child("clickclack"), &mut issues);
-            }
-            if let Some(Value::Object(defaults)) = channels.get("defaults")
-                && let Some(value) = defaults.get("botLoopProtection") {
-                    config.channel_defaults_bot_loop_protection = channel::decode_bot_loop_at(
-                        value,
-                        "channels.defaults.botLoopProtection",
-                        &mut warnings,
-                    );
-                }
+        && let Some(channels) = reader::Obj::new(channels, "channels", &mut issues)
+    {
+        if let Some(value) = channels.get("clickclack") {
+            config.clickclack =
+                channel::decode_clickclack(value, &channels.child("clickclack"), &mut issues);
         }
+        if let Some(Value::Object(defaults)) = channels.get("defaults")
+            && let Some(value) = defaults.get("botLoopProtection")
+        {
+            config.channel_defaults_bot_loop_protection = channel::decode_bot_loop_at(
+                value,
+                "channels.defaults.botLoopProtection",
+                &mut warnings,
+            );
+        }
+    }
     config.plugin = host::decode_plugin_entry(root, &mut issues);
     config.secrets = host::decode_secrets(root, &mut issues);
     config.models = root

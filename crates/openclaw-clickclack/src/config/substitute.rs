@@ -124,49 +124,51 @@ pub fn substitute_str(
             continue;
         }
         // `$${REF}` → literal `${REF}` (only when REF is a recognised reference).
-        if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{')
+        if bytes.get(i + 1) == Some(&b'$')
+            && bytes.get(i + 2) == Some(&b'{')
             && let Some((raw, end)) = braced(value, i + 3)
-                && parse_reference(raw).is_some() {
+            && parse_reference(raw).is_some()
+        {
+            out.push_str(&value[copied..i]);
+            out.push_str("${");
+            out.push_str(raw);
+            out.push('}');
+            i = end + 1;
+            copied = i;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'{')
+            && let Some((raw, end)) = braced(value, i + 2)
+        {
+            match parse_reference(raw) {
+                Some(Reference::Env(name)) => {
+                    let resolved = env.var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        SubstitutionError::MissingEnvVar {
+                            name: name.to_owned(),
+                            path: path.to_owned(),
+                        }
+                    })?;
                     out.push_str(&value[copied..i]);
-                    out.push_str("${");
-                    out.push_str(raw);
-                    out.push('}');
+                    out.push_str(&resolved);
                     i = end + 1;
                     copied = i;
                     continue;
                 }
-        if bytes.get(i + 1) == Some(&b'{')
-            && let Some((raw, end)) = braced(value, i + 2) {
-                match parse_reference(raw) {
-                    Some(Reference::Env(name)) => {
-                        let resolved =
-                            env.var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                                SubstitutionError::MissingEnvVar {
-                                    name: name.to_owned(),
-                                    path: path.to_owned(),
-                                }
-                            })?;
-                        out.push_str(&value[copied..i]);
-                        out.push_str(&resolved);
-                        i = end + 1;
-                        copied = i;
-                        continue;
-                    }
-                    Some(Reference::InvalidSecret) => {
-                        return Err(SubstitutionError::InvalidSecretReference {
-                            reference: raw.to_owned(),
-                            path: path.to_owned(),
-                        });
-                    }
-                    Some(Reference::Secret) => {
-                        return Err(SubstitutionError::UnsupportedSecretReference {
-                            reference: raw.to_owned(),
-                            path: path.to_owned(),
-                        });
-                    }
-                    None => {}
+                Some(Reference::InvalidSecret) => {
+                    return Err(SubstitutionError::InvalidSecretReference {
+                        reference: raw.to_owned(),
+                        path: path.to_owned(),
+                    });
                 }
+                Some(Reference::Secret) => {
+                    return Err(SubstitutionError::UnsupportedSecretReference {
+                        reference: raw.to_owned(),
+                        path: path.to_owned(),
+                    });
+                }
+                None => {}
             }
+        }
         i += 1;
     }
     out.push_str(&value[copied..]);

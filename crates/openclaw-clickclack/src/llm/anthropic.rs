@@ -69,7 +69,10 @@ pub(crate) struct MessagesCall<'a> {
 
 /// Runs one Messages API call. `system` messages in the list are folded into
 /// the top-level `system` field (the API has no system role).
-pub(crate) async fn complete(transport: &HttpTransport, call: MessagesCall<'_>) -> Result<Completion, LlmError> {
+pub(crate) async fn complete(
+    transport: &HttpTransport,
+    call: MessagesCall<'_>,
+) -> Result<Completion, LlmError> {
     let mut system: Vec<&str> = call
         .system_prompt
         .filter(|s| !s.trim().is_empty())
@@ -97,7 +100,10 @@ pub(crate) async fn complete(transport: &HttpTransport, call: MessagesCall<'_>) 
         HeaderValue::from_static(ANTHROPIC_VERSION),
     )];
     if let Some(key) = call.api_key {
-        headers.push(sensitive(HeaderName::from_static("x-api-key"), key.expose_secret())?);
+        headers.push(sensitive(
+            HeaderName::from_static("x-api-key"),
+            key.expose_secret(),
+        )?);
     }
     let url = join_url(call.base_url, "/messages");
     let bytes = transport

@@ -82,7 +82,8 @@ pub enum LlmError {
 }
 
 fn env_hint(env: Option<&str>) -> String {
-    env.map(|e| format!(" or the {e} environment variable")).unwrap_or_default()
+    env.map(|e| format!(" or the {e} environment variable"))
+        .unwrap_or_default()
 }
 
 impl LlmError {

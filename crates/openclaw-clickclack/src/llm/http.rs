@@ -61,7 +61,10 @@ impl RetryPolicy {
     /// with jitter in `[d/2, d]`.
     pub fn backoff(&self, retry: u32) -> Duration {
         let exp = retry.saturating_sub(1).min(20);
-        let base = self.initial_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
+        let base = self
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
         let half = base / 2;
         let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
         half + Duration::from_millis(fastrand::u64(0..=jitter_ms))
@@ -116,7 +119,9 @@ pub(crate) enum RetryMode {
 impl RetryMode {
     fn retries_status(self, status: StatusCode) -> bool {
         match self {
-            RetryMode::Idempotent => status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+            RetryMode::Idempotent => {
+                status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+            }
             RetryMode::NotProcessedOnly => {
                 status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
             }
@@ -151,15 +156,25 @@ pub(crate) struct HttpTransport {
 
 impl std::fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpTransport").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("HttpTransport")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
 /// One failed attempt.
 enum AttemptError {
-    Status { status: StatusCode, retry_after: Option<Duration>, message: String },
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        message: String,
+    },
     Timeout,
-    Transport { message: String, connect: bool, permanent: bool },
+    Transport {
+        message: String,
+        connect: bool,
+        permanent: bool,
+    },
 }
 
 impl HttpTransport {
@@ -183,11 +198,6 @@ impl HttpTransport {
         Ok(HttpTransport { client, options })
     }
 
-    /// The options in use.
-    pub(crate) fn options(&self) -> &HttpOptions {
-        &self.options
-    }
-
     /// POSTs JSON and returns the 2xx body, retrying per the policy.
     pub(crate) async fn post_json(&self, post: &JsonPost<'_>) -> Result<Bytes, LlmError> {
         let policy = self.options.retry;
@@ -201,7 +211,9 @@ impl HttpTransport {
             };
             let retryable = match &failure {
                 AttemptError::Status { status, .. } => post.mode.retries_status(*status),
-                AttemptError::Timeout => policy.retry_on_timeout && post.mode == RetryMode::Idempotent,
+                AttemptError::Timeout => {
+                    policy.retry_on_timeout && post.mode == RetryMode::Idempotent
+                }
                 AttemptError::Transport {
                     connect, permanent, ..
                 } => *connect || (post.mode == RetryMode::Idempotent && !*permanent),
@@ -210,7 +222,11 @@ impl HttpTransport {
                 return Err(self.final_error(post, failure, attempt));
             }
             let mut delay = policy.backoff(attempt);
-            if let AttemptError::Status { retry_after: Some(after), .. } = &failure {
+            if let AttemptError::Status {
+                retry_after: Some(after),
+                ..
+            } = &failure
+            {
                 delay = delay.max(*after).min(policy.max_backoff);
             }
             tracing::warn!(
@@ -231,7 +247,9 @@ impl HttpTransport {
         };
         let provider = post.provider.to_owned();
         match failure {
-            AttemptError::Status { status, message, .. } => LlmError::Status {
+            AttemptError::Status {
+                status, message, ..
+            } => LlmError::Status {
                 provider,
                 status: status.as_u16(),
                 message: scrub(message),
@@ -242,7 +260,9 @@ impl HttpTransport {
                 timeout: self.options.request_timeout,
                 attempts,
             },
-            AttemptError::Transport { message, connect, .. } => LlmError::Transport {
+            AttemptError::Transport {
+                message, connect, ..
+            } => LlmError::Transport {
                 provider,
                 message: scrub(message),
                 connect,
@@ -259,19 +279,24 @@ impl HttpTransport {
         for (name, value) in &post.headers {
             builder = builder.header(name, value);
         }
-        let request = builder
-            .body(Full::new(post.body.clone()))
-            .map_err(|e| AttemptError::Transport {
-                message: format!("invalid request: {e}"),
-                connect: false,
-                permanent: true,
-            })?;
+        let request =
+            builder
+                .body(Full::new(post.body.clone()))
+                .map_err(|e| AttemptError::Transport {
+                    message: format!("invalid request: {e}"),
+                    connect: false,
+                    permanent: true,
+                })?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| AttemptError::Transport {
-                message: error_chain(&e),
-                connect: e.is_connect(),
-                permanent: false,
-            })?;
+            let response =
+                self.client
+                    .request(request)
+                    .await
+                    .map_err(|e| AttemptError::Transport {
+                        message: error_chain(&e),
+                        connect: e.is_connect(),
+                        permanent: false,
+                    })?;
             let (parts, body) = response.into_parts();
             let limit = self.options.max_response_bytes;
             let body = Limited::new(body, limit)
@@ -330,17 +355,23 @@ fn error_chain(error: &(dyn StdError + 'static)) -> String {
 /// The provider's error message: `error.message`, `error` (string) or
 /// `message` from a JSON body, else the body text; bounded.
 pub(crate) fn error_message(body: &[u8]) -> String {
-    let from_json = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
-        let error = v.get("error");
-        error
-            .and_then(|e| e.get("message"))
-            .and_then(|m| m.as_str())
-            .or_else(|| error.and_then(|e| e.as_str()))
-            .or_else(|| v.get("message").and_then(|m| m.as_str()))
-            .map(str::to_owned)
-    });
+    let from_json = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            let error = v.get("error");
+            error
+                .and_then(|e| e.get("message"))
+                .and_then(|m| m.as_str())
+                .or_else(|| error.and_then(|e| e.as_str()))
+                .or_else(|| v.get("message").and_then(|m| m.as_str()))
+                .map(str::to_owned)
+        });
     let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    let text = if text.is_empty() { "(empty body)".to_owned() } else { text };
+    let text = if text.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        text
+    };
     if text.chars().count() > MAX_ERROR_MESSAGE_CHARS {
         let mut cut: String = text.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
         cut.push('…');
@@ -352,13 +383,21 @@ pub(crate) fn error_message(body: &[u8]) -> String {
 
 /// `Authorization: Bearer <key>` (marked sensitive).
 pub(crate) fn bearer(key: &ApiKey) -> Result<(HeaderName, HeaderValue), LlmError> {
-    sensitive(http::header::AUTHORIZATION, &format!("Bearer {}", key.expose_secret()))
+    sensitive(
+        http::header::AUTHORIZATION,
+        &format!("Bearer {}", key.expose_secret()),
+    )
 }
 
 /// A sensitive header value (never printed by `Debug`).
-pub(crate) fn sensitive(name: HeaderName, value: &str) -> Result<(HeaderName, HeaderValue), LlmError> {
+pub(crate) fn sensitive(
+    name: HeaderName,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), LlmError> {
     let mut value = HeaderValue::from_str(value).map_err(|_| {
-        LlmError::Setup(format!("the {name} header value contains characters not allowed in HTTP headers"))
+        LlmError::Setup(format!(
+            "the {name} header value contains characters not allowed in HTTP headers"
+        ))
     })?;
     value.set_sensitive(true);
     Ok((name, value))
@@ -392,17 +431,26 @@ mod tests {
 
     #[test]
     fn error_messages_are_extracted_and_bounded() {
-        assert_eq!(error_message(br#"{"error":{"message":"bad model"}}"#), "bad model");
+        assert_eq!(
+            error_message(br#"{"error":{"message":"bad model"}}"#),
+            "bad model"
+        );
         assert_eq!(error_message(br#"{"error":"nope"}"#), "nope");
         assert_eq!(error_message(br#"{"message":"m"}"#), "m");
         assert_eq!(error_message(b"  plain  "), "plain");
         assert_eq!(error_message(b""), "(empty body)");
-        assert_eq!(error_message("x".repeat(2000).as_bytes()).chars().count(), 513);
+        assert_eq!(
+            error_message("x".repeat(2000).as_bytes()).chars().count(),
+            513
+        );
     }
 
     #[test]
     fn urls_join() {
-        assert_eq!(join_url("http://h/v1/", "/messages"), "http://h/v1/messages");
+        assert_eq!(
+            join_url("http://h/v1/", "/messages"),
+            "http://h/v1/messages"
+        );
         assert_eq!(join_url("http://h/v1", "/messages"), "http://h/v1/messages");
     }
 }

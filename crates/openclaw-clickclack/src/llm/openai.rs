@@ -127,10 +127,11 @@ impl OpenAiClient {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Completion, LlmError> {
-        let response: WireResponse = serde_json::from_slice(bytes).map_err(|e| LlmError::Decode {
-            provider: self.provider.clone(),
-            message: format!("expected a chat completion: {e}"),
-        })?;
+        let response: WireResponse =
+            serde_json::from_slice(bytes).map_err(|e| LlmError::Decode {
+                provider: self.provider.clone(),
+                message: format!("expected a chat completion: {e}"),
+            })?;
         let Some(choice) = response.choices.into_iter().next() else {
             return Err(LlmError::Decode {
                 provider: self.provider.clone(),
@@ -157,7 +158,9 @@ mod tests {
     fn content_shapes() {
         assert_eq!(content_text(Some(&serde_json::json!("hi"))), "hi");
         assert_eq!(
-            content_text(Some(&serde_json::json!([{"type":"text","text":"a"},{"type":"text","text":"b"}]))),
+            content_text(Some(
+                &serde_json::json!([{"type":"text","text":"a"},{"type":"text","text":"b"}])
+            )),
             "ab"
         );
         assert_eq!(content_text(Some(&serde_json::Value::Null)), "");

@@ -75,10 +75,12 @@ impl ModelRef {
     pub fn parse(value: &str) -> Result<Self, LlmError> {
         let trimmed = value.trim();
         match trimmed.split_once('/') {
-            Some((provider, model)) if !provider.trim().is_empty() && !model.trim().is_empty() => Ok(ModelRef {
-                provider: provider.trim().to_owned(),
-                model: model.trim().to_owned(),
-            }),
+            Some((provider, model)) if !provider.trim().is_empty() && !model.trim().is_empty() => {
+                Ok(ModelRef {
+                    provider: provider.trim().to_owned(),
+                    model: model.trim().to_owned(),
+                })
+            }
             _ => Err(LlmError::InvalidModelRef {
                 model: value.to_owned(),
             }),
@@ -136,9 +138,24 @@ impl ProviderRegistry {
     pub fn builtin(env: impl Fn(&str) -> Option<String>) -> Self {
         let mut registry = Self::empty();
         let builtins = [
-            ("openai", "https://api.openai.com/v1", Some("OPENAI_API_KEY"), ApiKind::OpenAiCompletions),
-            ("anthropic", "https://api.anthropic.com/v1", Some("ANTHROPIC_API_KEY"), ApiKind::AnthropicMessages),
-            ("ollama", "http://127.0.0.1:11434/v1", None, ApiKind::OpenAiCompletions),
+            (
+                "openai",
+                "https://api.openai.com/v1",
+                Some("OPENAI_API_KEY"),
+                ApiKind::OpenAiCompletions,
+            ),
+            (
+                "anthropic",
+                "https://api.anthropic.com/v1",
+                Some("ANTHROPIC_API_KEY"),
+                ApiKind::AnthropicMessages,
+            ),
+            (
+                "ollama",
+                "http://127.0.0.1:11434/v1",
+                None,
+                ApiKind::OpenAiCompletions,
+            ),
         ];
         for (id, base_url, key_env, api) in builtins {
             registry.providers.insert(
@@ -216,9 +233,12 @@ impl ProviderRegistry {
     /// Resolves a model reference to its provider, checking the key.
     pub fn resolve(&self, model: &str) -> Result<(ModelRef, &ProviderConfig), LlmError> {
         let model = ModelRef::parse(model)?;
-        let provider = self.providers.get(&model.provider).ok_or_else(|| LlmError::UnknownProvider {
-            provider: model.provider.clone(),
-        })?;
+        let provider =
+            self.providers
+                .get(&model.provider)
+                .ok_or_else(|| LlmError::UnknownProvider {
+                    provider: model.provider.clone(),
+                })?;
         if provider.requires_key && provider.api_key.is_none() {
             return Err(LlmError::MissingApiKey {
                 provider: model.provider.clone(),
@@ -231,7 +251,8 @@ impl ProviderRegistry {
 
 fn validate_base_url(url: &str, path: &str) -> Result<(), LlmError> {
     let url = url.trim();
-    let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.parse::<http::Uri>().is_ok();
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.parse::<http::Uri>().is_ok();
     if ok {
         Ok(())
     } else {
@@ -267,8 +288,14 @@ mod tests {
             r.resolve("nope/x").unwrap_err().to_string(),
             "unknown model provider \"nope\": configure models.providers.nope"
         );
-        assert!(matches!(r.resolve("gpt"), Err(LlmError::InvalidModelRef { .. })));
-        assert!(matches!(r.resolve("/x"), Err(LlmError::InvalidModelRef { .. })));
+        assert!(matches!(
+            r.resolve("gpt"),
+            Err(LlmError::InvalidModelRef { .. })
+        ));
+        assert!(matches!(
+            r.resolve("/x"),
+            Err(LlmError::InvalidModelRef { .. })
+        ));
     }
 
     #[test]
@@ -293,7 +320,9 @@ mod tests {
         .unwrap();
         let (_, p) = r.resolve("local/m").unwrap();
         assert_eq!(p.api, ApiKind::OpenAiCompletions);
-        let err = r.configure("other", ProviderSettings::default()).unwrap_err();
+        let err = r
+            .configure("other", ProviderSettings::default())
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid model provider configuration at models.providers.other.baseUrl: required for a provider that is not built in"
@@ -312,7 +341,10 @@ mod tests {
 
     #[test]
     fn api_kind_parses() {
-        assert_eq!("anthropic-messages".parse::<ApiKind>().unwrap(), ApiKind::AnthropicMessages);
+        assert_eq!(
+            "anthropic-messages".parse::<ApiKind>().unwrap(),
+            ApiKind::AnthropicMessages
+        );
         let k: ApiKind = serde_json::from_str("\"openai-completions\"").unwrap();
         assert_eq!(k, ApiKind::OpenAiCompletions);
         assert!(serde_json::from_str::<ApiKind>("\"grpc\"").is_err());

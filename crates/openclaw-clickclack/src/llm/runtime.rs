@@ -73,7 +73,9 @@ impl HttpLlmRuntime {
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &result {
-            Ok(_) => tracing::debug!(model = %model, purpose = %request.purpose, elapsed_ms, "model call finished"),
+            Ok(_) => {
+                tracing::debug!(model = %model, purpose = %request.purpose, elapsed_ms, "model call finished")
+            }
             Err(error) => {
                 tracing::warn!(model = %model, purpose = %request.purpose, elapsed_ms, %error, "model call failed")
             }

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ::http::{HeaderMap, Request, Response, StatusCode};
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -59,7 +59,9 @@ impl Stub {
         let server = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let recorded = recorded.clone();
                 let script = script.clone();
                 connections.spawn(async move {
@@ -69,16 +71,31 @@ impl Stub {
                         async move {
                             let path = req.uri().path().to_owned();
                             let headers = req.headers().clone();
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
                             let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            recorded.lock().unwrap().push(Recorded { path, headers, body });
+                            recorded.lock().unwrap().push(Recorded {
+                                path,
+                                headers,
+                                body,
+                            });
                             let reply = {
                                 let mut script = script.lock().unwrap();
-                                if script.len() > 1 { script.pop_front() } else { script.front().cloned() }
+                                if script.len() > 1 {
+                                    script.pop_front()
+                                } else {
+                                    script.front().cloned()
+                                }
                             };
                             let (status, value, header) = match reply {
                                 Some(Reply::Json(status, value)) => (status, value, None),
-                                Some(Reply::JsonWith(status, value, name, v)) => (status, value, Some((name, v))),
+                                Some(Reply::JsonWith(status, value, name, v)) => {
+                                    (status, value, Some((name, v)))
+                                }
                                 Some(Reply::Hang) | None => std::future::pending().await,
                             };
                             let mut response = Response::builder()
@@ -87,7 +104,11 @@ impl Stub {
                             if let Some((name, v)) = header {
                                 response = response.header(name, v);
                             }
-                            Ok::<_, Infallible>(response.body(Full::new(Bytes::from(value.to_string()))).unwrap())
+                            Ok::<_, Infallible>(
+                                response
+                                    .body(Full::new(Bytes::from(value.to_string())))
+                                    .unwrap(),
+                            )
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -96,7 +117,11 @@ impl Stub {
                 });
             }
         });
-        Stub { addr, requests, server }
+        Stub {
+            addr,
+            requests,
+            server,
+        }
     }
 
     fn base(&self) -> String {
@@ -171,11 +196,20 @@ async fn openai_completions_shape() {
     let completion = rt.complete(request("stub/m1")).await.unwrap();
     assert_eq!(completion.text, "hi there");
     assert_eq!(completion.finish_reason.as_deref(), Some("stop"));
-    assert_eq!(completion.usage, Some(Usage { input_tokens: 7, output_tokens: 3 }));
+    assert_eq!(
+        completion.usage,
+        Some(Usage {
+            input_tokens: 7,
+            output_tokens: 3
+        })
+    );
     let reqs = stub.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/chat/completions");
-    assert_eq!(reqs[0].headers["authorization"], format!("Bearer {KEY}").as_str());
+    assert_eq!(
+        reqs[0].headers["authorization"],
+        format!("Bearer {KEY}").as_str()
+    );
     assert_eq!(
         reqs[0].body,
         json!({"model": "m1", "messages": [
@@ -233,14 +267,23 @@ async fn retries_a_503_then_succeeds() {
 
 #[tokio::test]
 async fn honours_retry_after_within_the_cap_and_gives_up_after_max_attempts() {
-    let stub = Stub::start(vec![Reply::JsonWith(429, json!({"error": "slow down"}), "retry-after", "1")]).await;
+    let stub = Stub::start(vec![Reply::JsonWith(
+        429,
+        json!({"error": "slow down"}),
+        "retry-after",
+        "1",
+    )])
+    .await;
     let rt = runtime(&stub, ApiKind::OpenAiCompletions, fast_options());
     let error = rt.complete(request("stub/m1")).await.unwrap_err();
     assert_eq!(error.status(), Some(429));
     assert_eq!(error.attempts(), 3);
     assert!(error.is_retryable());
     assert_eq!(stub.requests().len(), 3);
-    assert_eq!(error.to_string(), "model provider \"stub\" returned HTTP 429: slow down");
+    assert_eq!(
+        error.to_string(),
+        "model provider \"stub\" returned HTTP 429: slow down"
+    );
 }
 
 #[tokio::test]
@@ -273,8 +316,14 @@ async fn a_stalled_call_times_out() {
     };
     let rt = runtime(&stub, ApiKind::OpenAiCompletions, options);
     let error = rt.complete(request("stub/m1")).await.unwrap_err();
-    assert!(matches!(error, LlmError::Timeout { attempts: 1, .. }), "{error:?}");
-    assert_eq!(error.to_string(), "model provider \"stub\" did not answer within 300ms");
+    assert!(
+        matches!(error, LlmError::Timeout { attempts: 1, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "model provider \"stub\" did not answer within 300ms"
+    );
     assert_eq!(stub.requests().len(), 1);
     assert_no_key(&error);
 }
@@ -298,8 +347,22 @@ async fn connect_errors_are_retried_then_reported() {
         .unwrap();
     let rt = HttpLlmRuntime::new(registry, fast_options()).unwrap();
     let error = rt.complete(request("down/m")).await.unwrap_err();
-    assert!(matches!(error, LlmError::Transport { connect: true, attempts: 3, .. }), "{error:?}");
-    assert!(error.to_string().starts_with("could not reach model provider \"down\": "));
+    assert!(
+        matches!(
+            error,
+            LlmError::Transport {
+                connect: true,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not reach model provider \"down\": ")
+    );
     assert_no_key(&error);
 }
 
@@ -335,13 +398,17 @@ async fn keyless_local_provider_sends_no_authorization() {
     let reqs = stub.requests();
     assert!(reqs[0].headers.get("authorization").is_none());
     assert_eq!(reqs[0].body["max_tokens"], 64);
-    assert_eq!(reqs[0].body["messages"], json!([{"role": "user", "content": "hello bot"}]));
+    assert_eq!(
+        reqs[0].body["messages"],
+        json!([{"role": "user", "content": "hello bot"}])
+    );
 }
 
 #[tokio::test]
 async fn runtime_is_object_safe() {
     let stub = Stub::start(vec![openai_ok("dyn")]).await;
-    let rt: Arc<dyn LlmRuntime> = Arc::new(runtime(&stub, ApiKind::OpenAiCompletions, fast_options()));
+    let rt: Arc<dyn LlmRuntime> =
+        Arc::new(runtime(&stub, ApiKind::OpenAiCompletions, fast_options()));
     assert_eq!(rt.complete(request("stub/m1")).await.unwrap().text, "dyn");
 }
 
@@ -366,14 +433,24 @@ async fn agent_host_calls_the_openclaw_gateway() {
     let reqs = stub.requests();
     assert_eq!(reqs[0].path, "/v1/chat/completions");
     assert_eq!(reqs[0].body["model"], "openclaw:main");
-    assert_eq!(reqs[0].headers["x-openclaw-session-key"], "agent:main:clickclack:default:thread:msg_1");
-    assert_eq!(reqs[0].headers["authorization"], format!("Bearer {KEY}").as_str());
+    assert_eq!(
+        reqs[0].headers["x-openclaw-session-key"],
+        "agent:main:clickclack:default:thread:msg_1"
+    );
+    assert_eq!(
+        reqs[0].headers["authorization"],
+        format!("Bearer {KEY}").as_str()
+    );
     assert!(!format!("{host:?}").contains(KEY));
 }
 
 #[tokio::test]
 async fn agent_host_does_not_retry_a_500() {
-    let stub = Stub::start(vec![Reply::Json(500, json!({"error": {"message": "agent crashed"}})), openai_ok("x")]).await;
+    let stub = Stub::start(vec![
+        Reply::Json(500, json!({"error": {"message": "agent crashed"}})),
+        openai_ok("x"),
+    ])
+    .await;
     let host = OpenClawGatewayHost::new(
         GatewayHostConfig {
             base_url: format!("http://{}/v1/", stub.addr),
@@ -397,7 +474,11 @@ async fn agent_host_does_not_retry_a_500() {
 
 #[tokio::test]
 async fn agent_host_retries_a_503() {
-    let stub = Stub::start(vec![Reply::Json(503, json!({"error": "starting"})), openai_ok("ok")]).await;
+    let stub = Stub::start(vec![
+        Reply::Json(503, json!({"error": "starting"})),
+        openai_ok("ok"),
+    ])
+    .await;
     let host = OpenClawGatewayHost::new(
         GatewayHostConfig {
             base_url: format!("http://{}", stub.addr),

@@ -87,7 +87,9 @@ impl BotLoopProtection {
         let d = BotLoopSettings::default();
         BotLoopSettings {
             enabled: self.enabled.unwrap_or(d.enabled),
-            max_events_per_window: self.max_events_per_window.unwrap_or(d.max_events_per_window),
+            max_events_per_window: self
+                .max_events_per_window
+                .unwrap_or(d.max_events_per_window),
             window_seconds: self.window_seconds.unwrap_or(d.window_seconds),
             cooldown_seconds: self.cooldown_seconds.unwrap_or(d.cooldown_seconds),
         }
@@ -279,7 +281,9 @@ impl InboundPolicy {
             require_mention: config.require_mention,
             mention_patterns,
             groups,
-            bot_loop_base: config.bot_loop_defaults.overlay(&config.bot_loop_protection),
+            bot_loop_base: config
+                .bot_loop_defaults
+                .overlay(&config.bot_loop_protection),
         })
     }
 
@@ -289,7 +293,10 @@ impl InboundPolicy {
     }
 
     /// `(exact, wildcard)` group entries; groups only apply when a channel id exists.
-    fn group_entries(&self, channel_id: Option<&str>) -> (Option<&CompiledGroup>, Option<&CompiledGroup>) {
+    fn group_entries(
+        &self,
+        channel_id: Option<&str>,
+    ) -> (Option<&CompiledGroup>, Option<&CompiledGroup>) {
         match channel_id.map(str::trim).filter(|c| !c.is_empty()) {
             Some(channel) => (self.groups.get(channel), self.groups.get("*")),
             None => (None, None),
@@ -476,7 +483,10 @@ mod tests {
         let mut cfg = config();
         cfg.mention_patterns = vec!["[".into()];
         let err = InboundPolicy::new(&cfg).unwrap_err();
-        assert!(err.to_string().contains("channels.clickclack.accounts.work.mentionPatterns[0]"));
+        assert!(
+            err.to_string()
+                .contains("channels.clickclack.accounts.work.mentionPatterns[0]")
+        );
     }
 
     #[test]
@@ -497,7 +507,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.allow_bots, Some(AllowBots::Mentions));
-        assert_eq!(g.bot_loop_protection.unwrap().max_events_per_window, Some(3));
+        assert_eq!(
+            g.bot_loop_protection.unwrap().max_events_per_window,
+            Some(3)
+        );
         let a: AllowBots = serde_json::from_str("false").unwrap();
         assert_eq!(a, AllowBots::False);
         assert!(serde_json::from_str::<AllowBots>(r#""always""#).is_err());

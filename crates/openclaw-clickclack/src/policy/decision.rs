@@ -53,15 +53,15 @@ impl InboundFacts<'_> {
     /// The bot-loop conversation id: the thread root inside a thread, else the
     /// DM conversation (or author) id, else the channel (or thread root, or author) id.
     pub fn loop_conversation_id(&self) -> &str {
-        if self.parent_message_id.is_some() {
-            if let Some(root) = self.thread_root_id {
-                return root;
-            }
+        if let (Some(_), Some(root)) = (self.parent_message_id, self.thread_root_id) {
+            return root;
         }
         if self.is_direct() {
             self.direct_conversation_id.unwrap_or(self.author_id)
         } else {
-            self.channel_id.or(self.thread_root_id).unwrap_or(self.author_id)
+            self.channel_id
+                .or(self.thread_root_id)
+                .unwrap_or(self.author_id)
         }
     }
 }
@@ -239,14 +239,15 @@ impl InboundPolicy {
         if !direct && group.require_mention && !mention.was_mentioned {
             return drop(DropReason::MentionRequired, true);
         }
-        let bot_loop = (facts.author_is_bot && !facts.bot_user_id.is_empty()).then(|| BotLoopSubject {
-            scope_id: facts.workspace_id.to_owned(),
-            conversation_id: facts.loop_conversation_id().to_owned(),
-            sender_id: facts.author_id.to_owned(),
-            receiver_id: facts.bot_user_id.to_owned(),
-            event_id: facts.message_id.to_owned(),
-            settings: bots.bot_loop,
-        });
+        let bot_loop =
+            (facts.author_is_bot && !facts.bot_user_id.is_empty()).then(|| BotLoopSubject {
+                scope_id: facts.workspace_id.to_owned(),
+                conversation_id: facts.loop_conversation_id().to_owned(),
+                sender_id: facts.author_id.to_owned(),
+                receiver_id: facts.bot_user_id.to_owned(),
+                event_id: facts.message_id.to_owned(),
+                settings: bots.bot_loop,
+            });
         Decision::Dispatch(Admission {
             mention,
             require_mention: group.require_mention,

@@ -138,7 +138,9 @@ impl BotLoopGuard {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PairKey, PairState>> {
         // The map stays consistent even if a holder panicked: recover it.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records one accepted bot-authored message and says whether it may be
@@ -150,7 +152,9 @@ impl BotLoopGuard {
         }
         let window_ms = u64::from(settings.window_seconds).saturating_mul(1000);
         let cooldown_ms = u64::from(settings.cooldown_seconds).saturating_mul(1000);
-        let max = usize::try_from(settings.max_events_per_window).unwrap_or(usize::MAX).max(1);
+        let max = usize::try_from(settings.max_events_per_window)
+            .unwrap_or(usize::MAX)
+            .max(1);
         let (low, high) = if subject.sender_id <= subject.receiver_id {
             (&subject.sender_id, &subject.receiver_id)
         } else {
@@ -235,7 +239,10 @@ mod tests {
     #[test]
     fn budget_of_one_suppresses_the_second_message() {
         let guard = BotLoopGuard::new();
-        assert_eq!(guard.check(&subject("usr_a", "usr_b", "msg_1", 1), 1_000), LoopVerdict::Allowed);
+        assert_eq!(
+            guard.check(&subject("usr_a", "usr_b", "msg_1", 1), 1_000),
+            LoopVerdict::Allowed
+        );
         assert_eq!(
             guard.check(&subject("usr_a", "usr_b", "msg_2", 1), 2_000),
             LoopVerdict::Suppressed { until_ms: 32_000 }
@@ -245,27 +252,54 @@ mod tests {
     #[test]
     fn reciprocal_directions_share_the_budget_and_cooldown() {
         let guard = BotLoopGuard::new();
-        assert_eq!(guard.check(&subject("usr_a", "usr_b", "m1", 2), 0), LoopVerdict::Allowed);
-        assert_eq!(guard.check(&subject("usr_b", "usr_a", "m2", 2), 100), LoopVerdict::Allowed);
-        assert!(matches!(guard.check(&subject("usr_a", "usr_b", "m3", 2), 200), LoopVerdict::Suppressed { .. }));
+        assert_eq!(
+            guard.check(&subject("usr_a", "usr_b", "m1", 2), 0),
+            LoopVerdict::Allowed
+        );
+        assert_eq!(
+            guard.check(&subject("usr_b", "usr_a", "m2", 2), 100),
+            LoopVerdict::Allowed
+        );
+        assert!(matches!(
+            guard.check(&subject("usr_a", "usr_b", "m3", 2), 200),
+            LoopVerdict::Suppressed { .. }
+        ));
         // Cooldown applies both ways, even to messages that would fit a window.
-        assert!(matches!(guard.check(&subject("usr_b", "usr_a", "m4", 2), 29_000), LoopVerdict::Suppressed { .. }));
+        assert!(matches!(
+            guard.check(&subject("usr_b", "usr_a", "m4", 2), 29_000),
+            LoopVerdict::Suppressed { .. }
+        ));
         // After the cooldown the pair starts fresh.
-        assert_eq!(guard.check(&subject("usr_b", "usr_a", "m5", 2), 30_200), LoopVerdict::Allowed);
+        assert_eq!(
+            guard.check(&subject("usr_b", "usr_a", "m5", 2), 30_200),
+            LoopVerdict::Allowed
+        );
     }
 
     #[test]
     fn window_slides() {
         let guard = BotLoopGuard::new();
-        assert_eq!(guard.check(&subject("a", "b", "m1", 1), 0), LoopVerdict::Allowed);
-        assert_eq!(guard.check(&subject("a", "b", "m2", 1), 10_000), LoopVerdict::Allowed);
+        assert_eq!(
+            guard.check(&subject("a", "b", "m1", 1), 0),
+            LoopVerdict::Allowed
+        );
+        assert_eq!(
+            guard.check(&subject("a", "b", "m2", 1), 10_000),
+            LoopVerdict::Allowed
+        );
     }
 
     #[test]
     fn replayed_event_is_not_counted_twice() {
         let guard = BotLoopGuard::new();
-        assert_eq!(guard.check(&subject("a", "b", "m1", 1), 0), LoopVerdict::Allowed);
-        assert_eq!(guard.check(&subject("a", "b", "m1", 1), 5), LoopVerdict::Allowed);
+        assert_eq!(
+            guard.check(&subject("a", "b", "m1", 1), 0),
+            LoopVerdict::Allowed
+        );
+        assert_eq!(
+            guard.check(&subject("a", "b", "m1", 1), 5),
+            LoopVerdict::Allowed
+        );
     }
 
     #[test]

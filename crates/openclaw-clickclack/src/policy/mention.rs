@@ -76,7 +76,7 @@ impl MentionFacts {
         let handles = mention_handles(body);
         let own = bot_handle
             .and_then(normalize_handle)
-            .is_some_and(|own| handles.iter().any(|h| *h == own));
+            .is_some_and(|own| handles.contains(&own));
         MentionFacts {
             can_detect_mention: true,
             was_mentioned: own || pattern_hit,
@@ -136,8 +136,59 @@ mod tests {
         assert!(f.can_detect_mention && !f.was_mentioned);
     }
 
+    /// A direct emulation of the reference's JavaScript regex (`giu` flags,
+    /// look-ahead with backtracking, `lastIndex` advancing past each match).
+    fn js_model(body: &str) -> Vec<String> {
+        let is_handle =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '\u{212A}' | '\u{17F}');
+        let is_first = |c: char| c.is_ascii_alphanumeric() || matches!(c, '\u{212A}' | '\u{17F}');
+        let chars: Vec<char> = body.chars().collect();
+        let n = chars.len();
+        let mut out = Vec::new();
+        let mut i = 0;
+        'outer: while i <= n {
+            let mut at_signs = Vec::new();
+            if i == 0 {
+                at_signs.push(0);
+            }
+            if i < n && !(is_handle(chars[i]) || chars[i] == '@') {
+                at_signs.push(i + 1);
+            }
+            for p in at_signs {
+                if p + 1 < n && chars[p] == '@' && is_first(chars[p + 1]) {
+                    let run = chars[p + 2..]
+                        .iter()
+                        .take(31)
+                        .take_while(|c| is_handle(**c))
+                        .count();
+                    for len in (1..=run).rev() {
+                        let end = p + 2 + len;
+                        if end == n || !is_handle(chars[end]) {
+                            out.push(chars[p + 1..end].iter().collect::<String>().to_lowercase());
+                            i = end;
+                            continue 'outer;
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn matches_the_javascript_semantics(body in "[a-cA-C0-9_@. \\-\u{212A}\u{17F}é]{0,48}") {
+            prop_assert_eq!(mention_handles(&body), js_model(&body));
+        }
+
+        #[test]
+        fn long_handles_match_the_javascript_semantics(pre in "[ @a]{0,2}", len in 28usize..36, post in "[ .@a-]{0,2}") {
+            let body = format!("{pre}@{}{post}", "b".repeat(len));
+            prop_assert_eq!(mention_handles(&body), js_model(&body));
+        }
+
         #[test]
         fn never_panics(body in "\\PC{0,64}") {
             for h in mention_handles(&body) {

@@ -339,7 +339,10 @@ fn loop_guard_suppresses_the_second_bot_message_with_budget_one() {
     c.bot_loop_protection.max_events_per_window = Some(1);
     let p = policy(c);
     let guard = BotLoopGuard::new();
-    assert!(p.decide(&bot(group_msg("one")), &guard, 1_000).is_dispatch());
+    assert!(
+        p.decide(&bot(group_msg("one")), &guard, 1_000)
+            .is_dispatch()
+    );
     let second = InboundFacts {
         message_id: "msg_2",
         ..bot(group_msg("two"))

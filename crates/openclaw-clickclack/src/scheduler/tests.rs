@@ -7,17 +7,15 @@ use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 use super::*;
 
 /// A job that reports its start, waits for its gate, then reports its end.
-fn gated(
+async fn gated(
     name: &'static str,
     log: mpsc::UnboundedSender<String>,
     gate: oneshot::Receiver<JobOutcome>,
-) -> impl Future<Output = JobOutcome> + Send + 'static {
-    async move {
-        let _ = log.send(format!("start {name}"));
-        let outcome = gate.await.unwrap_or(JobOutcome::Done);
-        let _ = log.send(format!("end {name}"));
-        outcome
-    }
+) -> JobOutcome {
+    let _ = log.send(format!("start {name}"));
+    let outcome = gate.await.unwrap_or(JobOutcome::Done);
+    let _ = log.send(format!("end {name}"));
+    outcome
 }
 
 async fn settle() {
@@ -103,9 +101,13 @@ async fn one_conversation_runs_strictly_in_order() {
     for (i, name) in ["a1", "a2", "a3"].into_iter().enumerate() {
         let (tx, gate) = oneshot::channel();
         gates.push(tx);
-        s.submit(i, ConversationKey::channel("a"), gated(name, log.clone(), gate))
-            .await
-            .unwrap();
+        s.submit(
+            i,
+            ConversationKey::channel("a"),
+            gated(name, log.clone(), gate),
+        )
+        .await
+        .unwrap();
     }
     settle().await;
     assert_eq!(drain(&mut rx), ["start a1"]);
@@ -121,7 +123,10 @@ async fn one_conversation_runs_strictly_in_order() {
     assert_eq!(s.committed(), None);
     g1.send(JobOutcome::Done).unwrap();
     s.wait_idle().await;
-    assert_eq!(drain(&mut rx), ["end a1", "start a2", "end a2", "start a3", "end a3"]);
+    assert_eq!(
+        drain(&mut rx),
+        ["end a1", "start a2", "end a2", "start a3", "end a3"]
+    );
     assert_eq!(s.committed(), Some(2));
     assert_eq!(s.stats().active_conversations, 0);
 }
@@ -132,12 +137,20 @@ async fn conversations_run_concurrently_and_commit_in_cursor_order() {
     let (log, mut rx) = mpsc::unbounded_channel();
     let (slow_tx, slow_gate) = oneshot::channel();
     let (fast_tx, fast_gate) = oneshot::channel();
-    s.submit(1, ConversationKey::channel("slow"), gated("slow", log.clone(), slow_gate))
-        .await
-        .unwrap();
-    s.submit(2, ConversationKey::direct("fast"), gated("fast", log.clone(), fast_gate))
-        .await
-        .unwrap();
+    s.submit(
+        1,
+        ConversationKey::channel("slow"),
+        gated("slow", log.clone(), slow_gate),
+    )
+    .await
+    .unwrap();
+    s.submit(
+        2,
+        ConversationKey::direct("fast"),
+        gated("fast", log.clone(), fast_gate),
+    )
+    .await
+    .unwrap();
     s.submit_completed(3).await.unwrap();
     let mut committed = s.subscribe_committed();
     fast_tx.send(JobOutcome::Done).unwrap();
@@ -162,9 +175,13 @@ async fn concurrency_is_limited() {
     for (i, name) in ["x", "y", "z"].into_iter().enumerate() {
         let (tx, gate) = oneshot::channel();
         gates.push(tx);
-        s.submit(i, ConversationKey::channel(name), gated(name, log.clone(), gate))
-            .await
-            .unwrap();
+        s.submit(
+            i,
+            ConversationKey::channel(name),
+            gated(name, log.clone(), gate),
+        )
+        .await
+        .unwrap();
     }
     settle().await;
     assert_eq!(drain(&mut rx), ["start x", "start y"]);
@@ -185,11 +202,26 @@ async fn submit_waits_when_max_in_flight_is_reached() {
     let (log, _rx) = mpsc::unbounded_channel();
     let (g1, gate1) = oneshot::channel();
     let (g2, gate2) = oneshot::channel();
-    s.submit(1, ConversationKey::channel("a"), gated("a", log.clone(), gate1)).await.unwrap();
-    s.submit(2, ConversationKey::channel("b"), gated("b", log.clone(), gate2)).await.unwrap();
+    s.submit(
+        1,
+        ConversationKey::channel("a"),
+        gated("a", log.clone(), gate1),
+    )
+    .await
+    .unwrap();
+    s.submit(
+        2,
+        ConversationKey::channel("b"),
+        gated("b", log.clone(), gate2),
+    )
+    .await
+    .unwrap();
     let third = s.submit(3, ConversationKey::channel("c"), async { JobOutcome::Done });
     tokio::pin!(third);
-    assert!((&mut third).now_or_never().is_none(), "third submit must wait");
+    assert!(
+        (&mut third).now_or_never().is_none(),
+        "third submit must wait"
+    );
     // Finishing the second event frees nothing: the first is still uncommitted.
     g2.send(JobOutcome::Done).unwrap();
     settle().await;
@@ -207,15 +239,34 @@ async fn retry_halts_without_running_later_jobs_of_the_conversation() {
     let (fail_tx, fail_gate) = oneshot::channel();
     let (other_tx, other_gate) = oneshot::channel();
     let (_later_tx, later_gate) = oneshot::channel();
-    s.submit(1, ConversationKey::thread("t"), gated("t1", log.clone(), fail_gate)).await.unwrap();
-    s.submit(2, ConversationKey::channel("c"), gated("c1", log.clone(), other_gate)).await.unwrap();
-    s.submit(3, ConversationKey::thread("t"), gated("t2", log.clone(), later_gate)).await.unwrap();
+    s.submit(
+        1,
+        ConversationKey::thread("t"),
+        gated("t1", log.clone(), fail_gate),
+    )
+    .await
+    .unwrap();
+    s.submit(
+        2,
+        ConversationKey::channel("c"),
+        gated("c1", log.clone(), other_gate),
+    )
+    .await
+    .unwrap();
+    s.submit(
+        3,
+        ConversationKey::thread("t"),
+        gated("t2", log.clone(), later_gate),
+    )
+    .await
+    .unwrap();
     settle().await;
     fail_tx.send(JobOutcome::Retry).unwrap();
     settle().await;
     assert!(s.is_halted());
     assert_eq!(
-        s.submit(4, ConversationKey::channel("d"), async { JobOutcome::Done }).await,
+        s.submit(4, ConversationKey::channel("d"), async { JobOutcome::Done })
+            .await,
         Err(SubmitError::Halted)
     );
     // A job already running elsewhere still finishes.
@@ -243,10 +294,17 @@ async fn close_drains_queued_work_and_abort_cancels() {
     let s = Scheduler::new(cfg(2, 8), None);
     let (log, mut rx) = mpsc::unbounded_channel();
     let (g, gate) = oneshot::channel();
-    s.submit(1, ConversationKey::channel("a"), gated("a", log.clone(), gate)).await.unwrap();
+    s.submit(
+        1,
+        ConversationKey::channel("a"),
+        gated("a", log.clone(), gate),
+    )
+    .await
+    .unwrap();
     s.close();
     assert_eq!(
-        s.submit(2, ConversationKey::channel("b"), async { JobOutcome::Done }).await,
+        s.submit(2, ConversationKey::channel("b"), async { JobOutcome::Done })
+            .await,
         Err(SubmitError::Closed)
     );
     g.send(JobOutcome::Done).unwrap();

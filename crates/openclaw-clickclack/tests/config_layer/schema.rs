@@ -99,7 +99,10 @@ fn parses_the_issue_example_single_account_form() {
     };
     let root = &channel.root;
     assert_eq!(root.enabled, Some(true));
-    assert_eq!(root.base_url.as_deref(), Some("https://app.clickclack.chat"));
+    assert_eq!(
+        root.base_url.as_deref(),
+        Some("https://app.clickclack.chat")
+    );
     assert_eq!(root.workspace.as_deref(), Some("default"));
     assert_eq!(root.default_to.as_deref(), Some("channel:general"));
     assert_eq!(root.agent_id.as_deref(), Some("clickclack-bot"));
@@ -148,7 +151,10 @@ fn parses_the_docs_gating_example() {
     assert_eq!(blp.cooldown_seconds, None);
     let groups = root.groups.clone().unwrap_or_default();
     assert_eq!(groups["*"].allow_bots, Some(AllowBots::Mentions));
-    assert_eq!(groups["chn_command_and_control"].require_mention, Some(false));
+    assert_eq!(
+        groups["chn_command_and_control"].require_mention,
+        Some(false)
+    );
 }
 
 #[test]
@@ -384,7 +390,10 @@ fn every_problem_is_reported_at_once() {
             "channels.clickclack.accounts.a.b: unknown key",
         ]
     );
-    assert!(err.to_string().starts_with("<inline config>: 3 problems\n  - "));
+    assert!(
+        err.to_string()
+            .starts_with("<inline config>: 3 problems\n  - ")
+    );
 }
 
 #[test]
@@ -400,8 +409,14 @@ fn account_keys_must_normalise_uniquely() {
             .starts_with("channels.clickclack.accounts.work-team: account id \"work-team\" is also used by the key \"Work Team\""),
         "{err}"
     );
-    let err = parse_err("{channels: {clickclack: {accounts: {'!!!': {}}}}}", &no_env());
-    assert!(err.to_string().contains("channels.clickclack.accounts.!!!: this key cannot be used as an account id"));
+    let err = parse_err(
+        "{channels: {clickclack: {accounts: {'!!!': {}}}}}",
+        &no_env(),
+    );
+    assert!(
+        err.to_string()
+            .contains("channels.clickclack.accounts.!!!: this key cannot be used as an account id")
+    );
 }
 
 #[test]
@@ -465,18 +480,28 @@ fn models_agents_and_gateway_are_read_leniently() {
     };
     assert_eq!(key.expose_secret(), "sk-test");
     assert!(!format!("{config:?}").contains("sk-test"));
-    assert!(matches!(models.providers["local"].api_key, Some(SecretInput::Ref(_))));
+    assert!(matches!(
+        models.providers["local"].api_key,
+        Some(SecretInput::Ref(_))
+    ));
     assert_eq!(models.providers["local"].base_url, None);
 
     let agents = config.agents.clone().unwrap_or_default();
     assert_eq!(
-        agents.defaults.model.as_ref().and_then(|m| m.primary.as_deref()),
+        agents
+            .defaults
+            .model
+            .as_ref()
+            .and_then(|m| m.primary.as_deref()),
         Some("openai/gpt-5.4-mini")
     );
     assert_eq!(agents.list.len(), 1);
     assert!(agents.list[0].default);
     assert_eq!(
-        agents.list[0].model.as_ref().and_then(|m| m.primary.as_deref()),
+        agents.list[0]
+            .model
+            .as_ref()
+            .and_then(|m| m.primary.as_deref()),
         Some("openai/gpt-5.4-mini")
     );
     let gateway = config.gateway.clone().unwrap_or_default();
@@ -497,17 +522,29 @@ fn models_agents_and_gateway_are_read_leniently() {
 
 #[test]
 fn syntax_errors_have_a_line_and_column() {
-    let err = parse_err("{\n  channels: {\n    clickclack: { enabled: true,, }\n  }\n}", &no_env());
+    let err = parse_err(
+        "{\n  channels: {\n    clickclack: { enabled: true,, }\n  }\n}",
+        &no_env(),
+    );
     let message = err.to_string();
-    assert!(message.starts_with("<inline config>: invalid JSON5: "), "{message}");
+    assert!(
+        message.starts_with("<inline config>: invalid JSON5: "),
+        "{message}"
+    );
     assert!(message.contains("line 3"), "{message}");
 
     let err = parse_err("[1, 2]", &no_env());
-    assert_eq!(err.to_string(), "<inline config>: (root): expected object, found array");
+    assert_eq!(
+        err.to_string(),
+        "<inline config>: (root): expected object, found array"
+    );
 
     let deep = format!("{{a: {}{}}}", "[".repeat(500), "]".repeat(500));
     let err = parse_err(&deep, &no_env());
-    assert!(err.to_string().contains("nesting deeper than 128 levels"), "{err}");
+    assert!(
+        err.to_string().contains("nesting deeper than 128 levels"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -516,6 +553,9 @@ fn json5_niceties_work() {
         "// leading comment\n{ /* block */ 'channels': { \"clickclack\": { reconnectMs: 0x3e8, workspace: 'w', }, }, }",
         &no_env(),
     );
-    assert_eq!(config.clickclack.map(|c| c.root.reconnect_ms), Some(Some(1000)));
+    assert_eq!(
+        config.clickclack.map(|c| c.root.reconnect_ms),
+        Some(Some(1000))
+    );
     assert!(parse_config_str("", &no_env()).is_err());
 }

@@ -65,7 +65,9 @@ fn missing_vars_name_the_config_path_and_file() {
     let path = dir.path().join("openclaw.json");
     std::fs::write(&path, "{channels: {clickclack: {baseUrl: '${NOPE}'}}}")
         .unwrap_or_else(|e| panic!("{e}"));
-    let err = load_config_file(&path, &no_env()).err().map(|e| e.to_string());
+    let err = load_config_file(&path, &no_env())
+        .err()
+        .map(|e| e.to_string());
     assert_eq!(
         err,
         Some(format!(
@@ -83,7 +85,10 @@ fn substitution_covers_the_sections_we_read_only() {
         &no_env(),
     );
     for (text, path) in [
-        ("{secrets: {defaults: {env: '${UNSET}'}}}", "secrets.defaults.env"),
+        (
+            "{secrets: {defaults: {env: '${UNSET}'}}}",
+            "secrets.defaults.env",
+        ),
         ("{models: {proxy: '${UNSET}'}}", "models.proxy"),
         ("{agents: {list: [{id: '${UNSET}'}]}}", "agents.list[0].id"),
         ("{gateway: {bind: '${UNSET}'}}", "gateway.bind"),
@@ -111,7 +116,7 @@ fn string_rules_match_openclaw() {
         ("${A}", "1"),
         ("x${A}y${_B2}z", "x1y2z"),
         ("$${A}", "${A}"),
-        ("$$${A}", "$1"),
+        ("$$${A}", "$${A}"),
         ("$${lower}", "$${lower}"),
         ("${lower}", "${lower}"),
         ("$A", "$A"),
@@ -133,9 +138,13 @@ fn string_rules_match_openclaw() {
 
 #[test]
 fn password_store_references_fail_clearly() {
-    let err = substitute_str("${pass:clickclack/token}", "channels.clickclack.token", &no_env())
-        .err()
-        .map(|e| e.to_string());
+    let err = substitute_str(
+        "${pass:clickclack/token}",
+        "channels.clickclack.token",
+        &no_env(),
+    )
+    .err()
+    .map(|e| e.to_string());
     assert_eq!(
         err.as_deref(),
         Some(
@@ -151,7 +160,9 @@ fn password_store_references_fail_clearly() {
     );
     // Escaped: literal.
     assert_eq!(
-        substitute_str("$${pass:a/b}", "p", &no_env()).ok().as_deref(),
+        substitute_str("$${pass:a/b}", "p", &no_env())
+            .ok()
+            .as_deref(),
         Some("${pass:a/b}")
     );
 }

@@ -1,0 +1,175 @@
+//! `cargo xtask bench [--quick] [--json PATH] [--only GROUP,…]`: every layer
+//! measured against `clickclack-testkit` on loopback, each number next to a
+//! baseline measured in the same run (issue 8).
+//!
+//! `bench` re-invokes itself as `cargo run --release -p xtask -- bench-run …`
+//! so the measurement code is optimised; `bench-run` does the measuring.
+
+mod decode;
+mod harness;
+mod realtime;
+mod report;
+mod rest;
+mod scale;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use report::Record;
+
+/// The benchmark groups, in the order they run.
+const GROUPS: [&str; 4] = ["decode", "rest", "realtime", "gateway"];
+
+/// Parsed `bench` / `bench-run` arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Seconds-long smoke run (CI).
+    pub(crate) quick: bool,
+    /// Where the JSON goes (default `<target>/bench/latest.json`).
+    pub(crate) json: Option<PathBuf>,
+    /// Only these groups (default: all).
+    pub(crate) only: Vec<String>,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options {
+            quick: false,
+            json: None,
+            only: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--quick" => options.quick = true,
+                "--json" => {
+                    let path = it.next().ok_or("--json needs a path")?;
+                    options.json = Some(PathBuf::from(path));
+                }
+                "--only" => {
+                    let list = it.next().ok_or("--only needs a group list")?;
+                    for group in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                        if !GROUPS.contains(&group) {
+                            return Err(format!(
+                                "unknown bench group `{group}` (groups: {})",
+                                GROUPS.join(", ")
+                            ));
+                        }
+                        options.only.push(group.to_owned());
+                    }
+                }
+                other => return Err(format!("unknown bench option `{other}`")),
+            }
+        }
+        Ok(options)
+    }
+
+    fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.quick {
+            args.push("--quick".to_owned());
+        }
+        if let Some(path) = &self.json {
+            args.push("--json".to_owned());
+            args.push(path.display().to_string());
+        }
+        if !self.only.is_empty() {
+            args.push("--only".to_owned());
+            args.push(self.only.join(","));
+        }
+        args
+    }
+
+    fn runs(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|g| g == group)
+    }
+}
+
+/// `cargo xtask bench …`: builds xtask in release mode and runs `bench-run`.
+pub(crate) fn bench(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args)?;
+    let started = Instant::now();
+    let mut cargo_args = vec![
+        "run".to_owned(),
+        "--release".to_owned(),
+        "--quiet".to_owned(),
+        "--package".to_owned(),
+        "xtask".to_owned(),
+        "--".to_owned(),
+        "bench-run".to_owned(),
+    ];
+    cargo_args.extend(options.to_args());
+    let refs: Vec<&str> = cargo_args.iter().map(String::as_str).collect();
+    crate::cargo(&refs, &[])?;
+    println!(
+        "xtask bench: done in {:.1} s (release build + run)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `bench-run …`: runs the benchmarks in this (release) process.
+pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args)?;
+    if cfg!(debug_assertions) {
+        eprintln!("xtask bench: warning: not a release build; numbers are meaningless");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("could not start the tokio runtime: {e}"))?;
+    let started = Instant::now();
+    let mut records: Vec<Record> = Vec::new();
+    for group in GROUPS {
+        if !options.runs(group) {
+            continue;
+        }
+        let group_started = Instant::now();
+        eprintln!("xtask bench: running {group}…");
+        let result = match group {
+            "decode" => runtime.block_on(decode::run(&options)),
+            "rest" => runtime.block_on(rest::run(&options)),
+            "realtime" => runtime.block_on(realtime::run(&options)),
+            _ => runtime.block_on(scale::run(&options)),
+        };
+        match result {
+            Ok(mut rows) => records.append(&mut rows),
+            Err(e) => records.push(Record::failed(group, &e)),
+        }
+        eprintln!(
+            "xtask bench: {group} took {:.1} s",
+            group_started.elapsed().as_secs_f64()
+        );
+    }
+    let elapsed = started.elapsed();
+    let path = options.json.clone().unwrap_or_else(default_json_path);
+    report::print_table(&records);
+    report::write_json(&path, &records, &options, elapsed)?;
+    println!(
+        "xtask bench: measured in {:.1} s; JSON written to {}",
+        elapsed.as_secs_f64(),
+        path.display()
+    );
+    if records.iter().any(Record::is_failure) {
+        return Err("some benchmarks failed to run (see the table)".to_owned());
+    }
+    Ok(())
+}
+
+/// `<target dir>/bench/latest.json`: `CARGO_TARGET_DIR` when set, else the
+/// workspace's `target/`.
+fn default_json_path() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("bench").join("latest.json")
+}
+
+/// The workspace root (xtask's parent directory).
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest)
+}
