@@ -1,4 +1,6 @@
-//! Reconnect delays: exponential growth, capped, with full jitter.
+//! Reconnect delays: exponential growth, capped, with full jitter
+//! (the arithmetic is `clickclack_client::Backoff`; this adds the attempt
+//! counter, the healthy-connection reset and the attempt limit).
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use std::time::Duration;
 pub struct BackoffPolicy {
     /// Upper bound of the first delay.
     pub base: Duration,
-    /// No delay is ever longer than this.
+    /// No delay is ever longer than this (a cap below `base` counts as `base`).
     pub cap: Duration,
     /// A connection that stayed open this long resets the attempt counter.
     pub healthy_after: Duration,
@@ -34,21 +36,20 @@ impl Default for BackoffPolicy {
 }
 
 impl BackoffPolicy {
-    /// The largest delay attempt `attempt` (1-based) may draw.
+    /// The shared jitter arithmetic of the REST client.
+    fn curve(&self) -> clickclack_client::Backoff {
+        clickclack_client::Backoff::new(self.base, self.cap)
+    }
+
+    /// The largest delay attempt `attempt` (1-based) may draw:
+    /// `min(cap, base * 2^(attempt-1))`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(31);
-        let factor = 1u32 << exp;
-        self.base.saturating_mul(factor).min(self.cap)
+        self.curve().ceiling(attempt.saturating_sub(1))
     }
 
     /// A full-jitter delay for attempt `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.ceiling(attempt);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        if nanos == 0 {
-            return Duration::ZERO;
-        }
-        Duration::from_nanos(fastrand::u64(0..=nanos))
+        self.curve().delay(attempt.saturating_sub(1))
     }
 }
 
@@ -144,7 +145,8 @@ mod tests {
             let p = policy(base, cap);
             let d = p.delay(attempt);
             prop_assert!(d <= p.ceiling(attempt));
-            prop_assert!(d <= Duration::from_millis(cap));
+            // A cap below the base is raised to the base.
+            prop_assert!(d <= Duration::from_millis(cap.max(base)));
         }
     }
 }

@@ -48,6 +48,8 @@ impl std::fmt::Debug for DialConfig {
 pub(crate) enum DialError {
     /// Worth retrying with backoff (network, 5xx, 429, timeout, bad upgrade answer).
     Retry(String),
+    /// A 429 or 503 with `Retry-After`: retry, but not before the given delay.
+    RetryAfter(String, Duration),
     /// Retrying will not help (401/403/400/404 on the upgrade, bad configuration).
     Fatal(Error),
 }
@@ -136,7 +138,9 @@ fn classify(failure: HandshakeFailure, target: &WsTarget) -> DialError {
                 || matches!(err.kind(), ErrorKind::Server)
                 || status.is_server_error()
                 || status == http::StatusCode::REQUEST_TIMEOUT;
-            if retry {
+            if let Some(after) = err.retry_after() {
+                DialError::RetryAfter(format!("upgrade refused: {err}"), after)
+            } else if retry {
                 DialError::Retry(format!("upgrade refused: {err}"))
             } else {
                 DialError::Fatal(Error::Api(err))

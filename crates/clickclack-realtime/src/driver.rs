@@ -51,6 +51,8 @@ pub(crate) struct Driver {
     pub(crate) shared: Arc<Shared>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) tx: mpsc::Sender<Outgoing>,
+    /// A server-requested minimum wait (`Retry-After`) for the next retry.
+    pub(crate) retry_floor: Option<Duration>,
 }
 
 impl Driver {
@@ -89,6 +91,11 @@ impl Driver {
                     tracing::error!(error = %e, "realtime upgrade refused; stopping");
                     self.fail(e).await;
                     return;
+                }
+                Err(DialError::RetryAfter(reason, after)) => {
+                    self.retry_floor = Some(after);
+                    pending = Some(ReconnectCause::ConnectFailed(reason));
+                    continue;
                 }
                 Err(DialError::Retry(reason)) => {
                     pending = Some(ReconnectCause::ConnectFailed(reason));
@@ -179,7 +186,7 @@ impl Driver {
 
     /// Counts a failure, tells the consumer, waits. `false` to stop.
     async fn wait_before_retry(&mut self, cause: ReconnectCause) -> bool {
-        let Some((attempt, delay)) = self.backoff.next() else {
+        let Some((attempt, jittered)) = self.backoff.next() else {
             tracing::error!(attempts = self.backoff.attempts(), cause = %cause, "realtime giving up");
             self.fail(Error::GaveUp {
                 attempts: self.backoff.attempts(),
@@ -188,6 +195,7 @@ impl Driver {
             .await;
             return false;
         };
+        let delay = jittered.max(self.retry_floor.take().unwrap_or_default());
         Counters::bump(&self.counters.reconnects);
         tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, cause = %cause, "realtime reconnecting after backoff");
         if !self

@@ -343,6 +343,7 @@ impl RealtimeStreamBuilder {
             shared: Arc::clone(&shared),
             counters: Arc::clone(&counters),
             tx,
+            retry_floor: None,
         };
         let span = tracing::info_span!("realtime", workspace = %self.workspace);
         let handle = tokio::spawn(driver.run().instrument(span));

@@ -262,20 +262,23 @@ async fn a_slow_consumer_pushes_back_on_the_server() {
         loop {
             n += 1;
             let bytes = frame(0x1, event_json(n).as_bytes());
-            match tokio::time::timeout(Duration::from_millis(300), sock.write_all(&bytes)).await {
-                Ok(Ok(())) => {
-                    counter.store(n, Ordering::SeqCst);
-                }
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    // The write could not finish: the client stopped reading.
-                    if let Some(tx) = blocked_tx.take() {
-                        let _ = tx.send(n - 1);
+            let mut off = 0;
+            while off < bytes.len() {
+                // `write` is cancel-safe: a timed-out call wrote nothing.
+                match tokio::time::timeout(Duration::from_millis(300), sock.write(&bytes[off..]))
+                    .await
+                {
+                    Ok(Ok(0)) | Ok(Err(_)) => return,
+                    Ok(Ok(k)) => off += k,
+                    Err(_) => {
+                        // No room for 300 ms: the client stopped reading.
+                        if let Some(tx) = blocked_tx.take() {
+                            let _ = tx.send(n - 1);
+                        }
                     }
-                    let _ = sock.write_all(&bytes).await;
-                    counter.store(n, Ordering::SeqCst);
                 }
             }
+            counter.store(n, Ordering::SeqCst);
         }
     });
     let mut stream = builder(client(&url, "ccb_test"), WorkspaceId::new("wsp_raw"))
@@ -334,4 +337,40 @@ async fn an_https_base_url_speaks_tls_and_a_failed_tls_handshake_is_retried() {
     }
     // 0x16: a TLS handshake record (ClientHello), not plain HTTP.
     assert_eq!(seen.recv().await, Some(0x16));
+}
+
+#[tokio::test]
+async fn a_429_retry_after_sets_the_minimum_delay() {
+    let (listener, url) = listener().await;
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(
+                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\ncontent-type: application/json\r\ncontent-length: 21\r\n\r\n{\"error\":\"slow down\"}",
+                )
+                .await;
+        }
+    });
+    let mut stream = builder(client(&url, "ccb_test"), WorkspaceId::new("wsp_raw"))
+        .start_after(start_cursor())
+        .start()
+        .await
+        .expect("start");
+    match next_item(&mut stream).await {
+        Some(Ok(RealtimeItem::Reconnecting {
+            delay,
+            cause: ReconnectCause::ConnectFailed(reason),
+            ..
+        })) => {
+            assert!(delay >= Duration::from_secs(7), "{delay:?}");
+            assert!(
+                reason.contains("429") || reason.contains("rate"),
+                "{reason}"
+            );
+            assert!(!reason.contains("ccb_test"));
+        }
+        other => panic!("expected a rate-limited retry, got {other:?}"),
+    }
 }

@@ -387,12 +387,12 @@ async fn memory_store_is_shared_by_rebuilt_streams() {
 async fn pings_keep_an_idle_connection_alive() {
     let (server, seed, client) = setup().await;
     let mut stream = builder(client, seed.workspace.id.clone())
-        .ping_interval(Duration::from_millis(40), 3)
+        .ping_interval(Duration::from_millis(100), 5)
         .start()
         .await
         .expect("start");
     next_connected(&mut stream).await;
-    // Idle for ~12 silence windows: no item (no reconnect) may appear.
+    // Idle for 3 silence windows (15 pings): no item (no reconnect) may appear.
     let idle = tokio::time::timeout(Duration::from_millis(1_500), stream.next_event()).await;
     assert!(idle.is_err(), "idle stream produced {idle:?}");
     assert_eq!(stream.stats().reconnects, 0);
@@ -629,4 +629,43 @@ async fn a_token_without_realtime_read_is_refused_for_good() {
     }
     assert!(next_item(&mut stream).await.is_none());
     assert_eq!(server.realtime_connection_attempts(), 1);
+}
+
+/// Paused clock: the jittered delay is really waited, and never exceeds the ceiling.
+/// (Server and client share this runtime, so loopback I/O is ready whenever a
+/// task polls it; auto-advance only jumps over the backoff sleep.)
+#[tokio::test(start_paused = true)]
+async fn close_1013_waits_the_jittered_delay_on_a_paused_clock() {
+    let (server, seed, client) = setup().await;
+    let policy = clickclack_realtime::BackoffPolicy {
+        base: Duration::from_secs(10),
+        cap: Duration::from_secs(60),
+        ..clickclack_realtime::BackoffPolicy::default()
+    };
+    let mut stream = builder(client, seed.workspace.id.clone())
+        .backoff(policy)
+        .handshake_timeout(Duration::from_secs(3600))
+        .start()
+        .await
+        .expect("start");
+    next_connected(&mut stream).await;
+    for expected_attempt in 1..=3u32 {
+        server.faults().close_realtime(
+            1013,
+            "realtime replay interrupted; reconnect with after_cursor",
+        );
+        let (attempt, delay) = match stream.next_event().await {
+            Some(Ok(RealtimeItem::Reconnecting { attempt, delay, .. })) => (attempt, delay),
+            other => panic!("expected Reconnecting, got {other:?}"),
+        };
+        assert_eq!(attempt, expected_attempt);
+        assert!(delay <= policy.ceiling(attempt), "{delay:?}");
+        let before = tokio::time::Instant::now();
+        match stream.next_event().await {
+            Some(Ok(RealtimeItem::Connected { .. })) => {}
+            other => panic!("expected Connected, got {other:?}"),
+        }
+        assert!(before.elapsed() + Duration::from_millis(1) >= delay);
+    }
+    assert_eq!(server.realtime_connection_attempts(), 4);
 }

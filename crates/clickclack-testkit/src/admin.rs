@@ -563,6 +563,62 @@ impl TestServer {
         });
     }
 
+    /// Deletes a bot like `DELETE /api/bots/{id}`: revokes its tokens,
+    /// removes it from every workspace, closes its sockets with 1008
+    /// `workspace access revoked`, and publishes a cursorless `bot.deleted`
+    /// event to the other sockets of each workspace it was in.
+    pub fn delete_bot(&self, bot_user: &UserId) {
+        let token_ids: Vec<String> = self.shared.store.read(|d| {
+            d.tokens
+                .values()
+                .filter(|t| t.bot_user_id == bot_user.as_str())
+                .map(|t| t.id.clone())
+                .collect()
+        });
+        let workspaces: Vec<String> = self.shared.store.read(|d| {
+            d.workspaces
+                .values()
+                .filter(|w| w.role_of(bot_user.as_str()).is_some())
+                .map(|w| w.id.clone())
+                .collect()
+        });
+        for ws in &workspaces {
+            self.shared.store.hub.kill_user(
+                ws,
+                bot_user.as_str(),
+                Kill::Close(1008, ACCESS_REVOKED_REASON.to_owned()),
+            );
+        }
+        self.shared.store.write(|d| {
+            for id in &token_ids {
+                d.admin_revoke_token(id);
+            }
+            let now = now_rfc3339();
+            let (name, handle) = d
+                .user(bot_user.as_str())
+                .map(|u| (u.display_name.clone(), u.handle.clone()))
+                .unwrap_or_default();
+            for ws in &workspaces {
+                if let Some(w) = d.workspaces.get_mut(ws) {
+                    w.members.retain(|(u, _)| u != bot_user.as_str());
+                }
+                d.publish_ephemeral(
+                    ws,
+                    "bot.deleted",
+                    Some(String::new()),
+                    None,
+                    json!({
+                        "bot_user_id": bot_user,
+                        "display_name": name,
+                        "former_handle": handle,
+                        "deleted_at": now,
+                    }),
+                    Visibility::All,
+                );
+            }
+        });
+    }
+
     /// Drops events with a cursor below `cursor` from the workspace's log
     /// (`cursor` itself stays). Older cursors become unknown (4001 on resume).
     pub fn prune_events_before(&self, workspace: &WorkspaceId, cursor: &Cursor) {

@@ -58,9 +58,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl FaultState {
     /// Counts the request and consumes matching rules (one of each kind).
     pub(crate) fn on_request(&self, method: &str, path: &str) -> Plan {
-        *lock(&self.requests)
-            .entry((method.to_owned(), path.to_owned()))
-            .or_insert(0) += 1;
+        {
+            let mut requests = lock(&self.requests);
+            let key = (method.to_owned(), path.to_owned());
+            *requests.entry(key).or_insert(0) += 1;
+        }
         let mut plan = Plan::default();
         let mut rules = lock(&self.rules);
         for rule in rules.iter_mut() {
@@ -118,9 +120,15 @@ impl FaultState {
 ///
 /// Request faults match on the HTTP method (case-insensitive) and a path
 /// prefix (without the query string), e.g. `("POST", "/api/channels/")`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Faults {
     pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Faults").finish_non_exhaustive()
+    }
 }
 
 impl Faults {

@@ -134,3 +134,45 @@ pub(crate) fn ok(body: Value) -> ApiResult<Resp> {
 pub(crate) fn created(body: Value) -> ApiResult<Resp> {
     Ok(json_response(StatusCode::CREATED, &body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn query_first_value_wins_and_decodes() {
+        let q = parse_query(Some("a=1&a=2&b=x%20y+z&c&=v"));
+        assert_eq!(q.get("a").map(String::as_str), Some("1"));
+        assert_eq!(q.get("b").map(String::as_str), Some("x y z"));
+        assert_eq!(q.get("c").map(String::as_str), Some(""));
+    }
+
+    #[test]
+    fn json_single_value() {
+        assert!(decode_json::<serde_json::Value>(b" {\"a\":1} ").is_ok());
+        let e = decode_json::<serde_json::Value>(b"{} {}").unwrap_err();
+        assert_eq!(
+            e.message,
+            "json request body must contain a single JSON value"
+        );
+        assert_eq!(
+            decode_json::<serde_json::Value>(b"").unwrap_err().message,
+            "EOF"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn query_parser_never_panics(s in ".{0,64}") {
+            let _ = parse_query(Some(&s));
+            let _ = decode_segment(&s);
+        }
+
+        #[test]
+        fn json_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_json::<serde_json::Value>(&bytes);
+        }
+    }
+}

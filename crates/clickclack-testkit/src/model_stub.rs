@@ -220,24 +220,48 @@ fn error_body(message: &str) -> Value {
     json!({ "error": { "message": message, "type": "stub_error" } })
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
-    if req.method() != http::Method::POST || !matches!(path.as_str(), "/v1/chat/completions" | "/chat/completions") {
-        return Ok(json_response(StatusCode::NOT_FOUND, &error_body("route not found")));
+    if req.method() != http::Method::POST
+        || !matches!(path.as_str(), "/v1/chat/completions" | "/chat/completions")
+    {
+        return Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &error_body("route not found"),
+        ));
     }
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_owned(), v.to_owned()))
+        })
         .collect();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(json_response(StatusCode::PAYLOAD_TOO_LARGE, &error_body("body too large"))),
+        Err(_) => {
+            return Ok(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &error_body("body too large"),
+            ));
+        }
     };
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return Ok(json_response(StatusCode::BAD_REQUEST, &error_body("invalid JSON")));
+        return Ok(json_response(
+            StatusCode::BAD_REQUEST,
+            &error_body("invalid JSON"),
+        ));
     };
-    let model = body.get("model").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let messages = body
         .get("messages")
         .and_then(Value::as_array)

@@ -53,6 +53,7 @@ async fn api(shared: &Shared, ctx: &mut Ctx, m: &Method, rest: &[&str]) -> ApiRe
         ["workspaces", id, "members"] if get => profile::members(shared, ctx, id),
         ["workspaces", id, "channels"] if get => channels::list(shared, ctx, id),
         ["workspaces", id, "channels"] if post => channels::create(shared, ctx, id).await,
+        ["workspaces", id, "bot-commands"] if get => events::workspace_commands(shared, ctx, id),
         ["workspaces", _, "bots", ..] | ["bots", "setup-codes", ..] | ["me", "bots"] => {
             bot_forbidden(shared, ctx, "bot tokens cannot manage bots")
         }

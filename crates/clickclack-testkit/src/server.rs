@@ -34,7 +34,6 @@ pub(crate) struct Shared {
 
 /// A ClickClack-compatible server on loopback. Dropping it stops the server
 /// and drops every open connection.
-#[derive(Debug)]
 pub struct TestServer {
     pub(crate) shared: Arc<Shared>,
     addr: SocketAddr,
@@ -128,6 +127,15 @@ impl TestServer {
     }
 }
 
+impl std::fmt::Debug for TestServer {
+    // Manual: the store holds raw session tokens, which must never be printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown();
@@ -188,6 +196,12 @@ async fn handle(
         .unwrap_or_else(|| random_token(26));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    if router::is_realtime_ws(&method, &path) {
+        shared
+            .faults
+            .realtime_attempts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let plan = shared.faults.on_request(method.as_str(), &path);
     let mut resp = if let Some(status) = plan.fail {
         error_response(&ApiError::new(status, "injected fault"))

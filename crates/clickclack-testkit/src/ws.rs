@@ -35,6 +35,8 @@ const PAGE: usize = 500;
 const MAX_DRAIN: usize = 5000;
 /// Per-frame write timeout.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the client's close echo after our close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Idle credential recheck interval.
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -62,10 +64,6 @@ pub(crate) async fn handle(
     _peer: std::net::SocketAddr,
     _correlation_id: &str,
 ) -> Option<Resp> {
-    shared
-        .faults
-        .realtime_attempts
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if shared.faults.refusing() {
         return None;
     }
@@ -150,6 +148,7 @@ fn resync() -> End {
 
 async fn read_loop(mut rx: Rx, ctl: mpsc::Sender<Ctl>) {
     rx.set_max_message_size(1 << 20);
+    let mut reported_data = false;
     loop {
         let obligated = ctl.clone();
         let mut send = move |f: Frame<'static>| {
@@ -163,13 +162,22 @@ async fn read_loop(mut rx: Rx, ctl: mpsc::Sender<Ctl>) {
         let msg = match rx.read_frame::<_, std::io::Error>(&mut send).await {
             Ok(frame) => match frame.opcode {
                 OpCode::Close => Ctl::ClientClosed,
-                OpCode::Text | OpCode::Binary | OpCode::Continuation => Ctl::Data,
+                OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                    // Keep reading afterwards so the client's close echo is consumed.
+                    if reported_data {
+                        continue;
+                    }
+                    reported_data = true;
+                    Ctl::Data
+                }
                 OpCode::Ping | OpCode::Pong => continue,
             },
             Err(_) => Ctl::Gone,
         };
-        let _ = ctl.send(msg).await;
-        return;
+        let last = !matches!(msg, Ctl::Data);
+        if ctl.send(msg).await.is_err() || last {
+            return;
+        }
     }
 }
 
@@ -205,14 +213,26 @@ async fn run(
         tx,
     };
     let end = conn.serve(&mut sub, &mut ctl_rx).await;
+    shared.store.hub.unsubscribe(id);
     if let End::Close(code, reason) = end {
-        let _ = timeout(
+        let sent = timeout(
             WRITE_TIMEOUT,
             conn.tx.write_frame(Frame::close(code, reason.as_bytes())),
         )
         .await;
+        if matches!(sent, Ok(Ok(()))) {
+            // Closing handshake: give the client a moment to echo the close
+            // before the TCP connection goes away.
+            let _ = timeout(CLOSE_GRACE, async {
+                while let Some(msg) = ctl_rx.recv().await {
+                    if matches!(msg, Ctl::ClientClosed | Ctl::Gone) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
-    shared.store.hub.unsubscribe(id);
     reader.abort();
 }
 

@@ -31,19 +31,35 @@ async fn refuse_connections_counts_attempts() {
     let server = TestServer::start().await;
     let seed = server.seed();
     let q = format!("workspace_id={}", seed.workspace.id);
-    server.faults().refuse_connections(Duration::from_secs(3600));
+    server
+        .faults()
+        .refuse_connections(Duration::from_secs(3600));
     let before = server.realtime_connection_attempts();
-    assert!(ws_connect(&server, &q, WsAuth::Header(&seed.bot.token)).await.is_err());
-    assert!(ws_connect(&server, &q, WsAuth::Header(&seed.bot.token)).await.is_err());
+    assert!(
+        ws_connect(&server, &q, WsAuth::Header(&seed.bot.token))
+            .await
+            .is_err()
+    );
+    assert!(
+        ws_connect(&server, &q, WsAuth::Header(&seed.bot.token))
+            .await
+            .is_err()
+    );
     assert_eq!(server.realtime_connection_attempts(), before + 2);
     // REST still works; clearing faults lets sockets in again.
     assert_eq!(get(&server, "/api/me", &seed.bot.token).await.status, 200);
     server.faults().clear();
-    let t = tail(&server, seed.workspace.id.as_str(), &seed.bot.token).await.unwrap();
+    let t = tail(&server, seed.workspace.id.as_str(), &seed.bot.token)
+        .await
+        .unwrap();
     assert!(
-        ws_connect(&server, &format!("{q}&after_cursor={t}"), WsAuth::Header(&seed.bot.token))
-            .await
-            .is_ok()
+        ws_connect(
+            &server,
+            &format!("{q}&after_cursor={t}"),
+            WsAuth::Header(&seed.bot.token)
+        )
+        .await
+        .is_ok()
     );
 }
 
@@ -58,7 +74,10 @@ async fn fail_next_n_requests() {
         assert_eq!((r.status, r.error().as_str()), (503, "injected fault"));
         assert!(r.header("x-correlation-id").is_some());
     }
-    assert!(server.channel_messages(&seed.general.id).is_empty(), "not handled");
+    assert!(
+        server.channel_messages(&seed.general.id).is_empty(),
+        "not handled"
+    );
     let r = post(&server, &path, &seed.bot.token, json!({ "body": "x" })).await;
     assert_eq!(r.status, 201);
     assert_eq!(server.request_count("POST", "/api/channels/"), 3);
@@ -81,9 +100,7 @@ async fn delay_holds_the_response() {
 async fn lose_next_response_commits_then_drops() {
     let server = TestServer::start().await;
     let seed = server.seed();
-    server
-        .faults()
-        .lose_next_response("POST", "/api/channels/");
+    server.faults().lose_next_response("POST", "/api/channels/");
     let body = json!({ "body": "lost?", "nonce": "lost-1" }).to_string();
     let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let req = format!(
@@ -132,7 +149,10 @@ async fn prune_log_makes_cursors_unknown() {
     let mut sock = ws(&server, ws_id, &seed.bot.token, Some(&t)).await;
     assert_eq!(
         next(&mut sock).await,
-        Next::Close(4001, "realtime replay limit exceeded; resync required".into())
+        Next::Close(
+            4001,
+            "realtime replay limit exceeded; resync required".into()
+        )
     );
     // After a new event there is a fresh tail to resume from.
     server.post_message(&seed.owner.user.id, &seed.general.id, "fresh");

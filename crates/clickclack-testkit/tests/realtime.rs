@@ -348,3 +348,68 @@ async fn dm_events_only_reach_members() {
         .collect();
     assert!(types.is_empty());
 }
+
+#[tokio::test]
+async fn session_revoke_closes_1008() {
+    let server = TestServer::start().await;
+    let seed = server.seed();
+    let token = seed.owner.session_token.clone();
+    let mut sock = ws_live(&server, seed.workspace.id.as_str(), &token).await;
+    server.revoke_session(&token);
+    assert_eq!(
+        next(&mut sock).await,
+        Next::Close(1008, "session revoked; sign in again".into())
+    );
+    assert_eq!(get(&server, "/api/me", &token).await.status, 401);
+}
+
+#[tokio::test]
+async fn deleted_bot_is_closed_and_announced() {
+    let server = TestServer::start().await;
+    let seed = server.seed();
+    let other = server.create_bot(BotSpec::new(&seed.workspace.id, "Watcher"));
+    let ws_id = seed.workspace.id.as_str();
+    let mut doomed = ws_live(&server, ws_id, &seed.bot.token).await;
+    let mut watcher = ws_live(&server, ws_id, &other.token).await;
+    server.delete_bot(&seed.bot.user.id);
+    assert_eq!(
+        next(&mut doomed).await,
+        Next::Close(1008, "workspace access revoked".into())
+    );
+    let ev = next_event(&mut watcher).await;
+    assert_eq!(ev["type"], "bot.deleted");
+    assert_eq!(ev["id"], "");
+    assert_eq!(ev["payload"]["former_handle"], "testbot");
+    assert_eq!(get(&server, "/api/me", &seed.bot.token).await.status, 401);
+}
+
+#[tokio::test]
+async fn bot_command_updates_are_pushed() {
+    let server = TestServer::start().await;
+    let seed = server.seed();
+    let ws_id = seed.workspace.id.as_str();
+    let mut sock = ws_live(&server, ws_id, &seed.owner.session_token).await;
+    let r = call(
+        &server,
+        "PUT",
+        "/api/bots/self/commands",
+        Some(&seed.bot.token),
+        Some(json!({ "commands": [{ "command": "/ask", "description": "Ask", "args_hint": "<q>" }] })),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let ev = next_event(&mut sock).await;
+    assert_eq!(ev["type"], "bot_command.updated");
+    assert_eq!(
+        (ev["id"].as_str(), ev["cursor"].as_str()),
+        (Some(""), Some(""))
+    );
+    assert_eq!(ev["payload"]["bot_user_id"], seed.bot.user.id.as_str());
+    let r = get(
+        &server,
+        &format!("/api/workspaces/{ws_id}/bot-commands"),
+        &seed.owner.session_token,
+    )
+    .await;
+    assert_eq!(r.json()["bot_commands"][0]["bot"]["handle"], "testbot");
+}

@@ -37,9 +37,15 @@ impl Env {
 async fn auth_errors() {
     let env = Env::new().await;
     let r = call(&env.server, "GET", "/api/me", None, None).await;
-    assert_eq!((r.status, r.error().as_str()), (401, "authentication required"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (401, "authentication required")
+    );
     let r = call(&env.server, "GET", "/api/me", Some("ccb_nope"), None).await;
-    assert_eq!((r.status, r.error().as_str()), (401, "sql: no rows in result set"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (401, "sql: no rows in result set")
+    );
     let r = send(
         env.server.addr(),
         http::Method::GET,
@@ -82,7 +88,9 @@ async fn correlation_id_route_not_found_and_limits() {
 
     // 413 for JSON over 1 MiB.
     let big = json!({ "body": "x".repeat((1 << 20) + 10) });
-    let r = env.post(&format!("/api/channels/{}/messages", env.general()), big).await;
+    let r = env
+        .post(&format!("/api/channels/{}/messages", env.general()), big)
+        .await;
     assert_eq!(r.status, 413);
     // Two JSON values.
     let auth = format!("Bearer {}", env.bot());
@@ -128,7 +136,8 @@ async fn me_workspaces_members() {
         (r.status, r.error().as_str()),
         (403, "bot token cannot access this workspace")
     );
-    env.server.create_user(&env.seed.workspace.id, "Alice Smith");
+    env.server
+        .create_user(&env.seed.workspace.id, "Alice Smith");
     let r = env
         .get(&format!("/api/workspaces/{}/members?limit=2", env.ws()))
         .await;
@@ -138,20 +147,33 @@ async fn me_workspaces_members() {
     assert_eq!(page["total_count"], 3);
     let cursor = page["next_cursor"].as_str().unwrap();
     let r = env
-        .get(&format!("/api/workspaces/{}/members?limit=2&cursor={cursor}", env.ws()))
+        .get(&format!(
+            "/api/workspaces/{}/members?limit=2&cursor={cursor}",
+            env.ws()
+        ))
         .await;
     assert_eq!(r.json()["members"].as_array().unwrap().len(), 1);
     let r = env
         .get(&format!("/api/workspaces/{}/members?q=alice", env.ws()))
         .await;
-    assert_eq!(r.json()["members"][0]["user"]["display_name"], "Alice Smith");
+    assert_eq!(
+        r.json()["members"][0]["user"]["display_name"],
+        "Alice Smith"
+    );
     // Bot-forbidden endpoints.
     let r = env.post("/api/workspaces", json!({ "name": "x" })).await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (403, "bot tokens cannot create workspaces")
     );
-    let r = call(&env.server, "PATCH", "/api/me", Some(env.bot()), Some(json!({}))).await;
+    let r = call(
+        &env.server,
+        "PATCH",
+        "/api/me",
+        Some(env.bot()),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (403, "bot tokens cannot update profiles")
@@ -161,16 +183,22 @@ async fn me_workspaces_members() {
 #[tokio::test]
 async fn channels_list_create_patch() {
     let env = Env::new().await;
-    let admin = env.server.create_bot(
-        BotSpec::new(&env.seed.workspace.id, "Admin Bot").scopes(["bot:admin"]),
-    );
+    let admin = env
+        .server
+        .create_bot(BotSpec::new(&env.seed.workspace.id, "Admin Bot").scopes(["bot:admin"]));
     let path = format!("/api/workspaces/{}/channels", env.ws());
     let r = env.post(&path, json!({ "name": "Nope" })).await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (403, "bot token is missing scope channels:write")
     );
-    let r = post(&env.server, &path, &admin.token, json!({ "name": "  Hello, World!! " })).await;
+    let r = post(
+        &env.server,
+        &path,
+        &admin.token,
+        json!({ "name": "  Hello, World!! " }),
+    )
+    .await;
     assert_eq!(r.status, 201);
     let body = r.json();
     assert_eq!(body["channel"]["name"], "hello-world");
@@ -198,7 +226,10 @@ async fn channels_list_create_patch() {
     assert_eq!(names, ["general", "renamed-room"]);
     // Unknown channel id: 403 with the store error for bots.
     let r = env.get("/api/channels/chn_nope/messages").await;
-    assert_eq!((r.status, r.error().as_str()), (403, "sql: no rows in result set"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (403, "sql: no rows in result set")
+    );
 }
 
 #[tokio::test]
@@ -222,15 +253,24 @@ async fn message_pages() {
     };
     let r = env.get(&format!("{base}?after_seq=3&limit=3")).await.json();
     assert_eq!(seqs(&r), [4, 5, 6]);
-    assert_eq!((r["has_older"].clone(), r["has_newer"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (r["has_older"].clone(), r["has_newer"].clone()),
+        (json!(true), json!(true))
+    );
     let r = env.get(&format!("{base}?before_seq=3")).await.json();
     assert_eq!(seqs(&r), [1, 2]);
     assert_eq!(r["has_older"], false);
-    let r = env.get(&format!("{base}?around_seq=5&limit=3")).await.json();
+    let r = env
+        .get(&format!("{base}?around_seq=5&limit=3"))
+        .await
+        .json();
     assert_eq!(seqs(&r), [4, 5, 6]);
     let r = env.get(&format!("{base}?mode=latest&limit=2")).await.json();
     assert_eq!(seqs(&r), [9, 10]);
-    assert_eq!((r["oldest_seq"].clone(), r["newest_seq"].clone()), (json!(9), json!(10)));
+    assert_eq!(
+        (r["oldest_seq"].clone(), r["newest_seq"].clone()),
+        (json!(9), json!(10))
+    );
     let r = env.get(&base).await.json();
     assert_eq!(seqs(&r).len(), 10, "root messages only");
     assert_eq!(r["messages"][0]["thread_state"]["reply_count"], 1);
@@ -258,7 +298,9 @@ async fn create_with_nonce_replay_conflict_and_by_nonce() {
     assert!(r.json().get("event").is_none());
     assert_eq!(r.json()["message"]["id"], first["message"]["id"]);
     assert_eq!(env.server.event_count(&env.seed.workspace.id), before);
-    let r = env.post(&path, json!({ "body": "different", "nonce": "n-1" })).await;
+    let r = env
+        .post(&path, json!({ "body": "different", "nonce": "n-1" }))
+        .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (400, "client nonce was already used for a different message")
@@ -268,16 +310,25 @@ async fn create_with_nonce_replay_conflict_and_by_nonce() {
         .await;
     assert_eq!((r.status, r.error().as_str()), (400, "nonce is too long"));
     let r = env.post(&path, json!({ "body": "  " })).await;
-    assert_eq!((r.status, r.error().as_str()), (400, "message body is required"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "message body is required")
+    );
 
     let r = env
-        .get(&format!("/api/messages/by-nonce?workspace_id={}&nonce=n-1", env.ws()))
+        .get(&format!(
+            "/api/messages/by-nonce?workspace_id={}&nonce=n-1",
+            env.ws()
+        ))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-clickclack-message-nonce"), Some("supported"));
     assert_eq!(r.json()["message"]["id"], first["message"]["id"]);
     let r = env
-        .get(&format!("/api/messages/by-nonce?workspace_id={}&nonce=missing", env.ws()))
+        .get(&format!(
+            "/api/messages/by-nonce?workspace_id={}&nonce=missing",
+            env.ws()
+        ))
         .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.header("x-clickclack-message-nonce"), Some("supported"));
@@ -287,7 +338,9 @@ async fn create_with_nonce_replay_conflict_and_by_nonce() {
 async fn kinds_and_turn_ids() {
     let env = Env::new().await;
     let path = format!("/api/channels/{}/messages", env.general());
-    let r = env.post(&path, json!({ "body": "x", "kind": "agent_tool" })).await;
+    let r = env
+        .post(&path, json!({ "body": "x", "kind": "agent_tool" }))
+        .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (403, "bot token is missing scope agent_activity:write")
@@ -303,16 +356,22 @@ async fn kinds_and_turn_ids() {
         (r.status, r.error().as_str()),
         (403, "agent activity messages require a bot token")
     );
-    let r = env.post(&path, json!({ "body": "x", "turn_id": "t" })).await;
+    let r = env
+        .post(&path, json!({ "body": "x", "turn_id": "t" }))
+        .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (400, "turn_id is only valid for agent activity messages")
     );
-    let r = env.post(&path, json!({ "body": "x", "kind": "weird" })).await;
-    assert_eq!((r.status, r.error().as_str()), (400, "invalid message kind"));
+    let r = env
+        .post(&path, json!({ "body": "x", "kind": "weird" }))
+        .await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "invalid message kind")
+    );
     let agent = env.server.create_bot(
-        BotSpec::new(&env.seed.workspace.id, "Agent")
-            .scopes(["bot:write,agent_activity:write"]),
+        BotSpec::new(&env.seed.workspace.id, "Agent").scopes(["bot:write,agent_activity:write"]),
     );
     let r = post(
         &env.server,
@@ -330,7 +389,10 @@ async fn kinds_and_turn_ids() {
 async fn get_edit_delete() {
     let env = Env::new().await;
     let mine = env
-        .post(&format!("/api/channels/{}/messages", env.general()), json!({ "body": "v1" }))
+        .post(
+            &format!("/api/channels/{}/messages", env.general()),
+            json!({ "body": "v1" }),
+        )
         .await
         .json();
     let id = mine["message"]["id"].as_str().unwrap().to_owned();
@@ -358,8 +420,18 @@ async fn get_edit_delete() {
         Some(json!({ "body": "hijack" })),
     )
     .await;
-    assert_eq!((r.status, r.error().as_str()), (403, "message is not writable"));
-    let r = call(&env.server, "DELETE", &format!("/api/messages/{id}"), Some(env.bot()), None).await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (403, "message is not writable")
+    );
+    let r = call(
+        &env.server,
+        "DELETE",
+        &format!("/api/messages/{id}"),
+        Some(env.bot()),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["message"]["body"], "");
     assert!(r.json()["message"]["deleted_at"].is_string());
@@ -367,7 +439,10 @@ async fn get_edit_delete() {
     let r = env.get(&format!("/api/messages/{id}")).await;
     assert_eq!(r.json()["message"]["body"], "");
     let r = env.get("/api/messages/msg_unknown").await;
-    assert_eq!((r.status, r.error().as_str()), (403, "sql: no rows in result set"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (403, "sql: no rows in result set")
+    );
 }
 
 #[tokio::test]
@@ -392,23 +467,37 @@ async fn threads() {
     assert_eq!(events[1]["type"], "thread.state_updated");
     let reply_id = reply["message"]["id"].as_str().unwrap();
     let r = env
-        .post(&format!("/api/messages/{reply_id}/thread/replies"), json!({ "body": "deep" }))
+        .post(
+            &format!("/api/messages/{reply_id}/thread/replies"),
+            json!({ "body": "deep" }),
+        )
         .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (400, "nested thread replies are not supported")
     );
     let r = env.post(&path, json!({ "body": "" })).await;
-    assert_eq!((r.status, r.error().as_str()), (400, "reply body is required"));
-    env.server.post_thread_reply(&env.seed.owner.user.id, &root.id, "r2");
-    let r = env.get(&format!("/api/messages/{}/thread?limit=1&latest=true", root.id)).await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "reply body is required")
+    );
+    env.server
+        .post_thread_reply(&env.seed.owner.user.id, &root.id, "r2");
+    let r = env
+        .get(&format!(
+            "/api/messages/{}/thread?limit=1&latest=true",
+            root.id
+        ))
+        .await;
     assert_eq!(r.status, 200);
     let page = r.json();
     assert_eq!(page["root"]["id"], root.id.as_str());
     assert_eq!(page["replies"][0]["body"], "r2");
     assert_eq!(page["has_older"], true);
     assert_eq!(page["thread_state"]["reply_count"], 2);
-    let r = env.get(&format!("/api/messages/{}/thread?mode=latest", root.id)).await;
+    let r = env
+        .get(&format!("/api/messages/{}/thread?mode=latest", root.id))
+        .await;
     assert_eq!(r.status, 400);
 }
 
@@ -447,7 +536,10 @@ async fn dms() {
     let env = Env::new().await;
     let human = env.seed.owner.user.id.as_str();
     let r = env
-        .post("/api/dms", json!({ "workspace_id": env.ws(), "member_ids": [human] }))
+        .post(
+            "/api/dms",
+            json!({ "workspace_id": env.ws(), "member_ids": [human] }),
+        )
         .await;
     assert_eq!(r.status, 201);
     let conv = r.json()["conversation"].clone();
@@ -455,16 +547,24 @@ async fn dms() {
     let id = conv["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("dm_"));
     let r = env
-        .post("/api/dms", json!({ "workspace_id": env.ws(), "member_ids": [human, human] }))
+        .post(
+            "/api/dms",
+            json!({ "workspace_id": env.ws(), "member_ids": [human, human] }),
+        )
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["conversation"]["id"], id.as_str(), "reused");
-    let r = env.get(&format!("/api/dms?workspace_id={}", env.ws())).await;
+    let r = env
+        .get(&format!("/api/dms?workspace_id={}", env.ws()))
+        .await;
     assert_eq!(r.json()["conversations"].as_array().unwrap().len(), 1);
     let r = env.get(&format!("/api/dms/{id}")).await;
     assert_eq!(r.json()["conversation"]["id"], id.as_str());
     let r = env
-        .post(&format!("/api/dms/{id}/messages"), json!({ "body": "psst", "nonce": "dm-1" }))
+        .post(
+            &format!("/api/dms/{id}/messages"),
+            json!({ "body": "psst", "nonce": "dm-1" }),
+        )
         .await;
     assert_eq!(r.status, 201);
     let ev = r.json()["event"].clone();
@@ -472,15 +572,27 @@ async fn dms() {
     assert_eq!(ev["seq"], 1);
     assert_eq!(ev["payload"]["direct_conversation_id"], id.as_str());
     let r = env
-        .post(&format!("/api/dms/{id}/messages"), json!({ "body": "psst", "nonce": "dm-1" }))
+        .post(
+            &format!("/api/dms/{id}/messages"),
+            json!({ "body": "psst", "nonce": "dm-1" }),
+        )
         .await;
     assert_eq!(r.status, 200);
     let r = env.get(&format!("/api/dms/{id}/messages")).await;
     assert_eq!(r.json()["messages"][0]["body"], "psst");
-    let r = env.post(&format!("/api/dms/{id}/read"), json!({ "seq": 1 })).await;
+    let r = env
+        .post(&format!("/api/dms/{id}/read"), json!({ "seq": 1 }))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["receipt"]["last_read_seq"], 1);
-    let r = call(&env.server, "DELETE", &format!("/api/dms/{id}"), Some(env.bot()), None).await;
+    let r = call(
+        &env.server,
+        "DELETE",
+        &format!("/api/dms/{id}"),
+        Some(env.bot()),
+        None,
+    )
+    .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (403, "bot tokens cannot close direct conversations")
@@ -489,7 +601,15 @@ async fn dms() {
     let reader = env
         .server
         .create_bot(BotSpec::new(&env.seed.workspace.id, "Chan Only").scopes(["messages:read"]));
-    let r = get(&env.server, &format!("/api/messages/{}", env.server.dm_messages(&id.as_str().into())[0].id), &reader.token).await;
+    let r = get(
+        &env.server,
+        &format!(
+            "/api/messages/{}",
+            env.server.dm_messages(&id.as_str().into())[0].id
+        ),
+        &reader.token,
+    )
+    .await;
     assert_eq!(
         (r.status, r.error().as_str()),
         (403, "bot token is missing scope dms:read")
@@ -500,8 +620,11 @@ async fn dms() {
 async fn events_pages_and_tail() {
     let env = Env::new().await;
     for i in 0..7 {
-        env.server
-            .post_message(&env.seed.owner.user.id, &env.seed.general.id, &format!("{i}"));
+        env.server.post_message(
+            &env.seed.owner.user.id,
+            &env.seed.general.id,
+            &format!("{i}"),
+        );
     }
     let base = format!("/api/realtime/events?workspace_id={}", env.ws());
     let r = env.get(&format!("{base}&limit=3")).await.json();
@@ -520,7 +643,9 @@ async fn events_pages_and_tail() {
     }
     let after = cursors.last().unwrap().clone();
     let r = env
-        .get(&format!("{base}&after_cursor={after}&include_tail=true&limit=1000"))
+        .get(&format!(
+            "{base}&after_cursor={after}&include_tail=true&limit=1000"
+        ))
         .await
         .json();
     let rest: Vec<String> = r["events"]
@@ -542,8 +667,16 @@ async fn events_pages_and_tail() {
         (r.status, r.error().as_str()),
         (403, "bot token cannot access this workspace")
     );
-    let r = get(&env.server, "/api/realtime/events", &env.seed.owner.session_token).await;
-    assert_eq!((r.status, r.error().as_str()), (400, "workspace_id is required"));
+    let r = get(
+        &env.server,
+        "/api/realtime/events",
+        &env.seed.owner.session_token,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "workspace_id is required")
+    );
 }
 
 #[tokio::test]
@@ -555,7 +688,10 @@ async fn ephemeral_and_bot_commands() {
             json!({ "workspace_id": env.ws(), "type": "message.created" }),
         )
         .await;
-    assert_eq!((r.status, r.error().as_str()), (400, "unsupported ephemeral event type"));
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (400, "unsupported ephemeral event type")
+    );
     let r = env
         .post(
             "/api/realtime/ephemeral",
@@ -586,14 +722,22 @@ async fn ephemeral_and_bot_commands() {
     .await;
     assert_eq!((r.status, r.error().as_str()), (403, "bot token required"));
     let r = env.get("/api/event-types").await;
-    assert!(r.json()["event_types"].as_array().unwrap().contains(&json!("message.created")));
+    assert!(
+        r.json()["event_types"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("message.created"))
+    );
 }
 
 #[tokio::test]
 async fn search_finds_substrings() {
     let env = Env::new().await;
-    env.server
-        .post_message(&env.seed.owner.user.id, &env.seed.general.id, "The Quick fox");
+    env.server.post_message(
+        &env.seed.owner.user.id,
+        &env.seed.general.id,
+        "The Quick fox",
+    );
     env.server
         .post_message(&env.seed.owner.user.id, &env.seed.general.id, "lazy dog");
     let r = env
@@ -604,4 +748,71 @@ async fn search_finds_substrings() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["channel_name"], "general");
     assert!(r.json()["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn every_event_decodes_with_proto() {
+    let env = Env::new().await;
+    let human = &env.seed.owner.user.id;
+    let m = env.server.post_message(human, &env.seed.general.id, "one");
+    env.server.post_thread_reply(human, &m.id, "two");
+    let dm = env
+        .server
+        .open_dm(&env.seed.workspace.id, human, &env.seed.bot.user.id);
+    env.server.post_dm(human, &dm.id, "three");
+    env.post(
+        &format!("/api/messages/{}/reactions", m.id),
+        json!({ "emoji": "x" }),
+    )
+    .await;
+    env.post(
+        &format!("/api/channels/{}/read", env.general()),
+        json!({ "seq": 1 }),
+    )
+    .await;
+    call(
+        &env.server,
+        "DELETE",
+        &format!("/api/messages/{}", m.id),
+        Some(&env.seed.owner.session_token),
+        None,
+    )
+    .await;
+    let events = env.server.events(&env.seed.workspace.id);
+    let types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        types,
+        [
+            "channel.created",
+            "message.created",
+            "thread.reply_created",
+            "thread.state_updated",
+            "message.created",
+            "reaction.added",
+            "channel.read",
+            "message.deleted"
+        ]
+    );
+    for e in &events {
+        assert!(
+            !e.payload.is_unknown(),
+            "{} decoded as unknown",
+            e.event_type()
+        );
+        assert!(e.is_durable());
+    }
+}
+
+#[tokio::test]
+async fn debug_output_has_no_secrets() {
+    let env = Env::new().await;
+    let dump = format!(
+        "{:?} {:?} {:?} {:?}",
+        env.server,
+        env.server.faults(),
+        env.seed.bot,
+        env.seed.owner
+    );
+    assert!(!dump.contains(&env.seed.bot.token), "{dump}");
+    assert!(!dump.contains(&env.seed.owner.session_token), "{dump}");
 }

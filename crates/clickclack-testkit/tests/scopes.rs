@@ -37,7 +37,8 @@ fn bundles_expand_like_the_server() {
             .try_create_bot(BotSpec::new(ws, "X").scopes(["bot:root"]))
             .unwrap_err();
         assert_eq!(err.to_string(), "unknown bot scope: bot:root");
-        let mixed = server.create_bot(BotSpec::new(ws, "M").scopes(["messages:read, profile:read"]));
+        let mixed =
+            server.create_bot(BotSpec::new(ws, "M").scopes(["messages:read, profile:read"]));
         assert_eq!(mixed.scopes, ["messages:read", "profile:read"]);
     });
 }
@@ -55,30 +56,132 @@ async fn scope_table() {
     let table: Vec<(&str, String, Option<serde_json::Value>, &str)> = vec![
         ("GET", "/api/me".into(), None, "profile:read"),
         ("GET", "/api/workspaces".into(), None, "workspaces:read"),
-        ("GET", format!("/api/workspaces/{ws}"), None, "workspaces:read"),
-        ("GET", format!("/api/workspaces/{ws}/members"), None, "workspaces:read"),
-        ("GET", format!("/api/workspaces/{ws}/channels"), None, "channels:read"),
-        ("POST", format!("/api/workspaces/{ws}/channels"), Some(json!({"name": "x"})), "channels:write"),
-        ("PATCH", format!("/api/channels/{ch}"), Some(json!({})), "channels:write"),
-        ("GET", format!("/api/channels/{ch}/messages"), None, "messages:read"),
-        ("POST", format!("/api/channels/{ch}/messages"), Some(json!({"body": "b"})), "messages:write"),
-        ("POST", format!("/api/channels/{ch}/read"), Some(json!({"seq": 1})), "messages:read"),
+        (
+            "GET",
+            format!("/api/workspaces/{ws}"),
+            None,
+            "workspaces:read",
+        ),
+        (
+            "GET",
+            format!("/api/workspaces/{ws}/members"),
+            None,
+            "workspaces:read",
+        ),
+        (
+            "GET",
+            format!("/api/workspaces/{ws}/channels"),
+            None,
+            "channels:read",
+        ),
+        (
+            "POST",
+            format!("/api/workspaces/{ws}/channels"),
+            Some(json!({"name": "x"})),
+            "channels:write",
+        ),
+        (
+            "PATCH",
+            format!("/api/channels/{ch}"),
+            Some(json!({})),
+            "channels:write",
+        ),
+        (
+            "GET",
+            format!("/api/channels/{ch}/messages"),
+            None,
+            "messages:read",
+        ),
+        (
+            "POST",
+            format!("/api/channels/{ch}/messages"),
+            Some(json!({"body": "b"})),
+            "messages:write",
+        ),
+        (
+            "POST",
+            format!("/api/channels/{ch}/read"),
+            Some(json!({"seq": 1})),
+            "messages:read",
+        ),
         ("GET", format!("/api/messages/{msg}"), None, "messages:read"),
-        ("GET", format!("/api/messages/by-nonce?workspace_id={ws}&nonce=n"), None, "messages:write"),
-        ("PATCH", format!("/api/messages/{msg}"), Some(json!({"body": "b"})), "messages:write"),
-        ("POST", format!("/api/messages/{msg}/reactions"), Some(json!({"emoji": "x"})), "messages:write"),
-        ("GET", format!("/api/messages/{msg}/thread"), None, "threads:read"),
-        ("POST", format!("/api/messages/{msg}/thread/replies"), Some(json!({"body": "b"})), "threads:write"),
-        ("GET", format!("/api/dms?workspace_id={ws}"), None, "dms:read"),
-        ("POST", "/api/dms".into(), Some(json!({"workspace_id": ws, "member_ids": [seed.owner.user.id]})), "dms:write"),
-        ("POST", "/api/uploads".into(), Some(json!({})), "uploads:write"),
-        ("GET", format!("/api/realtime/events?workspace_id={ws}"), None, "realtime:read"),
-        ("POST", "/api/realtime/ephemeral".into(), Some(json!({"workspace_id": ws, "channel_id": ch, "type": "typing.started"})), "messages:write"),
-        ("GET", format!("/api/search?workspace_id={ws}&q=x"), None, "messages:read"),
-        ("PUT", "/api/bots/self/commands".into(), Some(json!({"commands": []})), "commands:write"),
+        (
+            "GET",
+            format!("/api/messages/by-nonce?workspace_id={ws}&nonce=n"),
+            None,
+            "messages:write",
+        ),
+        (
+            "PATCH",
+            format!("/api/messages/{msg}"),
+            Some(json!({"body": "b"})),
+            "messages:write",
+        ),
+        (
+            "POST",
+            format!("/api/messages/{msg}/reactions"),
+            Some(json!({"emoji": "x"})),
+            "messages:write",
+        ),
+        (
+            "GET",
+            format!("/api/messages/{msg}/thread"),
+            None,
+            "threads:read",
+        ),
+        (
+            "POST",
+            format!("/api/messages/{msg}/thread/replies"),
+            Some(json!({"body": "b"})),
+            "threads:write",
+        ),
+        (
+            "GET",
+            format!("/api/dms?workspace_id={ws}"),
+            None,
+            "dms:read",
+        ),
+        (
+            "POST",
+            "/api/dms".into(),
+            Some(json!({"workspace_id": ws, "member_ids": [seed.owner.user.id]})),
+            "dms:write",
+        ),
+        (
+            "POST",
+            "/api/uploads".into(),
+            Some(json!({})),
+            "uploads:write",
+        ),
+        (
+            "GET",
+            format!("/api/realtime/events?workspace_id={ws}"),
+            None,
+            "realtime:read",
+        ),
+        (
+            "POST",
+            "/api/realtime/ephemeral".into(),
+            Some(json!({"workspace_id": ws, "channel_id": ch, "type": "typing.started"})),
+            "messages:write",
+        ),
+        (
+            "GET",
+            format!("/api/search?workspace_id={ws}&q=x"),
+            None,
+            "messages:read",
+        ),
+        (
+            "PUT",
+            "/api/bots/self/commands".into(),
+            Some(json!({"commands": []})),
+            "commands:write",
+        ),
     ];
     for bundle in bundles {
-        let bot = server.create_bot(BotSpec::new(&seed.workspace.id, &format!("bot {bundle}")).scopes([bundle]));
+        let bot = server.create_bot(
+            BotSpec::new(&seed.workspace.id, &format!("bot {bundle}")).scopes([bundle]),
+        );
         for (method, path, body, scope) in &table {
             let r = call(&server, method, path, Some(&bot.token), body.clone()).await;
             let missing = format!("bot token is missing scope {scope}");

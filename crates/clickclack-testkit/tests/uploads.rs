@@ -5,7 +5,10 @@ use bytes::Bytes;
 use common::*;
 use serde_json::json;
 
-fn multipart(parts: &[(&str, Option<(&str, &str)>, &[u8])]) -> (String, Bytes) {
+/// `(field name, Some((filename, content type)) for files, data)`.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+fn multipart(parts: &[Part<'_>]) -> (String, Bytes) {
     let boundary = "XBOUNDARYX";
     let mut body = Vec::new();
     for (name, file, data) in parts {
@@ -85,13 +88,30 @@ async fn upload_replay_download_attach() {
     let r = upload(&server, token, &q, &ct, body.clone()).await;
     assert_eq!(r.status, 201);
     let first = r.json()["upload"]["id"].clone();
-    let r = upload(&server, token, &q, "text/plain", Bytes::from_static(b"garbage")).await;
+    let r = upload(
+        &server,
+        token,
+        &q,
+        "text/plain",
+        Bytes::from_static(b"garbage"),
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["upload"]["id"], first);
-    let r = get(&server, &format!("/api/uploads/by-nonce?workspace_id={ws}&nonce=up-1"), token).await;
+    let r = get(
+        &server,
+        &format!("/api/uploads/by-nonce?workspace_id={ws}&nonce=up-1"),
+        token,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-clickclack-upload-nonce"), Some("supported"));
-    let r = get(&server, &format!("/api/uploads/by-nonce?workspace_id={ws}&nonce=nope"), token).await;
+    let r = get(
+        &server,
+        &format!("/api/uploads/by-nonce?workspace_id={ws}&nonce=nope"),
+        token,
+    )
+    .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.header("x-clickclack-upload-nonce"), Some("supported"));
 
@@ -100,11 +120,24 @@ async fn upload_replay_download_attach() {
     assert_eq!(r.status, 200);
     assert_eq!(&r.body[..], b"\x89PNG....");
     assert_eq!(r.header("content-type"), Some("image/png"));
-    assert!(r.header("content-disposition").unwrap().starts_with("inline"));
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("inline")
+    );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(r.header("content-security-policy"), Some("sandbox"));
-    let r = get(&server, &format!("/api/uploads/{}", first.as_str().unwrap()), token).await;
-    assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+    let r = get(
+        &server,
+        &format!("/api/uploads/{}", first.as_str().unwrap()),
+        token,
+    )
+    .await;
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
 
     // Attach via upload_id on create and via /attachments.
     let r = post(
@@ -136,6 +169,9 @@ async fn upload_replay_download_attach() {
     .await;
     assert_eq!(
         (r.status, r.error().as_str()),
-        (403, "message attachments can only be changed by the message author")
+        (
+            403,
+            "message attachments can only be changed by the message author"
+        )
     );
 }

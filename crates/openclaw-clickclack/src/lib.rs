@@ -11,6 +11,7 @@ pub mod llm;
 pub mod policy;
 pub mod reply;
 pub mod scheduler;
+pub mod gateway;
 pub mod channel;
 pub mod cli;
 pub mod outbound;

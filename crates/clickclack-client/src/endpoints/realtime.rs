@@ -1,7 +1,7 @@
 //! The realtime REST endpoints: the event page and ephemeral publishing.
 
 use clickclack_proto::requests::PublishEphemeral;
-use clickclack_proto::responses::EventResponse;
+use clickclack_proto::responses::{EventResponse, EventTypesResponse};
 use clickclack_proto::{ChannelId, ConversationId, Cursor, Event, EventsPage, WorkspaceId};
 use http::Method;
 
@@ -107,5 +107,11 @@ impl Client {
     ) -> Result<Event, Error> {
         self.publish_ephemeral(&target.request(workspace, "presence.changed", Some(payload)))
             .await
+    }
+
+    /// `GET /api/event-types`: the durable event types the server persists.
+    pub async fn event_types(&self) -> Result<Vec<String>, Error> {
+        let resp: EventTypesResponse = self.json(Call::get(ApiPath::new("/api/event-types"))).await?;
+        Ok(resp.event_types)
     }
 }

@@ -525,3 +525,10 @@ async fn ephemeral_helpers() {
     let ev = c.publish_typing(ws, &EphemeralTarget::Dm(dm.id.clone()), true).await.unwrap();
     assert_eq!(ev.direct_conversation_id(), Some(&dm.id));
 }
+
+#[tokio::test]
+async fn event_types_lists_durable_types() {
+    let env = env().await;
+    let types = env.bot().event_types().await.unwrap();
+    assert!(types.iter().any(|t| t == "message.created"));
+}

@@ -241,6 +241,44 @@ pub(crate) async fn set_commands(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Re
     ok(json!({ "bot_commands": value }))
 }
 
+/// `GET /api/workspaces/{id}/bot-commands`.
+pub(crate) fn workspace_commands(shared: &Shared, ctx: &Ctx, ws: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("workspaces:read")?;
+    let list = shared.store.read(|d| -> ApiResult<Vec<Value>> {
+        let w = d.workspace_access(&actor, ws)?;
+        let mut out = Vec::new();
+        for (member, _) in &w.members {
+            let (Some(bot), Some(Value::Array(cmds))) =
+                (d.user(member), d.bot_commands.get(member))
+            else {
+                continue;
+            };
+            for c in cmds {
+                if c["workspace_id"] != json!(ws) {
+                    continue;
+                }
+                out.push(json!({
+                    "id": c["id"],
+                    "command": c["command"],
+                    "description": c["description"],
+                    "args_hint": c["args_hint"],
+                    "bot": {
+                        "id": bot.id,
+                        "handle": bot.handle,
+                        "display_name": bot.display_name,
+                        "avatar_url": "",
+                    },
+                    "created_at": c["created_at"],
+                    "updated_at": c["updated_at"],
+                }));
+            }
+        }
+        Ok(out)
+    })?;
+    ok(json!({ "bot_commands": list }))
+}
+
 /// `GET /api/event-types`.
 pub(crate) fn event_types() -> ApiResult<Resp> {
     ok(json!({ "event_types": DURABLE_TYPES }))

@@ -490,3 +490,63 @@ pub(crate) async fn attach(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResul
     })?;
     ok(json!({ "ok": true }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn req(
+        after: Option<i64>,
+        before: Option<i64>,
+        around: Option<i64>,
+        latest: bool,
+        limit: usize,
+    ) -> PageReq {
+        PageReq {
+            after,
+            before,
+            around,
+            latest,
+            limit,
+        }
+    }
+
+    #[test]
+    fn windows() {
+        assert_eq!(window(10, &req(Some(3), None, None, false, 3)), (3, 6));
+        assert_eq!(window(10, &req(None, Some(3), None, false, 5)), (0, 2));
+        assert_eq!(window(10, &req(None, None, Some(5), false, 3)), (3, 6));
+        assert_eq!(window(10, &req(None, None, None, true, 2)), (8, 10));
+        assert_eq!(window(10, &req(None, None, None, false, 4)), (0, 4));
+        assert_eq!(window(0, &req(None, None, None, true, 4)), (0, 0));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn window_is_in_bounds(
+            n in 0usize..300,
+            seq in 0i64..400,
+            which in 0u8..5,
+            limit in 1usize..201,
+        ) {
+            let r = match which {
+                0 => req(Some(seq), None, None, false, limit),
+                1 => req(None, Some(seq), None, false, limit),
+                2 => req(None, None, Some(seq), false, limit),
+                3 => req(None, None, None, true, limit),
+                _ => req(None, None, None, false, limit),
+            };
+            let (start, end) = window(n, &r);
+            prop_assert!(start <= end && end <= n);
+            prop_assert!(end - start <= limit);
+            if let Some(a) = r.after {
+                prop_assert!(start as i64 >= a.min(n as i64));
+            }
+            if let Some(b) = r.before {
+                prop_assert!((end as i64) < b.max(1));
+            }
+        }
+    }
+}

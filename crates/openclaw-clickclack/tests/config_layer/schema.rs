@@ -558,4 +558,59 @@ fn json5_niceties_work() {
         Some(Some(1000))
     );
     assert!(parse_config_str("", &no_env()).is_err());
+    // Non-finite JSON5 numbers never panic; they are rejected where numbers matter.
+    for text in [
+        "{channels: {clickclack: {mediaMaxMb: Infinity}}}",
+        "{channels: {clickclack: {mediaMaxMb: NaN}}}",
+        "{channels: {clickclack: {reconnectMs: -Infinity}}}",
+        "{channels: {clickclack: {reconnectMs: 1e400}}}",
+        "{channels: {clickclack: {reconnectMs: 18446744073709551616}}}",
+    ] {
+        assert!(parse_config_str(text, &no_env()).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn load_finds_the_config_like_openclaw() {
+    use openclaw_clickclack::config::load;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".openclaw")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        home.join(".openclaw/openclaw.json"),
+        "{channels: {clickclack: {workspace: 'from-home'}}}",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let custom = dir.path().join("custom.json5");
+    std::fs::write(&custom, "{channels: {clickclack: {workspace: 'from-env'}}}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let flag = dir.path().join("flag.json");
+    std::fs::write(&flag, "{channels: {clickclack: {workspace: 'from-flag'}}}")
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let workspace = |loaded: openclaw_clickclack::config::LoadedConfig| {
+        loaded.config.clickclack.and_then(|c| c.root.workspace)
+    };
+    let env = MapEnv::new().with("HOME", home.display().to_string());
+    let loaded = load(None, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.path, home.join(".openclaw/openclaw.json"));
+    assert_eq!(workspace(loaded).as_deref(), Some("from-home"));
+
+    let env = env.with("OPENCLAW_CONFIG_PATH", custom.display().to_string());
+    assert_eq!(
+        workspace(load(None, &env).unwrap_or_else(|e| panic!("{e}"))).as_deref(),
+        Some("from-env")
+    );
+    assert_eq!(
+        workspace(load(Some(&flag), &env).unwrap_or_else(|e| panic!("{e}"))).as_deref(),
+        Some("from-flag")
+    );
+
+    let err = load(None, &MapEnv::new()).err().map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(
+            "cannot locate the OpenClaw config: pass --config PATH or set OPENCLAW_CONFIG_PATH (HOME is not set)"
+        )
+    );
 }

@@ -1,0 +1,203 @@
+//! Shared helpers of the gateway tests: a seeded testkit, a model stub,
+//! configs in the docs' JSON5 format, condition polling and log capture.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clickclack_proto::objects::Message;
+use clickclack_testkit::model_stub::ModelStub;
+use clickclack_testkit::{Seed, TestServer};
+use openclaw_clickclack::config::{MapEnv, OpenClawConfig, parse_config_str};
+use openclaw_clickclack::gateway::{Gateway, GatewayOptions, Lifecycle};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Polls `cond` every 10 ms until it holds; panics after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Like [`wait_until`] with an async condition.
+pub async fn wait_until_async<F, Fut>(what: &str, timeout: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The default bound of the waits in these tests.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A seeded testkit server and an echo model stub.
+pub struct Fixture {
+    pub server: TestServer,
+    pub seed: Seed,
+    pub model: ModelStub,
+    pub state: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub async fn new() -> Fixture {
+        Self::with_model(ModelStub::start().await).await
+    }
+
+    pub async fn with_model(model: ModelStub) -> Fixture {
+        let server = TestServer::start().await;
+        let seed = server.seed();
+        Fixture {
+            server,
+            seed,
+            model,
+            state: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A single (root) model-mode account in the docs' format, plus `extra`
+    /// keys inside `channels.clickclack` and `top` keys at the root.
+    pub fn model_config(&self, extra: &str, top: &str) -> String {
+        format!(
+            r#"{{
+  // OpenClaw config (JSON5)
+  channels: {{
+    clickclack: {{
+      enabled: true,
+      baseUrl: "{base}",
+      token: "{token}",
+      workspace: "default",
+      replyMode: "model",
+      model: "stub/echo",
+      {extra}
+    }},
+  }},
+  models: {{ providers: {{ stub: {{ baseUrl: "{model}", api: "openai-completions" }} }} }},
+  {top}
+}}"#,
+            base = self.server.base_url(),
+            token = self.seed.bot.token,
+            model = self.model.base_url(),
+        )
+    }
+
+    pub fn options(&self) -> GatewayOptions {
+        GatewayOptions {
+            state_dir: Some(self.state.path().to_path_buf()),
+            retry_base: Duration::from_millis(20),
+            shutdown_grace: Duration::from_secs(5),
+            ..GatewayOptions::default()
+        }
+    }
+
+    /// Starts a gateway and waits until every account is ready.
+    pub async fn start(&self, config: &str, options: GatewayOptions) -> Gateway {
+        let gateway = start_gateway(config, &MapEnv::new(), options).await;
+        wait_ready(&gateway).await;
+        gateway
+    }
+
+    /// Bot-authored messages in `#general` (roots).
+    pub fn bot_roots(&self) -> Vec<Message> {
+        let bot = &self.seed.bot.user.id;
+        self.server
+            .channel_messages(&self.seed.general.id)
+            .into_iter()
+            .filter(|m| &m.author_id == bot)
+            .collect()
+    }
+
+    /// Bot replies quoting `source`.
+    pub fn replies_to(&self, source: &Message) -> Vec<Message> {
+        self.bot_roots()
+            .into_iter()
+            .filter(|m| m.quoted_message_id.as_ref() == Some(&source.id))
+            .collect()
+    }
+
+    pub fn post(&self, body: &str) -> Message {
+        self.server
+            .post_message(&self.seed.owner.user.id, &self.seed.general.id, body)
+    }
+}
+
+pub fn parse(config: &str, env: &MapEnv) -> OpenClawConfig {
+    parse_config_str(config, env).expect("config parses")
+}
+
+pub async fn start_gateway(config: &str, env: &MapEnv, options: GatewayOptions) -> Gateway {
+    Gateway::start(&parse(config, env), env, options).await.expect("gateway starts")
+}
+
+pub async fn wait_ready(gateway: &Gateway) {
+    let status = gateway.status().clone();
+    wait_until("every account ready", WAIT, || {
+        status.all().iter().all(|s| s.lifecycle == Lifecycle::Ready)
+    })
+    .await;
+}
+
+/// A log buffer for `tracing_subscriber`.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        self.text().contains(needle)
+    }
+}
+
+pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Logs {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter(Arc::clone(&self.0))
+    }
+}
+
+/// Captures logs (debug and up, no ANSI) of the current thread. Use with a
+/// current-thread runtime (`#[tokio::test]`) so spawned tasks are captured too.
+pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (logs, guard)
+}
