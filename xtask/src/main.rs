@@ -6,12 +6,14 @@
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod demo;
 mod msrv;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("demo") => demo::demo(&args[1..]),
         Some("msrv") => msrv::check(),
         Some("bench") => bench::bench(&args[1..]),
         Some("bench-run") => bench::bench_run(&args[1..]),
@@ -36,6 +38,7 @@ fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
          commands:\n  \
+         demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers
          ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check\n  \
          bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway]: release-mode benchmarks vs same-run baselines\n  \
          msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"

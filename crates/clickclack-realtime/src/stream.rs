@@ -358,3 +358,18 @@ impl RealtimeStreamBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync + Unpin + 'static>() {}
+        check::<RealtimeStream>();
+        check::<Committer>();
+        check::<RealtimeItem>();
+        check::<Error>();
+        check::<RealtimeStreamBuilder>();
+    }
+}

@@ -52,7 +52,11 @@ async fn uploads_then_posts_then_attaches_keeping_filename_and_mime() {
     assert_eq!(upload.byte_size, 19);
     assert_eq!(env.server.request_count("POST", "/api/uploads"), 1);
     assert_eq!(env.server.request_count("POST", "/api/channels/"), 1);
-    assert_eq!(env.server.request_count("POST", "/api/messages/"), 1, "one attach");
+    assert_eq!(
+        env.server.request_count("POST", "/api/messages/"),
+        1,
+        "one attach"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +105,12 @@ async fn thread_targets_get_the_media_reply_in_the_thread() {
 #[tokio::test]
 async fn oversized_media_is_rejected_before_any_request() {
     let env = start().await;
-    let ch = channel_with(&env, &env.seed.bot.token, "mediaMaxMb: 0.00001,", ChannelOptions::default());
+    let ch = channel_with(
+        &env,
+        &env.seed.bot.token,
+        "mediaMaxMb: 0.00001,",
+        ChannelOptions::default(),
+    );
     // 0.00001 MiB = 10 bytes; the file has 19.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = proof_file(&dir);
@@ -114,14 +123,25 @@ async fn oversized_media_is_rejected_before_any_request() {
         .await
         .expect_err("too large");
     assert_eq!(err.to_string(), "media exceeds 10 bytes");
-    assert!(matches!(err, SendError::MediaTooLarge { size: 19, limit: 10 }));
+    assert!(matches!(
+        err,
+        SendError::MediaTooLarge {
+            size: 19,
+            limit: 10
+        }
+    ));
     assert_eq!(all_requests(&env.server), 0);
 }
 
 #[tokio::test]
 async fn media_limit_is_capped_at_64_mib() {
     let env = start().await;
-    let ch = channel_with(&env, &env.seed.bot.token, "mediaMaxMb: 1000,", ChannelOptions::default());
+    let ch = channel_with(
+        &env,
+        &env.seed.bot.token,
+        "mediaMaxMb: 1000,",
+        ChannelOptions::default(),
+    );
     let account = ch.account(None).expect("account");
     assert_eq!(account.media_max_bytes, 64 * 1024 * 1024);
     let big = vec![0_u8; 64 * 1024 * 1024 + 1];
@@ -141,7 +161,9 @@ async fn media_limit_is_capped_at_64_mib() {
 async fn attach_failure_is_retried_once_with_the_same_upload_and_message() {
     let env = start().await;
     let ch = no_retry(&env);
-    env.server.faults().fail_next("POST", "/api/messages/", 1, 500);
+    env.server
+        .faults()
+        .fail_next("POST", "/api/messages/", 1, 500);
     let ids = ch
         .send(
             None,
@@ -153,20 +175,34 @@ async fn attach_failure_is_retried_once_with_the_same_upload_and_message() {
         .expect("retried");
     assert_eq!(env.server.request_count("POST", "/api/uploads"), 1);
     assert_eq!(env.server.request_count("POST", "/api/channels/"), 1);
-    assert_eq!(env.server.request_count("POST", "/api/messages/"), 2, "attach twice");
     assert_eq!(
-        env.server.request_count("GET", &format!("/api/messages/{}", ids[0])),
+        env.server.request_count("POST", "/api/messages/"),
+        2,
+        "attach twice"
+    );
+    assert_eq!(
+        env.server
+            .request_count("GET", &format!("/api/messages/{}", ids[0])),
         1,
         "verified once"
     );
-    assert_eq!(env.server.message(&ids[0]).expect("stored").attachments.len(), 1);
+    assert_eq!(
+        env.server
+            .message(&ids[0])
+            .expect("stored")
+            .attachments
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_persisted_attachment_with_a_lost_response_counts_as_success() {
     let env = start().await;
     let ch = no_retry(&env);
-    env.server.faults().lose_next_response("POST", "/api/messages/");
+    env.server
+        .faults()
+        .lose_next_response("POST", "/api/messages/");
     let ids = ch
         .send(
             None,
@@ -176,16 +212,31 @@ async fn a_persisted_attachment_with_a_lost_response_counts_as_success() {
         )
         .await
         .expect("verified");
-    assert_eq!(env.server.request_count("POST", "/api/messages/"), 1, "no second attach");
-    assert_eq!(env.server.message(&ids[0]).expect("stored").attachments.len(), 1);
+    assert_eq!(
+        env.server.request_count("POST", "/api/messages/"),
+        1,
+        "no second attach"
+    );
+    assert_eq!(
+        env.server
+            .message(&ids[0])
+            .expect("stored")
+            .attachments
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn attach_and_its_retry_failing_is_a_partial_delivery_with_the_first_error() {
     let env = start().await;
     let ch = no_retry(&env);
-    env.server.faults().fail_next("POST", "/api/messages/", 1, 500);
-    env.server.faults().fail_next("POST", "/api/messages/", 1, 400);
+    env.server
+        .faults()
+        .fail_next("POST", "/api/messages/", 1, 500);
+    env.server
+        .faults()
+        .fail_next("POST", "/api/messages/", 1, 400);
     let err = ch
         .send(
             None,
@@ -215,7 +266,10 @@ async fn durable_media_reuses_upload_and_message_nonces_across_retries() {
     let message = OutboundMessage::text("Artifact proof")
         .with_media(MediaAttachment::path(&path))
         .durable(DurablePart::new("queue-1", 0).expect("part"));
-    let first = ch.send(None, "general", message.clone()).await.expect("sent");
+    let first = ch
+        .send(None, "general", message.clone())
+        .await
+        .expect("sent");
     let stored = env.server.message(&first[0]).expect("stored");
     assert_eq!(
         stored.nonce.as_deref(),
@@ -229,9 +283,17 @@ async fn durable_media_reuses_upload_and_message_nonces_across_retries() {
     std::fs::remove_file(&path).expect("remove");
     let again = ch.send(None, "general", message).await.expect("replayed");
     assert_eq!(again, first);
-    assert_eq!(env.server.request_count("POST", "/api/uploads"), 1, "no second multipart write");
     assert_eq!(
-        env.server.message(&first[0]).expect("stored").attachments.len(),
+        env.server.request_count("POST", "/api/uploads"),
+        1,
+        "no second multipart write"
+    );
+    assert_eq!(
+        env.server
+            .message(&first[0])
+            .expect("stored")
+            .attachments
+            .len(),
         1
     );
     let count = env

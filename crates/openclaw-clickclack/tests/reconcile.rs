@@ -11,11 +11,13 @@ use openclaw_clickclack::outbound::{MediaAttachment, OutboundMessage, ReconcileO
 use common::{Env, channel, start};
 
 fn text_payload() -> OutboundMessage {
-    OutboundMessage::text("recovered text").durable(DurablePart::new("queue-text", 0).expect("part"))
+    OutboundMessage::text("recovered text")
+        .durable(DurablePart::new("queue-text", 0).expect("part"))
 }
 
 fn media_payload(n: usize) -> OutboundMessage {
-    let mut payload = OutboundMessage::text("proof").durable(DurablePart::new("queue-media", 0).expect("part"));
+    let mut payload =
+        OutboundMessage::text("proof").durable(DurablePart::new("queue-media", 0).expect("part"));
     for i in 0..n {
         // The source does not exist: reconciliation must never read it.
         payload = payload.with_media(MediaAttachment::path(format!("/nonexistent/{i}.png")));
@@ -35,18 +37,29 @@ async fn text_is_sent_only_when_its_durable_message_exists() {
     let env = start().await;
     let ch = channel(&env);
     assert_eq!(
-        ch.reconcile_unknown_send(None, &[text_payload()]).await.expect("ok"),
+        ch.reconcile_unknown_send(None, &[text_payload()])
+            .await
+            .expect("ok"),
         ReconcileOutcome::NotSent
     );
-    assert_eq!(env.server.request_count("POST", "/"), 0, "nothing sent while reconciling");
-    let ids = ch.send(None, "general", text_payload()).await.expect("sent");
+    assert_eq!(
+        env.server.request_count("POST", "/"),
+        0,
+        "nothing sent while reconciling"
+    );
+    let ids = ch
+        .send(None, "general", text_payload())
+        .await
+        .expect("sent");
     let nonce = text_nonce(&DurablePart::new("queue-text", 0).expect("part"));
     assert_eq!(
         nonce,
         "openclaw-text:4a171ee0c18d243d8d3c510320ab1b1d317afd95b0204abec18312e57307fb24"
     );
     assert_eq!(
-        ch.reconcile_unknown_send(None, &[text_payload()]).await.expect("ok"),
+        ch.reconcile_unknown_send(None, &[text_payload()])
+            .await
+            .expect("ok"),
         ReconcileOutcome::Sent { message_ids: ids }
     );
 }
@@ -72,7 +85,10 @@ async fn only_one_payload_can_be_reconciled() {
 async fn media_is_not_sent_when_its_durable_message_is_absent() {
     let env = start().await;
     let ch = channel(&env);
-    let outcome = ch.reconcile_unknown_send(None, &[media_payload(1)]).await.expect("ok");
+    let outcome = ch
+        .reconcile_unknown_send(None, &[media_payload(1)])
+        .await
+        .expect("ok");
     assert_eq!(outcome, ReconcileOutcome::NotSent);
     let digest = "b7ec5953ddec187b357faecde36f1abf0ef8590b1cda47c199c562b9e2e24432";
     let nonces = media_nonces(&DurablePart::new("queue-media", 0).expect("part"));
@@ -91,14 +107,24 @@ async fn uploads_without_messages_replay_normally() {
     for i in 0..2 {
         let nonces = media_nonces(&DurablePart::new("queue-media", i).expect("part"));
         client
-            .upload(UploadRequest::bytes(ws.clone(), format!("{i}.png"), Bytes::from_static(b"x")).nonce(nonces.upload))
+            .upload(
+                UploadRequest::bytes(ws.clone(), format!("{i}.png"), Bytes::from_static(b"x"))
+                    .nonce(nonces.upload),
+            )
             .await
             .expect("upload");
     }
     let ch = channel(&env);
-    let outcome = ch.reconcile_unknown_send(None, &[media_payload(2)]).await.expect("ok");
+    let outcome = ch
+        .reconcile_unknown_send(None, &[media_payload(2)])
+        .await
+        .expect("ok");
     assert_eq!(outcome, ReconcileOutcome::NotSent);
-    assert_eq!(env.server.request_count("POST", "/api/messages/"), 0, "no attach");
+    assert_eq!(
+        env.server.request_count("POST", "/api/messages/"),
+        0,
+        "no attach"
+    );
 }
 
 #[tokio::test]
@@ -110,29 +136,53 @@ async fn attachments_are_repaired_once_every_message_exists() {
     for i in 0..2 {
         let nonces = media_nonces(&DurablePart::new("queue-media", i).expect("part"));
         let upload = client
-            .upload(UploadRequest::bytes(ws.clone(), format!("{i}.png"), Bytes::from_static(b"x")).nonce(nonces.upload))
+            .upload(
+                UploadRequest::bytes(ws.clone(), format!("{i}.png"), Bytes::from_static(b"x"))
+                    .nonce(nonces.upload),
+            )
             .await
             .expect("upload");
         let message = client
-            .send_message(&env.seed.general.id, CreateMessage::new("proof").nonce(nonces.message))
+            .send_message(
+                &env.seed.general.id,
+                CreateMessage::new("proof").nonce(nonces.message),
+            )
             .await
             .expect("message")
             .message;
         if i == 1 {
-            client.attach_upload(&message.id, &upload.id).await.expect("attach");
+            client
+                .attach_upload(&message.id, &upload.id)
+                .await
+                .expect("attach");
         }
         ids.push(message.id);
     }
     let attaches_before = env.server.request_count("POST", "/api/messages/");
     let ch = channel(&env);
-    let outcome = ch.reconcile_unknown_send(None, &[media_payload(2)]).await.expect("ok");
-    assert_eq!(outcome, ReconcileOutcome::Sent { message_ids: ids.clone() });
+    let outcome = ch
+        .reconcile_unknown_send(None, &[media_payload(2)])
+        .await
+        .expect("ok");
+    assert_eq!(
+        outcome,
+        ReconcileOutcome::Sent {
+            message_ids: ids.clone()
+        }
+    );
     assert_eq!(
         env.server.request_count("POST", "/api/messages/") - attaches_before,
         1,
         "only the missing attachment"
     );
-    assert_eq!(env.server.message(&ids[0]).expect("first").attachments.len(), 1);
+    assert_eq!(
+        env.server
+            .message(&ids[0])
+            .expect("first")
+            .attachments
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -141,16 +191,25 @@ async fn a_message_without_its_upload_is_unresolved() {
     let client = bot_client(&env);
     let nonces = media_nonces(&DurablePart::new("queue-media", 0).expect("part"));
     let orphan = client
-        .send_message(&env.seed.general.id, CreateMessage::new("proof").nonce(nonces.message))
+        .send_message(
+            &env.seed.general.id,
+            CreateMessage::new("proof").nonce(nonces.message),
+        )
         .await
         .expect("message")
         .message;
     let ch = channel(&env);
-    let outcome = ch.reconcile_unknown_send(None, &[media_payload(1)]).await.expect("ok");
+    let outcome = ch
+        .reconcile_unknown_send(None, &[media_payload(1)])
+        .await
+        .expect("ok");
     assert_eq!(
         outcome,
         ReconcileOutcome::Unresolved {
-            error: format!("ClickClack message {} exists without its nonce-keyed upload", orphan.id),
+            error: format!(
+                "ClickClack message {} exists without its nonce-keyed upload",
+                orphan.id
+            ),
             retryable: false,
         }
     );
@@ -161,7 +220,11 @@ async fn a_plain_404_means_the_server_cannot_look_nonces_up() {
     let env = start().await;
     let ch = channel(&env);
     // Resolve the workspace first so the fault hits the lookup.
-    ch.sender(None).expect("sender").workspace_id().await.expect("ws");
+    ch.sender(None)
+        .expect("sender")
+        .workspace_id()
+        .await
+        .expect("ws");
     env.server
         .faults()
         .fail_next("GET", "/api/messages/by-nonce", 1, 404);

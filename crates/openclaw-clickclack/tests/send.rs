@@ -28,7 +28,11 @@ async fn row_8_workspace_by_slug_name_id_and_wsp_verbatim() {
             ChannelOptions::default(),
         );
         let sender = ch.sender(Some("other")).expect("sender");
-        assert_eq!(sender.workspace_id().await.expect("resolves"), ws, "{value}");
+        assert_eq!(
+            sender.workspace_id().await.expect("resolves"),
+            ws,
+            "{value}"
+        );
     }
     // `wsp_` values are used verbatim, without listing workspaces.
     let before = env.server.request_count("GET", "/api/workspaces");
@@ -38,7 +42,11 @@ async fn row_8_workspace_by_slug_name_id_and_wsp_verbatim() {
         "accounts: { other: { workspace: \"wsp_not_checked\" } },",
         ChannelOptions::default(),
     );
-    let id = ch.sender(Some("other")).expect("sender").workspace_id().await;
+    let id = ch
+        .sender(Some("other"))
+        .expect("sender")
+        .workspace_id()
+        .await;
     assert_eq!(id.expect("verbatim").as_str(), "wsp_not_checked");
     assert_eq!(env.server.request_count("GET", "/api/workspaces"), before);
 }
@@ -54,10 +62,17 @@ async fn row_8_workspace_not_found_is_exact_and_case_sensitive() {
             ChannelOptions::default(),
         );
         let err = ch
-            .send(Some("other"), "channel:general", OutboundMessage::text("hi"))
+            .send(
+                Some("other"),
+                "channel:general",
+                OutboundMessage::text("hi"),
+            )
             .await
             .expect_err("not found");
-        assert_eq!(err.to_string(), format!("ClickClack workspace not found: {value}"));
+        assert_eq!(
+            err.to_string(),
+            format!("ClickClack workspace not found: {value}")
+        );
     }
 }
 
@@ -67,16 +82,27 @@ async fn row_9_channel_by_name_slug_id_and_not_found() {
     let ch = channel(&env);
     let general = env.seed.general.id.clone();
     for target in ["channel:general", "general", "#General", "channel:GENERAL"] {
-        let id = only(ch.send(None, target, OutboundMessage::text(target)).await.expect("sent"));
+        let id = only(
+            ch.send(None, target, OutboundMessage::text(target))
+                .await
+                .expect("sent"),
+        );
         let stored = env.server.message(&id).expect("stored");
         assert_eq!(stored.channel_id.as_ref(), Some(&general), "{target}");
     }
     let id = only(
-        ch.send(None, &format!("channel:{general}"), OutboundMessage::text("by id"))
-            .await
-            .expect("sent"),
+        ch.send(
+            None,
+            &format!("channel:{general}"),
+            OutboundMessage::text("by id"),
+        )
+        .await
+        .expect("sent"),
     );
-    assert_eq!(env.server.message(&id).expect("stored").channel_id, Some(general));
+    assert_eq!(
+        env.server.message(&id).expect("stored").channel_id,
+        Some(general)
+    );
     let err = ch
         .send(None, "channel:random", OutboundMessage::text("hi"))
         .await
@@ -88,21 +114,36 @@ async fn row_9_channel_by_name_slug_id_and_not_found() {
 async fn resolved_ids_are_cached_and_dropped_after_a_404() {
     let env = start().await;
     let ch = channel(&env);
-    ch.send(None, "general", OutboundMessage::text("one")).await.expect("sent");
+    ch.send(None, "general", OutboundMessage::text("one"))
+        .await
+        .expect("sent");
     let lists = env.server.request_count("GET", "/api/workspaces");
-    ch.send(None, "general", OutboundMessage::text("two")).await.expect("sent");
-    assert_eq!(env.server.request_count("GET", "/api/workspaces"), lists, "cached");
+    ch.send(None, "general", OutboundMessage::text("two"))
+        .await
+        .expect("sent");
+    assert_eq!(
+        env.server.request_count("GET", "/api/workspaces"),
+        lists,
+        "cached"
+    );
     let sender = ch.sender(None).expect("sender");
     assert!(!sender.cache().is_empty());
 
     env.server
         .faults()
         .fail_next("POST", "/api/channels/", 1, 404);
-    let err = ch.send(None, "general", OutboundMessage::text("three")).await;
+    let err = ch
+        .send(None, "general", OutboundMessage::text("three"))
+        .await;
     assert!(err.is_err());
     assert!(sender.cache().is_empty(), "invalidated on 404");
-    ch.send(None, "general", OutboundMessage::text("four")).await.expect("sent");
-    assert!(env.server.request_count("GET", "/api/workspaces") > lists, "looked up again");
+    ch.send(None, "general", OutboundMessage::text("four"))
+        .await
+        .expect("sent");
+    assert!(
+        env.server.request_count("GET", "/api/workspaces") > lists,
+        "looked up again"
+    );
 }
 
 #[tokio::test]
@@ -128,9 +169,13 @@ async fn row_11_provider_prefixed_mixed_case_targets() {
     let env = start().await;
     let ch = channel(&env);
     let id = only(
-        ch.send(None, "ClickClack:Channel:general", OutboundMessage::text("prefixed"))
-            .await
-            .expect("sent"),
+        ch.send(
+            None,
+            "ClickClack:Channel:general",
+            OutboundMessage::text("prefixed"),
+        )
+        .await
+        .expect("sent"),
     );
     assert_eq!(
         env.server.message(&id).expect("stored").channel_id,
@@ -152,7 +197,10 @@ async fn row_7_not_configured_account() {
         .send(None, "general", OutboundMessage::text("hi"))
         .await
         .expect_err("not configured");
-    assert_eq!(err.to_string(), "ClickClack is not configured for account \"default\"");
+    assert_eq!(
+        err.to_string(),
+        "ClickClack is not configured for account \"default\""
+    );
     let hint = err.hint().expect("hint");
     assert!(hint.contains("CLICKCLACK_BOT_TOKEN"), "{hint}");
 }
@@ -160,9 +208,9 @@ async fn row_7_not_configured_account() {
 #[tokio::test]
 async fn missing_scope_names_the_scope_and_bot_write() {
     let env = start().await;
-    let reader = env.server.create_bot(
-        BotSpec::new(&env.seed.workspace.id, "Reader").scopes(["bot:read"]),
-    );
+    let reader = env
+        .server
+        .create_bot(BotSpec::new(&env.seed.workspace.id, "Reader").scopes(["bot:read"]));
     let ch = channel_with(&env, &reader.token, "", ChannelOptions::default());
     let err = ch
         .send(None, "general", OutboundMessage::text("hi"))
@@ -189,7 +237,11 @@ async fn row_12_sanitises_and_keeps_markdown() {
     );
     assert_eq!(env.server.message(&id).expect("stored").body, "Done.");
     let markdown = "# Title\n\n**bold** _it_ `code`\n\n```sh\nls -la\n```";
-    let id = only(ch.send(None, "general", OutboundMessage::text(markdown)).await.expect("sent"));
+    let id = only(
+        ch.send(None, "general", OutboundMessage::text(markdown))
+            .await
+            .expect("sent"),
+    );
     assert_eq!(env.server.message(&id).expect("stored").body, markdown);
 }
 
@@ -198,7 +250,11 @@ async fn row_12_scaffolding_only_sends_nothing() {
     let env = start().await;
     let ch = channel(&env);
     let ids = ch
-        .send(None, "channel:general", OutboundMessage::text("⚠️ 🛠️ `search repos (agent)` failed"))
+        .send(
+            None,
+            "channel:general",
+            OutboundMessage::text("⚠️ 🛠️ `search repos (agent)` failed"),
+        )
         .await
         .expect("ok");
     assert!(ids.is_empty());
@@ -216,7 +272,8 @@ async fn row_13_channel_quote_reply_and_plain_post() {
         ch.send(
             None,
             "channel:general",
-            OutboundMessage::text("Done.\n⚠️ 🛠️ `search repos (agent)` failed").reply_to(root.id.clone()),
+            OutboundMessage::text("Done.\n⚠️ 🛠️ `search repos (agent)` failed")
+                .reply_to(root.id.clone()),
         )
         .await
         .expect("sent"),
@@ -227,8 +284,15 @@ async fn row_13_channel_quote_reply_and_plain_post() {
     assert_eq!(reply.parent_message_id, None, "a quote-reply, not a thread");
     assert!(env.server.thread_replies(&root.id).is_empty());
 
-    let id = only(ch.send(None, "channel:general", OutboundMessage::text("hi")).await.expect("sent"));
-    assert_eq!(env.server.message(&id).expect("stored").quoted_message_id, None);
+    let id = only(
+        ch.send(None, "channel:general", OutboundMessage::text("hi"))
+            .await
+            .expect("sent"),
+    );
+    assert_eq!(
+        env.server.message(&id).expect("stored").quoted_message_id,
+        None
+    );
 }
 
 #[tokio::test]
@@ -259,11 +323,18 @@ async fn row_13_threads_for_thread_id_and_thread_targets() {
     assert_eq!(reply.quoted_message_id, None);
 
     let id = only(
-        ch.send(None, &format!("thread:{}", root.id), OutboundMessage::text("hi"))
-            .await
-            .expect("sent"),
+        ch.send(
+            None,
+            &format!("thread:{}", root.id),
+            OutboundMessage::text("hi"),
+        )
+        .await
+        .expect("sent"),
     );
-    assert_eq!(env.server.message(&id).expect("stored").parent_message_id, Some(root.id.clone()));
+    assert_eq!(
+        env.server.message(&id).expect("stored").parent_message_id,
+        Some(root.id.clone())
+    );
     assert_eq!(env.server.thread_replies(&root.id).len(), 2);
 }
 
@@ -274,10 +345,14 @@ async fn row_13_dm_create_or_reuse_with_quote() {
     let alice = env.server.create_user(&env.seed.workspace.id, "Alice");
     let target = format!("dm:{}", alice.user.id);
     // Quote a real DM message: post one, then quote-reply to it.
-    let conversation = env
+    let conversation = env.server.open_dm(
+        &env.seed.workspace.id,
+        &alice.user.id,
+        &env.seed.bot.user.id,
+    );
+    let question = env
         .server
-        .open_dm(&env.seed.workspace.id, &alice.user.id, &env.seed.bot.user.id);
-    let question = env.server.post_dm(&alice.user.id, &conversation.id, "status?");
+        .post_dm(&alice.user.id, &conversation.id, "status?");
     let id = only(
         ch.send(
             None,
@@ -290,7 +365,11 @@ async fn row_13_dm_create_or_reuse_with_quote() {
     );
     let reply = env.server.message(&id).expect("stored");
     assert_eq!(reply.body, "Deploy finished.");
-    assert_eq!(reply.direct_conversation_id, Some(conversation.id.clone()), "reused");
+    assert_eq!(
+        reply.direct_conversation_id,
+        Some(conversation.id.clone()),
+        "reused"
+    );
     assert_eq!(reply.quoted_message_id, Some(question.id));
     assert_eq!(reply.parent_message_id, None);
 }
@@ -301,14 +380,22 @@ async fn row_15_nonce_vector_and_replay_gives_one_message() {
     let ch = channel(&env);
     let part = DurablePart::new("queue-text", 0).expect("part");
     let message = OutboundMessage::text("durable").durable(part);
-    let first = only(ch.send(None, "channel:general", message.clone()).await.expect("sent"));
+    let first = only(
+        ch.send(None, "channel:general", message.clone())
+            .await
+            .expect("sent"),
+    );
     let stored = env.server.message(&first).expect("stored");
     assert_eq!(
         stored.nonce.as_deref(),
         Some("openclaw-text:4a171ee0c18d243d8d3c510320ab1b1d317afd95b0204abec18312e57307fb24")
     );
     // A retry of the same durable part replays: same id, still one message.
-    let again = only(ch.send(None, "channel:general", message).await.expect("replayed"));
+    let again = only(
+        ch.send(None, "channel:general", message)
+            .await
+            .expect("replayed"),
+    );
     assert_eq!(again, first);
     let bodies: Vec<_> = env
         .server

@@ -18,9 +18,12 @@ async fn a_long_text_becomes_ordered_parts_with_consecutive_nonces() {
         "",
         ChannelOptions::default().max_body_json_bytes(64),
     );
-    let paragraphs: Vec<String> = (0..6).map(|i| format!("paragraph {i} {}", "x".repeat(30))).collect();
+    let paragraphs: Vec<String> = (0..6)
+        .map(|i| format!("paragraph {i} {}", "x".repeat(30)))
+        .collect();
     let text = paragraphs.join("\n\n");
-    let message = OutboundMessage::text(text).durable(DurablePart::new("queue-long", 3).expect("part"));
+    let message =
+        OutboundMessage::text(text).durable(DurablePart::new("queue-long", 3).expect("part"));
     let ids = ch.send(None, "general", message).await.expect("sent");
     assert_eq!(ids.len(), 6);
     for (k, id) in ids.iter().enumerate() {

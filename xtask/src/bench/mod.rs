@@ -110,6 +110,9 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
 
 /// `bench-run …`: runs the benchmarks in this (release) process.
 pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) == Some("--probe") {
+        return scale::run_probe(&args[1..]);
+    }
     let options = Options::parse(args)?;
     if cfg!(debug_assertions) {
         eprintln!("xtask bench: warning: not a release build; numbers are meaningless");

@@ -159,7 +159,8 @@ async fn bare(f: &Fixture, pages: &[Page]) -> Result<Duration, String> {
     Ok(started.elapsed())
 }
 
-async fn bare_connect(
+/// Opens a bare fastwebsockets client socket replaying after `after`.
+pub(crate) async fn bare_connect(
     addr: SocketAddr,
     token: &str,
     workspace: &WorkspaceId,

@@ -51,7 +51,11 @@ pub fn list(
             out,
             "{}{marker}  {}  {}  baseUrl={}  workspace={}  defaultTo={}  token={} ({})",
             account.account_id,
-            if account.enabled { "enabled" } else { "disabled" },
+            if account.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            },
             if account.configured {
                 "configured"
             } else {

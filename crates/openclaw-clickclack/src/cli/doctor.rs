@@ -55,7 +55,12 @@ impl Report<'_> {
         writeln!(self.out, "✓ {what}: {}", detail.as_ref())
     }
 
-    fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: Option<String>) -> std::io::Result<()> {
+    fn fail(
+        &mut self,
+        what: &str,
+        detail: impl AsRef<str>,
+        fix: Option<String>,
+    ) -> std::io::Result<()> {
         self.failed = true;
         writeln!(self.out, "✗ {what}: {}", detail.as_ref())?;
         if let Some(fix) = fix {
@@ -128,19 +133,28 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
         Ok(channel) => channel,
         Err(e) => {
             report.fail(ACCOUNT, e.to_string(), e.hint())?;
-            return report.skip_rest(&[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME], "no account");
+            return report.skip_rest(
+                &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
+                "no account",
+            );
         }
     };
     let account = match channel.account(args.account.as_deref()) {
         Ok(account) => account.clone(),
         Err(e) => {
             report.fail(ACCOUNT, e.to_string(), e.hint())?;
-            return report.skip_rest(&[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME], "no account");
+            return report.skip_rest(
+                &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
+                "no account",
+            );
         }
     };
     if let Err(e) = account.require_configured() {
         report.fail(ACCOUNT, e.to_string(), e.hint())?;
-        return report.skip_rest(&[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME], "account not configured");
+        return report.skip_rest(
+            &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
+            "account not configured",
+        );
     }
     if account.token_status == TokenStatus::ConfiguredUnavailable {
         let diagnostics: Vec<String> = account
@@ -162,7 +176,10 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
             ),
             Some("export the environment variable the token refers to, or fix tokenFile (a regular, non-empty file, not a symlink)".to_owned()),
         )?;
-        return report.skip_rest(&[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME], "no token");
+        return report.skip_rest(
+            &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
+            "no token",
+        );
     }
     report.ok(
         ACCOUNT,
@@ -178,8 +195,15 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
     let client = match build_client(&account, &ChannelOptions::default()) {
         Ok(client) => client,
         Err(e) => {
-            report.fail(ACCOUNT, e.to_string(), Some(setup::INVALID_BASE_URL.to_owned()))?;
-            return report.skip_rest(&[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME], "no client");
+            report.fail(
+                ACCOUNT,
+                e.to_string(),
+                Some(setup::INVALID_BASE_URL.to_owned()),
+            )?;
+            return report.skip_rest(
+                &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
+                "no client",
+            );
         }
     };
 
@@ -193,7 +217,12 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
             };
             report.ok(
                 TOKEN,
-                format!("@{} ({}, {owner}, id {})", me.handle, me.kind.as_str(), me.id),
+                format!(
+                    "@{} ({}, {owner}, id {})",
+                    me.handle,
+                    me.kind.as_str(),
+                    me.id
+                ),
             )?;
             if !me.is_bot() {
                 writeln!(
@@ -214,7 +243,10 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
             };
             let detail = SendError::from_client(e).to_string();
             report.fail(TOKEN, detail, Some(fix))?;
-            return report.skip_rest(&[WORKSPACE, SCOPES, DEFAULT_TO, REALTIME], "token not accepted");
+            return report.skip_rest(
+                &[WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
+                "token not accepted",
+            );
         }
     }
 
@@ -229,9 +261,9 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
                 SendError::ClickClack(ClickClackError::WorkspaceNotFound { value }) => {
                     setup::workspace_not_found(value)
                 }
-                other => other
-                    .hint()
-                    .unwrap_or_else(|| "set `workspace` to the workspace id, slug, or name".to_owned()),
+                other => other.hint().unwrap_or_else(|| {
+                    "set `workspace` to the workspace id, slug, or name".to_owned()
+                }),
             };
             report.fail(WORKSPACE, e.to_string(), Some(fix))?;
             return report.skip_rest(&[SCOPES, DEFAULT_TO, REALTIME], "no workspace");
@@ -254,17 +286,27 @@ fn probe_result<T>(result: Result<T, clickclack_client::Error>) -> (Option<bool>
     match result {
         Ok(_) => (Some(true), None),
         Err(e) => match e.kind() {
-            ErrorKind::MissingScope { .. } | ErrorKind::Forbidden => (Some(false), Some(e.to_string())),
+            ErrorKind::MissingScope { .. } | ErrorKind::Forbidden => {
+                (Some(false), Some(e.to_string()))
+            }
             ErrorKind::Unsupported => (None, Some("the server has no nonce lookup".to_owned())),
             _ => (None, Some(SendError::from_client(e).to_string())),
         },
     }
 }
 
-async fn scopes(client: &Client, workspace: &WorkspaceId, report: &mut Report<'_>) -> std::io::Result<()> {
+async fn scopes(
+    client: &Client,
+    workspace: &WorkspaceId,
+    report: &mut Report<'_>,
+) -> std::io::Result<()> {
     let nonce = format!("openclaw-doctor-probe:{:016x}", fastrand::u64(..));
     let probes = [
-        ("channels:read", "bot:read", probe_result(client.list_channels(workspace).await)),
+        (
+            "channels:read",
+            "bot:read",
+            probe_result(client.list_channels(workspace).await),
+        ),
         (
             "realtime:read",
             "bot:read",
@@ -340,18 +382,22 @@ async fn default_to(
         }
     };
     match &target {
-        Target::Channel(name) => match resolve_channel(client, workspace, name).await {
-            Ok(id) => report.ok(DEFAULT_TO, format!("{target} → {id}")),
-            Err(e) => {
-                let fix = e.hint().or_else(|| {
+        Target::Channel(name) => {
+            match resolve_channel(client, workspace, name).await {
+                Ok(id) => report.ok(DEFAULT_TO, format!("{target} → {id}")),
+                Err(e) => {
+                    let fix = e.hint().or_else(|| {
                     Some("set defaultTo to channel:<name|chn_id>, dm:<usr_id> or thread:<msg_id>".to_owned())
                 });
-                report.fail(DEFAULT_TO, e.to_string(), fix)
+                    report.fail(DEFAULT_TO, e.to_string(), fix)
+                }
             }
-        },
+        }
         Target::Dm(user) => report.ok(
             DEFAULT_TO,
-            format!("{target} (not opened now: the first send creates or reuses the DM with {user})"),
+            format!(
+                "{target} (not opened now: the first send creates or reuses the DM with {user})"
+            ),
         ),
         Target::Thread(root) => match client.get_message(&MessageId::new(root.as_str())).await {
             Ok(message) => report.ok(DEFAULT_TO, format!("{target} → thread of {}", message.id)),
@@ -364,7 +410,11 @@ async fn default_to(
     }
 }
 
-async fn realtime(client: &Client, workspace: &WorkspaceId, report: &mut Report<'_>) -> std::io::Result<()> {
+async fn realtime(
+    client: &Client,
+    workspace: &WorkspaceId,
+    report: &mut Report<'_>,
+) -> std::io::Result<()> {
     let attempt = tokio::time::timeout(REALTIME_CHECK_TIMEOUT, async {
         let mut stream = RealtimeStream::builder(client.clone(), workspace.clone())
             .start()

@@ -78,12 +78,18 @@ async fn shutdown_signal() {
 
 /// Runs the gateway until a signal (or until every account stopped), sending
 /// status lines to `lines`. Returns whether every account ended without error.
-async fn serve(loaded: LoadedConfig, options: GatewayOptions, lines: mpsc::Sender<String>) -> Result<bool, String> {
+async fn serve(
+    loaded: LoadedConfig,
+    options: GatewayOptions,
+    lines: mpsc::Sender<String>,
+) -> Result<bool, String> {
     let mut gateway = Gateway::start(&loaded.config, &ProcessEnv, options)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(addr) = gateway.metrics_addr() {
-        let _ = lines.send(format!("metrics on http://{addr}/metrics")).await;
+        let _ = lines
+            .send(format!("metrics on http://{addr}/metrics"))
+            .await;
     }
     let status = gateway.status().clone();
     let mut changes = status.subscribe();
@@ -91,7 +97,11 @@ async fn serve(loaded: LoadedConfig, options: GatewayOptions, lines: mpsc::Sende
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
-        let now: Vec<(String, Lifecycle)> = status.all().into_iter().map(|s| (s.account_id.clone(), s.lifecycle)).collect();
+        let now: Vec<(String, Lifecycle)> = status
+            .all()
+            .into_iter()
+            .map(|s| (s.account_id.clone(), s.lifecycle))
+            .collect();
         for s in status.all() {
             if !last.contains(&(s.account_id.clone(), s.lifecycle)) {
                 let _ = lines.send(s.line()).await;
@@ -125,7 +135,9 @@ async fn serve(loaded: LoadedConfig, options: GatewayOptions, lines: mpsc::Sende
 
 fn subscriber(format: LogFormat) -> Box<dyn tracing::Subscriber + Send + Sync> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => Box::new(builder.json().finish()),
         LogFormat::Text => Box::new(builder.finish()),
@@ -157,7 +169,10 @@ pub async fn run(
     let spawned = std::thread::Builder::new()
         .name("clickclack-gateway".to_owned())
         .spawn(move || {
-            let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => tracing::subscriber::with_default(subscriber(format), || {
                     runtime.block_on(serve(loaded, options, lines_tx))
                 }),

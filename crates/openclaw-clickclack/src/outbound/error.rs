@@ -59,6 +59,19 @@ pub enum SendError {
     /// `GET /api/uploads/by-nonce` answered a plain 404.
     #[error("ClickClack server does not support durable upload nonce lookup")]
     UploadNonceLookupUnsupported,
+    /// The account names a token source (an env secret ref, `tokenFile`)
+    /// that yields nothing right now.
+    #[error(
+        "ClickClack token for account \"{account_id}\" is configured ({source_kind}) but unavailable"
+    )]
+    TokenUnavailable {
+        /// The account id.
+        account_id: String,
+        /// Where the token should come from (`config`, `tokenFile`, `env`).
+        source_kind: &'static str,
+        /// Credential diagnostics (config paths, never file paths).
+        diagnostics: Vec<String>,
+    },
     /// A `--channel` other than `clickclack`.
     #[error("Unsupported channel \"{0}\": this tool only sends to clickclack")]
     UnsupportedChannel(String),
@@ -101,6 +114,14 @@ impl SendError {
             Self::Api(e) if e.kind() == &ErrorKind::Unauthorized => {
                 Some(crate::errors::setup::TOKEN_REJECTED.to_owned())
             }
+            Self::TokenUnavailable { diagnostics, .. } => Some(format!(
+                "export the environment variable the token refers to, or fix tokenFile (a regular, non-empty file, not a symlink){}",
+                if diagnostics.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", diagnostics.join("; "))
+                }
+            )),
             Self::MediaTooLarge { .. } => Some(
                 "send a smaller file or raise `mediaMaxMb` (ClickClack accepts at most 64 MiB)"
                     .to_owned(),

@@ -63,7 +63,12 @@ impl MediaAttachment {
     /// The MIME type sent with the upload.
     #[must_use]
     pub fn resolved_content_type(&self) -> String {
-        if let Some(ct) = self.content_type.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        if let Some(ct) = self
+            .content_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             return ct.to_owned();
         }
         self.given_filename()
@@ -198,7 +203,10 @@ pub fn extension_for_content_type(content_type: &str) -> Option<&'static str> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    TYPES.iter().find(|(_, ct)| *ct == base).map(|(ext, _)| *ext)
+    TYPES
+        .iter()
+        .find(|(_, ct)| *ct == base)
+        .map(|(ext, _)| *ext)
 }
 
 /// Attaches `upload` to `message` with the plugin's rule: on failure, read
@@ -224,7 +232,9 @@ pub async fn attach_verified(
         }
         Ok(_) => {}
         // A failed read must not prevent the one safe retry.
-        Err(error) => tracing::debug!(message_id = %message, %error, "ClickClack attach verification read failed"),
+        Err(error) => {
+            tracing::debug!(message_id = %message, %error, "ClickClack attach verification read failed")
+        }
     }
     match client.attach_upload(message, upload).await {
         Ok(_) => Ok(()),

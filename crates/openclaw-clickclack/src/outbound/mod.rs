@@ -382,7 +382,9 @@ impl AccountSender {
             }
         };
         let body = if body.trim().is_empty() {
-            non_blank(&upload.filename).unwrap_or("attachment").to_owned()
+            non_blank(&upload.filename)
+                .unwrap_or("attachment")
+                .to_owned()
         } else {
             body
         };
@@ -592,10 +594,18 @@ mod tests {
 
     #[test]
     fn plan_numbers_text_parts_consecutively() {
-        let text = format!("{}\n\n{}\n\n{}", "a".repeat(10), "b".repeat(10), "c".repeat(10));
+        let text = format!(
+            "{}\n\n{}\n\n{}",
+            "a".repeat(10),
+            "b".repeat(10),
+            "c".repeat(10)
+        );
         let parts = plan(&OutboundMessage::text(text), 16);
         let kinds: Vec<_> = parts.iter().map(|p| p.kind.clone()).collect();
-        assert_eq!(kinds, vec![PartKind::Text(0), PartKind::Text(1), PartKind::Text(2)]);
+        assert_eq!(
+            kinds,
+            vec![PartKind::Text(0), PartKind::Text(1), PartKind::Text(2)]
+        );
         assert_eq!(parts[0].body, "a".repeat(10));
     }
 }

@@ -65,18 +65,22 @@ fn re(pattern: &str) -> Regex {
 }
 
 static TRACE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^(?:>\s*)?(?:⚠️\s*)?(?:📊|🛠️|📖|📝|🔍|🔎|⚙️)\s*(?:Session Status|Exec|Read|Edit|Write|Patch|Search|Open|Click|Find|Screenshot|Update Plan|Tool Call|Tool Result|Function Call|Shell|Command)\s*:")
+    re(
+        r"(?i)^(?:>\s*)?(?:⚠️\s*)?(?:📊|🛠️|📖|📝|🔍|🔎|⚙️)\s*(?:Session Status|Exec|Read|Edit|Write|Patch|Search|Open|Click|Find|Screenshot|Update Plan|Tool Call|Tool Result|Function Call|Shell|Command)\s*:",
+    )
 });
-static FAILURE_TRACE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^(?:>\s*)?⚠️\s*🛠️\s+\S.*\s+\(agent\)`{0,2}\s+failed(?:\s*:.*)?\s*$")
+static FAILURE_TRACE_LINE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^(?:>\s*)?⚠️\s*🛠️\s+\S.*\s+\(agent\)`{0,2}\s+failed(?:\s*:.*)?\s*$"));
+static CHANNEL_TRACE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)^(?:>\s*)?(?:tool[-_ ]?call|tool[-_ ]?result|function[-_ ]?call)\s*[:=]")
 });
-static CHANNEL_TRACE_LINE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^(?:>\s*)?(?:tool[-_ ]?call|tool[-_ ]?result|function[-_ ]?call)\s*[:=]"));
 static COMMENTARY_TRACE_LINE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^(?:>\s*)?commentary\s+to=functions\.\S+\s"));
 static SPECIAL_TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"<\|[A-Za-z0-9_:.\-]{1,64}\|>"));
 static BRACKET_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?is)\[\s*TOOL_CALL\s*\].*?(?:\[\s*/\s*TOOL_CALL\s*\]|\z)|\[\s*TOOL_RESULT\s*\].*?(?:\[\s*/\s*TOOL_RESULT\s*\]|\z)")
+    re(
+        r"(?is)\[\s*TOOL_CALL\s*\].*?(?:\[\s*/\s*TOOL_CALL\s*\]|\z)|\[\s*TOOL_RESULT\s*\].*?(?:\[\s*/\s*TOOL_RESULT\s*\]|\z)",
+    )
 });
 
 /// Returns the text a user should see: `text` without leaked tool
@@ -371,12 +375,18 @@ mod tests {
             sanitize_assistant_text("<tool_call>{\"name\":\"exec\"}</tool_call>Deploy finished."),
             "Deploy finished."
         );
-        assert_eq!(sanitize_assistant_text("⚠️ 🛠️ `search repos (agent)` failed"), "");
+        assert_eq!(
+            sanitize_assistant_text("⚠️ 🛠️ `search repos (agent)` failed"),
+            ""
+        );
     }
 
     #[test]
     fn strips_reasoning_and_tokens_and_trace_lines() {
-        assert_eq!(sanitize_assistant_text("<think>hmm</think>Hi<|im_end|>"), "Hi");
+        assert_eq!(
+            sanitize_assistant_text("<think>hmm</think>Hi<|im_end|>"),
+            "Hi"
+        );
         assert_eq!(
             sanitize_assistant_text("Result:\n🛠️ Exec: ls -la\n📖 Read: a.rs\n\nAll good"),
             "Result:\n\nAll good"
@@ -404,6 +414,9 @@ mod tests {
             sanitize_assistant_text("the <tool_call> tag wraps calls"),
             "the <tool_call> tag wraps calls"
         );
-        assert_eq!(sanitize_assistant_text("a < b and c > d"), "a < b and c > d");
+        assert_eq!(
+            sanitize_assistant_text("a < b and c > d"),
+            "a < b and c > d"
+        );
     }
 }

@@ -128,7 +128,15 @@ mod tests {
 
     #[test]
     fn json_lengths_match_serde_json() {
-        for s in ["plain", "quote\"s", "back\\slash", "nl\n\r\t", "\u{1}\u{1f}", "é€😀", "\u{7f}/"] {
+        for s in [
+            "plain",
+            "quote\"s",
+            "back\\slash",
+            "nl\n\r\t",
+            "\u{1}\u{1f}",
+            "é€😀",
+            "\u{7f}/",
+        ] {
             let encoded = serde_json::to_string(s).map(|e| e.len() - 2).ok();
             assert_eq!(Some(json_len(s)), encoded, "{s:?}");
         }
@@ -137,14 +145,20 @@ mod tests {
     #[test]
     fn prefers_paragraphs_then_lines_then_spaces() {
         let text = "aaaa aaaa\nbbbb bbbb\n\ncccc cccc";
-        assert_eq!(split_text(text, 24), vec!["aaaa aaaa\nbbbb bbbb\n\n", "cccc cccc"]);
+        assert_eq!(
+            split_text(text, 24),
+            vec!["aaaa aaaa\nbbbb bbbb\n\n", "cccc cccc"]
+        );
         let text = "aaaa aaaa\nbbbb bbbb cccc";
         // "\n" costs 2 JSON bytes: the first 20 bytes hold "aaaa aaaa\nbbbb bbb".
         assert_eq!(split_text(text, 20), vec!["aaaa aaaa\n", "bbbb bbbb cccc"]);
         let text = "word word word word word";
         assert_eq!(split_text(text, 16), vec!["word word word ", "word word"]);
         let text = "x".repeat(40);
-        assert_eq!(split_text(&text, 16), vec!["x".repeat(16), "x".repeat(16), "x".repeat(8)]);
+        assert_eq!(
+            split_text(&text, 16),
+            vec!["x".repeat(16), "x".repeat(16), "x".repeat(8)]
+        );
     }
 
     #[test]

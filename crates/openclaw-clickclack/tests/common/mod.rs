@@ -40,7 +40,12 @@ pub fn config_text(base_url: &str, extra: &str) -> String {
     )
 }
 
-pub fn channel_with(env: &Env, token: &str, extra: &str, options: ChannelOptions) -> ClickClackChannel {
+pub fn channel_with(
+    env: &Env,
+    token: &str,
+    extra: &str,
+    options: ChannelOptions,
+) -> ClickClackChannel {
     let vars = MapEnv::new().with(TOKEN_ENV, token);
     let config = parse_config_str(&config_text(&env.server.base_url(), extra), &vars)
         .expect("config parses");

@@ -1,0 +1,501 @@
+//! The CLI as a real process against a testkit server, with the docs'
+//! JSON5 config in a file and the token in an environment variable.
+
+mod common;
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use clickclack_testkit::BotSpec;
+
+use common::{Env, config_text, start};
+
+const BIN: &str = "openclaw-clickclack";
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Writes the docs' config for `env` (with `extra` keys) into a temp dir.
+fn write_config(env: &Env, extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("openclaw.json");
+    std::fs::write(&path, config_text(&env.server.base_url(), extra)).expect("write config");
+    (dir, path)
+}
+
+/// Runs the binary off the async runtime (the server keeps serving on it).
+async fn run(args: Vec<String>, token: Option<String>) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::cargo_bin(BIN).expect("binary");
+        cmd.args(&args)
+            .env_remove("CLICKCLACK_BOT_TOKEN")
+            .env_remove("OPENCLAW_CONFIG_PATH")
+            .env("RUST_LOG", "off");
+        if let Some(token) = token {
+            cmd.env("CLICKCLACK_BOT_TOKEN", token);
+        }
+        let output = cmd.output().expect("runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("joined")
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_send_the_three_docs_examples() {
+    let env = start().await;
+    let (_dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    let token = Some(env.seed.bot.token.clone());
+
+    let out = run(
+        args(&[
+            "message",
+            "send",
+            "--channel",
+            "clickclack",
+            "--target",
+            "channel:general",
+            "--message",
+            "hello",
+            "--config",
+            &config,
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let id = out.stdout.trim().to_owned();
+    assert!(id.starts_with("msg_"), "{}", out.stdout);
+    let stored = env.server.message(&id.as_str().into()).expect("stored");
+    assert_eq!(stored.body, "hello");
+    assert_eq!(stored.channel_id, Some(env.seed.general.id.clone()));
+
+    let alice = env.server.create_user(&env.seed.workspace.id, "Alice");
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--target",
+            &format!("dm:{}", alice.user.id),
+            "--message",
+            "hello",
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let dm = env
+        .server
+        .message(&out.stdout.trim().into())
+        .expect("stored");
+    assert!(dm.direct_conversation_id.is_some());
+
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--target",
+            &format!("thread:{id}"),
+            "--message",
+            "following up",
+        ]),
+        token,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let reply = env
+        .server
+        .message(&out.stdout.trim().into())
+        .expect("stored");
+    assert_eq!(
+        reply.parent_message_id.as_ref().map(|m| m.as_str()),
+        Some(id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_send_with_media_reply_to_and_errors() {
+    let env = start().await;
+    let (dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    let token = Some(env.seed.bot.token.clone());
+    let media = dir.path().join("report.txt");
+    std::fs::write(&media, "report").expect("media");
+    let root = env
+        .server
+        .post_message(&env.seed.owner.user.id, &env.seed.general.id, "question");
+
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--target",
+            "general",
+            "--message",
+            "see file",
+            "--media",
+            &media.to_string_lossy(),
+            "--reply-to",
+            root.id.as_str(),
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stored = env
+        .server
+        .message(&out.stdout.trim().into())
+        .expect("stored");
+    assert_eq!(stored.attachments.len(), 1);
+    assert_eq!(stored.quoted_message_id, Some(root.id.clone()));
+
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--channel",
+            "slack",
+            "--target",
+            "general",
+            "--message",
+            "x",
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("Unsupported channel \"slack\""),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--target",
+            "foo:bar",
+            "--message",
+            "x",
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .contains("Unsupported ClickClack target: foo:bar"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--target",
+            "channel:random",
+            "--message",
+            "x",
+        ]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("ClickClack channel not found: random"),
+        "{}",
+        out.stderr
+    );
+
+    // The env secret ref names an unset variable: configured but unavailable.
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--target",
+            "general",
+            "--message",
+            "x",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains(
+            "ClickClack token for account \"default\" is configured (config) but unavailable"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: export the environment variable"),
+        "{}",
+        out.stderr
+    );
+
+    // No token source at all: not configured, with the docs' fix.
+    let (_dir2, bare) = write_config(&env, "");
+    std::fs::write(
+        &bare,
+        format!(
+            "{{channels: {{clickclack: {{baseUrl: '{}', workspace: 'default'}}}}}}",
+            env.server.base_url()
+        ),
+    )
+    .expect("write");
+    let out = run(
+        args(&[
+            "--config",
+            &bare.to_string_lossy(),
+            "message",
+            "send",
+            "--target",
+            "general",
+            "--message",
+            "x",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .contains("error: ClickClack is not configured for account \"default\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("CLICKCLACK_BOT_TOKEN"),
+        "{}",
+        out.stderr
+    );
+
+    // Without --target, `defaultTo` (channel:general) is used.
+    let out = run(
+        args(&[
+            "--config",
+            &config,
+            "message",
+            "send",
+            "--message",
+            "to the default",
+        ]),
+        token,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stored = env
+        .server
+        .message(&out.stdout.trim().into())
+        .expect("stored");
+    assert_eq!(stored.channel_id, Some(env.seed.general.id.clone()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_every_check_in_order() {
+    let env = start().await;
+    // Make sure the log has an event so the realtime tail exists.
+    env.server
+        .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hi");
+    let (_dir, config) = write_config(&env, "");
+    let out = run(
+        args(&["doctor", "--config", &config.to_string_lossy()]),
+        Some(env.seed.bot.token.clone()),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with('✓')).collect();
+    let titles: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l.trim_start_matches("✓ ")
+                .split(':')
+                .next()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            "config parsed",
+            "account configured",
+            "token accepted",
+            "workspace resolved",
+            "scopes",
+            "defaultTo resolvable",
+            "realtime reachable"
+        ],
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("@testbot (bot"), "{}", out.stdout);
+    assert!(out.stdout.contains("bot:read ✓"), "{}", out.stdout);
+    assert!(out.stdout.contains("bot:write ✓"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains(&env.seed.bot.token),
+        "token never printed"
+    );
+    assert_eq!(
+        env.server.request_count("POST", "/"),
+        0,
+        "doctor has no side effects"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_a_rejected_token_and_missing_scopes() {
+    let env = start().await;
+    let (_dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    let out = run(
+        args(&["doctor", "--config", &config]),
+        Some("ccb_not_a_real_token".to_owned()),
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ token accepted"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "fix: ClickClack rejected the bot token (401). Copy a current token and rerun setup."
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("- workspace resolved: skipped"),
+        "{}",
+        out.stdout
+    );
+
+    let reader = env
+        .server
+        .create_bot(BotSpec::new(&env.seed.workspace.id, "Reader").scopes(["bot:read"]));
+    let out = run(
+        args(&["doctor", "--config", &config]),
+        Some(reader.token.clone()),
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ scopes"), "{}", out.stdout);
+    assert!(out.stdout.contains("bot:read ✓"), "{}", out.stdout);
+    assert!(out.stdout.contains("bot:write ✗"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("missing messages:write"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_config_and_workspace_problems() {
+    let env = start().await;
+    let out = run(
+        args(&["doctor", "--config", "/nonexistent/openclaw.json"]),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(out.stdout.contains("✗ config parsed"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("fix: pass --config PATH"),
+        "{}",
+        out.stdout
+    );
+
+    let (_dir, config) = write_config(&env, "accounts: { peter: { tokn: 'x' } },");
+    let out = run(
+        args(&["doctor", "--config", &config.to_string_lossy()]),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stdout
+            .contains("channels.clickclack.accounts.peter.tokn: unknown key"),
+        "{}",
+        out.stdout
+    );
+
+    let (_dir, config) = write_config(&env, "accounts: { other: { workspace: 'nope' } },");
+    let out = run(
+        args(&[
+            "doctor",
+            "--account",
+            "other",
+            "--config",
+            &config.to_string_lossy(),
+        ]),
+        Some(env.seed.bot.token.clone()),
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    // A named account never uses CLICKCLACK_BOT_TOKEN: it inherits the env secret ref.
+    assert!(
+        out.stdout
+            .contains("✗ workspace resolved: ClickClack workspace not found: nope"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Workspace \"nope\" was not found."),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_list_shows_token_source_and_status_only() {
+    let env = start().await;
+    let (_dir, config) = write_config(
+        &env,
+        "accounts: { \"Work Team\": { token: 'ccb_inline_secret_value' } }, defaultAccount: 'default',",
+    );
+    let out = run(
+        args(&["accounts", "list", "--config", &config.to_string_lossy()]),
+        Some(env.seed.bot.token.clone()),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("default (default)"), "{}", out.stdout);
+    assert!(out.stdout.contains("work-team"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("token=config (available)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("ccb_inline_secret_value"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(&env.seed.bot.token), "{}", out.stdout);
+}

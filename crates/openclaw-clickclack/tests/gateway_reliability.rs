@@ -1,0 +1,279 @@
+//! Reliability: ordering, restarts, crashes, resyncs, revocation, shutdown.
+
+#[path = "gateway_support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickclack_proto::Cursor;
+use clickclack_proto::objects::Message;
+use clickclack_realtime::{CursorStore, FileCursorStore};
+use clickclack_testkit::BotSpec;
+use clickclack_testkit::model_stub::{ModelStub, StubReply, echo_reply};
+use openclaw_clickclack::config::MapEnv;
+use openclaw_clickclack::gateway::{Clock, Lifecycle};
+use support::*;
+use tokio::sync::Semaphore;
+
+/// A stub that holds replies to messages containing `hold` until released.
+async fn holding_model(gate: Arc<Semaphore>) -> ModelStub {
+    ModelStub::start_with(move |request| {
+        let gate = Arc::clone(&gate);
+        Box::pin(async move {
+            if request.last_user_message().contains("hold") {
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+            }
+            StubReply::Text(echo_reply(&request))
+        })
+    })
+    .await
+}
+
+fn event_cursor(fx: &Fixture, message: &Message) -> Cursor {
+    fx.server
+        .events(&fx.seed.workspace.id)
+        .into_iter()
+        .find(|e| e.event_type() == "message.created" && e.message_id() == Some(&message.id))
+        .map(|e| e.cursor().clone())
+        .expect("event of the message")
+}
+
+async fn stored_cursor(fx: &Fixture) -> Option<Cursor> {
+    let key = format!("default.{}", fx.seed.workspace.id);
+    FileCursorStore::new(fx.state.path()).load(&key).await.expect("cursor loads")
+}
+
+#[tokio::test]
+async fn one_conversation_in_order_others_concurrently() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fx = Fixture::with_model(holding_model(Arc::clone(&gate)).await).await;
+    let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
+
+    let slow = fx.post("hold: slow question");
+    wait_until("slow model call started", WAIT, || fx.model.request_count() == 1).await;
+    let second = fx.post("second in general");
+    let dm = fx.server.open_dm(&fx.seed.workspace.id, &fx.seed.owner.user.id, &fx.seed.bot.user.id);
+    fx.server.post_dm(&fx.seed.owner.user.id, &dm.id, "fast dm");
+    let bot = fx.seed.bot.user.id.clone();
+    wait_until("the DM is answered while #general waits", WAIT, || {
+        fx.server.dm_messages(&dm.id).iter().any(|m| m.author_id == bot)
+    })
+    .await;
+    // The second #general message arrived before the DM but waits behind the slow one.
+    assert!(fx.model.requests().iter().all(|r| r.last_user_message() != "second in general"));
+    assert!(fx.replies_to(&second).is_empty());
+
+    gate.add_permits(1);
+    wait_until("both #general messages answered", WAIT, || {
+        fx.replies_to(&slow).len() == 1 && fx.replies_to(&second).len() == 1
+    })
+    .await;
+    let first_reply = &fx.replies_to(&slow)[0];
+    let second_reply = &fx.replies_to(&second)[0];
+    assert!(first_reply.channel_seq < second_reply.channel_seq, "replies keep the conversation order");
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn restart_answers_messages_sent_while_down_but_not_older_than_catch_up_max_age() {
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let first = fx.post("first");
+    wait_until("first answered", WAIT, || fx.replies_to(&first).len() == 1).await;
+    gateway.shutdown().await;
+
+    // Sent while the gateway was down: answered after the restart.
+    let down = fx.post("sent while down");
+    let gateway = fx.start(&config, fx.options()).await;
+    wait_until("caught up", WAIT, || fx.replies_to(&down).len() == 1).await;
+    gateway.shutdown().await;
+    assert_eq!(fx.replies_to(&first).len(), 1, "the first message is not answered again");
+
+    // Sent while down, but older than catchUpMaxAge when the gateway returns
+    // (the gateway's clock runs an hour ahead): logged and skipped.
+    let old = fx.post("too old by now");
+    let calls = fx.model.request_count();
+    let options = openclaw_clickclack::gateway::GatewayOptions {
+        clock: Clock::offset(Duration::from_secs(3600)),
+        ..fx.options()
+    };
+    let gateway = fx.start(&config, options).await;
+    let expected = format!(
+        "[default] skipped ClickClack message older than catchUpMaxAge: messageId={}",
+        old.id
+    );
+    wait_until("old message skipped", WAIT, || logs.contains(&expected)).await;
+    assert!(logs.contains("catchUpMaxAgeSeconds=600"), "default catchUpMaxAge is 10 minutes");
+    let old_cursor = event_cursor(&fx, &old);
+    wait_until_async("skip committed", WAIT, || async { stored_cursor(&fx).await >= Some(old_cursor.clone()) })
+        .await;
+    gateway.shutdown().await;
+    assert!(fx.replies_to(&old).is_empty());
+    assert_eq!(fx.model.request_count(), calls);
+}
+
+/// Crash after the reply was sent but before its cursor was committed: the
+/// replayed event regenerates the same nonce and the server keeps one reply.
+async fn crash_between_send_and_commit(model: ModelStub) {
+    let fx = Fixture::with_model(model).await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let before = stored_cursor(&fx).await.expect("a start cursor is stored");
+    let source = fx.post("answer me once");
+    wait_until("answered", WAIT, || fx.replies_to(&source).len() == 1).await;
+    drop(gateway); // abrupt: no graceful shutdown
+    // Roll the stored cursor back to before the message, as if the process
+    // died between the send and the commit.
+    let key = format!("default.{}", fx.seed.workspace.id);
+    FileCursorStore::new(fx.state.path()).save(&key, &before).await.expect("save");
+    let posts = fx.server.request_count("POST", "/api/channels/");
+
+    let gateway = fx.start(&config, fx.options()).await;
+    let source_cursor = event_cursor(&fx, &source);
+    wait_until("the replayed turn ran", WAIT, || fx.model.request_count() == 2).await;
+    wait_until_async("replay committed", WAIT, || async {
+        stored_cursor(&fx).await >= Some(source_cursor.clone())
+    })
+    .await;
+    assert!(fx.server.request_count("POST", "/api/channels/") > posts, "the reply was re-sent");
+    gateway.shutdown().await;
+    assert_eq!(fx.replies_to(&source).len(), 1, "exactly one visible reply");
+}
+
+#[tokio::test]
+async fn crash_before_commit_gives_one_reply_via_nonce_replay() {
+    crash_between_send_and_commit(ModelStub::start().await).await;
+}
+
+#[tokio::test]
+async fn crash_before_commit_gives_one_reply_via_nonce_conflict() {
+    // A model that answers differently the second time: the server reports a
+    // nonce conflict, which counts as already delivered.
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let model = ModelStub::start_with(move |_| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Box::pin(async move { StubReply::Text(format!("answer #{n}")) })
+    })
+    .await;
+    crash_between_send_and_commit(model).await;
+}
+
+#[tokio::test]
+async fn resync_4001_catches_up_the_gap() {
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let first = fx.post("before the outage");
+    wait_until("answered", WAIT, || fx.replies_to(&first).len() == 1).await;
+    gateway.shutdown().await;
+
+    // While down: a message arrives and the server prunes the log up to it,
+    // so the stored cursor is unknown and the server answers 4001.
+    let gap = fx.post("in the gap");
+    fx.server.prune_events_before(&fx.seed.workspace.id, &event_cursor(&fx, &gap));
+    let gateway = fx.start(&config, fx.options()).await;
+    wait_until("gap answered", WAIT, || fx.replies_to(&gap).len() == 1).await;
+    let metrics = gateway.metrics().account("default");
+    assert!(metrics.resyncs.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(logs.contains("[default] ClickClack realtime resync"));
+    let live = fx.post("after the resync");
+    wait_until("live answered", WAIT, || fx.replies_to(&live).len() == 1).await;
+    gateway.shutdown().await;
+    assert_eq!(fx.replies_to(&first).len(), 1);
+    assert_eq!(fx.replies_to(&gap).len(), 1);
+}
+
+fn two_accounts_config(fx: &Fixture, second_token: &str) -> String {
+    fx.model_config(
+        &format!(r#"accounts: {{ work: {{ name: "Work", token: "{second_token}" }} }},"#),
+        "",
+    )
+}
+
+#[tokio::test]
+async fn both_account_forms_run_at_once_with_separate_connections() {
+    let fx = Fixture::new().await;
+    let second = fx.server.create_bot(
+        BotSpec::new(&fx.seed.workspace.id, "Work Bot").handle("workbot").scopes(["bot:write"]),
+    );
+    let gateway = fx.start(&two_accounts_config(&fx, &second.token), fx.options()).await;
+    let ids: Vec<String> = gateway.status().all().into_iter().map(|s| s.account_id).collect();
+    assert_eq!(ids, ["default", "work"]);
+    wait_until("two sockets", WAIT, || fx.server.open_realtime_connections() == 2).await;
+    let source = fx.post("hello both");
+    let from = |bot: &clickclack_proto::UserId| {
+        fx.server
+            .channel_messages(&fx.seed.general.id)
+            .into_iter()
+            .filter(|m| &m.author_id == bot && m.quoted_message_id.as_ref() == Some(&source.id))
+            .count()
+    };
+    wait_until("both bots answered", WAIT, || from(&fx.seed.bot.user.id) == 1 && from(&second.user.id) == 1).await;
+    gateway.shutdown().await;
+    assert_eq!(from(&fx.seed.bot.user.id), 1);
+    assert_eq!(from(&second.user.id), 1);
+}
+
+#[tokio::test]
+async fn revoked_token_stops_only_that_account() {
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    let second = fx.server.create_bot(
+        BotSpec::new(&fx.seed.workspace.id, "Work Bot").handle("workbot").scopes(["bot:write"]),
+    );
+    let gateway = fx.start(&two_accounts_config(&fx, &second.token), fx.options()).await;
+    fx.server.revoke_token(&fx.seed.bot.token_id);
+    let status = gateway.status().clone();
+    wait_until("default stopped", WAIT, || {
+        status.get("default").is_some_and(|s| s.lifecycle == Lifecycle::Stopped)
+    })
+    .await;
+    let stopped = status.get("default").expect("status");
+    let error = stopped.last_error.expect("an error says why");
+    assert!(error.contains("access revoked by the server (close 1008"), "{error}");
+    assert!(logs.contains("ClickClack account \"default\" stopped: access revoked"));
+    assert_eq!(status.get("work").map(|s| s.lifecycle), Some(Lifecycle::Ready));
+
+    let source = fx.post("still there?");
+    wait_until("the other account answers", WAIT, || {
+        fx.server
+            .channel_messages(&fx.seed.general.id)
+            .iter()
+            .any(|m| m.author_id == second.user.id && m.quoted_message_id.as_ref() == Some(&source.id))
+    })
+    .await;
+    assert!(fx.replies_to(&source).is_empty());
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_replies_and_commits() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fx = Fixture::with_model(holding_model(Arc::clone(&gate)).await).await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let source = fx.post("hold: in flight at shutdown");
+    wait_until("model call started", WAIT, || fx.model.request_count() == 1).await;
+    let status = gateway.status().clone();
+    let stopping = tokio::spawn(gateway.shutdown());
+    gate.add_permits(1);
+    stopping.await.expect("shutdown");
+    assert_eq!(status.get("default").map(|s| s.lifecycle), Some(Lifecycle::Stopped));
+    assert_eq!(fx.replies_to(&source).len(), 1, "the in-flight reply was finished");
+    assert!(stored_cursor(&fx).await >= Some(event_cursor(&fx, &source)), "its cursor was committed");
+
+    // After a restart the answered message is not handled again.
+    let gateway = fx.start(&config, fx.options()).await;
+    let after = fx.post("after restart");
+    wait_until("answered", WAIT, || fx.replies_to(&after).len() == 1).await;
+    gateway.shutdown().await;
+    assert_eq!(fx.model.request_count(), 2);
+    assert_eq!(fx.replies_to(&source).len(), 1);
+    let _ = MapEnv::new();
+}
