@@ -43,7 +43,10 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> Result<(), Stri
     let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
     while !cond() {
         if tokio::time::Instant::now() >= deadline {
-            return Err(format!("timed out after {}s waiting for {what}", STEP_TIMEOUT.as_secs()));
+            return Err(format!(
+                "timed out after {}s waiting for {what}",
+                STEP_TIMEOUT.as_secs()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -87,11 +90,17 @@ async fn run(keep: bool) -> Result<(), String> {
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let config_path = dir.path().join("openclaw.json5");
-    std::fs::write(&config_path, config_text(&server.base_url(), &seed.bot.token, &model.base_url()))
-        .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+    std::fs::write(
+        &config_path,
+        config_text(&server.base_url(), &seed.bot.token, &model.base_url()),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
 
     println!("ClickClack testkit on {}", server.base_url());
-    println!("workspace `{}` with #general, human `{}`, bot @{}", seed.workspace.slug, seed.owner.user.display_name, seed.bot.user.handle);
+    println!(
+        "workspace `{}` with #general, human `{}`, bot @{}",
+        seed.workspace.slug, seed.owner.user.display_name, seed.bot.user.handle
+    );
     println!("config: {}", config_path.display());
 
     let loaded = load(Some(&config_path), &ProcessEnv).map_err(|e| format!("config: {e}"))?;
@@ -130,7 +139,8 @@ async fn run(keep: bool) -> Result<(), String> {
     wait_for("the bot's answer in the thread", || {
         let replies = server.thread_replies(&root.id);
         replies.iter().any(|m| m.author_id == bot)
-            && replies.iter().position(|m| m.author_id == bot) > replies.iter().position(|m| m.id == reply.id)
+            && replies.iter().position(|m| m.author_id == bot)
+                > replies.iter().position(|m| m.id == reply.id)
     })
     .await?;
 
@@ -138,7 +148,10 @@ async fn run(keep: bool) -> Result<(), String> {
     let dm = server.open_dm(&seed.workspace.id, &human, &bot);
     server.post_dm(&human, &dm.id, "And a private question: what is 2 + 2?");
     wait_for("the bot's answer in the DM", || {
-        server.dm_messages(&dm.id).iter().any(|m| m.author_id == bot)
+        server
+            .dm_messages(&dm.id)
+            .iter()
+            .any(|m| m.author_id == bot)
     })
     .await?;
 
@@ -162,7 +175,13 @@ async fn run(keep: bool) -> Result<(), String> {
     println!("model calls: {}", model.request_count());
 
     if keep {
-        print_keep_instructions(&server.base_url(), &seed.bot.token, &config_path, &dm.id, &root.id);
+        print_keep_instructions(
+            &server.base_url(),
+            &seed.bot.token,
+            &config_path,
+            &dm.id,
+            &root.id,
+        );
         let _ = tokio::signal::ctrl_c().await;
         println!("stopping…");
     }
@@ -173,12 +192,22 @@ async fn run(keep: bool) -> Result<(), String> {
 
 fn print_messages(messages: &[Message], name: &dyn Fn(&UserId) -> String, indent: &str) {
     for m in messages {
-        let quote = if m.quoted_message_id.is_some() { " (quote-reply)" } else { "" };
+        let quote = if m.quoted_message_id.is_some() {
+            " (quote-reply)"
+        } else {
+            ""
+        };
         println!("{indent}{}{quote}: {}", name(&m.author_id), m.body);
     }
 }
 
-fn print_keep_instructions(base_url: &str, token: &str, config: &Path, dm: &ConversationId, root: &MessageId) {
+fn print_keep_instructions(
+    base_url: &str,
+    token: &str,
+    config: &Path,
+    dm: &ConversationId,
+    root: &MessageId,
+) {
     println!();
     println!("Everything keeps running (Ctrl-C to stop).");
     println!("  base URL : {base_url}");
@@ -192,6 +221,8 @@ fn print_keep_instructions(base_url: &str, token: &str, config: &Path, dm: &Conv
     );
     println!("Talk to the API:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {base_url}/api/me");
-    println!("  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/messages/{root}/thread'");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/messages/{root}/thread'"
+    );
     println!("  curl -s -H 'Authorization: Bearer {token}' {base_url}/api/dms/{dm}/messages");
 }

@@ -40,7 +40,7 @@ fn print_help() {
          commands:\n  \
          demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers
          ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check\n  \
-         bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway]: release-mode benchmarks vs same-run baselines\n  \
+         bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway,scale]: release-mode benchmarks vs same-run baselines\n  \
          msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"
     );
 }

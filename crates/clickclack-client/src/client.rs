@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::body::{
-    Capped, MAX_ERROR_BODY_BYTES, announces_more_than, MAX_JSON_BODY_BYTES, RequestBody, ResponseBody, decode_json,
-    read_capped,
+    Capped, MAX_ERROR_BODY_BYTES, MAX_JSON_BODY_BYTES, RequestBody, ResponseBody,
+    announces_more_than, decode_json, read_capped,
 };
 use crate::builder::ClientBuilder;
 use crate::error::{Error, ErrorKind};

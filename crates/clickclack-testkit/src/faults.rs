@@ -11,9 +11,43 @@ use tokio::time::Instant;
 use crate::hub::Kill;
 use crate::server::Shared;
 
+/// An injected HTTP failure: status, `{"error": message}` body, and an
+/// optional `Retry-After` header (seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) retry_after: Option<u64>,
+}
+
+impl Failure {
+    /// A failure with `status` (invalid codes become 500) and the body
+    /// `{"error":"injected fault"}`.
+    pub fn new(status: u16) -> Failure {
+        Failure {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: "injected fault".to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// Sets the `error` string of the body (e.g. the server's
+    /// `session verification unavailable; retry later` for a 503).
+    pub fn message(mut self, message: &str) -> Failure {
+        self.message = message.to_owned();
+        self
+    }
+
+    /// Adds `Retry-After: <seconds>` (ClickClack itself never sends it; proxies may).
+    pub fn retry_after(mut self, seconds: u64) -> Failure {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
 #[derive(Debug, Clone)]
 enum RuleKind {
-    Fail(StatusCode),
+    Fail(Failure),
     Delay(Duration),
     Lose,
 }
@@ -37,7 +71,7 @@ impl Rule {
 /// What the request pipeline should do for one request.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
-    pub(crate) fail: Option<StatusCode>,
+    pub(crate) fail: Option<Failure>,
     pub(crate) delay: Option<Duration>,
     pub(crate) lose: bool,
 }
@@ -70,8 +104,8 @@ impl FaultState {
                 continue;
             }
             match rule.kind {
-                RuleKind::Fail(s) if plan.fail.is_none() => {
-                    plan.fail = Some(s);
+                RuleKind::Fail(ref f) if plan.fail.is_none() => {
+                    plan.fail = Some(f.clone());
                     rule.remaining -= 1;
                 }
                 RuleKind::Delay(d) if plan.delay.is_none() => {
@@ -154,11 +188,16 @@ impl Faults {
 
     /// The next `n` requests matching `method` + `path_prefix` fail with
     /// `status` and `{"error":"injected fault"}`, without being handled.
+    /// This also applies to `GET /api/realtime/ws` (a pre-upgrade HTTP error).
     pub fn fail_next(&self, method: &str, path_prefix: &str, n: usize, status: u16) {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        self.fail_next_with(method, path_prefix, n, Failure::new(status));
+    }
+
+    /// Like [`fail_next`](Self::fail_next) with a custom body / `Retry-After`.
+    pub fn fail_next_with(&self, method: &str, path_prefix: &str, n: usize, failure: Failure) {
         self.shared
             .faults
-            .add(method, path_prefix, n, RuleKind::Fail(status));
+            .add(method, path_prefix, n, RuleKind::Fail(failure));
     }
 
     /// The next `n` matching requests are handled (and committed) at once,

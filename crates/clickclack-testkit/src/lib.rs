@@ -17,7 +17,7 @@ mod store;
 mod ws;
 
 pub use admin::{AdminError, BotSpec, Seed, TestBot, TestUser};
-pub use faults::Faults;
+pub use faults::{Failure, Faults};
 pub use server::TestServer;
 
 #[doc(hidden)]

@@ -42,7 +42,9 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server on `127.0.0.1:0`.
+    /// Starts a server on `127.0.0.1:0`. Must be called inside a Tokio
+    /// runtime with I/O and time enabled (e.g. `#[tokio::test]`); the server's
+    /// tasks run on that runtime.
     ///
     /// # Panics
     ///
@@ -203,8 +205,13 @@ async fn handle(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let plan = shared.faults.on_request(method.as_str(), &path);
-    let mut resp = if let Some(status) = plan.fail {
-        error_response(&ApiError::new(status, "injected fault"))
+    let mut resp = if let Some(failure) = plan.fail {
+        let mut resp = error_response(&ApiError::new(failure.status, failure.message));
+        if let Some(secs) = failure.retry_after {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     } else if router::is_realtime_ws(&method, &path) {
         match crate::ws::handle(&shared, req, peer, &correlation_id).await {
             Some(resp) => resp,

@@ -159,3 +159,31 @@ async fn prune_log_makes_cursors_unknown() {
     let fresh = tail(&server, ws_id, &seed.bot.token).await.unwrap();
     assert!(fresh > t);
 }
+
+#[tokio::test]
+async fn fail_next_with_custom_body_and_retry_after() {
+    let server = TestServer::start().await;
+    let seed = server.seed();
+    server.faults().fail_next_with(
+        "GET",
+        "/api/me",
+        1,
+        Failure::new(503)
+            .message("session verification unavailable; retry later")
+            .retry_after(2),
+    );
+    let r = get(&server, "/api/me", &seed.bot.token).await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (503, "session verification unavailable; retry later")
+    );
+    assert_eq!(r.header("retry-after"), Some("2"));
+    server.faults().fail_next("GET", "/api/realtime/ws", 1, 503);
+    let q = format!("workspace_id={}", seed.workspace.id);
+    assert!(
+        ws_connect(&server, &q, WsAuth::Header(&seed.bot.token))
+            .await
+            .is_err()
+    );
+    assert_eq!(get(&server, "/api/me", &seed.bot.token).await.status, 200);
+}

@@ -23,16 +23,27 @@ async fn startup_syncs_an_empty_command_menu_then_goes_ready() {
     let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
     assert_eq!(fx.server.request_count("GET", "/api/me"), 1);
     assert_eq!(fx.server.request_count("PUT", "/api/bots/self/commands"), 1);
-    assert_eq!(fx.server.bot_commands(&fx.seed.bot.user.id), serde_json::json!([]));
+    assert_eq!(
+        fx.server.bot_commands(&fx.seed.bot.user.id),
+        serde_json::json!([])
+    );
     let status = gateway.status().get("default").expect("status");
     assert_eq!(status.lifecycle, Lifecycle::Ready);
     assert!(status.connected);
-    assert_eq!(status.workspace_id.as_deref(), Some(fx.seed.workspace.id.as_str()));
-    assert_eq!(status.bot_user_id.as_deref(), Some(fx.seed.bot.user.id.as_str()));
+    assert_eq!(
+        status.workspace_id.as_deref(),
+        Some(fx.seed.workspace.id.as_str())
+    );
+    assert_eq!(
+        status.bot_user_id.as_deref(),
+        Some(fx.seed.bot.user.id.as_str())
+    );
     gateway.shutdown().await;
 
     // commandMenu: false skips the sync.
-    let gateway = fx.start(&fx.model_config("commandMenu: false,", ""), fx.options()).await;
+    let gateway = fx
+        .start(&fx.model_config("commandMenu: false,", ""), fx.options())
+        .await;
     assert_eq!(fx.server.request_count("PUT", "/api/bots/self/commands"), 1);
     gateway.shutdown().await;
 }
@@ -43,15 +54,28 @@ async fn command_menu_failures_never_block_startup() {
     let fx = Fixture::new().await;
     let config = fx.model_config("", "");
     let cases = [
-        (403, "[default] ClickClack command menu sync skipped: ", "; verify token/workspace command permissions or set commandMenu: false if menus are not needed"),
-        (404, "[default] ClickClack command menu sync skipped: server does not support /api/bots/self/commands", ""),
+        (
+            403,
+            "[default] ClickClack command menu sync skipped: ",
+            "; verify token/workspace command permissions or set commandMenu: false if menus are not needed",
+        ),
+        (
+            404,
+            "[default] ClickClack command menu sync skipped: server does not support /api/bots/self/commands",
+            "",
+        ),
         (500, "[default] ClickClack command menu sync failed: ", ""),
     ];
     for (status, prefix, suffix) in cases {
-        fx.server.faults().fail_next("PUT", "/api/bots/self/commands", 10, status);
+        fx.server
+            .faults()
+            .fail_next("PUT", "/api/bots/self/commands", 10, status);
         let gateway = fx.start(&config, fx.options()).await;
         let text = logs.text();
-        let line = text.lines().find(|l| l.contains(prefix)).unwrap_or_else(|| panic!("no log for {status}: {text}"));
+        let line = text
+            .lines()
+            .find(|l| l.contains(prefix))
+            .unwrap_or_else(|| panic!("no log for {status}: {text}"));
         assert!(line.contains(suffix), "{line}");
         if status == 404 {
             assert!(line.contains("DEBUG"), "{line}");
@@ -72,21 +96,45 @@ async fn replies_are_placed_in_threads_dms_and_as_channel_quotes() {
 
     let root = fx.post("top level");
     wait_until("quote reply", WAIT, || fx.replies_to(&root).len() == 1).await;
-    assert!(fx.server.thread_replies(&root.id).is_empty(), "a top-level answer is not a new thread");
+    assert!(
+        fx.server.thread_replies(&root.id).is_empty(),
+        "a top-level answer is not a new thread"
+    );
 
-    let reply = fx.server.post_thread_reply(&owner, &root.id, "in the thread");
+    let reply = fx
+        .server
+        .post_thread_reply(&owner, &root.id, "in the thread");
     wait_until("thread answer", WAIT, || {
-        fx.server.thread_replies(&root.id).iter().any(|m| m.author_id == bot)
+        fx.server
+            .thread_replies(&root.id)
+            .iter()
+            .any(|m| m.author_id == bot)
     })
     .await;
-    let answer = fx.server.thread_replies(&root.id).into_iter().find(|m| m.author_id == bot).expect("answer");
+    let answer = fx
+        .server
+        .thread_replies(&root.id)
+        .into_iter()
+        .find(|m| m.author_id == bot)
+        .expect("answer");
     assert_eq!(answer.body, "echo: in the thread");
     assert!(answer.thread_seq > reply.thread_seq);
 
     let dm = fx.server.open_dm(&fx.seed.workspace.id, &owner, &bot);
     let question = fx.server.post_dm(&owner, &dm.id, "private");
-    wait_until("DM answer", WAIT, || fx.server.dm_messages(&dm.id).iter().any(|m| m.author_id == bot)).await;
-    let answer = fx.server.dm_messages(&dm.id).into_iter().find(|m| m.author_id == bot).expect("answer");
+    wait_until("DM answer", WAIT, || {
+        fx.server
+            .dm_messages(&dm.id)
+            .iter()
+            .any(|m| m.author_id == bot)
+    })
+    .await;
+    let answer = fx
+        .server
+        .dm_messages(&dm.id)
+        .into_iter()
+        .find(|m| m.author_id == bot)
+        .expect("answer");
     assert_eq!(answer.body, "echo: private");
     assert_eq!(answer.quoted_message_id, Some(question.id));
     gateway.shutdown().await;
@@ -98,7 +146,9 @@ async fn unreadable_message_is_logged_and_skipped() {
     let (logs, _guard) = capture_logs();
     let fx = Fixture::new().await;
     let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
-    fx.server.faults().fail_next("GET", "/api/messages/", 1, 404);
+    fx.server
+        .faults()
+        .fail_next("GET", "/api/messages/", 1, 404);
     let lost = fx.post("cannot be read");
     let next = fx.post("can be read");
     wait_until("next answered", WAIT, || fx.replies_to(&next).len() == 1).await;
@@ -126,10 +176,14 @@ async fn correlation_id_is_carried_to_the_reply() {
         .message;
     wait_until("answered", WAIT, || fx.replies_to(&sent).len() == 1).await;
     let reply = fx.replies_to(&sent).remove(0);
-    let carried = fx.server.events(&fx.seed.workspace.id).into_iter().find_map(|e| match e.payload() {
-        EventPayload::MessageCreated(p) if p.message_id == reply.id => p.correlation_id.clone(),
-        _ => None,
-    });
+    let carried = fx
+        .server
+        .events(&fx.seed.workspace.id)
+        .into_iter()
+        .find_map(|e| match e.payload() {
+            EventPayload::MessageCreated(p) if p.message_id == reply.id => p.correlation_id.clone(),
+            _ => None,
+        });
     assert_eq!(carried.as_deref(), Some("corr-test.1"));
     gateway.shutdown().await;
 }
@@ -142,21 +196,36 @@ async fn mention_gating_allow_from_and_group_overrides() {
     let gateway = fx.start(&config, fx.options()).await;
     let quiet = fx.post("no mention here");
     let loud = fx.post("hey @testbot, answer");
-    wait_until("mentioned answered", WAIT, || fx.replies_to(&loud).len() == 1).await;
+    wait_until("mentioned answered", WAIT, || {
+        fx.replies_to(&loud).len() == 1
+    })
+    .await;
     assert!(fx.replies_to(&quiet).is_empty());
     assert!(logs.contains(
         "[default] skipped ClickClack message before agent dispatch: kind=group requireMention=true wasMentioned=false hasAnyMention=false commandAuthorized=true"
     ));
     // DMs are never gated.
     let bot = fx.seed.bot.user.id.clone();
-    let dm = fx.server.open_dm(&fx.seed.workspace.id, &fx.seed.owner.user.id, &bot);
-    fx.server.post_dm(&fx.seed.owner.user.id, &dm.id, "no mention in a DM");
-    wait_until("DM answered", WAIT, || fx.server.dm_messages(&dm.id).iter().any(|m| m.author_id == bot)).await;
+    let dm = fx
+        .server
+        .open_dm(&fx.seed.workspace.id, &fx.seed.owner.user.id, &bot);
+    fx.server
+        .post_dm(&fx.seed.owner.user.id, &dm.id, "no mention in a DM");
+    wait_until("DM answered", WAIT, || {
+        fx.server
+            .dm_messages(&dm.id)
+            .iter()
+            .any(|m| m.author_id == bot)
+    })
+    .await;
     gateway.shutdown().await;
 
     // A per-channel group override turns gating off for #general.
     let config = fx.model_config(
-        &format!(r#"requireMention: true, groups: {{ "{}": {{ requireMention: false }} }},"#, fx.seed.general.id),
+        &format!(
+            r#"requireMention: true, groups: {{ "{}": {{ requireMention: false }} }},"#,
+            fx.seed.general.id
+        ),
         "",
     );
     let gateway = fx.start(&config, fx.options()).await;
@@ -165,7 +234,12 @@ async fn mention_gating_allow_from_and_group_overrides() {
     gateway.shutdown().await;
 
     // allowFrom without the sender: dropped with the access line.
-    let gateway = fx.start(&fx.model_config(r#"allowFrom: ["clickclack:usr_someone_else"],"#, ""), fx.options()).await;
+    let gateway = fx
+        .start(
+            &fx.model_config(r#"allowFrom: ["clickclack:usr_someone_else"],"#, ""),
+            fx.options(),
+        )
+        .await;
     let denied = fx.post("denied");
     let marker = "[default] skipped ClickClack message before agent dispatch: kind=group requireMention=false wasMentioned=false hasAnyMention=false commandAuthorized=false";
     wait_until("denied logged", WAIT, || logs.contains(marker)).await;
@@ -181,7 +255,10 @@ async fn bot_authors_and_non_message_kinds() {
             .handle("otherbot")
             .scopes(["bot:write", "agent_activity:write"]),
     );
-    let other_client = Client::builder(fx.server.base_url()).token(other.token.clone()).build().expect("client");
+    let other_client = Client::builder(fx.server.base_url())
+        .token(other.token.clone())
+        .build()
+        .expect("client");
     // Default allowBots: false — another bot's message is ignored.
     let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
     let ignored = other_client
@@ -196,7 +273,10 @@ async fn bot_authors_and_non_message_kinds() {
 
     // allowBots: true with the bot listed by id: chat messages are answered,
     // agent_commentary rows never are.
-    let config = fx.model_config(&format!(r#"allowBots: true, allowFrom: ["*", "{}"],"#, other.user.id), "");
+    let config = fx.model_config(
+        &format!(r#"allowBots: true, allowFrom: ["*", "{}"],"#, other.user.id),
+        "",
+    );
     let gateway = fx.start(&config, fx.options()).await;
     let commentary = other_client
         .send_message(
@@ -216,9 +296,17 @@ async fn bot_authors_and_non_message_kinds() {
         .await
         .expect("send")
         .message;
-    wait_until("bot chat answered", WAIT, || fx.replies_to(&chat).len() == 1).await;
+    wait_until("bot chat answered", WAIT, || {
+        fx.replies_to(&chat).len() == 1
+    })
+    .await;
     assert!(fx.replies_to(&commentary).is_empty());
-    assert!(fx.model.requests().iter().all(|r| r.last_user_message() != "thinking…"));
+    assert!(
+        fx.model
+            .requests()
+            .iter()
+            .all(|r| r.last_user_message() != "thinking…")
+    );
     gateway.shutdown().await;
 }
 
@@ -226,20 +314,36 @@ async fn bot_authors_and_non_message_kinds() {
 async fn blank_completions_are_not_sent_and_prefix_is_prepended() {
     let (logs, _guard) = capture_logs();
     let model = ModelStub::start_with(|request| {
-        let text = if request.last_user_message().contains("blank") { "   ".to_owned() } else { echo_reply(&request) };
+        let text = if request.last_user_message().contains("blank") {
+            "   ".to_owned()
+        } else {
+            echo_reply(&request)
+        };
         Box::pin(async move { StubReply::Text(text) })
     })
     .await;
     let fx = Fixture::with_model(model).await;
-    let gateway = fx.start(&fx.model_config(r#"responsePrefix: "[bot]","#, ""), fx.options()).await;
+    let gateway = fx
+        .start(
+            &fx.model_config(r#"responsePrefix: "[bot]","#, ""),
+            fx.options(),
+        )
+        .await;
     let blank = fx.post("say blank");
     let normal = fx.post("say something");
-    wait_until("normal answered", WAIT, || fx.replies_to(&normal).len() == 1).await;
+    wait_until("normal answered", WAIT, || {
+        fx.replies_to(&normal).len() == 1
+    })
+    .await;
     assert_eq!(fx.replies_to(&normal)[0].body, "[bot] echo: say something");
     assert!(fx.replies_to(&blank).is_empty());
     assert!(logs.contains("[default] ClickClack model reply produced no sendable text"));
     let request = &fx.model.requests()[0];
-    assert_eq!(request.body.get("max_tokens"), None, "no max_tokens (row 35)");
+    assert_eq!(
+        request.body.get("max_tokens"),
+        None,
+        "no max_tokens (row 35)"
+    );
     gateway.shutdown().await;
 }
 
@@ -270,21 +374,40 @@ async fn permanent_model_errors_are_logged_and_committed() {
 #[tokio::test]
 async fn history_limit_sends_thread_context() {
     let fx = Fixture::new().await;
-    let config = fx.model_config("", "").replacen("replyMode", "historyLimit: 5,\n      replyMode", 1);
+    let config =
+        fx.model_config("", "")
+            .replacen("replyMode", "historyLimit: 5,\n      replyMode", 1);
     let gateway = fx.start(&config, fx.options()).await;
     let owner = fx.seed.owner.user.id.clone();
     let bot = fx.seed.bot.user.id.clone();
     let root = fx.post("topic");
     wait_until("root answered", WAIT, || fx.replies_to(&root).len() == 1).await;
-    fx.server.post_thread_reply(&owner, &root.id, "first in thread");
-    wait_until("first answered", WAIT, || fx.server.thread_replies(&root.id).iter().any(|m| m.author_id == bot)).await;
-    fx.server.post_thread_reply(&owner, &root.id, "second in thread");
+    fx.server
+        .post_thread_reply(&owner, &root.id, "first in thread");
+    wait_until("first answered", WAIT, || {
+        fx.server
+            .thread_replies(&root.id)
+            .iter()
+            .any(|m| m.author_id == bot)
+    })
+    .await;
+    fx.server
+        .post_thread_reply(&owner, &root.id, "second in thread");
     wait_until("second answered", WAIT, || {
-        fx.server.thread_replies(&root.id).iter().filter(|m| m.author_id == bot).count() == 2
+        fx.server
+            .thread_replies(&root.id)
+            .iter()
+            .filter(|m| m.author_id == bot)
+            .count()
+            == 2
     })
     .await;
     let last = fx.model.requests().pop().expect("request");
-    let messages: Vec<(&str, &str)> = last.messages.iter().map(|(r, c)| (r.as_str(), c.as_str())).collect();
+    let messages: Vec<(&str, &str)> = last
+        .messages
+        .iter()
+        .map(|(r, c)| (r.as_str(), c.as_str()))
+        .collect();
     assert_eq!(
         messages,
         [
@@ -302,9 +425,14 @@ async fn model_agent_id_needs_the_trust_bit() {
     let fx = Fixture::new().await;
     let refused = fx.model_config(r#"agentId: "Service-Bot","#, "");
     let env = MapEnv::new();
-    let err = Gateway::start(&parse(&refused, &env), &env, fx.options()).await.expect_err("refused");
+    let err = Gateway::start(&parse(&refused, &env), &env, fx.options())
+        .await
+        .expect_err("refused");
     let message = err.to_string();
-    assert!(message.contains("plugins.entries.clickclack.llm.allowAgentIdOverride: true"), "{message}");
+    assert!(
+        message.contains("plugins.entries.clickclack.llm.allowAgentIdOverride: true"),
+        "{message}"
+    );
     assert!(message.contains("\"service-bot\""), "{message}");
 
     let allowed = fx.model_config(
@@ -325,14 +453,22 @@ async fn not_configured_accounts_refuse_to_start() {
         fx.server.base_url()
     );
     let env = MapEnv::new();
-    let err = Gateway::start(&parse(&config, &env), &env, fx.options()).await.expect_err("refused");
-    assert_eq!(err.to_string(), "ClickClack is not configured for account \"work\"");
+    let err = Gateway::start(&parse(&config, &env), &env, fx.options())
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "ClickClack is not configured for account \"work\""
+    );
 }
 
 #[tokio::test]
 async fn agent_mode_uses_the_openclaw_gateway_endpoint() {
     let fx = Fixture::new().await;
-    let config = fx.model_config("", "").replace("replyMode: \"model\",", "").replace("model: \"stub/echo\",", "");
+    let config = fx
+        .model_config("", "")
+        .replace("replyMode: \"model\",", "")
+        .replace("model: \"stub/echo\",", "");
     let env = MapEnv::new()
         .with("OPENCLAW_GATEWAY_URL", fx.model.root_url())
         .with("OPENCLAW_GATEWAY_TOKEN", "gw-secret");
@@ -340,17 +476,28 @@ async fn agent_mode_uses_the_openclaw_gateway_endpoint() {
     wait_ready(&gateway).await;
     let root = fx.post("agent, please");
     wait_until("answered", WAIT, || fx.replies_to(&root).len() == 1).await;
-    fx.server.post_thread_reply(&fx.seed.owner.user.id, &root.id, "and in a thread");
+    fx.server
+        .post_thread_reply(&fx.seed.owner.user.id, &root.id, "and in a thread");
     wait_until("thread answered", WAIT, || fx.model.request_count() == 2).await;
     let requests = fx.model.requests();
     assert_eq!(requests[0].model, "openclaw:main");
-    assert_eq!(requests[0].header("authorization"), Some("Bearer gw-secret"));
     assert_eq!(
-        requests[0].header("x-openclaw-session-key").map(str::to_owned),
-        Some(format!("agent:main:clickclack:default:channel:{}", fx.seed.general.id))
+        requests[0].header("authorization"),
+        Some("Bearer gw-secret")
     );
     assert_eq!(
-        requests[1].header("x-openclaw-session-key").map(str::to_owned),
+        requests[0]
+            .header("x-openclaw-session-key")
+            .map(str::to_owned),
+        Some(format!(
+            "agent:main:clickclack:default:channel:{}",
+            fx.seed.general.id
+        ))
+    );
+    assert_eq!(
+        requests[1]
+            .header("x-openclaw-session-key")
+            .map(str::to_owned),
         Some(format!("agent:main:clickclack:default:thread:{}", root.id))
     );
     assert_eq!(fx.replies_to(&root)[0].body, "echo: agent, please");
@@ -359,7 +506,11 @@ async fn agent_mode_uses_the_openclaw_gateway_endpoint() {
 
 fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut text = String::new();
     stream.read_to_string(&mut text).expect("read");
     text
@@ -372,17 +523,38 @@ async fn native_progress_and_metrics() {
         metrics_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         ..fx.options()
     };
-    let gateway = fx.start(&fx.model_config("nativeProgress: true,", ""), options).await;
+    let gateway = fx
+        .start(&fx.model_config("nativeProgress: true,", ""), options)
+        .await;
     let source = fx.post("with progress");
     wait_until("answered", WAIT, || fx.replies_to(&source).len() == 1).await;
-    assert!(fx.server.request_count("POST", "/api/realtime/ephemeral") >= 2, "start line and clear");
+    assert!(
+        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 2,
+        "start line and clear"
+    );
     let addr = gateway.metrics_addr().expect("metrics address");
-    let metrics = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.expect("join");
-    assert!(metrics.contains("clickclack_gateway_replies_total{account=\"default\"} 1"), "{metrics}");
-    assert!(metrics.contains("clickclack_gateway_model_latency_seconds_count{account=\"default\"} 1"), "{metrics}");
-    assert!(metrics.contains("# TYPE clickclack_gateway_events_total counter"), "{metrics}");
-    let health = tokio::task::spawn_blocking(move || http_get(addr, "/healthz")).await.expect("join");
-    assert!(health.starts_with("HTTP/1.1 200") && health.contains("default ready"), "{health}");
+    let metrics = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
+        .await
+        .expect("join");
+    assert!(
+        metrics.contains("clickclack_gateway_replies_total{account=\"default\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("clickclack_gateway_model_latency_seconds_count{account=\"default\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE clickclack_gateway_events_total counter"),
+        "{metrics}"
+    );
+    let health = tokio::task::spawn_blocking(move || http_get(addr, "/healthz"))
+        .await
+        .expect("join");
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.contains("default ready"),
+        "{health}"
+    );
     gateway.shutdown().await;
     let _ = CreateThreadReply::new("");
 }

@@ -21,10 +21,10 @@ async fn holding_model(gate: Arc<Semaphore>) -> ModelStub {
     ModelStub::start_with(move |request| {
         let gate = Arc::clone(&gate);
         Box::pin(async move {
-            if request.last_user_message().contains("hold") {
-                if let Ok(permit) = gate.acquire().await {
-                    permit.forget();
-                }
+            if request.last_user_message().contains("hold")
+                && let Ok(permit) = gate.acquire().await
+            {
+                permit.forget();
             }
             StubReply::Text(echo_reply(&request))
         })
@@ -43,7 +43,10 @@ fn event_cursor(fx: &Fixture, message: &Message) -> Cursor {
 
 async fn stored_cursor(fx: &Fixture) -> Option<Cursor> {
     let key = format!("default.{}", fx.seed.workspace.id);
-    FileCursorStore::new(fx.state.path()).load(&key).await.expect("cursor loads")
+    FileCursorStore::new(fx.state.path())
+        .load(&key)
+        .await
+        .expect("cursor loads")
 }
 
 #[tokio::test]
@@ -53,17 +56,32 @@ async fn one_conversation_in_order_others_concurrently() {
     let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
 
     let slow = fx.post("hold: slow question");
-    wait_until("slow model call started", WAIT, || fx.model.request_count() == 1).await;
+    wait_until("slow model call started", WAIT, || {
+        fx.model.request_count() == 1
+    })
+    .await;
     let second = fx.post("second in general");
-    let dm = fx.server.open_dm(&fx.seed.workspace.id, &fx.seed.owner.user.id, &fx.seed.bot.user.id);
+    let dm = fx.server.open_dm(
+        &fx.seed.workspace.id,
+        &fx.seed.owner.user.id,
+        &fx.seed.bot.user.id,
+    );
     fx.server.post_dm(&fx.seed.owner.user.id, &dm.id, "fast dm");
     let bot = fx.seed.bot.user.id.clone();
     wait_until("the DM is answered while #general waits", WAIT, || {
-        fx.server.dm_messages(&dm.id).iter().any(|m| m.author_id == bot)
+        fx.server
+            .dm_messages(&dm.id)
+            .iter()
+            .any(|m| m.author_id == bot)
     })
     .await;
     // The second #general message arrived before the DM but waits behind the slow one.
-    assert!(fx.model.requests().iter().all(|r| r.last_user_message() != "second in general"));
+    assert!(
+        fx.model
+            .requests()
+            .iter()
+            .all(|r| r.last_user_message() != "second in general")
+    );
     assert!(fx.replies_to(&second).is_empty());
 
     gate.add_permits(1);
@@ -73,7 +91,10 @@ async fn one_conversation_in_order_others_concurrently() {
     .await;
     let first_reply = &fx.replies_to(&slow)[0];
     let second_reply = &fx.replies_to(&second)[0];
-    assert!(first_reply.channel_seq < second_reply.channel_seq, "replies keep the conversation order");
+    assert!(
+        first_reply.channel_seq < second_reply.channel_seq,
+        "replies keep the conversation order"
+    );
     gateway.shutdown().await;
 }
 
@@ -92,7 +113,11 @@ async fn restart_answers_messages_sent_while_down_but_not_older_than_catch_up_ma
     let gateway = fx.start(&config, fx.options()).await;
     wait_until("caught up", WAIT, || fx.replies_to(&down).len() == 1).await;
     gateway.shutdown().await;
-    assert_eq!(fx.replies_to(&first).len(), 1, "the first message is not answered again");
+    assert_eq!(
+        fx.replies_to(&first).len(),
+        1,
+        "the first message is not answered again"
+    );
 
     // Sent while down, but older than catchUpMaxAge when the gateway returns
     // (the gateway's clock runs an hour ahead): logged and skipped.
@@ -108,10 +133,15 @@ async fn restart_answers_messages_sent_while_down_but_not_older_than_catch_up_ma
         old.id
     );
     wait_until("old message skipped", WAIT, || logs.contains(&expected)).await;
-    assert!(logs.contains("catchUpMaxAgeSeconds=600"), "default catchUpMaxAge is 10 minutes");
+    assert!(
+        logs.contains("catchUpMaxAgeSeconds=600"),
+        "default catchUpMaxAge is 10 minutes"
+    );
     let old_cursor = event_cursor(&fx, &old);
-    wait_until_async("skip committed", WAIT, || async { stored_cursor(&fx).await >= Some(old_cursor.clone()) })
-        .await;
+    wait_until_async("skip committed", WAIT, || async {
+        stored_cursor(&fx).await >= Some(old_cursor.clone())
+    })
+    .await;
     gateway.shutdown().await;
     assert!(fx.replies_to(&old).is_empty());
     assert_eq!(fx.model.request_count(), calls);
@@ -126,21 +156,37 @@ async fn crash_between_send_and_commit(model: ModelStub) {
     let before = stored_cursor(&fx).await.expect("a start cursor is stored");
     let source = fx.post("answer me once");
     wait_until("answered", WAIT, || fx.replies_to(&source).len() == 1).await;
+    // Let the commits settle (the reply's own event too), so nothing is in
+    // flight to the cursor file when we roll it back below.
+    let latest = fx.server.latest_cursor(&fx.seed.workspace.id);
+    wait_until_async("commits settled", WAIT, || async {
+        stored_cursor(&fx).await == latest
+    })
+    .await;
     drop(gateway); // abrupt: no graceful shutdown
     // Roll the stored cursor back to before the message, as if the process
     // died between the send and the commit.
     let key = format!("default.{}", fx.seed.workspace.id);
-    FileCursorStore::new(fx.state.path()).save(&key, &before).await.expect("save");
+    FileCursorStore::new(fx.state.path())
+        .save(&key, &before)
+        .await
+        .expect("save");
     let posts = fx.server.request_count("POST", "/api/channels/");
 
     let gateway = fx.start(&config, fx.options()).await;
     let source_cursor = event_cursor(&fx, &source);
-    wait_until("the replayed turn ran", WAIT, || fx.model.request_count() == 2).await;
+    wait_until("the replayed turn ran", WAIT, || {
+        fx.model.request_count() == 2
+    })
+    .await;
     wait_until_async("replay committed", WAIT, || async {
         stored_cursor(&fx).await >= Some(source_cursor.clone())
     })
     .await;
-    assert!(fx.server.request_count("POST", "/api/channels/") > posts, "the reply was re-sent");
+    assert!(
+        fx.server.request_count("POST", "/api/channels/") > posts,
+        "the reply was re-sent"
+    );
     gateway.shutdown().await;
     assert_eq!(fx.replies_to(&source).len(), 1, "exactly one visible reply");
 }
@@ -176,7 +222,8 @@ async fn resync_4001_catches_up_the_gap() {
     // While down: a message arrives and the server prunes the log up to it,
     // so the stored cursor is unknown and the server answers 4001.
     let gap = fx.post("in the gap");
-    fx.server.prune_events_before(&fx.seed.workspace.id, &event_cursor(&fx, &gap));
+    fx.server
+        .prune_events_before(&fx.seed.workspace.id, &event_cursor(&fx, &gap));
     let gateway = fx.start(&config, fx.options()).await;
     wait_until("gap answered", WAIT, || fx.replies_to(&gap).len() == 1).await;
     let metrics = gateway.metrics().account("default");
@@ -200,12 +247,24 @@ fn two_accounts_config(fx: &Fixture, second_token: &str) -> String {
 async fn both_account_forms_run_at_once_with_separate_connections() {
     let fx = Fixture::new().await;
     let second = fx.server.create_bot(
-        BotSpec::new(&fx.seed.workspace.id, "Work Bot").handle("workbot").scopes(["bot:write"]),
+        BotSpec::new(&fx.seed.workspace.id, "Work Bot")
+            .handle("workbot")
+            .scopes(["bot:write"]),
     );
-    let gateway = fx.start(&two_accounts_config(&fx, &second.token), fx.options()).await;
-    let ids: Vec<String> = gateway.status().all().into_iter().map(|s| s.account_id).collect();
+    let gateway = fx
+        .start(&two_accounts_config(&fx, &second.token), fx.options())
+        .await;
+    let ids: Vec<String> = gateway
+        .status()
+        .all()
+        .into_iter()
+        .map(|s| s.account_id)
+        .collect();
     assert_eq!(ids, ["default", "work"]);
-    wait_until("two sockets", WAIT, || fx.server.open_realtime_connections() == 2).await;
+    wait_until("two sockets", WAIT, || {
+        fx.server.open_realtime_connections() == 2
+    })
+    .await;
     let source = fx.post("hello both");
     let from = |bot: &clickclack_proto::UserId| {
         fx.server
@@ -214,7 +273,10 @@ async fn both_account_forms_run_at_once_with_separate_connections() {
             .filter(|m| &m.author_id == bot && m.quoted_message_id.as_ref() == Some(&source.id))
             .count()
     };
-    wait_until("both bots answered", WAIT, || from(&fx.seed.bot.user.id) == 1 && from(&second.user.id) == 1).await;
+    wait_until("both bots answered", WAIT, || {
+        from(&fx.seed.bot.user.id) == 1 && from(&second.user.id) == 1
+    })
+    .await;
     gateway.shutdown().await;
     assert_eq!(from(&fx.seed.bot.user.id), 1);
     assert_eq!(from(&second.user.id), 1);
@@ -225,27 +287,41 @@ async fn revoked_token_stops_only_that_account() {
     let (logs, _guard) = capture_logs();
     let fx = Fixture::new().await;
     let second = fx.server.create_bot(
-        BotSpec::new(&fx.seed.workspace.id, "Work Bot").handle("workbot").scopes(["bot:write"]),
+        BotSpec::new(&fx.seed.workspace.id, "Work Bot")
+            .handle("workbot")
+            .scopes(["bot:write"]),
     );
-    let gateway = fx.start(&two_accounts_config(&fx, &second.token), fx.options()).await;
+    let gateway = fx
+        .start(&two_accounts_config(&fx, &second.token), fx.options())
+        .await;
     fx.server.revoke_token(&fx.seed.bot.token_id);
     let status = gateway.status().clone();
     wait_until("default stopped", WAIT, || {
-        status.get("default").is_some_and(|s| s.lifecycle == Lifecycle::Stopped)
+        status
+            .get("default")
+            .is_some_and(|s| s.lifecycle == Lifecycle::Stopped)
     })
     .await;
     let stopped = status.get("default").expect("status");
     let error = stopped.last_error.expect("an error says why");
-    assert!(error.contains("access revoked by the server (close 1008"), "{error}");
+    assert!(
+        error.contains("access revoked by the server (close 1008"),
+        "{error}"
+    );
     assert!(logs.contains("ClickClack account \"default\" stopped: access revoked"));
-    assert_eq!(status.get("work").map(|s| s.lifecycle), Some(Lifecycle::Ready));
+    assert_eq!(
+        status.get("work").map(|s| s.lifecycle),
+        Some(Lifecycle::Ready)
+    );
 
     let source = fx.post("still there?");
     wait_until("the other account answers", WAIT, || {
         fx.server
             .channel_messages(&fx.seed.general.id)
             .iter()
-            .any(|m| m.author_id == second.user.id && m.quoted_message_id.as_ref() == Some(&source.id))
+            .any(|m| {
+                m.author_id == second.user.id && m.quoted_message_id.as_ref() == Some(&source.id)
+            })
     })
     .await;
     assert!(fx.replies_to(&source).is_empty());
@@ -264,9 +340,19 @@ async fn graceful_shutdown_finishes_in_flight_replies_and_commits() {
     let stopping = tokio::spawn(gateway.shutdown());
     gate.add_permits(1);
     stopping.await.expect("shutdown");
-    assert_eq!(status.get("default").map(|s| s.lifecycle), Some(Lifecycle::Stopped));
-    assert_eq!(fx.replies_to(&source).len(), 1, "the in-flight reply was finished");
-    assert!(stored_cursor(&fx).await >= Some(event_cursor(&fx, &source)), "its cursor was committed");
+    assert_eq!(
+        status.get("default").map(|s| s.lifecycle),
+        Some(Lifecycle::Stopped)
+    );
+    assert_eq!(
+        fx.replies_to(&source).len(),
+        1,
+        "the in-flight reply was finished"
+    );
+    assert!(
+        stored_cursor(&fx).await >= Some(event_cursor(&fx, &source)),
+        "its cursor was committed"
+    );
 
     // After a restart the answered message is not handled again.
     let gateway = fx.start(&config, fx.options()).await;
@@ -276,4 +362,45 @@ async fn graceful_shutdown_finishes_in_flight_replies_and_commits() {
     assert_eq!(fx.model.request_count(), 2);
     assert_eq!(fx.replies_to(&source).len(), 1);
     let _ = MapEnv::new();
+}
+
+#[tokio::test]
+async fn connection_loss_and_rest_failures_recover_without_stopping() {
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    // REST failures at startup are retried (status `recovering`), not fatal.
+    fx.server.faults().fail_next("GET", "/api/me", 3, 503);
+    let gateway = fx
+        .start(&fx.model_config("reconnectMs: 100,", ""), fx.options())
+        .await;
+    let status = gateway.status().clone();
+
+    // A dropped socket: `recovering`, then `ready` again, and nothing is lost.
+    let attempts = fx.server.realtime_connection_attempts();
+    fx.server.faults().drop_realtime();
+    wait_until("reconnected", WAIT, || {
+        fx.server.realtime_connection_attempts() > attempts
+            && status
+                .get("default")
+                .is_some_and(|s| s.lifecycle == Lifecycle::Ready)
+    })
+    .await;
+
+    // Failing message fetches are retried with backoff inside the turn.
+    fx.server
+        .faults()
+        .fail_next("GET", "/api/messages/", 4, 503);
+    let source = fx.post("after the hiccups");
+    wait_until("answered", WAIT, || fx.replies_to(&source).len() == 1).await;
+    assert_eq!(
+        status.get("default").map(|s| s.lifecycle),
+        Some(Lifecycle::Ready)
+    );
+    assert!(
+        logs.contains("[default] ClickClack account recovering"),
+        "{}",
+        logs.text()
+    );
+    gateway.shutdown().await;
+    assert_eq!(fx.replies_to(&source).len(), 1);
 }

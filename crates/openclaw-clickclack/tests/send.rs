@@ -438,3 +438,40 @@ async fn a_lost_response_is_reconciled_into_one_message() {
     assert_eq!(same.len(), 1);
     assert_eq!(same[0].id, id);
 }
+
+#[tokio::test]
+async fn row_25_correlation_id_is_sent_and_invalid_ones_are_omitted() {
+    use clickclack_proto::EventPayload;
+    let env = start().await;
+    let ch = channel(&env);
+    let valid = only(
+        ch.send(
+            None,
+            "general",
+            OutboundMessage::text("traced").correlation_id("fakeco.case_1"),
+        )
+        .await
+        .expect("sent"),
+    );
+    let invalid = only(
+        ch.send(
+            None,
+            "general",
+            OutboundMessage::text("untraced").correlation_id("bad id!"),
+        )
+        .await
+        .expect("sent despite the invalid id"),
+    );
+    let correlation = |id: &MessageId| {
+        env.server
+            .events(&env.seed.workspace.id)
+            .into_iter()
+            .find_map(|e| match e.payload {
+                EventPayload::MessageCreated(p) if &p.message_id == id => Some(p.correlation_id),
+                _ => None,
+            })
+            .expect("event")
+    };
+    assert_eq!(correlation(&valid).as_deref(), Some("fakeco.case_1"));
+    assert_ne!(correlation(&invalid).as_deref(), Some("bad id!"));
+}

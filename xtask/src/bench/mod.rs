@@ -6,6 +6,7 @@
 //! so the measurement code is optimised; `bench-run` does the measuring.
 
 mod decode;
+mod gateway;
 mod harness;
 mod realtime;
 mod report;
@@ -18,7 +19,7 @@ use std::time::Instant;
 use report::Record;
 
 /// The benchmark groups, in the order they run.
-const GROUPS: [&str; 4] = ["decode", "rest", "realtime", "gateway"];
+const GROUPS: [&str; 5] = ["decode", "rest", "realtime", "gateway", "scale"];
 
 /// Parsed `bench` / `bench-run` arguments.
 #[derive(Debug, Clone)]
@@ -133,6 +134,7 @@ pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
             "decode" => runtime.block_on(decode::run(&options)),
             "rest" => runtime.block_on(rest::run(&options)),
             "realtime" => runtime.block_on(realtime::run(&options)),
+            "gateway" => runtime.block_on(gateway::run(&options)),
             _ => runtime.block_on(scale::run(&options)),
         };
         match result {

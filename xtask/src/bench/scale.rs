@@ -1,65 +1,53 @@
-//! Benchmarks 4–6: gateway end to end, scale and startup.
+//! Benchmark 5: scale. RSS per idle account with N accounts connected in
+//! one gateway process, against the minimal client + realtime loop per
+//! account, and a bare fastwebsockets connection (≈ the testkit's own
+//! per-connection share, since the testkit runs in the same process).
 //!
-//! The gateway rows need `openclaw-clickclack`'s gateway; until it is usable
-//! from the library they are reported as skipped. What can be measured
-//! without it is the SDK's share of an idle account: memory per idle
-//! `RealtimeStream` (with its `Client`) connected to the testkit, against a
-//! bare fastwebsockets connection. Each side is measured in a fresh child
-//! process (`bench-run --probe …`) so freed memory of one side never hides
-//! the other's; the testkit runs inside the child, so both numbers include
-//! the server's per-connection memory.
+//! Each side is measured in a fresh child process (`bench-run --probe …`)
+//! so memory freed by one side never hides the other's. RSS is read from
+//! `/proc/self/status` (`VmRSS`) after the accounts exist in the testkit and
+//! again once every account is connected.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clickclack_client::Client;
-use clickclack_realtime::{RealtimeItem, RealtimeStream};
 use clickclack_testkit::TestServer;
 
 use super::Options;
 use super::harness::{rss_kib, round3};
+use super::gateway::{accounts, start_gateway, start_minimal};
 use super::realtime::bare_connect;
 use super::report::{Goal, Record};
 
-/// Why the gateway rows are skipped.
-const NO_GATEWAY: &str = "gateway not available (crates/openclaw-clickclack has no usable gateway module yet)";
-
 /// Runs the scale group.
 pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
-    let accounts = if options.quick { 100 } else { 1_000 };
-    let mut records = Vec::new();
-    for (name, unit, goal) in [
-        ("gateway.e2e.1_account", "replies/s", Goal::RatioAtLeast(0.8)),
-        ("gateway.e2e.100_accounts", "replies/s", Goal::RatioAtLeast(0.8)),
-        ("gateway.e2e.p99_overhead", "ms", Goal::OverheadBelow(5.0)),
-        ("gateway.scale.1000_idle", "KiB/account", Goal::ValueBelow(100.0)),
-        ("gateway.startup.1_account", "ms", Goal::None),
-        ("gateway.startup.100_accounts", "ms", Goal::None),
-    ] {
-        records.push(Record::skipped(name, unit, goal, NO_GATEWAY));
-    }
-    let ours = probe("streams", accounts)?;
-    let bare = probe("bare", accounts)?;
-    records.push(
+    let n = if options.quick { 100 } else { 1_000 };
+    let ours = probe("gateway", n)?;
+    let base = probe("minimal", n)?;
+    let bare = probe("bare", n)?;
+    Ok(vec![
         Record::new(
-            format!("sdk.idle_stream.{accounts}"),
-            "KiB/conn",
+            format!("gateway.scale.{n}_idle"),
+            "KiB/account",
             ours.kib_per_conn,
-            "bare fastwebsockets",
-            bare.kib_per_conn,
+            "minimal client+realtime loop",
+            base.kib_per_conn,
             Goal::ValueBelow(100.0),
         )
-        .param("connections", accounts)
+        .param("accounts", n)
+        .param("open_connections", ours.open)
         .param("rss_before_kib", ours.before_kib)
         .param("rss_after_kib", ours.after_kib)
-        .param("baseline_rss_before_kib", bare.before_kib)
-        .param("baseline_rss_after_kib", bare.after_kib)
-        .param("connect_all_seconds", round3(ours.connect_secs))
-        .param("baseline_connect_all_seconds", round3(bare.connect_secs))
-        .param("includes_testkit_side", true)
-        .note("SDK part of an idle account (Client + RealtimeStream, testkit in the same process); the gateway's own number is skipped"),
-    );
-    Ok(records)
+        .param("baseline_rss_before_kib", base.before_kib)
+        .param("baseline_rss_after_kib", base.after_kib)
+        .param("testkit_share_kib_per_conn", bare.kib_per_conn)
+        .param("gateway_ready_seconds", round3(ours.connect_secs))
+        .param("baseline_ready_seconds", round3(base.connect_secs))
+        .note(format!(
+            "RSS includes the in-process testkit's side of each connection (~{:.1} KiB/conn measured with bare sockets)",
+            bare.kib_per_conn
+        )),
+    ])
 }
 
 /// One probe's result, as the child prints it.
@@ -69,6 +57,7 @@ struct Probe {
     after_kib: u64,
     kib_per_conn: f64,
     connect_secs: f64,
+    open: u64,
 }
 
 /// Runs `bench-run --probe <kind> <n>` in a fresh process.
@@ -93,11 +82,13 @@ fn probe(kind: &str, n: usize) -> Result<Probe, String> {
         after_kib: num("after_kib") as u64,
         kib_per_conn: num("kib_per_conn"),
         connect_secs: num("connect_secs"),
+        open: num("open") as u64,
     })
 }
 
-/// The child side of [`probe`]: opens `n` idle connections of `kind`
-/// (`streams` or `bare`) to an in-process testkit, then prints RSS as JSON.
+/// The child side of [`probe`]: connects `n` idle accounts of `kind`
+/// (`gateway`, `minimal` or `bare`) to an in-process testkit, then prints
+/// RSS as JSON.
 pub(crate) fn run_probe(args: &[String]) -> Result<(), String> {
     let kind = args.first().map(String::as_str).unwrap_or_default().to_owned();
     let n: usize = args
@@ -110,48 +101,30 @@ pub(crate) fn run_probe(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("runtime: {e}"))?;
     let line = runtime.block_on(async move {
         let server = TestServer::start().await;
-        let seed = server.seed();
-        let tail = server
-            .latest_cursor(&seed.workspace.id)
-            .ok_or("no tail cursor")?;
-        let client = Client::builder(server.base_url())
-            .token(seed.bot.token.clone())
-            .build()
-            .map_err(|e| format!("client: {e}"))?;
-        // Warm the allocator and runtime with one connection of each kind.
-        let warm = bare_connect(server.addr(), &seed.bot.token, &seed.workspace.id, &tail).await?;
-        drop(warm);
+        let accounts = accounts(&server, n, "idle");
+        let base_url = server.base_url();
+        // Warm the allocator, runtime and connection paths with one bare socket.
+        let first = accounts.first().ok_or("no accounts")?;
+        let tail = server.latest_cursor(&first.workspace).ok_or("no tail cursor")?;
+        drop(bare_connect(server.addr(), &first.token, &first.workspace, &tail).await?);
         tokio::time::sleep(Duration::from_millis(100)).await;
         let before = rss_kib().ok_or("no VmRSS")?;
         let started = Instant::now();
-        let mut streams = Vec::new();
+        let mut gateway = None;
+        let mut minimal = Vec::new();
         let mut sockets = Vec::new();
-        for _ in 0..n {
-            if kind == "streams" {
-                // One client per account, as a gateway account has.
-                let client = Client::builder(server.base_url())
-                    .token(seed.bot.token.clone())
-                    .build()
-                    .map_err(|e| format!("client: {e}"))?;
-                let mut stream = RealtimeStream::builder(client, seed.workspace.id.clone())
-                    .start_after(tail.clone())
-                    .start()
-                    .await
-                    .map_err(|e| format!("stream: {e}"))?;
-                // Wait until it is connected.
-                loop {
-                    match stream.next_event().await {
-                        Some(Ok(RealtimeItem::Connected { .. })) => break,
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => return Err(format!("stream: {e}")),
-                        None => return Err("stream ended".to_owned()),
-                    }
+        match kind.as_str() {
+            "gateway" => gateway = Some(start_gateway(&base_url, &accounts).await?),
+            "minimal" => {
+                for a in &accounts {
+                    minimal.push(start_minimal(&base_url, a).await?);
                 }
-                streams.push(stream);
-            } else {
-                sockets.push(
-                    bare_connect(server.addr(), &seed.bot.token, &seed.workspace.id, &tail).await?,
-                );
+            }
+            _ => {
+                for a in &accounts {
+                    let tail = server.latest_cursor(&a.workspace).ok_or("no tail cursor")?;
+                    sockets.push(bare_connect(server.addr(), &a.token, &a.workspace, &tail).await?);
+                }
             }
         }
         let connect_secs = started.elapsed().as_secs_f64();
@@ -159,12 +132,15 @@ pub(crate) fn run_probe(args: &[String]) -> Result<(), String> {
         if open < n {
             return Err(format!("only {open} of {n} connections are open on the server"));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let after = rss_kib().ok_or("no VmRSS")?;
-        drop(client);
         let per = after.saturating_sub(before) as f64 / n as f64;
+        if let Some(g) = gateway {
+            g.gateway.shutdown().await;
+        }
+        drop(sockets);
         Ok::<_, String>(format!(
-            "{{\"before_kib\":{before},\"after_kib\":{after},\"kib_per_conn\":{per:.3},\"connect_secs\":{connect_secs:.4}}}"
+            "{{\"before_kib\":{before},\"after_kib\":{after},\"kib_per_conn\":{per:.3},\"connect_secs\":{connect_secs:.4},\"open\":{open}}}"
         ))
     })?;
     println!("{line}");

@@ -83,8 +83,13 @@ impl Client {
         target: &EphemeralTarget,
         started: bool,
     ) -> Result<Event, Error> {
-        let kind = if started { "typing.started" } else { "typing.stopped" };
-        self.publish_ephemeral(&target.request(workspace, kind, None)).await
+        let kind = if started {
+            "typing.started"
+        } else {
+            "typing.stopped"
+        };
+        self.publish_ephemeral(&target.request(workspace, kind, None))
+            .await
     }
 
     /// Publishes `agent.progress` with `payload` (bot tokens only; one target).
@@ -111,7 +116,9 @@ impl Client {
 
     /// `GET /api/event-types`: the durable event types the server persists.
     pub async fn event_types(&self) -> Result<Vec<String>, Error> {
-        let resp: EventTypesResponse = self.json(Call::get(ApiPath::new("/api/event-types"))).await?;
+        let resp: EventTypesResponse = self
+            .json(Call::get(ApiPath::new("/api/event-types")))
+            .await?;
         Ok(resp.event_types)
     }
 }

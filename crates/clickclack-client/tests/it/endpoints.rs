@@ -515,14 +515,32 @@ async fn ephemeral_helpers() {
     let c = env.bot();
     let ws = &env.seed.workspace.id;
     let target = EphemeralTarget::Channel(env.seed.general.id.clone());
-    assert_eq!(c.publish_typing(ws, &target, true).await.unwrap().event_type(), "typing.started");
-    assert_eq!(c.publish_typing(ws, &target, false).await.unwrap().event_type(), "typing.stopped");
+    assert_eq!(
+        c.publish_typing(ws, &target, true)
+            .await
+            .unwrap()
+            .event_type(),
+        "typing.started"
+    );
+    assert_eq!(
+        c.publish_typing(ws, &target, false)
+            .await
+            .unwrap()
+            .event_type(),
+        "typing.stopped"
+    );
     let mut payload = serde_json::Map::new();
     payload.insert("text".into(), serde_json::json!("thinking"));
-    let ev = c.publish_agent_progress(ws, &target, payload.clone()).await.unwrap();
+    let ev = c
+        .publish_agent_progress(ws, &target, payload.clone())
+        .await
+        .unwrap();
     assert_eq!(ev.event_type(), "agent.progress");
     let dm = c.open_dm(ws, &env.seed.owner.user.id).await.unwrap();
-    let ev = c.publish_typing(ws, &EphemeralTarget::Dm(dm.id.clone()), true).await.unwrap();
+    let ev = c
+        .publish_typing(ws, &EphemeralTarget::Dm(dm.id.clone()), true)
+        .await
+        .unwrap();
     assert_eq!(ev.direct_conversation_id(), Some(&dm.id));
 }
 

@@ -39,7 +39,8 @@ pub(crate) fn list(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("realtime:read")?;
     let ws = workspace_param(ctx, &actor)?;
-    let limit = match int_param(ctx, "limit")? {
+    // Like the server's queryInt + store clamp: bad, ≤ 0 or > 500 → 200.
+    let limit = match ctx.q("limit").and_then(|l| l.parse::<i64>().ok()) {
         Some(l) if (1..=500).contains(&l) => l as usize,
         _ => 200,
     };

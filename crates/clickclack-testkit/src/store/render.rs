@@ -97,6 +97,9 @@ impl Data {
                 if authors.len() < 3 && !authors.contains(&r.author_id.as_str()) {
                     authors.push(&r.author_id);
                 }
+                if authors.len() == 3 {
+                    break;
+                }
             }
         }
         if let Some(at) = last_at {

@@ -68,7 +68,12 @@ pub fn too_old(created_ms: i64, now_ms: i64, max_age: Duration) -> Option<Durati
 }
 
 /// The log line for a message skipped by the catch-up limit.
-pub fn skipped_old_log_line(account_id: &str, message_id: &str, age: Duration, max_age: Duration) -> String {
+pub fn skipped_old_log_line(
+    account_id: &str,
+    message_id: &str,
+    age: Duration,
+    max_age: Duration,
+) -> String {
     format!(
         "[{account_id}] skipped ClickClack message older than catchUpMaxAge: messageId={message_id} ageSeconds={} catchUpMaxAgeSeconds={}",
         age.as_secs(),
@@ -85,7 +90,10 @@ mod tests {
     fn age_limit() {
         let max = Duration::from_secs(600);
         assert_eq!(too_old(0, 600_000, max), None);
-        assert_eq!(too_old(0, 600_001, max), Some(Duration::from_millis(600_001)));
+        assert_eq!(
+            too_old(0, 600_001, max),
+            Some(Duration::from_millis(600_001))
+        );
         assert_eq!(too_old(1_000, 0, max), None);
         assert_eq!(
             skipped_old_log_line("work", "msg_1", Duration::from_secs(700), max),

@@ -68,7 +68,10 @@ pub fn build_menu(commands: &[MenuCommand]) -> (Vec<BotCommandInput>, Vec<String
 /// The warning for invalid command names.
 pub fn invalid_names_log_line(names: &[String]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-    format!("ClickClack command menu skipped invalid native command names: {}", quoted.join(", "))
+    format!(
+        "ClickClack command menu skipped invalid native command names: {}",
+        quoted.join(", ")
+    )
 }
 
 /// How a sync ended.
@@ -83,7 +86,12 @@ pub enum MenuSync {
 }
 
 /// Publishes the menu (row 39). Never fails: problems are logged.
-pub async fn sync_command_menu(client: &Client, account_id: &str, enabled: bool, commands: &[MenuCommand]) -> MenuSync {
+pub async fn sync_command_menu(
+    client: &Client,
+    account_id: &str,
+    enabled: bool,
+    commands: &[MenuCommand],
+) -> MenuSync {
     if !enabled {
         tracing::debug!(account = %account_id, "[{account_id}] ClickClack command menu sync disabled");
         return MenuSync::Disabled;
@@ -94,14 +102,19 @@ pub async fn sync_command_menu(client: &Client, account_id: &str, enabled: bool,
         tracing::warn!(account = %account_id, "{line}");
     }
     let count = menu.len();
-    match client.set_bot_commands(&SetBotCommands { commands: menu }).await {
+    match client
+        .set_bot_commands(&SetBotCommands { commands: menu })
+        .await
+    {
         Ok(_) => {
             tracing::debug!(account = %account_id, commands = count, "[{account_id}] ClickClack command menu synced");
             MenuSync::Published(count)
         }
         Err(e) => {
             let line = match e.kind() {
-                ErrorKind::Forbidden | ErrorKind::MissingScope { .. } | ErrorKind::WrongWorkspace => {
+                ErrorKind::Forbidden
+                | ErrorKind::MissingScope { .. }
+                | ErrorKind::WrongWorkspace => {
                     let line = format!(
                         "[{account_id}] ClickClack command menu sync skipped: {e}; verify token/workspace command permissions or set commandMenu: false if menus are not needed"
                     );
@@ -141,7 +154,8 @@ mod tests {
 
     #[test]
     fn normalises_dedupes_and_reports_invalid_names() {
-        let (menu, invalid) = build_menu(&[cmd(" Help "), cmd("help"), cmd("bad name"), cmd("status")]);
+        let (menu, invalid) =
+            build_menu(&[cmd(" Help "), cmd("help"), cmd("bad name"), cmd("status")]);
         let names: Vec<_> = menu.iter().map(|c| c.command.as_str()).collect();
         assert_eq!(names, ["help", "status"]);
         assert_eq!(menu[0].description, "help");

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::accounts::ResolvedAccount;
 use crate::agent_host::{AgentHost, GatewayHostConfig, OpenClawGatewayHost};
 use crate::config::{EnvSource, OpenClawConfig, ReplyMode};
-use crate::llm::{ApiKey, HttpLlmRuntime, HttpOptions, LlmRuntime, ProviderRegistry, ProviderSettings};
+use crate::llm::{
+    ApiKey, HttpLlmRuntime, HttpOptions, LlmRuntime, ProviderRegistry, ProviderSettings,
+};
 use crate::secrets::SecretInput;
 
 use super::GatewayError;
@@ -42,14 +44,17 @@ pub enum ReplyEngine {
 impl std::fmt::Debug for ReplyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReplyEngine::Model { model, agent_id, .. } => f
+            ReplyEngine::Model {
+                model, agent_id, ..
+            } => f
                 .debug_struct("Model")
                 .field("model", model)
                 .field("agent_id", agent_id)
                 .finish_non_exhaustive(),
-            ReplyEngine::Agent { agent_id, .. } => {
-                f.debug_struct("Agent").field("agent_id", agent_id).finish_non_exhaustive()
-            }
+            ReplyEngine::Agent { agent_id, .. } => f
+                .debug_struct("Agent")
+                .field("agent_id", agent_id)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -66,7 +71,11 @@ pub fn resolve_agent_id(account: &ResolvedAccount, config: &OpenClawConfig) -> S
     if let Some(id) = account.agent_id.as_deref().and_then(normalize_agent_id) {
         return id;
     }
-    let list = config.agents.as_ref().map(|a| a.list.as_slice()).unwrap_or_default();
+    let list = config
+        .agents
+        .as_ref()
+        .map(|a| a.list.as_slice())
+        .unwrap_or_default();
     list.iter()
         .find(|a| a.default)
         .or_else(|| list.first())
@@ -76,7 +85,11 @@ pub fn resolve_agent_id(account: &ResolvedAccount, config: &OpenClawConfig) -> S
 
 /// The model of a model-mode account: `model` on the account, else the
 /// agent's `agents.list[].model.primary`, else `agents.defaults.model.primary`.
-pub fn resolve_model(account: &ResolvedAccount, config: &OpenClawConfig, agent_id: &str) -> Option<String> {
+pub fn resolve_model(
+    account: &ResolvedAccount,
+    config: &OpenClawConfig,
+    agent_id: &str,
+) -> Option<String> {
     let non_blank = |s: &str| {
         let s = s.trim();
         (!s.is_empty()).then(|| s.to_owned())
@@ -116,28 +129,41 @@ fn resolve_secret(input: &SecretInput, env: &dyn EnvSource) -> Option<ApiKey> {
 ///
 /// # Errors
 /// [`GatewayError::ModelProvider`] for an invalid provider entry.
-pub fn provider_registry(config: &OpenClawConfig, env: &dyn EnvSource) -> Result<ProviderRegistry, GatewayError> {
+pub fn provider_registry(
+    config: &OpenClawConfig,
+    env: &dyn EnvSource,
+) -> Result<ProviderRegistry, GatewayError> {
     let mut registry = ProviderRegistry::builtin(|name| env.var(name));
     let Some(models) = &config.models else {
         return Ok(registry);
     };
     for (id, provider) in &models.providers {
         let api = match provider.api.as_deref() {
-            Some(api) => Some(api.parse().map_err(|message: String| GatewayError::ModelProvider {
-                path: format!("models.providers.{id}.api"),
-                message,
-            })?),
+            Some(api) => {
+                Some(
+                    api.parse()
+                        .map_err(|message: String| GatewayError::ModelProvider {
+                            path: format!("models.providers.{id}.api"),
+                            message,
+                        })?,
+                )
+            }
             None => None,
         };
         let settings = ProviderSettings {
             base_url: provider.base_url.clone(),
-            api_key: provider.api_key.as_ref().and_then(|k| resolve_secret(k, env)),
+            api_key: provider
+                .api_key
+                .as_ref()
+                .and_then(|k| resolve_secret(k, env)),
             api,
         };
-        registry.configure(id, settings).map_err(|e| GatewayError::ModelProvider {
-            path: format!("models.providers.{id}"),
-            message: e.to_string(),
-        })?;
+        registry
+            .configure(id, settings)
+            .map_err(|e| GatewayError::ModelProvider {
+                path: format!("models.providers.{id}"),
+                message: e.to_string(),
+            })?;
     }
     Ok(registry)
 }
@@ -170,24 +196,28 @@ pub(crate) fn build_engine(
                     agent_id: agent.clone(),
                 });
             }
-            let model = resolve_model(account, config, &agent_id).ok_or_else(|| GatewayError::NoModel {
-                account_id: account.account_id.clone(),
-            })?;
+            let model =
+                resolve_model(account, config, &agent_id).ok_or_else(|| GatewayError::NoModel {
+                    account_id: account.account_id.clone(),
+                })?;
             let runtime = match &overrides.llm {
                 Some(runtime) => Arc::clone(runtime),
                 None => {
                     let registry = provider_registry(config, env)?;
-                    let runtime = HttpLlmRuntime::new(registry, HttpOptions::default()).map_err(|source| {
-                        GatewayError::Llm {
+                    let runtime = HttpLlmRuntime::new(registry, HttpOptions::default()).map_err(
+                        |source| GatewayError::Llm {
                             account_id: account.account_id.clone(),
                             source,
-                        }
-                    })?;
+                        },
+                    )?;
                     // Fail at startup, not at the first message, when the model cannot resolve.
-                    runtime.registry().resolve(&model).map_err(|source| GatewayError::Llm {
-                        account_id: account.account_id.clone(),
-                        source,
-                    })?;
+                    runtime
+                        .registry()
+                        .resolve(&model)
+                        .map_err(|source| GatewayError::Llm {
+                            account_id: account.account_id.clone(),
+                            source,
+                        })?;
                     Arc::new(runtime)
                 }
             };
@@ -204,12 +234,11 @@ pub(crate) fn build_engine(
                 None => {
                     let port = config.gateway.as_ref().and_then(|g| g.port);
                     let host_config = GatewayHostConfig::resolve(port, None, |name| env.var(name));
-                    let host = OpenClawGatewayHost::new(host_config, HttpOptions::agent_defaults()).map_err(
-                        |source| GatewayError::Llm {
+                    let host = OpenClawGatewayHost::new(host_config, HttpOptions::agent_defaults())
+                        .map_err(|source| GatewayError::Llm {
                             account_id: account.account_id.clone(),
                             source,
-                        },
-                    )?;
+                        })?;
                     Arc::new(host)
                 }
             };

@@ -57,7 +57,10 @@ pub fn valid_correlation_id(raw: Option<&str>) -> Option<String> {
 pub fn classify(event: &Event, bot_user_id: &str) -> EventAction {
     match event.payload() {
         EventPayload::MessageCreated(p) => {
-            if p.author_id.as_ref().is_some_and(|a| a.as_str() == bot_user_id) {
+            if p.author_id
+                .as_ref()
+                .is_some_and(|a| a.as_str() == bot_user_id)
+            {
                 return EventAction::OwnMessage;
             }
             let conversation = match (&p.direct_conversation_id, event.channel_id()) {
@@ -89,8 +92,14 @@ pub fn classify(event: &Event, bot_user_id: &str) -> EventAction {
 /// Row 24's warning for a message that cannot be read (404):
 /// `[<acct>] skipped unreadable ClickClack message before agent dispatch: type=<t> messageId=<id|unknown>`.
 pub fn unreadable_log_line(account_id: &str, event_type: &str, message_id: &str) -> String {
-    let id = if message_id.is_empty() { "unknown" } else { message_id };
-    format!("[{account_id}] skipped unreadable ClickClack message before agent dispatch: type={event_type} messageId={id}")
+    let id = if message_id.is_empty() {
+        "unknown"
+    } else {
+        message_id
+    };
+    format!(
+        "[{account_id}] skipped unreadable ClickClack message before agent dispatch: type={event_type} messageId={id}"
+    )
 }
 
 #[cfg(test)]
@@ -107,7 +116,9 @@ mod tests {
         let created = event(
             r#"{"id":"evt_1","cursor":"cur_1","type":"message.created","workspace_id":"wsp_1","channel_id":"chn_1","seq":1,"created_at":"2026-01-01T00:00:00Z","payload":{"message_id":"msg_1","author_id":"usr_1","correlation_id":"req-1"}}"#,
         );
-        let EventAction::Turn(turn) = classify(&created, "usr_bot") else { panic!("turn") };
+        let EventAction::Turn(turn) = classify(&created, "usr_bot") else {
+            panic!("turn")
+        };
         assert_eq!(turn.conversation, ConversationKey::channel("chn_1"));
         assert_eq!(turn.correlation_id.as_deref(), Some("req-1"));
         assert_eq!(classify(&created, "usr_1"), EventAction::OwnMessage);
@@ -115,14 +126,18 @@ mod tests {
         let reply = event(
             r#"{"id":"evt_2","cursor":"cur_2","type":"thread.reply_created","workspace_id":"wsp_1","created_at":"2026-01-01T00:00:00Z","payload":{"message_id":"msg_2","root_message_id":"msg_1","direct_conversation_id":"dm_1","correlation_id":"bad id!"}}"#,
         );
-        let EventAction::Turn(turn) = classify(&reply, "usr_bot") else { panic!("turn") };
+        let EventAction::Turn(turn) = classify(&reply, "usr_bot") else {
+            panic!("turn")
+        };
         assert_eq!(turn.conversation, ConversationKey::thread("msg_1"));
         assert_eq!(turn.correlation_id, None);
 
         let dm = event(
             r#"{"id":"evt_3","cursor":"cur_3","type":"message.created","workspace_id":"wsp_1","created_at":"2026-01-01T00:00:00Z","payload":{"message_id":"msg_3","author_id":"usr_1","direct_conversation_id":"dm_1"}}"#,
         );
-        let EventAction::Turn(turn) = classify(&dm, "usr_bot") else { panic!("turn") };
+        let EventAction::Turn(turn) = classify(&dm, "usr_bot") else {
+            panic!("turn")
+        };
         assert_eq!(turn.conversation, ConversationKey::direct("dm_1"));
 
         let reaction = event(

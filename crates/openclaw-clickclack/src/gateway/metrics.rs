@@ -68,6 +68,9 @@ impl AccountMetrics {
     }
 }
 
+/// A counter's name, help text and getter.
+type Counter = (&'static str, &'static str, fn(&AccountMetrics) -> u64);
+
 /// The counters of every account of a gateway.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
@@ -75,7 +78,10 @@ pub struct Metrics {
 }
 
 fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -87,41 +93,64 @@ impl Metrics {
 
     fn snapshot(&self) -> Vec<(String, Arc<AccountMetrics>)> {
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        accounts.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect()
+        accounts
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
     }
 
     /// Renders every counter in the Prometheus text exposition format.
     pub fn render(&self, status: Option<&StatusBoard>) -> String {
         let accounts = self.snapshot();
         let mut out = String::new();
-        let counters: [(&str, &str, fn(&AccountMetrics) -> u64); 6] = [
-            ("clickclack_gateway_events_total", "Durable realtime events received.", |m| {
-                m.events.load(Ordering::Relaxed)
-            }),
-            ("clickclack_gateway_replies_total", "Replies delivered.", |m| {
-                m.replies.load(Ordering::Relaxed)
-            }),
-            ("clickclack_gateway_skipped_total", "Inbound messages not answered (policy, age, unreadable).", |m| {
-                m.skipped.load(Ordering::Relaxed)
-            }),
-            ("clickclack_gateway_reconnects_total", "Realtime reconnect attempts.", |m| {
-                m.reconnects.load(Ordering::Relaxed)
-            }),
-            ("clickclack_gateway_resyncs_total", "Realtime resyncs (close 4001).", |m| {
-                m.resyncs.load(Ordering::Relaxed)
-            }),
-            ("clickclack_gateway_model_errors_total", "Failed model or agent calls.", |m| {
-                m.model_errors.load(Ordering::Relaxed)
-            }),
+        let counters: [Counter; 6] = [
+            (
+                "clickclack_gateway_events_total",
+                "Durable realtime events received.",
+                |m| m.events.load(Ordering::Relaxed),
+            ),
+            (
+                "clickclack_gateway_replies_total",
+                "Replies delivered.",
+                |m| m.replies.load(Ordering::Relaxed),
+            ),
+            (
+                "clickclack_gateway_skipped_total",
+                "Inbound messages not answered (policy, age, unreadable).",
+                |m| m.skipped.load(Ordering::Relaxed),
+            ),
+            (
+                "clickclack_gateway_reconnects_total",
+                "Realtime reconnect attempts.",
+                |m| m.reconnects.load(Ordering::Relaxed),
+            ),
+            (
+                "clickclack_gateway_resyncs_total",
+                "Realtime resyncs (close 4001).",
+                |m| m.resyncs.load(Ordering::Relaxed),
+            ),
+            (
+                "clickclack_gateway_model_errors_total",
+                "Failed model or agent calls.",
+                |m| m.model_errors.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, get) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (account, m) in &accounts {
-                let _ = writeln!(out, "{name}{{account=\"{}\"}} {}", escape_label(account), get(m));
+                let _ = writeln!(
+                    out,
+                    "{name}{{account=\"{}\"}} {}",
+                    escape_label(account),
+                    get(m)
+                );
             }
         }
         let name = "clickclack_gateway_model_latency_seconds";
-        let _ = writeln!(out, "# HELP {name} Model or agent call latency.\n# TYPE {name} histogram");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Model or agent call latency.\n# TYPE {name} histogram"
+        );
         for (account, m) in &accounts {
             let account = escape_label(account);
             for (bucket, bound) in m.latency_buckets.iter().zip(LATENCY_BUCKETS) {
@@ -132,17 +161,27 @@ impl Metrics {
                 );
             }
             let count = m.latency_count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{account=\"{account}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{account=\"{account}\",le=\"+Inf\"}} {count}"
+            );
             let sum = m.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1_000_000.0;
             let _ = writeln!(out, "{name}_sum{{account=\"{account}\"}} {sum}");
             let _ = writeln!(out, "{name}_count{{account=\"{account}\"}} {count}");
         }
         if let Some(status) = status {
             let name = "clickclack_gateway_account_up";
-            let _ = writeln!(out, "# HELP {name} 1 when the account's realtime socket is open.\n# TYPE {name} gauge");
+            let _ = writeln!(
+                out,
+                "# HELP {name} 1 when the account's realtime socket is open.\n# TYPE {name} gauge"
+            );
             for s in status.all() {
                 let up = u8::from(s.lifecycle == Lifecycle::Ready);
-                let _ = writeln!(out, "{name}{{account=\"{}\"}} {up}", escape_label(&s.account_id));
+                let _ = writeln!(
+                    out,
+                    "{name}{{account=\"{}\"}} {up}",
+                    escape_label(&s.account_id)
+                );
             }
         }
         out
@@ -152,12 +191,18 @@ impl Metrics {
 fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     resp
 }
 
-async fn serve(req: Request<Incoming>, metrics: Metrics, status: StatusBoard) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn serve(
+    req: Request<Incoming>,
+    metrics: Metrics,
+    status: StatusBoard,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(match (req.method().as_str(), req.uri().path()) {
         ("GET", "/metrics") => text(
             StatusCode::OK,
@@ -171,10 +216,22 @@ async fn serve(req: Request<Incoming>, metrics: Metrics, status: StatusBoard) ->
             for s in &all {
                 let _ = writeln!(body, "{} {}", s.account_id, s.lifecycle);
             }
-            let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            text(code, if healthy { format!("ok\n{body}") } else { body }, "text/plain; charset=utf-8")
+            let code = if healthy {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            text(
+                code,
+                if healthy { format!("ok\n{body}") } else { body },
+                "text/plain; charset=utf-8",
+            )
         }
-        _ => text(StatusCode::NOT_FOUND, "not found\n".to_owned(), "text/plain; charset=utf-8"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found\n".to_owned(),
+            "text/plain; charset=utf-8",
+        ),
     })
 }
 
@@ -188,7 +245,11 @@ pub(crate) struct MetricsServer {
 
 impl MetricsServer {
     /// Binds `addr` and serves `/metrics` and `/healthz`.
-    pub(crate) async fn start(addr: SocketAddr, metrics: Metrics, status: StatusBoard) -> std::io::Result<Self> {
+    pub(crate) async fn start(
+        addr: SocketAddr,
+        metrics: Metrics,
+        status: StatusBoard,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
@@ -201,7 +262,8 @@ impl MetricsServer {
                 let Ok((stream, _)) = accepted else { continue };
                 let (metrics, status) = (metrics.clone(), status.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| serve(req, metrics.clone(), status.clone()));
+                    let service =
+                        service_fn(move |req| serve(req, metrics.clone(), status.clone()));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;

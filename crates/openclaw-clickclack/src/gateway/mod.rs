@@ -62,7 +62,8 @@ use crate::config::{EnvSource, OpenClawConfig};
 use crate::errors::ClickClackError;
 use crate::llm::{LlmError, LlmRuntime};
 use crate::policy::{
-    AllowBots, BotLoopGuard, BotLoopProtection, GroupOverride, InboundPolicy, InboundPolicyConfig, PolicyConfigError,
+    AllowBots, BotLoopGuard, BotLoopProtection, GroupOverride, InboundPolicy, InboundPolicyConfig,
+    PolicyConfigError,
 };
 use crate::scheduler::SchedulerConfig;
 use crate::secrets::SecretError;
@@ -343,10 +344,18 @@ impl Gateway {
     /// [`GatewayError::NoAccounts`]; an unknown `--account`; a token secret
     /// error; the metrics address not binding; or, when **every** account is
     /// refused, the first account's error.
-    pub async fn start(config: &OpenClawConfig, env: &dyn EnvSource, options: GatewayOptions) -> Result<Gateway, GatewayError> {
+    pub async fn start(
+        config: &OpenClawConfig,
+        env: &dyn EnvSource,
+        options: GatewayOptions,
+    ) -> Result<Gateway, GatewayError> {
         let mut accounts = list_enabled_accounts(config, env)?;
         if !options.accounts.is_empty() {
-            let wanted: Vec<String> = options.accounts.iter().map(|a| normalize_account_id(a)).collect();
+            let wanted: Vec<String> = options
+                .accounts
+                .iter()
+                .map(|a| normalize_account_id(a))
+                .collect();
             for id in &wanted {
                 if !accounts.iter().any(|a| &a.account_id == id) {
                     return Err(ClickClackError::UnknownAccount {
@@ -381,7 +390,11 @@ impl Gateway {
                     Ok((engine, policy))
                 });
             match checked {
-                Ok((engine, policy)) => prepared.push(Prepared { account, engine, policy }),
+                Ok((engine, policy)) => prepared.push(Prepared {
+                    account,
+                    engine,
+                    policy,
+                }),
                 Err(e) => {
                     tracing::error!(account = %account.account_id, "{e}");
                     status.set(&account.account_id, Lifecycle::Stopped, Some(e.to_string()));
@@ -405,7 +418,10 @@ impl Gateway {
         let store: Arc<dyn CursorStore> = match &options.cursor_store {
             Some(store) => Arc::clone(store),
             None => Arc::new(FileCursorStore::new(
-                options.state_dir.clone().unwrap_or_else(|| default_state_dir(env)),
+                options
+                    .state_dir
+                    .clone()
+                    .unwrap_or_else(|| default_state_dir(env)),
             )),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -417,13 +433,21 @@ impl Gateway {
             .map(|l| u32::try_from(l).unwrap_or(u32::MAX));
         let catch_up_max_age = options.catch_up_max_age.unwrap_or(DEFAULT_CATCH_UP_MAX_AGE);
         let mut tasks = Vec::new();
-        for Prepared { account, engine, policy } in prepared {
+        for Prepared {
+            account,
+            engine,
+            policy,
+        } in prepared
+        {
             let account_id = account.account_id.clone();
             let account_metrics = metrics.account(&account_id);
-            let progress_label = account.name.clone().or_else(|| match &engine {
+            // Row 38: label = account name → bot handle → agentId → accountId.
+            let label_name = account.name.clone();
+            let label_fallback = match &engine {
                 ReplyEngine::Agent { agent_id, .. } => Some(agent_id.clone()),
                 ReplyEngine::Model { agent_id, .. } => agent_id.clone(),
-            });
+            }
+            .unwrap_or_else(|| account_id.clone());
             let runtime_parts = (
                 account_id.clone(),
                 policy,
@@ -437,13 +461,27 @@ impl Gateway {
                 options.retry_base,
             );
             let make_runtime = Box::new(move |id: RuntimeIdentity| {
-                let (account_id, policy, guard, engine, response_prefix, native_progress, clock, metrics, shutdown, retry_base) =
-                    runtime_parts;
+                let (
+                    account_id,
+                    policy,
+                    guard,
+                    engine,
+                    response_prefix,
+                    native_progress,
+                    clock,
+                    metrics,
+                    shutdown,
+                    retry_base,
+                ) = runtime_parts;
                 AccountRuntime {
                     account_id,
                     client: id.client,
                     workspace_id: id.workspace_id,
-                    progress_label: progress_label.or_else(|| id.bot_handle.clone()),
+                    progress_label: Some(
+                        label_name
+                            .or_else(|| id.bot_handle.clone())
+                            .unwrap_or(label_fallback),
+                    ),
                     bot_user_id: id.bot_user_id,
                     bot_handle: id.bot_handle,
                     policy,

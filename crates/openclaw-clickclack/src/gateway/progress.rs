@@ -52,8 +52,14 @@ pub fn payload(turn_id: &str, seq: u64, op: &str, text: Option<&str>) -> Map<Str
     map
 }
 
-async fn publish(client: &Client, target: &ProgressTarget, payload: Map<String, Value>, limit: Duration) {
-    let mut request = PublishEphemeral::new(target.workspace_id.clone(), "agent.progress").payload(payload);
+async fn publish(
+    client: &Client,
+    target: &ProgressTarget,
+    payload: Map<String, Value>,
+    limit: Duration,
+) {
+    let mut request =
+        PublishEphemeral::new(target.workspace_id.clone(), "agent.progress").payload(payload);
     if let Some(conversation) = &target.direct_conversation_id {
         request = request.direct_conversation(conversation.clone());
     } else if let Some(channel) = &target.channel_id {
@@ -61,20 +67,36 @@ async fn publish(client: &Client, target: &ProgressTarget, payload: Map<String, 
     }
     match tokio::time::timeout(limit, client.publish_ephemeral(&request)).await {
         Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: {e}"),
-        Err(_) => tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: timed out"),
+        Ok(Err(e)) => {
+            tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: {e}")
+        }
+        Err(_) => {
+            tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: timed out")
+        }
     }
 }
 
 /// Publishes the start line (`seq` 1, `op: "append"`).
 pub async fn start(client: &Client, target: &ProgressTarget, label: Option<&str>) {
     let text = start_text(label);
-    publish(client, target, payload(&target.turn_id, 1, "append", Some(&text)), PUBLISH_TIMEOUT).await;
+    publish(
+        client,
+        target,
+        payload(&target.turn_id, 1, "append", Some(&text)),
+        PUBLISH_TIMEOUT,
+    )
+    .await;
 }
 
 /// Clears the progress (`seq` 2, `op: "clear"`), waiting at most [`CLEAR_TIMEOUT`].
 pub async fn clear(client: &Client, target: &ProgressTarget) {
-    publish(client, target, payload(&target.turn_id, 2, "clear", None), CLEAR_TIMEOUT).await;
+    publish(
+        client,
+        target,
+        payload(&target.turn_id, 2, "clear", None),
+        CLEAR_TIMEOUT,
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -40,7 +40,8 @@ pub(crate) struct RunnerContext {
     pub(crate) shutdown_grace: Duration,
     pub(crate) retry_base: Duration,
     /// Builds the runtime once the workspace and bot identity are known.
-    pub(crate) make_runtime: Option<Box<dyn FnOnce(RuntimeIdentity) -> AccountRuntime + Send + Sync>>,
+    pub(crate) make_runtime:
+        Option<Box<dyn FnOnce(RuntimeIdentity) -> AccountRuntime + Send + Sync>>,
 }
 
 /// What startup learned.
@@ -60,7 +61,11 @@ enum SessionEnd {
 }
 
 fn transient(e: &clickclack_client::Error) -> bool {
-    e.is_retryable() || matches!(e.kind(), ErrorKind::Server | ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Transport)
+    e.is_retryable()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server | ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Transport
+        )
 }
 
 impl RunnerContext {
@@ -75,7 +80,9 @@ impl RunnerContext {
     /// Jittered exponential wait; `false` when shutdown began.
     async fn backoff(&self, attempt: u32) -> bool {
         let base = Duration::from_millis(self.account.reconnect_ms).max(self.retry_base);
-        let ceiling = base.saturating_mul(1u32 << attempt.min(10)).min(Duration::from_secs(30));
+        let ceiling = base
+            .saturating_mul(1u32 << attempt.min(10))
+            .min(Duration::from_secs(30));
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         let delay = Duration::from_nanos(fastrand::u64(0..=nanos.max(1)));
         let mut shutdown = self.shutdown.clone();
@@ -99,7 +106,8 @@ impl RunnerContext {
                 Err(e) if transient(&e) => {
                     attempt += 1;
                     let message = format!("{what} failed; retrying: {e}");
-                    self.status.set(self.id(), Lifecycle::Recovering, Some(message));
+                    self.status
+                        .set(self.id(), Lifecycle::Recovering, Some(message));
                     if !self.backoff(attempt).await {
                         return Ok(None);
                     }
@@ -115,12 +123,18 @@ impl RunnerContext {
         }
     }
 
-    async fn resolve_workspace(&self, client: &Client) -> Result<Option<WorkspaceId>, GatewayError> {
+    async fn resolve_workspace(
+        &self,
+        client: &Client,
+    ) -> Result<Option<WorkspaceId>, GatewayError> {
         let wanted = self.account.workspace.trim().to_owned();
         if wanted.starts_with("wsp_") {
             return Ok(Some(WorkspaceId::new(wanted)));
         }
-        let Some(all) = self.retrying("workspace lookup", || client.list_workspaces()).await? else {
+        let Some(all) = self
+            .retrying("workspace lookup", || client.list_workspaces())
+            .await?
+        else {
             return Ok(None);
         };
         // Row 8: first exact (case-sensitive) match on id, slug or name.
@@ -129,7 +143,9 @@ impl RunnerContext {
             .find(|w| w.id.as_str() == wanted || w.slug == wanted || w.name == wanted)
         {
             Some(w) => Ok(Some(w.id)),
-            None => Err(GatewayError::Config(ClickClackError::WorkspaceNotFound { value: wanted })),
+            None => Err(GatewayError::Config(ClickClackError::WorkspaceNotFound {
+                value: wanted,
+            })),
         }
     }
 
@@ -163,7 +179,13 @@ impl RunnerContext {
             s.bot_user_id = Some(bot_user_id.clone());
         });
         // Row 39: before anything else is published.
-        sync_command_menu(&client, &account_id, self.account.command_menu, &self.commands).await;
+        sync_command_menu(
+            &client,
+            &account_id,
+            self.account.command_menu,
+            &self.commands,
+        )
+        .await;
 
         let Some(make_runtime) = self.make_runtime.take() else {
             return Ok(());
@@ -178,7 +200,10 @@ impl RunnerContext {
         let mut start_after: Option<Cursor> = None;
         let mut attempt = 0u32;
         loop {
-            let stream = match self.open_stream(&client, &workspace, start_after.clone()).await? {
+            let stream = match self
+                .open_stream(&client, &workspace, start_after.clone())
+                .await?
+            {
                 Some(s) => s,
                 None => return Ok(()),
             };
@@ -250,7 +275,8 @@ impl RunnerContext {
         bot_user_id: &str,
     ) -> Result<SessionEnd, GatewayError> {
         let account_id = self.id().to_owned();
-        let scheduler: Scheduler<Cursor> = Scheduler::new(self.scheduler, stream.committed_cursor());
+        let scheduler: Scheduler<Cursor> =
+            Scheduler::new(self.scheduler, stream.committed_cursor());
         let committer = stream.committer();
         let mut committed_rx = scheduler.subscribe_committed();
         let commit_account = account_id.clone();
@@ -276,7 +302,9 @@ impl RunnerContext {
                 item = stream.next_event() => item,
             };
             let Some(item) = item else {
-                break Err(GatewayError::StreamEnded { account_id: account_id.clone() });
+                break Err(GatewayError::StreamEnded {
+                    account_id: account_id.clone(),
+                });
             };
             let submitted = match item {
                 Ok(RealtimeItem::Event(event)) => {
@@ -284,7 +312,8 @@ impl RunnerContext {
                         continue;
                     }
                     AccountMetrics::bump(&self.metrics.events);
-                    self.submit(&scheduler, runtime, bot_user_id, &mut last_submitted, event).await
+                    self.submit(&scheduler, runtime, bot_user_id, &mut last_submitted, event)
+                        .await
                 }
                 Ok(RealtimeItem::Connected { .. }) => {
                     self.status.set(&account_id, Lifecycle::Ready, None);
@@ -292,17 +321,30 @@ impl RunnerContext {
                 }
                 Ok(RealtimeItem::Reconnecting { attempt, cause, .. }) => {
                     AccountMetrics::bump(&self.metrics.reconnects);
-                    let message = format!("ClickClack websocket error; reconnecting (attempt {attempt}): {cause}");
+                    // Row 22's line; the backoff is the realtime crate's jittered exponential one.
+                    let message = format!("ClickClack websocket error; reconnecting: {cause}");
                     tracing::warn!(account = %account_id, attempt, "[{account_id}] {message}");
-                    self.status.set(&account_id, Lifecycle::Recovering, Some(message));
+                    self.status
+                        .set(&account_id, Lifecycle::Recovering, Some(message));
                     Ok(())
                 }
-                Ok(RealtimeItem::Resync { reason, previous, anchor }) => {
+                Ok(RealtimeItem::Resync {
+                    reason,
+                    previous,
+                    anchor,
+                }) => {
                     AccountMetrics::bump(&self.metrics.resyncs);
                     tracing::warn!(account = %account_id, anchor = %anchor,
                         "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
-                    self.catch_up_gap(&scheduler, runtime, bot_user_id, &mut last_submitted, previous, anchor)
-                        .await
+                    self.catch_up_gap(
+                        &scheduler,
+                        runtime,
+                        bot_user_id,
+                        &mut last_submitted,
+                        previous,
+                        anchor,
+                    )
+                    .await
                 }
                 Ok(_) => Ok(()),
                 Err(clickclack_realtime::Error::MalformedFrame { reason }) => {
@@ -332,7 +374,10 @@ impl RunnerContext {
         };
         // Stop taking events; let running turns finish within the bound.
         scheduler.close();
-        if tokio::time::timeout(self.shutdown_grace, scheduler.wait_idle()).await.is_err() {
+        if tokio::time::timeout(self.shutdown_grace, scheduler.wait_idle())
+            .await
+            .is_err()
+        {
             tracing::warn!(account = %account_id, "[{account_id}] in-flight replies did not finish in time; they will be replayed after restart");
             scheduler.abort();
         }
@@ -393,8 +438,12 @@ impl RunnerContext {
             (p, l) => p.or(l),
         };
         if let Some(from) = from {
-            let mut gap = Backfill::new(runtime.client.clone(), WorkspaceId::new(runtime.workspace_id.clone()), from)
-                .until(anchor.clone());
+            let mut gap = Backfill::new(
+                runtime.client.clone(),
+                WorkspaceId::new(runtime.workspace_id.clone()),
+                from,
+            )
+            .until(anchor.clone());
             let mut attempt = 0;
             loop {
                 match gap.next_page().await {
@@ -402,7 +451,8 @@ impl RunnerContext {
                         attempt = 0;
                         for event in page {
                             AccountMetrics::bump(&self.metrics.events);
-                            self.submit(scheduler, runtime, bot_user_id, last_submitted, event).await?;
+                            self.submit(scheduler, runtime, bot_user_id, last_submitted, event)
+                                .await?;
                         }
                     }
                     Ok(None) => break,
@@ -428,4 +478,3 @@ impl RunnerContext {
         Ok(())
     }
 }
-

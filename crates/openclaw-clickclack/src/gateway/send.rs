@@ -18,7 +18,10 @@ pub fn reply_queue_id(account_id: &str, source_message_id: &str) -> String {
 /// `openclaw-text:<sha256(queue id + "\n" + part)>`. The same inputs always
 /// give the same nonce, so a replayed event cannot post a second reply.
 pub fn reply_nonce(account_id: &str, source_message_id: &str, part: u32) -> String {
-    match DurablePart::new(reply_queue_id(account_id, source_message_id), i64::from(part)) {
+    match DurablePart::new(
+        reply_queue_id(account_id, source_message_id),
+        i64::from(part),
+    ) {
         Ok(part) => text_nonce(&part),
         // Unreachable: the queue id is never empty and the index is small.
         Err(_) => format!("openclaw-text:{account_id}:{source_message_id}:{part}"),
@@ -39,7 +42,12 @@ pub enum Delivered {
 ///
 /// # Errors
 /// The client error, except a nonce conflict, which is [`Delivered::AlreadyDelivered`].
-pub async fn send_reply(client: &Client, source: &Message, body: &str, nonce: &str) -> Result<Delivered, Error> {
+pub async fn send_reply(
+    client: &Client,
+    source: &Message,
+    body: &str,
+    nonce: &str,
+) -> Result<Delivered, Error> {
     let result = if source.parent_message_id.is_some() {
         let root = if source.thread_root_id.as_str().is_empty() {
             source.parent_message_id.clone().unwrap_or_default()
@@ -58,9 +66,15 @@ pub async fn send_reply(client: &Client, source: &Message, body: &str, nonce: &s
             ..CreateMessage::default()
         };
         if let Some(conversation) = &source.direct_conversation_id {
-            client.send_dm(conversation, request).await.map(|r| r.message.id)
+            client
+                .send_dm(conversation, request)
+                .await
+                .map(|r| r.message.id)
         } else if let Some(channel) = &source.channel_id {
-            client.send_message(channel, request).await.map(|r| r.message.id)
+            client
+                .send_message(channel, request)
+                .await
+                .map(|r| r.message.id)
         } else {
             // A root message with neither channel nor DM: answer in its thread.
             client

@@ -116,7 +116,10 @@ impl Default for StatusBoard {
 
 impl StatusBoard {
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, AccountStatus>> {
-        self.inner.accounts.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Registers an account in `starting`.

@@ -109,7 +109,8 @@ impl AccountRuntime {
             return Ok(());
         };
         if let Some(age) = too_old(created_ms, self.clock.now_ms(), self.catch_up_max_age) {
-            let line = skipped_old_log_line(&self.account_id, message_id, age, self.catch_up_max_age);
+            let line =
+                skipped_old_log_line(&self.account_id, message_id, age, self.catch_up_max_age);
             tracing::info!(account = %self.account_id, message = %message_id, "{line}");
             self.skip();
             return Err(Stop::Done);
@@ -120,7 +121,11 @@ impl AccountRuntime {
     async fn turn(&self, event: &InboundEvent) -> Result<(), Stop> {
         let account = self.account_id.as_str();
         let message_id = event.message_id.as_str();
-        if event.author_id.as_ref().is_some_and(|a| a.as_str() == self.bot_user_id) {
+        if event
+            .author_id
+            .as_ref()
+            .is_some_and(|a| a.as_str() == self.bot_user_id)
+        {
             return Err(Stop::Done);
         }
         // Catch-up limit, from the event time (no fetch needed for old backlog).
@@ -128,7 +133,10 @@ impl AccountRuntime {
 
         // Row 25: the validated correlation id rides on every request of the turn.
         let client = match event.correlation_id.as_deref() {
-            Some(id) => self.client.with_correlation_id(id).unwrap_or_else(|_| self.client.clone()),
+            Some(id) => self
+                .client
+                .with_correlation_id(id)
+                .unwrap_or_else(|_| self.client.clone()),
             None => self.client.clone(),
         };
         let message = self.fetch(&client, event).await?;
@@ -140,7 +148,10 @@ impl AccountRuntime {
         let facts = InboundFacts {
             message_id,
             author_id: message.author_id.as_str(),
-            author_is_bot: message.author.as_ref().is_some_and(|a| a.kind == UserKind::Bot),
+            author_is_bot: message
+                .author
+                .as_ref()
+                .is_some_and(|a| a.kind == UserKind::Bot),
             kind: message.kind.as_ref().map(|k| k.as_str()),
             body: &message.body,
             workspace_id: &self.workspace_id,
@@ -159,9 +170,15 @@ impl AccountRuntime {
             let line = &rejection.log_line;
             match rejection.level {
                 LogLevel::Silent => {}
-                LogLevel::Debug => tracing::debug!(account = %account, message = %message_id, "{line}"),
-                LogLevel::Info => tracing::info!(account = %account, message = %message_id, "{line}"),
-                LogLevel::Warn => tracing::warn!(account = %account, message = %message_id, "{line}"),
+                LogLevel::Debug => {
+                    tracing::debug!(account = %account, message = %message_id, "{line}")
+                }
+                LogLevel::Info => {
+                    tracing::info!(account = %account, message = %message_id, "{line}")
+                }
+                LogLevel::Warn => {
+                    tracing::warn!(account = %account, message = %message_id, "{line}")
+                }
             }
             self.skip();
             return Err(Stop::Done);
@@ -176,7 +193,10 @@ impl AccountRuntime {
         let produce = self.produce(&client, &message, event);
         let text = match &progress_target {
             Some(target) => {
-                let (_, text) = tokio::join!(progress::start(&client, target, self.progress_label.as_deref()), produce);
+                let (_, text) = tokio::join!(
+                    progress::start(&client, target, self.progress_label.as_deref()),
+                    produce
+                );
                 progress::clear(&client, target).await;
                 text
             }
@@ -198,7 +218,11 @@ impl AccountRuntime {
             match client.get_message(&event.message_id).await {
                 Ok(message) => return Ok(message),
                 Err(e) if e.kind() == &ErrorKind::NotFound => {
-                    let line = unreadable_log_line(&self.account_id, event.event_type, event.message_id.as_str());
+                    let line = unreadable_log_line(
+                        &self.account_id,
+                        event.event_type,
+                        event.message_id.as_str(),
+                    );
                     tracing::warn!(account = %self.account_id, "{line}");
                     self.skip();
                     return Err(Stop::Done);
@@ -233,16 +257,22 @@ impl AccountRuntime {
                 latest: true,
                 ..ThreadQuery::default()
             };
-            client.get_thread(&message.thread_root_id, &query).await.map(|page| {
-                let mut all = vec![page.root];
-                all.extend(page.replies);
-                all
-            })
+            client
+                .get_thread(&message.thread_root_id, &query)
+                .await
+                .map(|page| {
+                    let mut all = vec![page.root];
+                    all.extend(page.replies);
+                    all
+                })
         } else if let Some(seq) = message.channel_seq {
             let page = PageRequest::before(seq).limit(limit.min(200));
             match (&message.direct_conversation_id, &message.channel_id) {
                 (Some(dm), _) => client.list_dm_messages(dm, &page).await.map(|p| p.messages),
-                (None, Some(channel)) => client.list_messages(channel, &page).await.map(|p| p.messages),
+                (None, Some(channel)) => client
+                    .list_messages(channel, &page)
+                    .await
+                    .map(|p| p.messages),
                 (None, None) => Ok(Vec::new()),
             }
         } else {
@@ -255,8 +285,14 @@ impl AccountRuntime {
                 return Vec::new();
             }
         };
-        earlier.retain(|m| m.id != message.id && m.created_at.as_str() <= message.created_at.as_str() && !m.body.trim().is_empty());
-        let skip = earlier.len().saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+        earlier.retain(|m| {
+            m.id != message.id
+                && m.created_at.as_str() <= message.created_at.as_str()
+                && !m.body.trim().is_empty()
+        });
+        let skip = earlier
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
         earlier
             .into_iter()
             .skip(skip)
@@ -272,7 +308,12 @@ impl AccountRuntime {
 
     /// Produces the reply text with the account's engine. A failure is logged
     /// and the event committed (it never wedges the account).
-    async fn produce(&self, client: &Client, message: &Message, event: &InboundEvent) -> Result<String, Stop> {
+    async fn produce(
+        &self,
+        client: &Client,
+        message: &Message,
+        event: &InboundEvent,
+    ) -> Result<String, Stop> {
         let account = self.account_id.as_str();
         let started = Instant::now();
         let result = match &self.engine {

@@ -67,6 +67,10 @@ pub struct OutboundMessage {
     /// The durable delivery (queue id + base part index) the nonces are
     /// derived from; `None` draws a random queue id for this send.
     pub durable: Option<DurablePart>,
+    /// An inbound event's correlation id to send as `X-Correlation-ID` on
+    /// every request of this send (row 25); an invalid one (not 1–128 chars
+    /// of `[A-Za-z0-9._:-]`) is silently omitted.
+    pub correlation_id: Option<String>,
 }
 
 impl OutboundMessage {
@@ -104,6 +108,13 @@ impl OutboundMessage {
     #[must_use]
     pub fn durable(mut self, part: DurablePart) -> Self {
         self.durable = Some(part);
+        self
+    }
+
+    /// Sends `X-Correlation-ID: id` with this send's requests.
+    #[must_use]
+    pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
         self
     }
 }
@@ -266,11 +277,32 @@ impl AccountSender {
         target: &Target,
         message: &OutboundMessage,
     ) -> Result<Vec<MessageId>, SendError> {
-        let result = self.send_inner(target, message).await;
+        let result = self
+            .for_correlation(message.correlation_id.as_deref())
+            .send_inner(target, message)
+            .await;
         if let Err(e) = &result {
             self.cache.invalidate_on(e);
         }
         result
+    }
+
+    /// This sender with a client that sends `X-Correlation-ID` (when `id` is
+    /// valid; otherwise unchanged).
+    fn for_correlation(&self, id: Option<&str>) -> Self {
+        let Some(id) = id.map(str::trim) else {
+            return self.clone();
+        };
+        match self.client.with_correlation_id(id) {
+            Ok(client) => Self {
+                client,
+                ..self.clone()
+            },
+            Err(_) => {
+                tracing::debug!("invalid ClickClack correlation id omitted");
+                self.clone()
+            }
+        }
     }
 
     async fn send_inner(

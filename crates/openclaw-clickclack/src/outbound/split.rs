@@ -104,10 +104,10 @@ fn best_cut(window: &str) -> usize {
             return cut;
         }
     }
-    if let Some(p) = window.rfind('\n') {
-        if acceptable(p + 1) {
-            return p + 1;
-        }
+    if let Some(p) = window.rfind('\n')
+        && acceptable(p + 1)
+    {
+        return p + 1;
     }
     if let Some((p, c)) = window.char_indices().rev().find(|(_, c)| c.is_whitespace()) {
         let cut = p + c.len_utf8();

@@ -145,7 +145,9 @@ pub fn parse(config: &str, env: &MapEnv) -> OpenClawConfig {
 }
 
 pub async fn start_gateway(config: &str, env: &MapEnv, options: GatewayOptions) -> Gateway {
-    Gateway::start(&parse(config, env), env, options).await.expect("gateway starts")
+    Gateway::start(&parse(config, env), env, options)
+        .await
+        .expect("gateway starts")
 }
 
 pub async fn wait_ready(gateway: &Gateway) {
@@ -174,7 +176,10 @@ pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
 
 impl io::Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
