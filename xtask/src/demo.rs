@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clickclack_proto::objects::Message;
-use clickclack_proto::{ConversationId, MessageId, UserId};
+use clickclack_proto::{ChannelId, ConversationId, MessageId, UserId};
 use clickclack_testkit::TestServer;
 use clickclack_testkit::model_stub::ModelStub;
 use openclaw_clickclack::config::{ProcessEnv, load};
@@ -177,6 +177,8 @@ async fn run(keep: bool) -> Result<(), String> {
     if keep {
         print_keep_instructions(
             &server.base_url(),
+            &seed.owner.session_token,
+            &general,
             &seed.bot.token,
             &config_path,
             &dm.id,
@@ -203,6 +205,8 @@ fn print_messages(messages: &[Message], name: &dyn Fn(&UserId) -> String, indent
 
 fn print_keep_instructions(
     base_url: &str,
+    human_token: &str,
+    general: &ChannelId,
     token: &str,
     config: &Path,
     dm: &ConversationId,
@@ -219,7 +223,11 @@ fn print_keep_instructions(
         "  cargo run -p openclaw-clickclack -- --config {} message send --target channel:general --message \"hello from the CLI\"",
         config.display()
     );
-    println!("Talk to the API:");
+    println!("Post as the human (the bot answers within a moment):");
+    println!(
+        "  curl -s -X POST -H 'Authorization: Bearer {human_token}' -H 'Content-Type: application/json' \\\n    -d '{{\"body\":\"hello again\"}}' {base_url}/api/channels/{general}/messages"
+    );
+    println!("Talk to the API as the bot:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {base_url}/api/me");
     println!(
         "  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/messages/{root}/thread'"

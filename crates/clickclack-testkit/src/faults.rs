@@ -9,6 +9,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 
 use crate::hub::Kill;
+use crate::raw::RawResponse;
 use crate::server::Shared;
 
 /// An injected HTTP failure: status, `{"error": message}` body, and an
@@ -50,6 +51,7 @@ enum RuleKind {
     Fail(Failure),
     Delay(Duration),
     Lose,
+    Raw(Box<RawResponse>),
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ pub(crate) struct Plan {
     pub(crate) fail: Option<Failure>,
     pub(crate) delay: Option<Duration>,
     pub(crate) lose: bool,
+    pub(crate) raw: Option<RawResponse>,
 }
 
 /// Shared fault and counter state.
@@ -83,6 +86,8 @@ pub(crate) struct FaultState {
     refuse_until: Mutex<Option<Instant>>,
     pub(crate) realtime_attempts: AtomicU64,
     requests: Mutex<HashMap<(String, String), u64>>,
+    /// Body bytes produced by raw (hostile) responses so far.
+    pub(crate) raw_sent: Arc<AtomicU64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +119,10 @@ impl FaultState {
                 }
                 RuleKind::Lose if !plan.lose => {
                     plan.lose = true;
+                    rule.remaining -= 1;
+                }
+                RuleKind::Raw(ref raw) if plan.raw.is_none() => {
+                    plan.raw = Some((**raw).clone());
                     rule.remaining -= 1;
                 }
                 _ => {}
@@ -214,6 +223,27 @@ impl Faults {
         self.shared
             .faults
             .add(method, path_prefix, 1, RuleKind::Lose);
+    }
+
+    /// The next request matching `method` + `path_prefix` is not handled:
+    /// the server answers with `response` verbatim (truncated or huge
+    /// bodies, wrong content types, slow bodies, redirects — see
+    /// [`RawResponse`]). This also applies to `GET /api/realtime/ws`.
+    pub fn respond_next(&self, method: &str, path_prefix: &str, response: RawResponse) {
+        self.respond_next_n(method, path_prefix, 1, response);
+    }
+
+    /// Like [`respond_next`](Self::respond_next) for the next `n` matching requests.
+    pub fn respond_next_n(&self, method: &str, path_prefix: &str, n: usize, response: RawResponse) {
+        self.shared
+            .faults
+            .add(method, path_prefix, n, RuleKind::Raw(Box::new(response)));
+    }
+
+    /// Body bytes the server has produced for [`RawResponse`]s so far (a
+    /// client that stops reading a huge body keeps this small).
+    pub fn raw_body_bytes_sent(&self) -> u64 {
+        self.shared.faults.raw_sent.load(Ordering::Relaxed)
     }
 
     /// Prunes every workspace's durable event log, so every cursor issued so

@@ -12,12 +12,14 @@ mod hub;
 mod ids;
 pub mod model_stub;
 mod router;
+mod raw;
 mod server;
 mod store;
 mod ws;
 
 pub use admin::{AdminError, BotSpec, Seed, TestBot, TestUser};
 pub use faults::{Failure, Faults};
+pub use raw::RawResponse;
 pub use server::TestServer;
 
 #[doc(hidden)]

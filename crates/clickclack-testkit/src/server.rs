@@ -20,6 +20,7 @@ use crate::faults::{FaultState, Faults};
 use crate::http::{Ctx, Resp, error_response, parse_query};
 use crate::hub::Kill;
 use crate::ids::{random_token, valid_correlation_id};
+use crate::raw::ServerBody;
 use crate::router;
 use crate::store::Store;
 
@@ -188,7 +189,7 @@ async fn handle(
     peer: SocketAddr,
     kill: Arc<Notify>,
     req: Request<Incoming>,
-) -> Resp {
+) -> http::Response<ServerBody> {
     let correlation_id = req
         .headers()
         .get("x-correlation-id")
@@ -205,7 +206,10 @@ async fn handle(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let plan = shared.faults.on_request(method.as_str(), &path);
-    let mut resp = if let Some(failure) = plan.fail {
+    if let Some(raw) = plan.raw {
+        return raw.into_response(shared.faults.raw_sent.clone());
+    }
+    let mut resp: Resp = if let Some(failure) = plan.fail {
         let mut resp = error_response(&ApiError::new(failure.status, failure.message));
         if let Some(secs) = failure.retry_after {
             resp.headers_mut()
@@ -246,5 +250,5 @@ async fn handle(
         kill.notify_one();
         return std::future::pending().await;
     }
-    resp
+    resp.map(ServerBody::from)
 }

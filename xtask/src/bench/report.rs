@@ -80,21 +80,6 @@ impl Record {
         }
     }
 
-    /// A row that could not be measured for a known reason (not a failure).
-    pub(crate) fn skipped(name: impl Into<String>, unit: &'static str, goal: Goal, why: &str) -> Record {
-        Record {
-            name: name.into(),
-            unit,
-            value: None,
-            baseline_name: String::new(),
-            baseline_value: None,
-            goal,
-            parameters: Map::new(),
-            note: Some(format!("skipped: {why}")),
-            failed: false,
-        }
-    }
-
     /// A group that errored.
     pub(crate) fn failed(group: &str, error: &str) -> Record {
         Record {

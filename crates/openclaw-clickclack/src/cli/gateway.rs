@@ -3,6 +3,7 @@
 //! ```text
 //! openclaw-clickclack gateway [--config PATH] [--account ID]… [--state-dir DIR]
 //!                             [--metrics-addr 127.0.0.1:9464] [--log-format text|json]
+//!                             [--max-concurrency N] [--catch-up-max-age SECS] [--shutdown-grace SECS]
 //! ```
 //!
 //! Prints one status line per account change on stdout. Logs go to stderr
@@ -48,6 +49,13 @@ pub struct GatewayArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Turns running at once per account across conversations.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_concurrency: usize,
+    /// Skip backlog messages older than this many seconds after a restart or
+    /// resync (catchUpMaxAge; default 600 = 10 minutes).
+    #[arg(long, value_name = "SECS")]
+    pub catch_up_max_age: Option<u64>,
     /// Seconds to let in-flight replies finish at shutdown.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -161,6 +169,8 @@ pub async fn run(
         state_dir: args.state_dir.clone(),
         metrics_addr: args.metrics_addr,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        max_concurrency: args.max_concurrency.max(1),
+        catch_up_max_age: args.catch_up_max_age.map(Duration::from_secs),
         ..GatewayOptions::default()
     };
     let (lines_tx, mut lines_rx) = mpsc::channel::<String>(64);

@@ -28,6 +28,9 @@ pub struct InboundEvent {
     pub created_at: Timestamp,
     /// The ordered conversation it belongs to.
     pub conversation: ConversationKey,
+    /// Backlog replayed after a restart, reconnect or resync (set by the
+    /// gateway): only these are subject to `catchUpMaxAge`.
+    pub catch_up: bool,
 }
 
 /// What to do with a durable event.
@@ -75,6 +78,7 @@ pub fn classify(event: &Event, bot_user_id: &str) -> EventAction {
                 correlation_id: valid_correlation_id(p.correlation_id.as_deref()),
                 created_at: event.created_at().clone(),
                 conversation,
+                catch_up: false,
             })
         }
         EventPayload::ThreadReplyCreated(p) => EventAction::Turn(InboundEvent {
@@ -84,6 +88,7 @@ pub fn classify(event: &Event, bot_user_id: &str) -> EventAction {
             correlation_id: valid_correlation_id(p.correlation_id.as_deref()),
             created_at: event.created_at().clone(),
             conversation: ConversationKey::thread(p.root_message_id.as_str()),
+            catch_up: false,
         }),
         _ => EventAction::Ignore,
     }

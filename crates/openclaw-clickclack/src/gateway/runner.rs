@@ -52,6 +52,54 @@ pub(crate) struct RuntimeIdentity {
     pub(crate) bot_handle: Option<String>,
 }
 
+/// Where a session is in the event log.
+struct Position {
+    /// The last cursor handed to the scheduler.
+    last_submitted: Option<Cursor>,
+    /// Events up to this cursor are backlog (catch-up): `catchUpMaxAge`
+    /// applies to them. Later events are live and never skipped by age, so a
+    /// server clock that differs from ours cannot silence the bot. `None`
+    /// (tail unknown): the limit applies to every event.
+    catch_up_until: Option<Cursor>,
+}
+
+impl Position {
+    fn is_catch_up(&self, cursor: &Cursor) -> bool {
+        self.catch_up_until
+            .as_ref()
+            .is_none_or(|until| cursor <= until)
+    }
+
+    fn extend_catch_up(&mut self, until: Option<Cursor>) {
+        if let Some(until) = until
+            && self.catch_up_until.as_ref().is_none_or(|old| &until > old)
+        {
+            self.catch_up_until = Some(until);
+        }
+    }
+}
+
+/// The server's current tail (best effort, bounded), marking where the backlog ends.
+async fn server_tail(client: &Client, workspace: &str) -> Option<Cursor> {
+    let workspace = WorkspaceId::new(workspace);
+    let page = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.events_page(&workspace, None, Some(1), true),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    page.tail_cursor
+        .filter(|c| !c.as_str().is_empty())
+        .or_else(|| {
+            page.events
+                .iter()
+                .rev()
+                .find(|e| e.is_durable())
+                .map(|e| e.cursor().clone())
+        })
+}
+
 /// How an event session ended.
 enum SessionEnd {
     /// Shutdown requested; everything committed that could be.
@@ -290,7 +338,11 @@ impl RunnerContext {
                 }
             }
         });
-        let mut last_submitted = stream.committed_cursor();
+        let mut pos = Position {
+            last_submitted: stream.committed_cursor(),
+            catch_up_until: server_tail(&runtime.client, &runtime.workspace_id).await,
+        };
+        let mut connected_once = false;
         let mut shutdown = self.shutdown.clone();
         let outcome = loop {
             if self.shutting_down() {
@@ -312,10 +364,16 @@ impl RunnerContext {
                         continue;
                     }
                     AccountMetrics::bump(&self.metrics.events);
-                    self.submit(&scheduler, runtime, bot_user_id, &mut last_submitted, event)
+                    self.submit(&scheduler, runtime, bot_user_id, &mut pos, event)
                         .await
                 }
                 Ok(RealtimeItem::Connected { .. }) => {
+                    if connected_once {
+                        // A reconnect replays what arrived meanwhile: that is backlog too.
+                        let tail = server_tail(&runtime.client, &runtime.workspace_id).await;
+                        pos.extend_catch_up(tail);
+                    }
+                    connected_once = true;
                     self.status.set(&account_id, Lifecycle::Ready, None);
                     Ok(())
                 }
@@ -336,15 +394,8 @@ impl RunnerContext {
                     AccountMetrics::bump(&self.metrics.resyncs);
                     tracing::warn!(account = %account_id, anchor = %anchor,
                         "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
-                    self.catch_up_gap(
-                        &scheduler,
-                        runtime,
-                        bot_user_id,
-                        &mut last_submitted,
-                        previous,
-                        anchor,
-                    )
-                    .await
+                    self.catch_up_gap(&scheduler, runtime, bot_user_id, &mut pos, previous, anchor)
+                        .await
                 }
                 Ok(_) => Ok(()),
                 Err(clickclack_realtime::Error::MalformedFrame { reason }) => {
@@ -400,15 +451,20 @@ impl RunnerContext {
         scheduler: &Scheduler<Cursor>,
         runtime: &Arc<AccountRuntime>,
         bot_user_id: &str,
-        last_submitted: &mut Option<Cursor>,
+        pos: &mut Position,
         event: clickclack_proto::event::Event,
     ) -> Result<(), SubmitError> {
         let cursor = event.cursor().clone();
-        if last_submitted.as_ref().is_some_and(|last| &cursor <= last) {
+        if pos
+            .last_submitted
+            .as_ref()
+            .is_some_and(|last| &cursor <= last)
+        {
             return Ok(());
         }
         match classify(&event, bot_user_id) {
-            EventAction::Turn(inbound) => {
+            EventAction::Turn(mut inbound) => {
+                inbound.catch_up = pos.is_catch_up(&cursor);
                 let key = inbound.conversation.clone();
                 let job = Arc::clone(runtime).run_turn(inbound);
                 scheduler.submit(cursor.clone(), key, job).await?;
@@ -417,7 +473,7 @@ impl RunnerContext {
                 scheduler.submit_completed(cursor.clone()).await?;
             }
         }
-        *last_submitted = Some(cursor);
+        pos.last_submitted = Some(cursor);
         Ok(())
     }
 
@@ -428,12 +484,13 @@ impl RunnerContext {
         scheduler: &Scheduler<Cursor>,
         runtime: &Arc<AccountRuntime>,
         bot_user_id: &str,
-        last_submitted: &mut Option<Cursor>,
+        pos: &mut Position,
         previous: Option<Cursor>,
         anchor: Cursor,
     ) -> Result<(), SubmitError> {
         let account_id = self.id();
-        let from = match (previous, last_submitted.clone()) {
+        pos.extend_catch_up(Some(anchor.clone()));
+        let from = match (previous, pos.last_submitted.clone()) {
             (Some(p), Some(l)) => Some(p.max(l)),
             (p, l) => p.or(l),
         };
@@ -451,7 +508,7 @@ impl RunnerContext {
                         attempt = 0;
                         for event in page {
                             AccountMetrics::bump(&self.metrics.events);
-                            self.submit(scheduler, runtime, bot_user_id, last_submitted, event)
+                            self.submit(scheduler, runtime, bot_user_id, pos, event)
                                 .await?;
                         }
                     }
@@ -471,9 +528,13 @@ impl RunnerContext {
                 }
             }
         }
-        if last_submitted.as_ref().is_none_or(|last| &anchor > last) {
+        if pos
+            .last_submitted
+            .as_ref()
+            .is_none_or(|last| &anchor > last)
+        {
             scheduler.submit_completed(anchor.clone()).await?;
-            *last_submitted = Some(anchor);
+            pos.last_submitted = Some(anchor);
         }
         Ok(())
     }

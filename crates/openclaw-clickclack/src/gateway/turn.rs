@@ -21,10 +21,14 @@ use super::metrics::AccountMetrics;
 use super::progress::{self, ProgressTarget};
 use super::send::{Delivered, reply_nonce, send_reply};
 use crate::agent_host::{AgentTurn, session_key};
-use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest};
+use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, LlmError};
 use crate::policy::{BotLoopGuard, Decision, InboundFacts, InboundPolicy, LogLevel};
 use crate::reply::{no_sendable_text_log_line, shape_model_reply};
 use crate::scheduler::JobOutcome;
+
+/// Extra rounds (with backoff) when the model or agent endpoint cannot be
+/// reached at all, on top of the runtime's own retries.
+const UNREACHABLE_ENGINE_RETRIES: u32 = 5;
 
 /// Everything a turn of one account needs (shared by its turns).
 #[derive(Debug)]
@@ -104,8 +108,13 @@ impl AccountRuntime {
         }
     }
 
-    fn check_age(&self, created_ms: Option<i64>, message_id: &str) -> Result<(), Stop> {
-        let Some(created_ms) = created_ms else {
+    fn check_age(
+        &self,
+        event: &InboundEvent,
+        created_ms: Option<i64>,
+        message_id: &str,
+    ) -> Result<(), Stop> {
+        let Some(created_ms) = created_ms.filter(|_| event.catch_up) else {
             return Ok(());
         };
         if let Some(age) = too_old(created_ms, self.clock.now_ms(), self.catch_up_max_age) {
@@ -129,7 +138,7 @@ impl AccountRuntime {
             return Err(Stop::Done);
         }
         // Catch-up limit, from the event time (no fetch needed for old backlog).
-        self.check_age(timestamp_ms(&event.created_at), message_id)?;
+        self.check_age(event, timestamp_ms(&event.created_at), message_id)?;
 
         // Row 25: the validated correlation id rides on every request of the turn.
         let client = match event.correlation_id.as_deref() {
@@ -143,7 +152,7 @@ impl AccountRuntime {
         if message.author_id.as_str() == self.bot_user_id {
             return Err(Stop::Done);
         }
-        self.check_age(timestamp_ms(&message.created_at), message_id)?;
+        self.check_age(event, timestamp_ms(&message.created_at), message_id)?;
 
         let facts = InboundFacts {
             message_id,
@@ -315,18 +324,54 @@ impl AccountRuntime {
         event: &InboundEvent,
     ) -> Result<String, Stop> {
         let account = self.account_id.as_str();
-        let started = Instant::now();
-        let result = match &self.engine {
+        let history = match (&self.engine, self.history_limit) {
+            (ReplyEngine::Model { .. }, Some(limit)) if limit > 0 => {
+                self.history(client, message, limit).await
+            }
+            _ => Vec::new(),
+        };
+        let mut attempt = 0;
+        let result = loop {
+            let started = Instant::now();
+            let result = self.call_engine(message, event, history.clone()).await;
+            self.metrics.observe_model_latency(started.elapsed());
+            match &result {
+                // The model / agent endpoint was not reachable at all, so the
+                // call certainly did not run: wait and try again (bounded).
+                Err(LlmError::Transport { connect: true, .. })
+                    if attempt < UNREACHABLE_ENGINE_RETRIES =>
+                {
+                    attempt += 1;
+                    tracing::warn!(account = %account, attempt, "[{account}] ClickClack reply engine unreachable; retrying");
+                    if !self.backoff(attempt).await {
+                        return Err(Stop::Retry);
+                    }
+                }
+                _ => break result,
+            }
+        };
+        result.map_err(|e| {
+            AccountMetrics::bump(&self.metrics.model_errors);
+            tracing::error!(account = %account, message = %message.id, error = %e,
+                "[{account}] ClickClack model reply failed; the message is not answered: {e}");
+            Stop::Done
+        })
+    }
+
+    /// One model completion (row 35, plus `history` as context) or agent turn.
+    async fn call_engine(
+        &self,
+        message: &Message,
+        event: &InboundEvent,
+        mut messages: Vec<ChatMessage>,
+    ) -> Result<String, LlmError> {
+        match &self.engine {
             ReplyEngine::Model {
                 runtime,
                 model,
                 agent_id,
                 system_prompt,
             } => {
-                let mut messages = match self.history_limit {
-                    Some(limit) if limit > 0 => self.history(client, message, limit).await,
-                    _ => Vec::new(),
-                };
                 messages.push(ChatMessage::user(message.body.clone()));
                 runtime
                     .complete(CompletionRequest {
@@ -343,19 +388,12 @@ impl AccountRuntime {
             ReplyEngine::Agent { host, agent_id } => host
                 .run_turn(AgentTurn {
                     agent_id: agent_id.clone(),
-                    session_key: session_key(agent_id, account, &event.conversation),
+                    session_key: session_key(agent_id, &self.account_id, &event.conversation),
                     messages: vec![ChatMessage::user(message.body.clone())],
                 })
                 .await
                 .map(|r| r.text),
-        };
-        self.metrics.observe_model_latency(started.elapsed());
-        result.map_err(|e| {
-            AccountMetrics::bump(&self.metrics.model_errors);
-            tracing::error!(account = %account, message = %message.id, error = %e,
-                "[{account}] ClickClack model reply failed; the message is not answered: {e}");
-            Stop::Done
-        })
+        }
     }
 
     /// Sends the reply (part 0) with its deterministic nonce, retrying transient failures.
