@@ -58,20 +58,20 @@ pub(crate) fn check() -> Result<(), String> {
         .iter()
         .filter(|p| !members.contains(&p["id"].as_str().unwrap_or("")))
     {
-        if let Some(needed) = package["rust_version"].as_str().and_then(parse_version) {
-            if needed > msrv {
-                problems.push(format!(
-                    "dependency {} {} needs Rust {}.{}.{}, newer than the declared {}.{}.{}",
-                    package["name"].as_str().unwrap_or("?"),
-                    package["version"].as_str().unwrap_or("?"),
-                    needed.0,
-                    needed.1,
-                    needed.2,
-                    msrv.0,
-                    msrv.1,
-                    msrv.2
-                ));
-            }
+        if let Some(needed) = package["rust_version"].as_str().and_then(parse_version)
+            && needed > msrv
+        {
+            problems.push(format!(
+                "dependency {} {} needs Rust {}.{}.{}, newer than the declared {}.{}.{}",
+                package["name"].as_str().unwrap_or("?"),
+                package["version"].as_str().unwrap_or("?"),
+                needed.0,
+                needed.1,
+                needed.2,
+                msrv.0,
+                msrv.1,
+                msrv.2
+            ));
         }
     }
     if problems.is_empty() {
