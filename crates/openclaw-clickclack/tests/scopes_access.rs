@@ -336,3 +336,49 @@ async fn message_send_with_a_bot_read_token_names_the_scope_and_bot_write() {
         "nothing was posted"
     );
 }
+
+#[path = "gateway_support/mod.rs"]
+mod support;
+
+#[tokio::test]
+async fn the_gateway_with_a_bot_read_token_starts_reads_and_says_it_cannot_reply() {
+    use openclaw_clickclack::gateway::Lifecycle;
+    use support::{Fixture, WAIT, capture_logs, wait_until};
+
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    let reader = fx.server.create_bot(
+        BotSpec::new(&fx.seed.workspace.id, "Reader")
+            .handle("reader")
+            .scopes(["bot:read"]),
+    );
+    let config = fx
+        .model_config("", "")
+        .replace(&fx.seed.bot.token, &reader.token);
+    let gateway = fx.start(&config, fx.options()).await;
+    let before = fx.server.channel_messages(&fx.seed.general.id).len();
+    fx.post("hello reader bot");
+    // It reads: the event arrives, the message is fetched, the model asked.
+    wait_until("the model was asked", WAIT, || fx.model.request_count() >= 1).await;
+    wait_until("the missing scope is reported", WAIT, || {
+        logs.contains("missing scope messages:write")
+    })
+    .await;
+    let text = logs.text();
+    assert!(text.contains("reply failed permanently"), "{text}");
+    assert!(!text.contains(&reader.token), "the token never appears in logs");
+    assert!(
+        gateway
+            .status()
+            .all()
+            .iter()
+            .all(|s| s.lifecycle == Lifecycle::Ready),
+        "the account keeps running"
+    );
+    assert_eq!(
+        fx.server.channel_messages(&fx.seed.general.id).len(),
+        before + 1,
+        "nothing was posted by the bot"
+    );
+    gateway.shutdown().await;
+}

@@ -234,6 +234,14 @@ pub(crate) fn build_engine(
                 None => {
                     let port = config.gateway.as_ref().and_then(|g| g.port);
                     let host_config = GatewayHostConfig::resolve(port, None, |name| env.var(name));
+                    tracing::info!(
+                        account = %account.account_id,
+                        agent = %agent_id,
+                        url = %host_config.base_url,
+                        "[{}] ClickClack agent replies come from the OpenClaw Gateway at {} (model openclaw:{agent_id})",
+                        account.account_id,
+                        host_config.base_url
+                    );
                     let host = OpenClawGatewayHost::new(host_config, HttpOptions::agent_defaults())
                         .map_err(|source| GatewayError::Llm {
                             account_id: account.account_id.clone(),
