@@ -53,6 +53,8 @@ pub const DEFAULT_ACCOUNT_ID: &str = "default";
 pub const DEFAULT_TARGET: &str = "channel:general";
 /// Resolved `reconnectMs` when none is configured.
 pub const DEFAULT_RECONNECT_MS: u64 = 1_500;
+/// Resolved `catchUpMaxAge` when none is configured: 10 minutes.
+pub const DEFAULT_CATCH_UP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// Resolved `discussions.section` when none is configured.
 pub const DEFAULT_DISCUSSIONS_SECTION: &str = "Sessions";
 /// Hard cap on outbound media (64 MiB), whatever `mediaMaxMb` says.
@@ -327,6 +329,7 @@ pub fn merged_account_config(config: &OpenClawConfig, account_id: &str) -> Merge
             account.discussions.as_ref(),
             crate::config::DiscussionsConfig::merged_with,
         ),
+        catch_up_max_age: pick!(catch_up_max_age),
     };
 
     let account_token_file = non_blank(account.token_file.as_deref()).map(str::to_owned);
@@ -429,6 +432,10 @@ pub struct ResolvedAccount {
     pub media_max_mb: Option<f64>,
     /// Outbound media limit: `min(mediaMaxMb MiB, 64 MiB)`.
     pub media_max_bytes: u64,
+    /// `catchUpMaxAge` (inherited from the root like the other keys), else
+    /// [`DEFAULT_CATCH_UP_MAX_AGE`]. The gateway's `--catch-up-max-age` flag
+    /// ([`crate::gateway::GatewayOptions::catch_up_max_age`]) overrides it.
+    pub catch_up_max_age: std::time::Duration,
     /// The merged config (with `allowFrom` defaulted), as the TS `config` field.
     pub config: AccountConfig,
 }
@@ -603,6 +610,7 @@ pub fn resolve_account(
         response_prefix: merged.response_prefix.clone(),
         media_max_mb: merged.media_max_mb,
         media_max_bytes: media_max_bytes(merged.media_max_mb),
+        catch_up_max_age: merged.catch_up_max_age.unwrap_or(DEFAULT_CATCH_UP_MAX_AGE),
         base_url,
         workspace,
         account_id,

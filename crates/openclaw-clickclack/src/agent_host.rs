@@ -146,6 +146,76 @@ impl OpenClawGatewayHost {
     }
 }
 
+/// What [`OpenClawGatewayHost::probe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GatewayProbe {
+    /// The OpenAI-compatible surface answered (`GET /v1/models` → 2xx, or
+    /// an older gateway whose `/v1/chat/completions` route exists).
+    Ready,
+    /// The gateway rejected the credential (401/403).
+    Unauthorized(u16),
+    /// The gateway answered but `/v1/chat/completions` is not served:
+    /// `gateway.http.endpoints.chatCompletions.enabled` is off (404).
+    EndpointDisabled,
+    /// Any other HTTP status (e.g. 5xx).
+    Status(u16),
+}
+
+impl OpenClawGatewayHost {
+    /// Checks, without running an agent turn, that the gateway is reachable
+    /// and accepts the credential: `GET /v1/models` (served when the
+    /// OpenAI-compatible endpoint is enabled); on 404, `GET
+    /// /v1/chat/completions` tells an older gateway (route exists: 405 or
+    /// similar) from a disabled endpoint (404). One attempt, no retries.
+    ///
+    /// # Errors
+    /// [`LlmError::Transport`] / [`LlmError::Timeout`] when the gateway
+    /// cannot be reached.
+    pub async fn probe(&self) -> Result<GatewayProbe, LlmError> {
+        let client = &self.client;
+        let headers = || -> Result<Vec<_>, LlmError> {
+            client
+                .api_key
+                .as_ref()
+                .map(crate::llm::http_bearer)
+                .transpose()
+                .map(|h| h.into_iter().collect())
+        };
+        let get = |path: &'static str| {
+            let url = crate::llm::http_join_url(&client.base_url, path);
+            let headers = headers();
+            async move {
+                client
+                    .transport
+                    .get_status(&client.provider, &url, headers?, client.api_key.as_ref())
+                    .await
+            }
+        };
+        let classify = |status: http::StatusCode| match status.as_u16() {
+            200..=299 => GatewayProbe::Ready,
+            code @ (401 | 403) => GatewayProbe::Unauthorized(code),
+            404 => GatewayProbe::EndpointDisabled,
+            code => GatewayProbe::Status(code),
+        };
+        match classify(get("/models").await?) {
+            GatewayProbe::EndpointDisabled => {}
+            other => return Ok(other),
+        }
+        Ok(match get("/chat/completions").await?.as_u16() {
+            404 => GatewayProbe::EndpointDisabled,
+            code @ (401 | 403) => GatewayProbe::Unauthorized(code),
+            code if code >= 500 => GatewayProbe::Status(code),
+            _ => GatewayProbe::Ready,
+        })
+    }
+
+    /// The gateway's OpenAI-compatible base URL (`…/v1`).
+    pub fn endpoint(&self) -> &str {
+        &self.client.base_url
+    }
+}
+
 impl AgentHost for OpenClawGatewayHost {
     fn run_turn(&self, turn: AgentTurn) -> AgentFuture<'_> {
         Box::pin(self.run(turn))

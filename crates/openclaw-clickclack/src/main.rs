@@ -1,19 +1,21 @@
 //! `openclaw-clickclack`: the OpenClaw ClickClack channel CLI.
 //!
-//! Thin: parse the command line, run it, print errors (with their fix) to
-//! stderr and map them to exit codes (0 ok, 1 failure, 2 usage). Logs go to
-//! stderr, filtered by `RUST_LOG` (default `warn`).
+//! Thin: parse the command line, install the log subscriber for that command
+//! (see [`openclaw_clickclack::cli::logging`]: `gateway` logs at `info` in
+//! its `--log-format`, other commands at `warn`; `RUST_LOG` always wins),
+//! run it on a multi-threaded runtime, print errors (with their fix) to
+//! stderr and map them to exit codes (0 ok, 1 failure, 2 usage).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use openclaw_clickclack::cli::logging::LogSettings;
 use openclaw_clickclack::cli::{self, Cli, Outcome};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    LogSettings::for_cli(&cli).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,12 +42,4 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
-}
-
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

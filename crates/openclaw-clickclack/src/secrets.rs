@@ -548,9 +548,24 @@ fn resolve_ref(
         // file/exec refs are resolved by an OpenClaw host at runtime.
         return Ok(unavailable());
     }
-    let provider = reference.effective_provider(&request.secrets.defaults);
+    check_env_provider(reference, request.secrets)?;
+    Ok(match trimmed_env(request.env, &reference.id) {
+        Some(token) => ResolvedToken::new(
+            Secret::new(token),
+            TokenSource::Config,
+            TokenStatus::Available,
+        ),
+        None => unavailable(),
+    })
+}
+
+/// Checks that an env ref's provider may be used (row 6 rules): declared
+/// with `source: "env"` (and, with an allowlist, listing the variable), or
+/// the default env alias.
+fn check_env_provider(reference: &SecretRef, secrets: &SecretsConfig) -> Result<(), SecretError> {
+    let provider = reference.effective_provider(&secrets.defaults);
     let id = reference.id.clone();
-    match request.secrets.providers.get(&provider) {
+    match secrets.providers.get(&provider) {
         Some(config) if config.source == "env" => {
             if let Some(allowlist) = &config.allowlist
                 && !allowlist.iter().any(|entry| entry == &id)
@@ -565,19 +580,38 @@ fn resolve_ref(
             });
         }
         None => {
-            if provider != request.secrets.default_env_alias() {
+            if provider != secrets.default_env_alias() {
                 return Err(SecretError::ProviderNotConfigured { provider, id });
             }
         }
     }
-    Ok(match trimmed_env(request.env, &id) {
-        Some(token) => ResolvedToken::new(
-            Secret::new(token),
-            TokenSource::Config,
-            TokenStatus::Available,
-        ),
-        None => unavailable(),
-    })
+    Ok(())
+}
+
+/// Resolves a secret-accepting value other than a bot token (e.g.
+/// `gateway.auth.token`): a plain string (`${VAR}` already substituted) is
+/// trimmed; an env ref is read from `env` under the same provider rules as
+/// bot tokens. `Ok(None)` when the value is blank, the variable is unset,
+/// or the ref is a `file`/`exec` ref (those are resolved by an OpenClaw host).
+///
+/// # Errors
+/// [`SecretError`] when an env ref names a provider that is not allowed.
+pub fn resolve_secret_input(
+    input: &SecretInput,
+    secrets: &SecretsConfig,
+    env: &dyn EnvSource,
+) -> Result<Option<Secret>, SecretError> {
+    match input {
+        SecretInput::Plain(secret) => {
+            let value = secret.expose_secret().trim();
+            Ok((!value.is_empty()).then(|| Secret::new(value)))
+        }
+        SecretInput::Ref(reference) if reference.source == SecretSource::Env => {
+            check_env_provider(reference, secrets)?;
+            Ok(trimmed_env(env, &reference.id).map(Secret::new))
+        }
+        SecretInput::Ref(_) => Ok(None),
+    }
 }
 
 /// Reads a token file: trimmed contents, symlinks rejected, empty → unavailable.

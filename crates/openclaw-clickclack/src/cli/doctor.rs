@@ -11,7 +11,12 @@
 //!    (`bot:read`);
 //! 6. `defaultTo` resolvable (a `dm:` target is only checked for syntax:
 //!    opening a DM would be a side effect);
-//! 7. realtime reachable: a socket is opened at the server tail and closed.
+//! 7. realtime reachable: a socket is opened at the server tail and closed;
+//! 8. only for an account with `replyMode: "agent"` (the default): the
+//!    OpenClaw Gateway is reachable and accepts the credential (`GET
+//!    /v1/models`, no agent turn is run; URL from `OPENCLAW_GATEWAY_URL` or
+//!    `gateway.port`, bearer from `gateway.auth.token` or
+//!    `OPENCLAW_GATEWAY_TOKEN`, see [`crate::gateway::gateway_host_config`]).
 //!
 //! A check whose prerequisite failed is printed as skipped.
 
@@ -26,9 +31,11 @@ use clickclack_target_parser::Target;
 
 use super::{CliError, Context, Outcome};
 use crate::accounts::ResolvedAccount;
+use crate::agent_host::{GatewayProbe, OpenClawGatewayHost};
 use crate::channel::{ChannelOptions, ClickClackChannel, build_client};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, OpenClawConfig, ProcessEnv, ReplyMode};
 use crate::errors::{ClickClackError, setup};
+use crate::llm::HttpOptions;
 use crate::outbound::SendError;
 use crate::resolve::{resolve_channel, resolve_workspace};
 use crate::secrets::TokenStatus;
@@ -88,6 +95,10 @@ const WORKSPACE: &str = "workspace resolved";
 const SCOPES: &str = "scopes";
 const DEFAULT_TO: &str = "defaultTo resolvable";
 const REALTIME: &str = "realtime reachable";
+const AGENT_GATEWAY: &str = "OpenClaw Gateway reachable";
+
+/// How long the OpenClaw Gateway check waits for an answer.
+pub const GATEWAY_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the checks.
 ///
@@ -100,7 +111,11 @@ pub async fn run(
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, CliError> {
     let mut report = Report { out, failed: false };
-    checks(ctx, args, &mut report).await?;
+    let mut agent = None;
+    checks(ctx, args, &mut report, &mut agent).await?;
+    if let Some((config, agent_id)) = agent {
+        agent_gateway(&config, &agent_id, &mut report).await?;
+    }
     Ok(if report.failed {
         Outcome::Failure
     } else {
@@ -108,7 +123,14 @@ pub async fn run(
     })
 }
 
-async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> std::io::Result<()> {
+/// Runs checks 1–7; sets `agent` (config and agent id) once an agent-mode
+/// account is resolved, so check 8 runs even when a ClickClack check failed.
+async fn checks(
+    ctx: &Context,
+    args: &DoctorArgs,
+    report: &mut Report<'_>,
+    agent: &mut Option<(OpenClawConfig, String)>,
+) -> std::io::Result<()> {
     // 1. config parse
     let loaded = match ctx.load_config() {
         Ok(loaded) => loaded,
@@ -129,6 +151,7 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
     report.ok(CONFIG, loaded.path.display().to_string())?;
 
     // 2. account configured
+    let config = loaded.config.clone();
     let channel = match ClickClackChannel::from_config(loaded.config) {
         Ok(channel) => channel,
         Err(e) => {
@@ -149,6 +172,10 @@ async fn checks(ctx: &Context, args: &DoctorArgs, report: &mut Report<'_>) -> st
             );
         }
     };
+    if account.reply_mode == ReplyMode::Agent {
+        let agent_id = crate::gateway::engine::resolve_agent_id(&account, &config);
+        *agent = Some((config, agent_id));
+    }
     if let Err(e) = account.require_configured() {
         report.fail(ACCOUNT, e.to_string(), e.hint())?;
         return report.skip_rest(
@@ -447,6 +474,69 @@ async fn realtime(
             REALTIME,
             format!("no connection within {} s", REALTIME_CHECK_TIMEOUT.as_secs()),
             Some("check that the server (or proxy) allows WebSocket upgrades on /api/realtime/ws".to_owned()),
+        ),
+    }
+}
+
+/// Check 8 (agent mode): the OpenClaw Gateway answers and accepts the credential.
+async fn agent_gateway(
+    config: &OpenClawConfig,
+    agent_id: &str,
+    report: &mut Report<'_>,
+) -> std::io::Result<()> {
+    const UNREACHABLE_FIX: &str = "start the OpenClaw Gateway (`openclaw gateway`) with its OpenAI-compatible endpoint enabled, or point to it with gateway.port (loopback) or OPENCLAW_GATEWAY_URL; or set replyMode: \"model\" to answer with a model directly";
+    let host_config = match crate::gateway::gateway_host_config(config, &ProcessEnv) {
+        Ok(host_config) => host_config,
+        Err(e) => {
+            return report.fail(
+                AGENT_GATEWAY,
+                e.to_string(),
+                Some("fix gateway.auth.token (a string, ${VAR}, or an env secret ref whose provider is allowed)".to_owned()),
+            );
+        }
+    };
+    let has_token = host_config.token.is_some();
+    let options = HttpOptions {
+        connect_timeout: GATEWAY_CHECK_TIMEOUT,
+        request_timeout: GATEWAY_CHECK_TIMEOUT,
+        ..HttpOptions::default()
+    };
+    let host = match OpenClawGatewayHost::new(host_config, options) {
+        Ok(host) => host,
+        Err(e) => return report.fail(AGENT_GATEWAY, e.to_string(), None),
+    };
+    let url = host.endpoint().to_owned();
+    match host.probe().await {
+        Ok(GatewayProbe::Ready) => report.ok(
+            AGENT_GATEWAY,
+            format!(
+                "{url} answers (agent replies use model openclaw:{agent_id}{})",
+                if has_token { ", with a bearer token" } else { "" }
+            ),
+        ),
+        Ok(GatewayProbe::Unauthorized(status)) => report.fail(
+            AGENT_GATEWAY,
+            format!("{url} rejected the credential (HTTP {status})"),
+            Some(if has_token {
+                "the bearer from gateway.auth.token (or OPENCLAW_GATEWAY_TOKEN) is not accepted: copy the gateway's current token".to_owned()
+            } else {
+                "the gateway requires auth: set gateway.auth.token in the config or export OPENCLAW_GATEWAY_TOKEN".to_owned()
+            }),
+        ),
+        Ok(GatewayProbe::EndpointDisabled) => report.fail(
+            AGENT_GATEWAY,
+            format!("{url} does not serve /v1/chat/completions (HTTP 404)"),
+            Some("enable the OpenAI-compatible endpoint on the OpenClaw Gateway: gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } }".to_owned()),
+        ),
+        Ok(GatewayProbe::Status(status)) => report.fail(
+            AGENT_GATEWAY,
+            format!("{url} answered HTTP {status}"),
+            Some("check the OpenClaw Gateway's logs".to_owned()),
+        ),
+        Err(e) => report.fail(
+            AGENT_GATEWAY,
+            format!("cannot reach the OpenClaw Gateway at {url}: {e}"),
+            Some(UNREACHABLE_FIX.to_owned()),
         ),
     }
 }

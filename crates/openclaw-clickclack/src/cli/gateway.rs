@@ -7,9 +7,12 @@
 //! ```
 //!
 //! Prints one status line per account change on stdout. Logs go to stderr
-//! (`RUST_LOG` filters them; default `info`), as JSON with `--log-format json`.
-//! The gateway runs on its own thread with a single-threaded runtime so its
-//! log subscriber applies to every task it spawns.
+//! (`RUST_LOG` filters them; default `info`), as JSON with `--log-format json`;
+//! the binary installs that subscriber before the runtime starts (see
+//! [`super::logging`]), and the gateway runs on the binary's normal runtime.
+//!
+//! `catchUpMaxAge` precedence: `--catch-up-max-age SECS` (every account),
+//! else the account's `catchUpMaxAge` config key, else 10 minutes.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -17,8 +20,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tokio::sync::{mpsc, oneshot};
-use tracing_subscriber::EnvFilter;
 
 use super::{CliError, Context, Outcome};
 use crate::config::{LoadedConfig, ProcessEnv};
@@ -53,7 +54,8 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_concurrency: usize,
     /// Skip backlog messages older than this many seconds after a restart or
-    /// resync (catchUpMaxAge; default 600 = 10 minutes).
+    /// resync, for every account (overrides each account's catchUpMaxAge;
+    /// without the flag: the config value, else 600 = 10 minutes).
     #[arg(long, value_name = "SECS")]
     pub catch_up_max_age: Option<u64>,
     /// Seconds to let in-flight replies finish at shutdown.
@@ -84,20 +86,25 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs the gateway until a signal (or until every account stopped), sending
-/// status lines to `lines`. Returns whether every account ended without error.
+/// Writes one status line (stdout going away must not stop the gateway).
+fn emit(out: &mut (dyn Write + Send), line: &str) {
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        tracing::debug!("cannot write a gateway status line to stdout");
+    }
+}
+
+/// Runs the gateway until a signal (or until every account stopped), writing
+/// status lines to `out`. Returns whether every account ended without error.
 async fn serve(
     loaded: LoadedConfig,
     options: GatewayOptions,
-    lines: mpsc::Sender<String>,
+    out: &mut (dyn Write + Send),
 ) -> Result<bool, String> {
     let mut gateway = Gateway::start(&loaded.config, &ProcessEnv, options)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(addr) = gateway.metrics_addr() {
-        let _ = lines
-            .send(format!("metrics on http://{addr}/metrics"))
-            .await;
+        emit(out, &format!("metrics on http://{addr}/metrics"));
     }
     let status = gateway.status().clone();
     let mut changes = status.subscribe();
@@ -112,7 +119,7 @@ async fn serve(
             .collect();
         for s in status.all() {
             if !last.contains(&(s.account_id.clone(), s.lifecycle)) {
-                let _ = lines.send(s.line()).await;
+                emit(out, &s.line());
             }
         }
         last = now;
@@ -122,10 +129,10 @@ async fn serve(
         }
         tokio::select! {
             _ = &mut signal => {
-                let _ = lines.send("shutting down: finishing in-flight replies".to_owned()).await;
+                emit(out, "shutting down: finishing in-flight replies");
                 gateway.shutdown().await;
                 for s in status.all() {
-                    let _ = lines.send(s.line()).await;
+                    emit(out, &s.line());
                 }
                 return Ok(status.all().iter().all(|s| s.last_error.is_none()));
             }
@@ -139,17 +146,6 @@ async fn serve(
         }
     }
     Ok(status.all().iter().all(|s| s.last_error.is_none()))
-}
-
-fn subscriber(format: LogFormat) -> Box<dyn tracing::Subscriber + Send + Sync> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => Box::new(builder.json().finish()),
-        LogFormat::Text => Box::new(builder.finish()),
-    }
 }
 
 /// Runs the gateway.
@@ -173,40 +169,11 @@ pub async fn run(
         catch_up_max_age: args.catch_up_max_age.map(Duration::from_secs),
         ..GatewayOptions::default()
     };
-    let (lines_tx, mut lines_rx) = mpsc::channel::<String>(64);
-    let (done_tx, done_rx) = oneshot::channel();
-    let format = args.log_format;
-    let spawned = std::thread::Builder::new()
-        .name("clickclack-gateway".to_owned())
-        .spawn(move || {
-            let result = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => tracing::subscriber::with_default(subscriber(format), || {
-                    runtime.block_on(serve(loaded, options, lines_tx))
-                }),
-                Err(e) => Err(format!("cannot start the gateway runtime: {e}")),
-            };
-            let _ = done_tx.send(result);
-        });
-    if let Err(e) = spawned {
-        writeln!(err, "error: cannot start the gateway thread: {e}")?;
-        return Ok(Outcome::Failure);
-    }
-    while let Some(line) = lines_rx.recv().await {
-        writeln!(out, "{line}")?;
-        out.flush()?;
-    }
-    match done_rx.await {
-        Ok(Ok(true)) => Ok(Outcome::Success),
-        Ok(Ok(false)) => Ok(Outcome::Failure),
-        Ok(Err(message)) => {
+    match serve(loaded, options, out).await {
+        Ok(true) => Ok(Outcome::Success),
+        Ok(false) => Ok(Outcome::Failure),
+        Err(message) => {
             writeln!(err, "error: {message}")?;
-            Ok(Outcome::Failure)
-        }
-        Err(_) => {
-            writeln!(err, "error: the gateway stopped unexpectedly")?;
             Ok(Outcome::Failure)
         }
     }

@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod doctor;
 pub mod gateway;
+pub mod logging;
 pub mod message;
 
 use std::io::Write;

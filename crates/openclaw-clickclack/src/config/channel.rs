@@ -41,6 +41,7 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "mentionPatterns",
     "groups",
     "discussions",
+    "catchUpMaxAge",
 ];
 
 /// Keys allowed only at the root of `channels.clickclack`.
@@ -209,6 +210,11 @@ pub struct AccountConfig {
     pub groups: Option<BTreeMap<String, GroupConfig>>,
     /// `discussions`.
     pub discussions: Option<DiscussionsConfig>,
+    /// `catchUpMaxAge` (not in the TypeScript plugin): how old a backlog
+    /// message may be and still be answered after a restart or resync. A
+    /// number of seconds (`600`) or a duration string (`"10m"`, `"30s"`,
+    /// `"1h30m"`); `0` answers no backlog at all.
+    pub catch_up_max_age: Option<std::time::Duration>,
 }
 
 /// `channels.clickclack`: the root account plus the multi-account keys.
@@ -222,7 +228,9 @@ pub struct ClickClackConfig {
     pub accounts: Option<BTreeMap<String, AccountConfig>>,
     /// `defaultAccount`.
     pub default_account: Option<String>,
-    /// `historyLimit` (root only; accepted, unused, like the TS plugin).
+    /// `historyLimit` (root only): in model mode, how many earlier messages
+    /// of the thread or DM are sent to the model as context (the TS plugin
+    /// accepts the key but never uses it).
     pub history_limit: Option<u64>,
 }
 
@@ -374,6 +382,7 @@ fn decode_account_fields(obj: &Obj<'_>, issues: &mut Issues) -> AccountConfig {
         mention_patterns: obj.strings("mentionPatterns", issues),
         groups: decode_groups(obj, issues),
         discussions: decode_discussions(obj, issues),
+        catch_up_max_age: obj.duration("catchUpMaxAge", issues),
     }
 }
 

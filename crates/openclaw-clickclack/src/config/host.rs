@@ -106,11 +106,24 @@ pub struct AgentsConfig {
     pub list: Vec<AgentEntry>,
 }
 
-/// `gateway` (only the plain fields; auth secrets are not read).
+/// `gateway.auth` (the credential agent mode sends to the OpenClaw Gateway).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatewayAuthConfig {
+    /// `mode` (`token`, `password`, `none`, `trusted-proxy`).
+    pub mode: Option<String>,
+    /// `token`: a string (`${ENV}` substitution applies) or a secret ref; never printed.
+    pub token: Option<SecretInput>,
+    /// `password` (used as the bearer when `mode` is `password`); never printed.
+    pub password: Option<SecretInput>,
+}
+
+/// `gateway` (the OpenClaw Gateway that agent mode talks to).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GatewayConfig {
-    /// `port`.
+    /// `port` (the gateway listens on loopback at this port; default 18789).
     pub port: Option<u16>,
+    /// `auth`.
+    pub auth: GatewayAuthConfig,
     /// `bind`.
     pub bind: Option<String>,
     /// `mode`.
@@ -457,5 +470,15 @@ pub(crate) fn decode_gateway(value: &Value, warnings: &mut Issues) -> GatewayCon
     });
     out.bind = lenient_str(map, "bind", path, warnings);
     out.mode = lenient_str(map, "mode", path, warnings);
+    if let Some(auth) = map.get("auth") {
+        let apath = child_path(path, "auth");
+        if let Some(auth) = lenient_obj(auth, &apath, warnings) {
+            out.auth = GatewayAuthConfig {
+                mode: lenient_str(auth, "mode", &apath, warnings),
+                token: lenient_secret(auth, "token", &apath, warnings),
+                password: lenient_secret(auth, "password", &apath, warnings),
+            };
+        }
+    }
     out
 }

@@ -46,6 +46,7 @@
 //! tool.
 
 mod channel;
+mod duration;
 mod env;
 mod error;
 mod host;
@@ -61,11 +62,12 @@ pub use channel::{
     ACCOUNT_KEYS, AccountConfig, AllowBots, BotLoopProtection, ClickClackConfig, DiscussionsConfig,
     GroupConfig, MAX_RECONNECT_MS, MIN_RECONNECT_MS, ROOT_ONLY_KEYS, ReplyMode,
 };
+pub use duration::{DURATION_HINT, MAX_CONFIG_DURATION, duration_from_secs, parse_duration};
 pub use env::{EnvSource, MapEnv, ProcessEnv};
 pub use error::{ConfigError, ConfigIssue, ConfigOrigin, IssueKind};
 pub use host::{
     AgentDefaults, AgentEntry, AgentModelConfig, AgentsConfig, ClickClackPluginEntry,
-    GatewayConfig, ModelDefinition, ModelProviderConfig, ModelsConfig,
+    GatewayAuthConfig, GatewayConfig, ModelDefinition, ModelProviderConfig, ModelsConfig,
 };
 pub use path::{CONFIG_PATH_ENV, DEFAULT_CONFIG_RELATIVE, resolve_config_path};
 pub use substitute::{SubstitutionError, substitute_str, substitute_value};

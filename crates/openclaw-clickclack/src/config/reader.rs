@@ -187,6 +187,25 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A duration: a non-negative number of seconds or a duration string
+    /// (see [`super::duration::parse_duration`]).
+    pub(crate) fn duration(&self, key: &str, issues: &mut Issues) -> Option<std::time::Duration> {
+        let value = self.get(key)?;
+        let path = self.child(key);
+        let parsed = match value {
+            Value::Number(n) => n.as_f64().and_then(super::duration::duration_from_secs),
+            Value::String(s) => super::duration::parse_duration(s),
+            other => {
+                issues.invalid_type(&path, "number or duration string", other);
+                return None;
+            }
+        };
+        if parsed.is_none() {
+            issues.invalid_value(&path, super::duration::DURATION_HINT);
+        }
+        parsed
+    }
+
     /// An absolute `http://` or `https://` URL.
     pub(crate) fn url(&self, key: &str, issues: &mut Issues) -> Option<String> {
         let raw = self.string(key, issues)?;

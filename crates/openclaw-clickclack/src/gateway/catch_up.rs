@@ -1,6 +1,12 @@
 //! Catch-up limits: after a restart or a resync the gateway answers what
 //! arrived while it was away, but never messages older than `catchUpMaxAge`
 //! (default 10 minutes), so a long outage does not flood a channel.
+//!
+//! The limit of an account, highest precedence first: the gateway's
+//! `--catch-up-max-age SECS` flag ([`super::GatewayOptions::catch_up_max_age`],
+//! applied to every account), then the account's `catchUpMaxAge` config key
+//! (inherited from `channels.clickclack` like other root keys; seconds or a
+//! duration string such as `"10m"`), then [`DEFAULT_CATCH_UP_MAX_AGE`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,8 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clickclack_proto::Timestamp;
 
-/// Default `catchUpMaxAge`: 10 minutes.
-pub const DEFAULT_CATCH_UP_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+/// Default `catchUpMaxAge`: 10 minutes (the value of
+/// [`crate::accounts::DEFAULT_CATCH_UP_MAX_AGE`]).
+pub const DEFAULT_CATCH_UP_MAX_AGE: Duration = crate::accounts::DEFAULT_CATCH_UP_MAX_AGE;
 
 /// The wall clock the gateway compares message times with (replaceable in tests).
 #[derive(Clone)]

@@ -2,7 +2,12 @@
 //!
 //! When `commandMenu` is not `false`, the gateway publishes the account's
 //! commands with `PUT /api/bots/self/commands` — an empty list when none are
-//! configured, which clears a stale menu. Failures never block startup:
+//! configured, which clears a stale menu. The reference maps an OpenClaw
+//! host's native command specs into the menu; outside a host there are none,
+//! so the CLI gateway publishes an empty menu (library users can pass
+//! [`MenuCommand`]s through [`super::GatewayOptions::commands`]); there is no
+//! config key for menu entries. `commandMenu: false` on an account skips the
+//! sync entirely (no request; a menu published earlier stays as it is). Failures never block startup:
 //! 403 → warn (with the reference's hint), 404 → debug (old server), anything
 //! else → warn.
 

@@ -11,7 +11,7 @@ use crate::config::{EnvSource, OpenClawConfig, ReplyMode};
 use crate::llm::{
     ApiKey, HttpLlmRuntime, HttpOptions, LlmRuntime, ProviderRegistry, ProviderSettings,
 };
-use crate::secrets::SecretInput;
+use crate::secrets::{SecretInput, resolve_secret_input};
 
 use super::GatewayError;
 
@@ -168,6 +168,46 @@ pub fn provider_registry(
     Ok(registry)
 }
 
+/// Where agent mode finds the OpenClaw Gateway, from the config and the
+/// environment ([`GatewayHostConfig::resolve`] precedence):
+///
+/// * URL: `OPENCLAW_GATEWAY_URL`, else `http://127.0.0.1:<gateway.port>`
+///   (default port [`crate::agent_host::DEFAULT_GATEWAY_PORT`]);
+/// * bearer: `gateway.auth.token` (a string, `${VAR}`, or a secret ref),
+///   else `OPENCLAW_GATEWAY_TOKEN`. With `gateway.auth.mode: "password"`:
+///   `gateway.auth.password`, else `OPENCLAW_GATEWAY_PASSWORD`, else
+///   `OPENCLAW_GATEWAY_TOKEN`.
+///
+/// # Errors
+/// [`GatewayError::Secret`] when the secret ref names a provider that is not allowed.
+pub fn gateway_host_config(
+    config: &OpenClawConfig,
+    env: &dyn EnvSource,
+) -> Result<GatewayHostConfig, GatewayError> {
+    let gateway = config.gateway.clone().unwrap_or_default();
+    let resolve = |input: Option<&SecretInput>| -> Result<Option<ApiKey>, GatewayError> {
+        Ok(match input {
+            Some(input) => resolve_secret_input(input, &config.secrets, env)?
+                .and_then(|s| ApiKey::non_blank(s.expose_secret())),
+            None => None,
+        })
+    };
+    let password_mode = gateway.auth.mode.as_deref().map(str::trim) == Some("password");
+    let config_token = if password_mode {
+        resolve(gateway.auth.password.as_ref())?.or_else(|| {
+            env.var("OPENCLAW_GATEWAY_PASSWORD")
+                .and_then(|v| ApiKey::non_blank(v.trim()))
+        })
+    } else {
+        resolve(gateway.auth.token.as_ref())?
+    };
+    Ok(GatewayHostConfig::resolve(
+        gateway.port,
+        config_token,
+        |name| env.var(name),
+    ))
+}
+
 /// What [`build_engine`] may reuse across accounts.
 #[derive(Clone, Default)]
 pub(crate) struct EngineOverrides {
@@ -232,12 +272,12 @@ pub(crate) fn build_engine(
             let host = match &overrides.agent_host {
                 Some(host) => Arc::clone(host),
                 None => {
-                    let port = config.gateway.as_ref().and_then(|g| g.port);
-                    let host_config = GatewayHostConfig::resolve(port, None, |name| env.var(name));
+                    let host_config = gateway_host_config(config, env)?;
                     tracing::info!(
                         account = %account.account_id,
                         agent = %agent_id,
                         url = %host_config.base_url,
+                        bearer = host_config.token.is_some(),
                         "[{}] ClickClack agent replies come from the OpenClaw Gateway at {} (model openclaw:{agent_id})",
                         account.account_id,
                         host_config.base_url

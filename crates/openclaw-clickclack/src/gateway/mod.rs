@@ -52,7 +52,7 @@ use tokio::task::JoinHandle;
 
 pub use catch_up::{Clock, DEFAULT_CATCH_UP_MAX_AGE};
 pub use commands::MenuCommand;
-pub use engine::ReplyEngine;
+pub use engine::{ReplyEngine, gateway_host_config};
 pub use metrics::{AccountMetrics, Metrics};
 pub use status::{AccountStatus, Lifecycle, StatusBoard};
 
@@ -205,7 +205,9 @@ pub struct GatewayOptions {
     pub llm: Option<Arc<dyn LlmRuntime>>,
     /// Use this agent host for agent-mode accounts instead of the OpenClaw Gateway.
     pub agent_host: Option<Arc<dyn AgentHost>>,
-    /// `catchUpMaxAge` for every account (default [`DEFAULT_CATCH_UP_MAX_AGE`]).
+    /// Overrides every account's `catchUpMaxAge` when set (the CLI's
+    /// `--catch-up-max-age`). `None`: each account uses its configured
+    /// `catchUpMaxAge`, else [`DEFAULT_CATCH_UP_MAX_AGE`].
     pub catch_up_max_age: Option<Duration>,
     /// The wall clock message ages are measured with.
     pub clock: Clock,
@@ -215,7 +217,8 @@ pub struct GatewayOptions {
     pub max_in_flight: usize,
     /// Bound for finishing in-flight replies at shutdown (default 10 s).
     pub shutdown_grace: Duration,
-    /// Commands published in each bot's menu (default none: clears a stale menu).
+    /// Commands published in each bot's menu (default none: clears a stale
+    /// menu). Accounts with `commandMenu: false` skip the sync entirely.
     pub commands: Vec<MenuCommand>,
     /// First retry delay of REST calls inside turns (default 250 ms).
     pub retry_base: Duration,
@@ -431,7 +434,6 @@ impl Gateway {
             .as_ref()
             .and_then(|c| c.history_limit)
             .map(|l| u32::try_from(l).unwrap_or(u32::MAX));
-        let catch_up_max_age = options.catch_up_max_age.unwrap_or(DEFAULT_CATCH_UP_MAX_AGE);
         let mut tasks = Vec::new();
         for Prepared {
             account,
@@ -441,6 +443,8 @@ impl Gateway {
         {
             let account_id = account.account_id.clone();
             let account_metrics = metrics.account(&account_id);
+            // Precedence: the CLI flag, then the account's catchUpMaxAge, then the default.
+            let catch_up_max_age = options.catch_up_max_age.unwrap_or(account.catch_up_max_age);
             // Row 38: label = account name → bot handle → agentId → accountId.
             let label_name = account.name.clone();
             let label_fallback = match &engine {

@@ -240,6 +240,52 @@ impl HttpTransport {
         }
     }
 
+    /// GETs `url` once (no retries, bounded by the request timeout) and
+    /// returns the response status; the body is discarded. Used for
+    /// reachability checks. Error texts have `secret` scrubbed.
+    pub(crate) async fn get_status(
+        &self,
+        provider: &str,
+        url: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        secret: Option<&ApiKey>,
+    ) -> Result<StatusCode, LlmError> {
+        let scrub = |text: String| match secret {
+            Some(secret) => secret.scrub(&text),
+            None => text,
+        };
+        let mut builder = Request::builder().method(Method::GET).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| LlmError::Setup(scrub(format!("invalid request: {e}"))))?;
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let status = response.status();
+            // Drain a little of the body so the connection can be reused; ignore errors.
+            let _ = Limited::new(response.into_body(), 64 * 1024)
+                .collect()
+                .await;
+            Ok::<_, hyper_util::client::legacy::Error>(status)
+        };
+        match tokio::time::timeout(self.options.request_timeout, exchange).await {
+            Ok(Ok(status)) => Ok(status),
+            Ok(Err(e)) => Err(LlmError::Transport {
+                provider: provider.to_owned(),
+                message: scrub(error_chain(&e)),
+                connect: e.is_connect(),
+                attempts: 1,
+            }),
+            Err(_) => Err(LlmError::Timeout {
+                provider: provider.to_owned(),
+                timeout: self.options.request_timeout,
+                attempts: 1,
+            }),
+        }
+    }
+
     fn final_error(&self, post: &JsonPost<'_>, failure: AttemptError, attempts: u32) -> LlmError {
         let scrub = |text: String| match post.secret {
             Some(secret) => secret.scrub(&text),

@@ -54,7 +54,10 @@ pub use provider::{ApiKind, ModelRef, ProviderConfig, ProviderRegistry, Provider
 pub use runtime::{DEFAULT_ANTHROPIC_MAX_TOKENS, HttpLlmRuntime};
 pub use secret::ApiKey;
 
-pub(crate) use http::{HttpTransport, RetryMode, sensitive as http_header};
+pub(crate) use http::{
+    HttpTransport, RetryMode, bearer as http_bearer, join_url as http_join_url,
+    sensitive as http_header,
+};
 pub(crate) use openai::{ChatCall as ChatCallArgs, OpenAiClient};
 
 /// The `purpose` of model-mode bot replies (reference row 35).
