@@ -2,10 +2,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clickclack_proto::headers::SUPPORTED;
 use clickclack_proto::{Message, WorkspaceId};
+use http::Method;
 
 use crate::client::{Call, Client};
 use crate::error::{Error, ErrorKind};
+use crate::url::{ApiPath, Query};
 
 /// How many times a nonce-keyed create is re-sent after an ambiguous failure
 /// that reconciliation showed did not commit.
@@ -23,6 +26,42 @@ pub fn generate_nonce() -> String {
         fastrand::u64(..),
         nanos
     )
+}
+
+impl Client {
+    /// `GET {path}?workspace_id=…&nonce=…` (the by-nonce lookups of messages
+    /// and uploads): the decoded body, or `None` on a 404 that carries
+    /// `{support_header}: supported`. A 404 without it means the server is too
+    /// old, which fails with [`ErrorKind::Unsupported`]; `what` names the
+    /// resource in that error (`messages`, `uploads`).
+    pub(crate) async fn get_by_nonce<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &'static str,
+        support_header: &'static str,
+        what: &str,
+        workspace: &WorkspaceId,
+        nonce: &str,
+    ) -> Result<Option<T>, Error> {
+        let query = Query::new()
+            .push("workspace_id", workspace.as_str())
+            .push("nonce", nonce);
+        match self.send(Call::get(ApiPath::new(path)).query(query)).await {
+            Ok(success) => Ok(Some(self.read_json(success).await?)),
+            Err(e) if e.kind() == &ErrorKind::NotFound => {
+                if e.header_is(support_header, SUPPORTED) {
+                    Ok(None)
+                } else {
+                    Err(Error::new(ErrorKind::Unsupported)
+                        .with_method(Method::GET)
+                        .with_path(path)
+                        .with_detail(format!(
+                            "the server is too old to look {what} up by nonce (404 without {support_header}: {SUPPORTED})"
+                        )))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Returns the caller's nonce (trimmed) or a generated one, and validates it.

@@ -58,10 +58,8 @@ async fn truncated_json_is_a_decode_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_short_is_a_transport_error() {
-    let (e, _, _) = me_against(
-        RawResponse::json(200, r#"{"user":{"id":"usr_1","#).cut_at_length(4096),
-    )
-    .await;
+    let (e, _, _) =
+        me_against(RawResponse::json(200, r#"{"user":{"id":"usr_1","#).cut_at_length(4096)).await;
     assert_eq!(e.kind(), &ErrorKind::Transport, "{e}");
     assert!(e.is_ambiguous(), "{e}");
 }
@@ -170,8 +168,11 @@ async fn slow_loris_bodies_time_out_in_the_configured_time() {
     assert!(took >= TIMEOUT, "took {took:?}");
     // An error body that trickles: the status still decides, in time.
     let (e, took, _) = me_against(
-        RawResponse::json(503, r#"{"error":"session verification unavailable; retry later"}"#)
-            .trickle(1, Duration::from_millis(100)),
+        RawResponse::json(
+            503,
+            r#"{"error":"session verification unavailable; retry later"}"#,
+        )
+        .trickle(1, Duration::from_millis(100)),
     )
     .await;
     assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
@@ -215,7 +216,11 @@ async fn redirects_are_not_followed_and_never_carry_the_token() {
             "/api/me",
             RawResponse::redirect(status, &format!("{other}/api/me")),
         );
-        let e = env.client.me().await.expect_err("a redirect is not a success");
+        let e = env
+            .client
+            .me()
+            .await
+            .expect_err("a redirect is not a success");
         assert_eq!(e.status().map(|s| s.as_u16()), Some(status), "{e}");
         assert!(
             matches!(e.kind(), ErrorKind::Server | ErrorKind::InvalidRequest),
@@ -230,7 +235,10 @@ async fn redirects_are_not_followed_and_never_carry_the_token() {
             .all(|head| !head.to_ascii_lowercase().contains("authorization")),
         "{seen:?}"
     );
-    assert!(seen.is_empty(), "the redirect target was contacted: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "the redirect target was contacted: {seen:?}"
+    );
     // Sanity check of the recorder: a direct client does reach it.
     let direct = Client::builder(other.clone())
         .retry_policy(RetryPolicy::none())

@@ -233,16 +233,13 @@ fn garbage_bad_payloads_fragments_and_pings_never_stop_the_stream() {
     let mut runner = TestRunner::new(Config::with_cases(n));
     let tried = Arc::new(AtomicU64::new(0));
     let frames = Arc::new(AtomicU64::new(0));
-    let result = runner.run(
-        &prop::collection::vec(step(), 1..40),
-        |steps| {
-            tried.fetch_add(1, Ordering::Relaxed);
-            frames.fetch_add(steps.len() as u64, Ordering::Relaxed);
-            let out = rt.block_on(run_case(steps));
-            prop_assert!(out.is_ok(), "{}", out.err().unwrap_or_default());
-            Ok(())
-        },
-    );
+    let result = runner.run(&prop::collection::vec(step(), 1..40), |steps| {
+        tried.fetch_add(1, Ordering::Relaxed);
+        frames.fetch_add(steps.len() as u64, Ordering::Relaxed);
+        let out = rt.block_on(run_case(steps));
+        prop_assert!(out.is_ok(), "{}", out.err().unwrap_or_default());
+        Ok(())
+    });
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -16,12 +16,13 @@ use serde_json::{Value, json};
 use crate::auth::{Actor, token_hash};
 use crate::error::ApiError;
 use crate::hub::{ACCESS_REVOKED_REASON, Kill, SESSION_REVOKED_REASON, TOKEN_REVOKED_REASON};
-use crate::ids::{now_rfc3339, random_token, route_id, slugify};
+use crate::ids::{now_rfc3339, random_token, route_id};
 use crate::server::TestServer;
 use crate::store::Data;
 use crate::store::log::Visibility;
 use crate::store::messages::{Created, NewMessage, Target};
 use crate::store::records::{TokenRec, UserRec, WorkspaceRec};
+use clickclack_proto::slugify;
 
 /// An error from the admin API (unknown ids, invalid bot specs, …).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clickclack_proto::{Timestamp, UnixTime};
+
 const CROCKFORD_LOWER: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const ROUTE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -92,84 +94,43 @@ pub(crate) fn valid_correlation_id(value: &str) -> bool {
 /// RFC 3339 UTC timestamp with nanoseconds, like Go's `RFC3339Nano`
 /// (trailing zeros of the fraction trimmed).
 pub(crate) fn now_rfc3339() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_rfc3339(d.as_secs() as i64, d.subsec_nanos())
-}
-
-/// Formats unix seconds + nanos as RFC 3339 (UTC, `Z`).
-pub(crate) fn format_rfc3339(secs: i64, nanos: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    let (y, mo, d) = civil_from_days(days);
-    let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}");
-    if nanos > 0 {
-        let frac = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    Timestamp::from_unix(now_unix()).into_string()
 }
 
 /// Timestamp for ephemeral event ids: `20060102150405.000000000`.
 pub(crate) fn ephemeral_stamp() -> String {
+    let now = now_unix();
+    let whole = Timestamp::from_unix(UnixTime {
+        seconds: now.seconds,
+        nanos: 0,
+    });
+    let digits: String = whole
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("{digits}.{:09}", now.nanos)
+}
+
+fn now_unix() -> UnixTime {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, mo, dd) = civil_from_days(days);
-    format!(
-        "{y:04}{mo:02}{dd:02}{:02}{:02}{:02}.{:09}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
-}
-
-// Howard Hinnant's days-from-civil inverse.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Slugifies a channel name exactly like the server: lowercase, every run of
-/// `[^a-z0-9]+` becomes `-`, dashes trimmed.
-pub(crate) fn slugify(name: &str) -> String {
-    let lower = name.to_lowercase();
-    let mut out = String::with_capacity(lower.len());
-    let mut pending_dash = false;
-    for c in lower.chars() {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            if pending_dash && !out.is_empty() {
-                out.push('-');
-            }
-            pending_dash = false;
-            out.push(c);
-        } else {
-            pending_dash = true;
-        }
+    UnixTime {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: d.subsec_nanos(),
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clickclack_proto::slugify;
     use proptest::prelude::*;
+
+    fn format_rfc3339(seconds: i64, nanos: u32) -> String {
+        Timestamp::from_unix(UnixTime { seconds, nanos }).into_string()
+    }
 
     #[test]
     fn ulids_strictly_increase() {
@@ -202,6 +163,19 @@ mod tests {
         assert_eq!(slugify("General"), "general");
         assert_eq!(slugify("--a__b--"), "a-b");
         assert_eq!(slugify("Ünïcode"), "n-code");
+    }
+
+    #[test]
+    fn ephemeral_stamp_shape() {
+        let stamp = ephemeral_stamp();
+        assert_eq!(stamp.len(), 24, "{stamp}");
+        assert_eq!(stamp.as_bytes()[14], b'.');
+        assert!(
+            stamp
+                .bytes()
+                .filter(|b| *b != b'.')
+                .all(|b| b.is_ascii_digit())
+        );
     }
 
     #[test]

@@ -151,9 +151,9 @@ impl RawResponse {
 
     fn plain_bytes(&self) -> Bytes {
         match &self.body {
-            RawBody::Bytes(b) | RawBody::Trickle { bytes: b, .. } | RawBody::Cut { bytes: b, .. } => {
-                b.clone()
-            }
+            RawBody::Bytes(b)
+            | RawBody::Trickle { bytes: b, .. }
+            | RawBody::Cut { bytes: b, .. } => b.clone(),
             RawBody::Repeat { chunk, .. } => chunk.clone(),
         }
     }
@@ -228,9 +228,7 @@ impl Body for ServerBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let s = match self.get_mut() {
             ServerBody::Full(f) => {
-                return Pin::new(f)
-                    .poll_frame(cx)
-                    .map_err(|never| match never {});
+                return Pin::new(f).poll_frame(cx).map_err(|never| match never {});
             }
             ServerBody::Raw(s) => s,
         };

@@ -87,8 +87,10 @@ impl GatewayControl for InProcess {
     }
 
     async fn age_messages(&mut self, by: Duration) {
-        self.shift_ms
-            .store(u64::try_from(by.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.shift_ms.store(
+            u64::try_from(by.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     fn unage(&mut self) {
@@ -155,7 +157,10 @@ async fn seeded_chaos_loses_and_doubles_nothing() {
         gateway,
         |line| println!("chaos: {line}"),
     );
-    let report = chaos.run().await.unwrap_or_else(|e| panic!("chaos seed {seed}: {e}"));
+    let report = chaos
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("chaos seed {seed}: {e}"));
     println!("{}", report.render());
     assert!(report.passed(), "{}", report.render());
     assert!(report.posted >= 50, "{}", report.render());

@@ -14,7 +14,9 @@ use assert_cmd::Command;
 use clickclack_client::proto::requests::{
     BotCommandInput, CreateChannel, CreateMessage, CreateThreadReply, PatchChannel, SetBotCommands,
 };
-use clickclack_client::proto::{ChannelId, ConversationId, MessageId, Scope, UploadId, WorkspaceId};
+use clickclack_client::proto::{
+    ChannelId, ConversationId, MessageId, Scope, UploadId, WorkspaceId,
+};
 use clickclack_client::{
     Client, EphemeralTarget, Error, ErrorKind, MembersQuery, PageRequest, RetryPolicy, SearchQuery,
     ThreadQuery, UploadRequest,
@@ -95,7 +97,10 @@ async fn call(name: &str, c: &Ctx, round: usize) -> Result<(), Error> {
         "list_workspaces" => cl.list_workspaces().await.map(drop),
         "get_workspace" => cl.get_workspace(ws).await.map(drop),
         "resolve_workspace" => cl.resolve_workspace("default").await.map(drop),
-        "list_members" => cl.list_members(ws, &MembersQuery::default()).await.map(drop),
+        "list_members" => cl
+            .list_members(ws, &MembersQuery::default())
+            .await
+            .map(drop),
         "list_channels" => cl.list_channels(ws).await.map(drop),
         "resolve_channel" => cl.resolve_channel(ws, "general").await.map(drop),
         "create_channel" => {
@@ -127,7 +132,10 @@ async fn call(name: &str, c: &Ctx, round: usize) -> Result<(), Error> {
         "add_reaction" => cl.add_reaction(&c.human_message, "👍").await.map(drop),
         "remove_reaction" => cl.remove_reaction(&c.human_message, "👍").await.map(drop),
         "mark_channel_read" => cl.mark_channel_read(&c.general, 1).await.map(drop),
-        "search" => cl.search(&SearchQuery::new(ws.clone(), "hello")).await.map(drop),
+        "search" => cl
+            .search(&SearchQuery::new(ws.clone(), "hello"))
+            .await
+            .map(drop),
         "get_thread" => cl
             .get_thread(&c.human_message, &ThreadQuery::default())
             .await
@@ -259,18 +267,20 @@ async fn every_sdk_call_works_or_names_the_missing_scope() {
             checked += 1;
             match (missing, got) {
                 (None, Ok(())) => {}
-                (Some(scope), Err(e)) if e.kind() == &ErrorKind::MissingScope {
-                    scope: Scope::from_wire(scope),
-                } =>
+                (Some(scope), Err(e))
+                    if e.kind()
+                        == &ErrorKind::MissingScope {
+                            scope: Scope::from_wire(scope),
+                        } =>
                 {
                     // The error says which scope, in words a person can act on.
                     assert!(e.to_string().contains(scope), "{e}");
                     assert_eq!(e.status().map(|s| s.as_u16()), Some(403));
                 }
                 (None, Err(e)) => failures.push(format!("[{scopes}] {name}: expected Ok, got {e}")),
-                (Some(scope), Ok(())) => {
-                    failures.push(format!("[{scopes}] {name}: expected missing {scope}, got Ok"))
-                }
+                (Some(scope), Ok(())) => failures.push(format!(
+                    "[{scopes}] {name}: expected missing {scope}, got Ok"
+                )),
                 (Some(scope), Err(e)) => failures.push(format!(
                     "[{scopes}] {name}: expected missing {scope}, got {:?}: {e}",
                     e.kind()
@@ -359,14 +369,20 @@ async fn the_gateway_with_a_bot_read_token_starts_reads_and_says_it_cannot_reply
     let before = fx.server.channel_messages(&fx.seed.general.id).len();
     fx.post("hello reader bot");
     // It reads: the event arrives, the message is fetched, the model asked.
-    wait_until("the model was asked", WAIT, || fx.model.request_count() >= 1).await;
+    wait_until("the model was asked", WAIT, || {
+        fx.model.request_count() >= 1
+    })
+    .await;
     wait_until("the missing scope is reported", WAIT, || {
         logs.contains("missing scope messages:write")
     })
     .await;
     let text = logs.text();
     assert!(text.contains("reply failed permanently"), "{text}");
-    assert!(!text.contains(&reader.token), "the token never appears in logs");
+    assert!(
+        !text.contains(&reader.token),
+        "the token never appears in logs"
+    );
     assert!(
         gateway
             .status()

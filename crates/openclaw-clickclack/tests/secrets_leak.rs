@@ -163,7 +163,7 @@ async fn cli_at_trace_level_never_prints_the_token() {
 async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
     let fx = Fixture::new().await;
     // A second bot answers through the OpenClaw Gateway (agent mode, bearer
-    // from OPENCLAW_GATEWAY_TOKEN); the root account uses the model with an apiKey.
+    // from gateway.auth.token); the first account uses the model with an apiKey.
     let agent_bot = fx.server.create_bot(
         BotSpec::new(&fx.seed.workspace.id, "Agent")
             .handle("agentbot")
@@ -183,6 +183,7 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
     }},
   }},
   models: {{ providers: {{ stub: {{ baseUrl: "{model}", api: "openai-completions", apiKey: "{API_KEY}" }} }} }},
+  gateway: {{ auth: {{ token: "{GATEWAY_TOKEN}" }} }},
 }}"#,
         base = fx.server.base_url(),
         model_token = fx.seed.bot.token,
@@ -201,7 +202,7 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
         .env_remove("CLICKCLACK_BOT_TOKEN")
         .env("RUST_LOG", "trace")
         .env("OPENCLAW_GATEWAY_URL", fx.model.root_url())
-        .env("OPENCLAW_GATEWAY_TOKEN", GATEWAY_TOKEN)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -209,7 +210,8 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
         .expect("spawn");
     let captured = Arc::new(Mutex::new(Vec::<u8>::new()));
     for pipe in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+        Box::new(child.stdout.take().expect("stdout"))
+            as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
         Box::new(child.stderr.take().expect("stderr")),
     ] {
         let captured = Arc::clone(&captured);
@@ -227,7 +229,9 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
             }
         });
     }
-    let text = || String::from_utf8_lossy(&captured.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let text = || {
+        String::from_utf8_lossy(&captured.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    };
     wait_until("both accounts ready", WAIT, || {
         let t = text();
         t.contains("[modelbot] ready") && t.contains("[agentbot] ready")
@@ -237,9 +241,8 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
     // A conversation: both bots answer in #general, a thread and a DM.
     let source = fx.post("hello both bots");
     let bots = [fx.seed.bot.user.id.clone(), agent_bot.user.id.clone()];
-    let answered = |msgs: &[clickclack_proto::objects::Message], bot| {
-        msgs.iter().any(|m| &m.author_id == bot)
-    };
+    let answered =
+        |msgs: &[clickclack_proto::objects::Message], bot| msgs.iter().any(|m| &m.author_id == bot);
     wait_until("both answered in #general", WAIT, || {
         let msgs = fx.server.channel_messages(&fx.seed.general.id);
         bots.iter().all(|b| answered(&msgs, b))
@@ -247,18 +250,29 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
     .await;
     fx.server
         .post_thread_reply(&fx.seed.owner.user.id, &source.id, "and in the thread");
-    let dm = fx
-        .server
-        .open_dm(&fx.seed.workspace.id, &fx.seed.owner.user.id, &agent_bot.user.id);
-    fx.server.post_dm(&fx.seed.owner.user.id, &dm.id, "a private question");
+    let dm = fx.server.open_dm(
+        &fx.seed.workspace.id,
+        &fx.seed.owner.user.id,
+        &agent_bot.user.id,
+    );
+    fx.server
+        .post_dm(&fx.seed.owner.user.id, &dm.id, "a private question");
     wait_until("the DM is answered", WAIT, || {
         answered(&fx.server.dm_messages(&dm.id), &agent_bot.user.id)
     })
     .await;
     // The secrets were really used.
     let requests = fx.model.requests();
-    assert!(requests.iter().any(|r| r.header("authorization") == Some(&format!("Bearer {API_KEY}"))));
-    assert!(requests.iter().any(|r| r.header("authorization") == Some(&format!("Bearer {GATEWAY_TOKEN}"))));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.header("authorization") == Some(&format!("Bearer {API_KEY}")))
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.header("authorization") == Some(&format!("Bearer {GATEWAY_TOKEN}")))
+    );
 
     // Failed auth: revoke the model bot's token (1008 on its socket).
     fx.server.revoke_token(&fx.seed.bot.token_id);
@@ -271,7 +285,10 @@ async fn gateway_at_trace_level_never_prints_tokens_or_keys() {
     let _ = tokio::time::timeout(WAIT, child.wait()).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let all = text();
-    assert!(all.contains("TRACE") || all.contains("DEBUG"), "trace logs were produced");
+    assert!(
+        all.contains("TRACE") || all.contains("DEBUG"),
+        "trace logs were produced"
+    );
     assert_clean(
         "gateway output",
         &all,
@@ -289,6 +306,7 @@ async fn debug_of_every_type_holding_a_secret_redacts_it() {
     replyMode: "model", model: "stub/echo",
     accounts: {{ second: {{ token: {{ source: "env", provider: "default", id: "SECOND_TOKEN" }} }} }} }} }},
   models: {{ providers: {{ stub: {{ baseUrl: "{model}", api: "openai-completions", apiKey: "{API_KEY}" }} }} }},
+  gateway: {{ auth: {{ token: "{GATEWAY_TOKEN}" }} }},
 }}"#,
         base = fx.server.base_url(),
         model = fx.model.base_url(),
@@ -304,15 +322,13 @@ async fn debug_of_every_type_holding_a_secret_redacts_it() {
         .token(token.as_str())
         .build()
         .expect("client");
-    let realtime = clickclack_realtime::RealtimeStream::builder(
-        built.clone(),
-        fx.seed.workspace.id.clone(),
-    );
+    let realtime =
+        clickclack_realtime::RealtimeStream::builder(built.clone(), fx.seed.workspace.id.clone());
     let host_config = GatewayHostConfig::resolve(None, None, |name| {
         (name == "OPENCLAW_GATEWAY_TOKEN").then(|| GATEWAY_TOKEN.to_owned())
     });
-    let host = OpenClawGatewayHost::new(host_config.clone(), HttpOptions::agent_defaults())
-        .expect("host");
+    let host =
+        OpenClawGatewayHost::new(host_config.clone(), HttpOptions::agent_defaults()).expect("host");
     let options = GatewayOptions {
         state_dir: Some(fx.state.path().to_path_buf()),
         ..GatewayOptions::default()
@@ -323,7 +339,10 @@ async fn debug_of_every_type_holding_a_secret_redacts_it() {
 
     let table: Vec<(&str, String)> = vec![
         ("BotToken", format!("{:?}", BotToken::from(token.as_str()))),
-        ("BotToken Display", format!("{}", BotToken::from(token.as_str()))),
+        (
+            "BotToken Display",
+            format!("{}", BotToken::from(token.as_str())),
+        ),
         ("ClientBuilder", format!("{client:?}")),
         ("Client", format!("{built:?}")),
         ("RealtimeStreamBuilder", format!("{realtime:?}")),
@@ -350,7 +369,10 @@ async fn debug_of_every_type_holding_a_secret_redacts_it() {
     // Alternate (pretty) Debug too.
     for (what, text) in [
         ("OpenClawConfig {:#?}", format!("{config:#?}")),
-        ("ResolvedAccount {:#?}", format!("{:#?}", channel.accounts())),
+        (
+            "ResolvedAccount {:#?}",
+            format!("{:#?}", channel.accounts()),
+        ),
     ] {
         assert_clean(what, &text, &[&token, FAKE_TOKEN, API_KEY, GATEWAY_TOKEN]);
     }

@@ -1,6 +1,6 @@
 //! Messages: pages, get, send, edit, delete, by-nonce.
 
-use clickclack_proto::headers::{MESSAGE_NONCE, SUPPORTED};
+use clickclack_proto::headers::MESSAGE_NONCE;
 use clickclack_proto::requests::{CreateMessage, EditMessage};
 use clickclack_proto::responses::{MessageResponse, MessageWriteResponse};
 use clickclack_proto::{
@@ -9,7 +9,7 @@ use clickclack_proto::{
 use http::Method;
 
 use crate::client::{Call, Client};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::nonce::ensure_nonce;
 use crate::retry::Idempotency;
 use crate::url::{ApiPath, Query};
@@ -202,34 +202,21 @@ impl Client {
     /// `GET /api/messages/by-nonce`: the caller's message created with `nonce`,
     /// or `None`. A 404 counts as "absent" only when the server sends
     /// `X-ClickClack-Message-Nonce: supported`; otherwise the server is too old
-    /// and this fails with [`ErrorKind::Unsupported`].
+    /// and this fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
     pub async fn message_by_nonce(
         &self,
         workspace: &WorkspaceId,
         nonce: &str,
     ) -> Result<Option<Message>, Error> {
-        let path = ApiPath::new("/api/messages/by-nonce");
-        let query = Query::new()
-            .push("workspace_id", workspace.as_str())
-            .push("nonce", nonce);
-        match self.send(Call::get(path).query(query)).await {
-            Ok(success) => {
-                let resp: MessageResponse = self.read_json(success).await?;
-                Ok(Some(resp.message))
-            }
-            Err(e) if e.kind() == &ErrorKind::NotFound => {
-                if e.header_is(MESSAGE_NONCE, SUPPORTED) {
-                    Ok(None)
-                } else {
-                    Err(Error::new(ErrorKind::Unsupported)
-                        .with_method(Method::GET)
-                        .with_path("/api/messages/by-nonce")
-                        .with_detail(
-                            "the server is too old to look messages up by nonce (404 without X-ClickClack-Message-Nonce: supported)",
-                        ))
-                }
-            }
-            Err(e) => Err(e),
-        }
+        let resp: Option<MessageResponse> = self
+            .get_by_nonce(
+                "/api/messages/by-nonce",
+                MESSAGE_NONCE,
+                "messages",
+                workspace,
+                nonce,
+            )
+            .await?;
+        Ok(resp.map(|r| r.message))
     }
 }

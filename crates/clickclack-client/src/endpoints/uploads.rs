@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use clickclack_proto::headers::{SUPPORTED, UPLOAD_NONCE};
+use clickclack_proto::headers::UPLOAD_NONCE;
 use clickclack_proto::requests::AttachUpload;
 use clickclack_proto::responses::{OkResponse, UploadResponse};
 use clickclack_proto::{MessageId, Upload, UploadId, WorkspaceId};
@@ -289,27 +289,16 @@ impl Client {
         workspace: &WorkspaceId,
         nonce: &str,
     ) -> Result<Option<Upload>, Error> {
-        let path = ApiPath::new("/api/uploads/by-nonce");
-        let query = Query::new()
-            .push("workspace_id", workspace.as_str())
-            .push("nonce", nonce);
-        match self.send(Call::get(path).query(query)).await {
-            Ok(success) => {
-                let resp: UploadResponse = self.read_json(success).await?;
-                Ok(Some(resp.upload))
-            }
-            Err(e) if e.kind() == &ErrorKind::NotFound => {
-                if e.header_is(UPLOAD_NONCE, SUPPORTED) {
-                    Ok(None)
-                } else {
-                    Err(Error::new(ErrorKind::Unsupported)
-                        .with_method(Method::GET)
-                        .with_path("/api/uploads/by-nonce")
-                        .with_detail("the server is too old to look uploads up by nonce (404 without X-ClickClack-Upload-Nonce: supported)"))
-                }
-            }
-            Err(e) => Err(e),
-        }
+        let resp: Option<UploadResponse> = self
+            .get_by_nonce(
+                "/api/uploads/by-nonce",
+                UPLOAD_NONCE,
+                "uploads",
+                workspace,
+                nonce,
+            )
+            .await?;
+        Ok(resp.map(|r| r.upload))
     }
 
     /// `GET /api/uploads/{id}`: the raw bytes as a stream, capped at the

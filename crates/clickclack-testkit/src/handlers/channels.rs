@@ -7,11 +7,12 @@ use super::auth;
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Resp, created, ok};
-use crate::ids::{now_rfc3339, route_id, slugify};
+use crate::ids::{now_rfc3339, route_id};
 use crate::server::Shared;
 use crate::store::Data;
 use crate::store::log::Visibility;
 use crate::store::records::{ChannelRec, ReadRec};
+use clickclack_proto::slugify;
 
 /// `GET /api/workspaces/{id}/channels`.
 pub(crate) fn list(shared: &Shared, ctx: &Ctx, ws: &str) -> ApiResult<Resp> {

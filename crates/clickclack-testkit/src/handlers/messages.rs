@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{auth, int_param, workspace_param};
+use super::{auth, int_param, nonce_param, workspace_param};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Resp, created, json_response, ok};
@@ -230,14 +230,20 @@ pub(crate) async fn patch(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult
             m.body = input.body.clone();
             m.edited_at = Some(now_rfc3339());
         }
-        let ev = d.message_event(id, "message.updated").map(|e| e.to_value());
-        let msg = d
-            .messages
-            .get(id)
-            .map(|m| d.message_json(m, &actor.user_id));
-        Ok(json!({ "message": msg, "event": ev }))
+        Ok(write_response(d, id, "message.updated", &actor))
     })?;
     ok(body)
+}
+
+/// Logs `kind` for message `id` and builds the `{message, event}` body of an
+/// edit or delete.
+fn write_response(d: &mut Data, id: &str, kind: &str, actor: &Actor) -> Value {
+    let ev = d.message_event(id, kind).map(|e| e.to_value());
+    let msg = d
+        .messages
+        .get(id)
+        .map(|m| d.message_json(m, &actor.user_id));
+    json!({ "message": msg, "event": ev })
 }
 
 /// `DELETE /api/messages/{id}` (soft delete).
@@ -258,12 +264,7 @@ pub(crate) fn delete(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
             m.body.clear();
             m.deleted_at = Some(now_rfc3339());
         }
-        let ev = d.message_event(id, "message.deleted").map(|e| e.to_value());
-        let msg = d
-            .messages
-            .get(id)
-            .map(|m| d.message_json(m, &actor.user_id));
-        Ok(json!({ "message": msg, "event": ev }))
+        Ok(write_response(d, id, "message.deleted", &actor))
     })?;
     ok(body)
 }
@@ -274,12 +275,7 @@ pub(crate) fn by_nonce(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("messages:write")?;
     let ws = workspace_param(ctx, &actor)?;
-    let nonce = ctx
-        .q("nonce")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::bad_request("nonce is required"))?
-        .to_owned();
+    let nonce = nonce_param(ctx)?;
     let found = shared.store.read(|d| -> ApiResult<Value> {
         d.workspace_access(&actor, &ws)?;
         let msg = d

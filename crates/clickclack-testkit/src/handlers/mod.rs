@@ -30,6 +30,16 @@ pub(crate) fn workspace_param(ctx: &Ctx, actor: &Actor) -> ApiResult<String> {
     }
 }
 
+/// The trimmed, non-empty `nonce` query parameter of the by-nonce lookups
+/// (400 `nonce is required` otherwise).
+pub(crate) fn nonce_param(ctx: &Ctx) -> ApiResult<String> {
+    ctx.q("nonce")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("nonce is required"))
+}
+
 /// Parses an integer query parameter (`None` when absent).
 pub(crate) fn int_param(ctx: &Ctx, name: &str) -> ApiResult<Option<i64>> {
     match ctx.q(name) {

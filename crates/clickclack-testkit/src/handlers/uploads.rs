@@ -6,7 +6,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
-use super::{auth, workspace_param};
+use super::{auth, nonce_param, workspace_param};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Resp, json_response};
 use crate::ids::now_rfc3339;
@@ -174,12 +174,7 @@ pub(crate) fn by_nonce(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("uploads:write")?;
     let ws = workspace_param(ctx, &actor)?;
-    let nonce = ctx
-        .q("nonce")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::bad_request("nonce is required"))?
-        .to_owned();
+    let nonce = nonce_param(ctx)?;
     let upload = shared.store.read(|d| -> ApiResult<Value> {
         d.workspace_access(&actor, &ws)?;
         match d

@@ -68,13 +68,22 @@ impl AccountMetrics {
     }
 }
 
-/// A counter's name, help text and getter.
-type Counter = (&'static str, &'static str, fn(&AccountMetrics) -> u64);
+/// A counter's name, help text and field.
+type Counter = (
+    &'static str,
+    &'static str,
+    fn(&AccountMetrics) -> &AtomicU64,
+);
 
 /// The counters of every account of a gateway.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     accounts: Arc<Mutex<BTreeMap<String, Arc<AccountMetrics>>>>,
+}
+
+/// The `# HELP` and `# TYPE` lines of one metric family.
+fn write_header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 fn escape_label(value: &str) -> String {
@@ -107,50 +116,47 @@ impl Metrics {
             (
                 "clickclack_gateway_events_total",
                 "Durable realtime events received.",
-                |m| m.events.load(Ordering::Relaxed),
+                |m| &m.events,
             ),
             (
                 "clickclack_gateway_replies_total",
                 "Replies delivered.",
-                |m| m.replies.load(Ordering::Relaxed),
+                |m| &m.replies,
             ),
             (
                 "clickclack_gateway_skipped_total",
                 "Inbound messages not answered (policy, age, unreadable).",
-                |m| m.skipped.load(Ordering::Relaxed),
+                |m| &m.skipped,
             ),
             (
                 "clickclack_gateway_reconnects_total",
                 "Realtime reconnect attempts.",
-                |m| m.reconnects.load(Ordering::Relaxed),
+                |m| &m.reconnects,
             ),
             (
                 "clickclack_gateway_resyncs_total",
                 "Realtime resyncs (close 4001).",
-                |m| m.resyncs.load(Ordering::Relaxed),
+                |m| &m.resyncs,
             ),
             (
                 "clickclack_gateway_model_errors_total",
                 "Failed model or agent calls.",
-                |m| m.model_errors.load(Ordering::Relaxed),
+                |m| &m.model_errors,
             ),
         ];
         for (name, help, get) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            write_header(&mut out, name, help, "counter");
             for (account, m) in &accounts {
                 let _ = writeln!(
                     out,
                     "{name}{{account=\"{}\"}} {}",
                     escape_label(account),
-                    get(m)
+                    get(m).load(Ordering::Relaxed)
                 );
             }
         }
         let name = "clickclack_gateway_model_latency_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Model or agent call latency.\n# TYPE {name} histogram"
-        );
+        write_header(&mut out, name, "Model or agent call latency.", "histogram");
         for (account, m) in &accounts {
             let account = escape_label(account);
             for (bucket, bound) in m.latency_buckets.iter().zip(LATENCY_BUCKETS) {
@@ -171,9 +177,11 @@ impl Metrics {
         }
         if let Some(status) = status {
             let name = "clickclack_gateway_account_up";
-            let _ = writeln!(
-                out,
-                "# HELP {name} 1 when the account's realtime socket is open.\n# TYPE {name} gauge"
+            write_header(
+                &mut out,
+                name,
+                "1 when the account's realtime socket is open.",
+                "gauge",
             );
             for s in status.all() {
                 let up = u8::from(s.lifecycle == Lifecycle::Ready);

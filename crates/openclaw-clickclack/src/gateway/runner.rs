@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickclack_client::{Client, ErrorKind};
+use clickclack_client::Client;
 use clickclack_proto::{Cursor, WorkspaceId};
 use clickclack_realtime::{Backfill, BackoffPolicy, CursorStore, RealtimeItem, RealtimeStream};
 use tokio::sync::watch;
@@ -23,7 +23,7 @@ use super::commands::{MenuCommand, sync_command_menu};
 use super::events::{EventAction, classify};
 use super::metrics::AccountMetrics;
 use super::status::{Lifecycle, StatusBoard};
-use super::turn::AccountRuntime;
+use super::turn::{AccountRuntime, backoff_or_shutdown, is_transient};
 use crate::accounts::ResolvedAccount;
 use crate::errors::ClickClackError;
 use crate::scheduler::{Scheduler, SchedulerConfig, SubmitError};
@@ -108,14 +108,6 @@ enum SessionEnd {
     Replay(Option<Cursor>),
 }
 
-fn transient(e: &clickclack_client::Error) -> bool {
-    e.is_retryable()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server | ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Transport
-        )
-}
-
 impl RunnerContext {
     fn id(&self) -> &str {
         &self.account.account_id
@@ -128,16 +120,7 @@ impl RunnerContext {
     /// Jittered exponential wait; `false` when shutdown began.
     async fn backoff(&self, attempt: u32) -> bool {
         let base = Duration::from_millis(self.account.reconnect_ms).max(self.retry_base);
-        let ceiling = base
-            .saturating_mul(1u32 << attempt.min(10))
-            .min(Duration::from_secs(30));
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        let delay = Duration::from_nanos(fastrand::u64(0..=nanos.max(1)));
-        let mut shutdown = self.shutdown.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => !self.shutting_down(),
-            _ = shutdown.wait_for(|s| *s) => false,
-        }
+        backoff_or_shutdown(base, attempt, &self.shutdown).await
     }
 
     /// Runs a startup REST step, retrying transient failures (status `recovering`).
@@ -151,7 +134,7 @@ impl RunnerContext {
         loop {
             match op().await {
                 Ok(v) => return Ok(Some(v)),
-                Err(e) if transient(&e) => {
+                Err(e) if is_transient(&e) => {
                     attempt += 1;
                     let message = format!("{what} failed; retrying: {e}");
                     self.status
@@ -294,7 +277,7 @@ impl RunnerContext {
             }
             match builder.start().await {
                 Ok(stream) => return Ok(Some(stream)),
-                Err(clickclack_realtime::Error::Api(e)) if transient(&e) => {
+                Err(clickclack_realtime::Error::Api(e)) if is_transient(&e) => {
                     attempt += 1;
                     self.status.set(
                         account_id,
@@ -514,7 +497,7 @@ impl RunnerContext {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        let retry = e.client_error().is_some_and(transient);
+                        let retry = e.client_error().is_some_and(is_transient);
                         if !retry {
                             tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack resync backfill failed; the gap is skipped");
                             break;

@@ -60,16 +60,30 @@ enum Stop {
     Retry,
 }
 
-fn is_transient(e: &ClientError) -> bool {
-    e.is_retryable()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server
-                | ErrorKind::Unavailable
-                | ErrorKind::Timeout
-                | ErrorKind::Transport
-                | ErrorKind::RateLimited { .. }
-        )
+/// Whether a REST failure is worth retrying with backoff: anything the
+/// client itself calls retryable, plus 5xx server errors.
+pub(super) fn is_transient(e: &ClientError) -> bool {
+    e.is_retryable() || matches!(e.kind(), ErrorKind::Server)
+}
+
+/// Waits a jittered delay before retry `attempt`: full jitter over
+/// `base · 2^attempt`, capped at 30 s. `false` when shutdown began (before or
+/// during the wait).
+pub(super) async fn backoff_or_shutdown(
+    base: Duration,
+    attempt: u32,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    let ceiling = base
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(Duration::from_secs(30));
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    let delay = Duration::from_nanos(fastrand::u64(0..=nanos.max(1)));
+    let mut changes = shutdown.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => !*shutdown.borrow(),
+        _ = changes.wait_for(|s| *s) => false,
+    }
 }
 
 impl AccountRuntime {
@@ -79,17 +93,7 @@ impl AccountRuntime {
 
     /// Waits before retry `attempt` (full jitter, capped at 30 s). `false` when shutting down.
     async fn backoff(&self, attempt: u32) -> bool {
-        let ceiling = self
-            .retry_base
-            .saturating_mul(1u32 << attempt.min(10))
-            .min(Duration::from_secs(30));
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        let delay = Duration::from_nanos(fastrand::u64(0..=nanos.max(1)));
-        let mut shutdown = self.shutdown.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => !self.shutting_down(),
-            _ = shutdown.wait_for(|s| *s) => false,
-        }
+        backoff_or_shutdown(self.retry_base, attempt, &self.shutdown).await
     }
 
     fn skip(&self) {
