@@ -180,6 +180,13 @@ impl ClientBuilder {
     /// Tokio runtime (with the time driver enabled).
     pub fn build(self) -> Result<Client, Error> {
         let base = BaseUrl::parse(&self.base_url)?;
+        if base.scheme() == "http" && !is_loopback_host(base.host()) {
+            // Once per client: the token would cross the network in clear text.
+            tracing::warn!(
+                host = %base.host(),
+                "plain http:// to a non-loopback host: the bot token is sent unencrypted; use https://"
+            );
+        }
         if let Some(t) = &self.token
             && t.is_empty()
         {
@@ -234,5 +241,44 @@ impl ClientBuilder {
             token_rejected: AtomicBool::new(false),
             workspaces_cache: OnceCell::new(),
         })))
+    }
+}
+
+/// Whether `host` is a loopback name or address (`localhost`, `127.0.0.0/8`, `::1`).
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "a.localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "chat.example.com",
+            "10.0.0.1",
+            "192.168.1.2",
+            "::2",
+            "localhost.example.com",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
     }
 }

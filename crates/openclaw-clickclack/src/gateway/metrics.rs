@@ -262,14 +262,26 @@ impl MetricsServer {
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
+            // Connections live in this set so stopping the server (dropping
+            // this task) also ends kept-alive scrapers' connections.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
                 let accepted = tokio::select! {
                     a = listener.accept() => a,
                     _ = stopped.changed() => return,
                 };
-                let Ok((stream, _)) = accepted else { continue };
+                while connections.try_join_next().is_some() {}
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // E.g. out of file descriptors: back off instead of spinning.
+                        tracing::warn!(%error, "metrics endpoint accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 let (metrics, status) = (metrics.clone(), status.clone());
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let service =
                         service_fn(move |req| serve(req, metrics.clone(), status.clone()));
                     let _ = hyper::server::conn::http1::Builder::new()

@@ -1,12 +1,13 @@
 //! The `anthropic-messages` wire protocol (`POST {baseUrl}/messages`).
 
-use bytes::Bytes;
 use http::HeaderValue;
 use http::header::HeaderName;
 use serde::{Deserialize, Serialize};
 
 use super::error::LlmError;
-use super::http::{HttpTransport, JsonPost, RetryMode, join_url, sensitive};
+use super::http::{
+    HttpTransport, JsonPost, RetryMode, WireMessage, decode_json, encode_json, join_url, sensitive,
+};
 use super::secret::ApiKey;
 use super::{ChatMessage, Completion, Role, Usage};
 
@@ -20,12 +21,6 @@ struct WireRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<String>,
     messages: Vec<WireMessage<'a>>,
-}
-
-#[derive(Serialize)]
-struct WireMessage<'a> {
-    role: &'static str,
-    content: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -88,13 +83,12 @@ pub(crate) async fn complete(
             }),
         }
     }
-    let body = serde_json::to_vec(&WireRequest {
+    let body = encode_json(&WireRequest {
         model: call.model,
         max_tokens: call.max_tokens,
         system: (!system.is_empty()).then(|| system.join("\n\n")),
         messages,
-    })
-    .map_err(|e| LlmError::Setup(format!("encoding request: {e}")))?;
+    })?;
     let mut headers = vec![(
         HeaderName::from_static("anthropic-version"),
         HeaderValue::from_static(ANTHROPIC_VERSION),
@@ -111,15 +105,12 @@ pub(crate) async fn complete(
             provider: call.provider,
             url: &url,
             headers,
-            body: Bytes::from(body),
+            body,
             secret: call.api_key,
             mode: RetryMode::Idempotent,
         })
         .await?;
-    let response: WireResponse = serde_json::from_slice(&bytes).map_err(|e| LlmError::Decode {
-        provider: call.provider.to_owned(),
-        message: format!("expected a Messages API response: {e}"),
-    })?;
+    let response: WireResponse = decode_json(call.provider, "a Messages API response", &bytes)?;
     let text = response
         .content
         .iter()

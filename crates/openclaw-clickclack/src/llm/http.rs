@@ -449,6 +449,33 @@ pub(crate) fn sensitive(
     Ok((name, value))
 }
 
+/// One `{role, content}` chat message as both wire protocols send it.
+#[derive(serde::Serialize)]
+pub(crate) struct WireMessage<'a> {
+    pub(crate) role: &'static str,
+    pub(crate) content: &'a str,
+}
+
+/// Encodes a request body as JSON.
+pub(crate) fn encode_json(body: &impl serde::Serialize) -> Result<Bytes, LlmError> {
+    serde_json::to_vec(body)
+        .map(Bytes::from)
+        .map_err(|e| LlmError::Setup(format!("encoding request: {e}")))
+}
+
+/// Decodes a provider response; `expected` says what the body should have
+/// been (`a chat completion`), for the error.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    expected: &str,
+    bytes: &[u8],
+) -> Result<T, LlmError> {
+    serde_json::from_slice(bytes).map_err(|e| LlmError::Decode {
+        provider: provider.to_owned(),
+        message: format!("expected {expected}: {e}"),
+    })
+}
+
 /// Joins a base URL (trailing `/` ignored) and a path starting with `/`.
 pub(crate) fn join_url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))

@@ -1,11 +1,12 @@
 //! The `openai-completions` wire protocol (`POST {baseUrl}/chat/completions`).
 
-use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::error::LlmError;
-use super::http::{HttpTransport, JsonPost, RetryMode, bearer, join_url};
+use super::http::{
+    HttpTransport, JsonPost, RetryMode, WireMessage, bearer, decode_json, encode_json, join_url,
+};
 use super::secret::ApiKey;
 use super::{ChatMessage, Completion, Role, Usage};
 
@@ -15,12 +16,6 @@ struct WireRequest<'a> {
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
-}
-
-#[derive(Serialize)]
-struct WireMessage<'a> {
-    role: &'static str,
-    content: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -101,12 +96,11 @@ impl OpenAiClient {
             role: m.role.as_str(),
             content: &m.content,
         }));
-        let body = serde_json::to_vec(&WireRequest {
+        let body = encode_json(&WireRequest {
             model: call.model,
             messages,
             max_tokens: call.max_tokens,
-        })
-        .map_err(|e| LlmError::Setup(format!("encoding request: {e}")))?;
+        })?;
         let mut headers = call.extra_headers;
         if let Some(key) = &self.api_key {
             headers.push(bearer(key)?);
@@ -118,7 +112,7 @@ impl OpenAiClient {
                 provider: &self.provider,
                 url: &url,
                 headers,
-                body: Bytes::from(body),
+                body,
                 secret: self.api_key.as_ref(),
                 mode: call.mode,
             })
@@ -127,11 +121,7 @@ impl OpenAiClient {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Completion, LlmError> {
-        let response: WireResponse =
-            serde_json::from_slice(bytes).map_err(|e| LlmError::Decode {
-                provider: self.provider.clone(),
-                message: format!("expected a chat completion: {e}"),
-            })?;
+        let response: WireResponse = decode_json(&self.provider, "a chat completion", bytes)?;
         let Some(choice) = response.choices.into_iter().next() else {
             return Err(LlmError::Decode {
                 provider: self.provider.clone(),
