@@ -6,7 +6,10 @@
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod chaos;
+mod chaos_engine;
 mod demo;
+mod fuzz;
 mod msrv;
 
 fn main() -> ExitCode {
@@ -17,6 +20,8 @@ fn main() -> ExitCode {
         Some("msrv") => msrv::check(),
         Some("bench") => bench::bench(&args[1..]),
         Some("bench-run") => bench::bench_run(&args[1..]),
+        Some("chaos") => chaos::chaos(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -41,6 +46,8 @@ fn print_help() {
          demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers
          ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check\n  \
          bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway,scale]: release-mode benchmarks vs same-run baselines\n  \
+         chaos  [--minutes N] [--seed S] [--accounts N]: a real gateway process under seeded faults; lost = 0, duplicated = 0\n  \
+         fuzz   [--cases N]: the bad-input property tests with many more cases\n  \
          msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"
     );
 }

@@ -295,3 +295,60 @@ async fn an_oversized_frame_replaces_the_connection_and_resumes_from_the_cursor(
     );
     assert!(stream.stats().reconnects >= 1);
 }
+
+#[tokio::test]
+async fn hostile_upgrade_responses_are_retried_and_redirects_not_followed() {
+    use clickclack_testkit::{RawResponse, TestServer};
+    // A listener that records whether anyone ever connects to it.
+    let trap = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let trap_url = format!("http://{}", trap.local_addr().expect("addr"));
+    let (hit_tx, mut hits) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = trap.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let _ = hit_tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    });
+    let server = TestServer::start().await;
+    let seed = server.seed();
+    let faults = server.faults();
+    faults.respond_next_n(
+        "GET",
+        "/api/realtime/ws",
+        1,
+        RawResponse::json(200, r#"{"not":"an upgrade"}"#),
+    );
+    faults.respond_next_n(
+        "GET",
+        "/api/realtime/ws",
+        1,
+        RawResponse::redirect(307, &format!("{trap_url}/api/realtime/ws")),
+    );
+    faults.respond_next_n(
+        "GET",
+        "/api/realtime/ws",
+        1,
+        RawResponse::new(101).header("upgrade", "websocket"),
+    );
+    let mut stream = builder(
+        client(&server.base_url(), &seed.bot.token),
+        seed.workspace.id.clone(),
+    )
+    .start()
+    .await
+    .expect("start");
+    next_connected(&mut stream).await;
+    let msg = server.post_message(
+        &seed.owner.user.id,
+        &seed.general.id,
+        "after the hostile upgrades",
+    );
+    let event = next_event(&mut stream).await;
+    assert_eq!(message_id(&event), msg.id.as_str());
+    assert!(faults.realtime_connection_attempts() >= 4);
+    assert!(
+        hits.try_recv().is_err(),
+        "the redirect target was contacted"
+    );
+}

@@ -93,8 +93,9 @@ impl GatewayControl for InProcess {
         );
     }
 
-    fn unage(&mut self) {
+    async fn unage(&mut self) -> Result<(), String> {
         self.shift_ms.store(0, Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -49,12 +49,12 @@ async fn frames() -> Result<Vec<Frame>, String> {
             .cloned()
             .ok_or_else(|| "the testkit did not log the expected event".to_owned())
     };
-    let channel_msg = find(&|e| {
-        matches!(&e.payload, EventPayload::MessageCreated(p) if p.direct_conversation_id.is_none())
-    })?;
-    let dm_msg = find(&|e| {
-        matches!(&e.payload, EventPayload::MessageCreated(p) if p.direct_conversation_id.is_some())
-    })?;
+    let channel_msg = find(
+        &|e| matches!(&e.payload, EventPayload::MessageCreated(p) if p.direct_conversation_id.is_none()),
+    )?;
+    let dm_msg = find(
+        &|e| matches!(&e.payload, EventPayload::MessageCreated(p) if p.direct_conversation_id.is_some()),
+    )?;
     let reply = find(&|e| matches!(e.payload, EventPayload::ThreadReplyCreated(_)))?;
     let mut reaction = channel_msg.clone();
     reaction.event_type = "reaction.added".to_owned();
@@ -100,7 +100,10 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
     for frame in &frames {
         let event = Event::from_slice(&frame.bytes).map_err(|e| format!("{}: {e}", frame.name))?;
         if matches!(event.payload, EventPayload::Unknown { .. }) {
-            return Err(format!("{}: decoded as Unknown; the fixture is wrong", frame.name));
+            return Err(format!(
+                "{}: decoded as Unknown; the fixture is wrong",
+                frame.name
+            ));
         }
     }
     // Interleaved rounds, best (lowest) of each side: noise only ever adds time.
@@ -153,7 +156,10 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         .param("frames", frames.len())
         .param("bytes", total_bytes)
         .param("ns_per_event", round3(total_typed / frames.len() as f64))
-        .param("baseline_ns_per_event", round3(total_untyped / frames.len() as f64)),
+        .param(
+            "baseline_ns_per_event",
+            round3(total_untyped / frames.len() as f64),
+        ),
     );
     Ok(records)
 }

@@ -114,7 +114,10 @@ pub(crate) struct RunningGateway {
 }
 
 /// Starts the real gateway for `accounts` and waits until all are `ready`.
-pub(crate) async fn start_gateway(base_url: &str, accounts: &[Account]) -> Result<RunningGateway, String> {
+pub(crate) async fn start_gateway(
+    base_url: &str,
+    accounts: &[Account],
+) -> Result<RunningGateway, String> {
     let config = parse_config_str(&config_text(base_url, accounts), &ProcessEnv)
         .map_err(|e| format!("gateway config: {e}"))?;
     let state = tempfile::Builder::new()
@@ -194,7 +197,11 @@ pub(crate) async fn start_minimal(base_url: &str, a: &Account) -> Result<JoinHan
 }
 
 /// Watches one workspace as its human; signals every bot reply.
-async fn observer(server_addr: std::net::SocketAddr, a: &Account, tail: &Cursor) -> Result<(JoinHandle<()>, mpsc::Receiver<()>), String> {
+async fn observer(
+    server_addr: std::net::SocketAddr,
+    a: &Account,
+    tail: &Cursor,
+) -> Result<(JoinHandle<()>, mpsc::Receiver<()>), String> {
     let mut ws = bare_connect(server_addr, &a.human_token, &a.workspace, tail).await?;
     let (tx, rx) = mpsc::channel(64);
     let bot = a.bot.clone();
@@ -247,7 +254,11 @@ async fn drive(
             let mut i = 0u64;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                server.post_message(&a.human, &a.channel, &format!("question {i}: what is the build status?"));
+                server.post_message(
+                    &a.human,
+                    &a.channel,
+                    &format!("question {i}: what is the build status?"),
+                );
                 match tokio::time::timeout(REPLY_TIMEOUT, rx.recv()).await {
                     Ok(Some(())) => latencies.push(t.elapsed()),
                     Ok(None) => return Err("observer ended".to_owned()),
@@ -326,6 +337,9 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
     } else {
         (100, Duration::from_secs(4))
     };
+    // Warm-up (first connections, allocator, lazy statics) outside the numbers.
+    minimal_side(1, Duration::from_millis(100)).await?;
+    gateway_side(1, Duration::from_millis(100)).await?;
     let mut records = Vec::new();
     let mut startups = Vec::new();
     for n in [1usize, many] {
@@ -368,7 +382,10 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
                 Goal::OverheadBelow(5.0),
             )
             .param("accounts", n)
-            .param("goal_meaning", "p99 overhead of the gateway (value - baseline) < 5 ms"),
+            .param(
+                "goal_meaning",
+                "p99 overhead of the gateway (value - baseline) < 5 ms",
+            ),
         );
         startups.push((n, plural, ours.startup, base.startup));
     }

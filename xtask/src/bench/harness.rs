@@ -12,7 +12,8 @@ pub(crate) struct Latencies {
 impl Latencies {
     /// Records one latency.
     pub(crate) fn push(&mut self, d: Duration) {
-        self.nanos.push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.nanos
+            .push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         self.sorted = false;
     }
 
@@ -44,7 +45,11 @@ impl Latencies {
 /// Items per second.
 pub(crate) fn per_second(items: usize, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
-    if secs <= 0.0 { 0.0 } else { items as f64 / secs }
+    if secs <= 0.0 {
+        0.0
+    } else {
+        items as f64 / secs
+    }
 }
 
 /// This process's resident set size in KiB (`VmRSS` in `/proc/self/status`).

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clickclack_client::Client;
+use clickclack_proto::event::Event;
 use clickclack_proto::{Cursor, WorkspaceId};
 use clickclack_realtime::{RealtimeItem, RealtimeStream};
 use clickclack_testkit::TestServer;
@@ -66,7 +67,10 @@ impl Fixture {
             .filter(|c| *c > start)
             .collect();
         if cursors.len() != events {
-            return Err(format!("expected {events} new events, the log has {}", cursors.len()));
+            return Err(format!(
+                "expected {events} new events, the log has {}",
+                cursors.len()
+            ));
         }
         Ok(Fixture {
             workspace: seed.workspace.id.clone(),
@@ -97,8 +101,8 @@ impl Fixture {
     }
 }
 
-/// Reads `pages` through `RealtimeStream`, committing every event.
-async fn ours(f: &Fixture, pages: &[Page]) -> Result<Duration, String> {
+/// Reads `pages` through `RealtimeStream`, committing every event when `commit`.
+async fn ours(f: &Fixture, pages: &[Page], commit: bool) -> Result<Duration, String> {
     let client = Client::builder(f.server.base_url())
         .token(f.token.clone())
         .build()
@@ -116,10 +120,12 @@ async fn ours(f: &Fixture, pages: &[Page]) -> Result<Duration, String> {
             match stream.next_event().await {
                 Some(Ok(RealtimeItem::Event(event))) => {
                     got += 1;
-                    stream
-                        .commit(event.cursor())
-                        .await
-                        .map_err(|e| format!("commit: {e}"))?;
+                    if commit {
+                        stream
+                            .commit(event.cursor())
+                            .await
+                            .map_err(|e| format!("commit: {e}"))?;
+                    }
                     last = Some(event.cursor);
                 }
                 Some(Ok(RealtimeItem::Resync { reason, .. })) => {
@@ -137,8 +143,9 @@ async fn ours(f: &Fixture, pages: &[Page]) -> Result<Duration, String> {
     Ok(started.elapsed())
 }
 
-/// Reads `pages` with a bare fastwebsockets client: no decode, no bookkeeping.
-async fn bare(f: &Fixture, pages: &[Page]) -> Result<Duration, String> {
+/// Reads `pages` with a bare fastwebsockets client: no bookkeeping, and no
+/// decode unless `decode` (then each frame goes through `Event::from_slice`).
+async fn bare(f: &Fixture, pages: &[Page], decode: bool) -> Result<Duration, String> {
     let addr = f.server.addr();
     let started = Instant::now();
     for page in pages {
@@ -150,7 +157,12 @@ async fn bare(f: &Fixture, pages: &[Page]) -> Result<Duration, String> {
                 .await
                 .map_err(|e| format!("bare read after {got} frames: {e}"))?;
             match frame.opcode {
-                OpCode::Text | OpCode::Binary => got += 1,
+                OpCode::Text | OpCode::Binary => {
+                    got += 1;
+                    if decode {
+                        std::hint::black_box(Event::from_slice(&frame.payload).ok());
+                    }
+                }
                 OpCode::Close => return Err(format!("bare reader: closed after {got} frames")),
                 _ => {}
             }
@@ -175,7 +187,10 @@ pub(crate) async fn bare_connect(
     .header(HOST, addr.to_string())
     .header(UPGRADE, "websocket")
     .header(CONNECTION, "upgrade")
-    .header("Sec-WebSocket-Key", fastwebsockets::handshake::generate_key())
+    .header(
+        "Sec-WebSocket-Key",
+        fastwebsockets::handshake::generate_key(),
+    )
     .header("Sec-WebSocket-Version", "13")
     .header(AUTHORIZATION, format!("Bearer {token}"))
     .body(Empty::<Bytes>::new())
@@ -186,35 +201,97 @@ pub(crate) async fn bare_connect(
     Ok(ws)
 }
 
+/// The measured variants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Variant {
+    /// `RealtimeStream`, commit per event.
+    Stream,
+    /// `RealtimeStream`, no commit.
+    StreamNoCommit,
+    /// Bare reader + `Event::from_slice`.
+    BareDecode,
+}
+
 /// Alternating rounds; the best (shortest) of each side counts.
-async fn measure(f: &Fixture, n: usize, rounds: usize) -> Result<(f64, f64), String> {
+async fn measure(
+    f: &Fixture,
+    n: usize,
+    rounds: usize,
+    variant: Variant,
+) -> Result<(f64, f64), String> {
     let pages = f.pages(n);
     let (mut best_ours, mut best_bare) = (Duration::MAX, Duration::MAX);
     for _ in 0..rounds {
-        best_bare = best_bare.min(bare(f, &pages).await?);
-        best_ours = best_ours.min(ours(f, &pages).await?);
+        best_bare = best_bare.min(bare(f, &pages, false).await?);
+        let ours = match variant {
+            Variant::Stream => ours(f, &pages, true).await?,
+            Variant::StreamNoCommit => ours(f, &pages, false).await?,
+            Variant::BareDecode => bare(f, &pages, true).await?,
+        };
+        best_ours = best_ours.min(ours);
     }
     Ok((per_second(n, best_ours), per_second(n, best_bare)))
 }
 
 /// Runs the realtime benchmark.
 pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
-    let (ingest, rounds) = if options.quick { (5_000, 1) } else { (50_000, 3) };
+    let (ingest, rounds) = if options.quick {
+        (5_000, 1)
+    } else {
+        (50_000, 3)
+    };
     let replay = 10_000;
     let filled = Instant::now();
     let f = Fixture::new(ingest.max(replay)).await?;
     let fill_secs = filled.elapsed().as_secs_f64();
     let mut records = Vec::new();
-    for (name, n) in [(format!("realtime.ingest_{}k", ingest / 1000), ingest), ("realtime.replay_10k".to_owned(), replay)] {
-        let (ours, bare) = measure(&f, n, rounds).await?;
+    for (name, n) in [
+        (format!("realtime.ingest_{}k", ingest / 1000), ingest),
+        ("realtime.replay_10k".to_owned(), replay),
+    ] {
+        let (ours, bare) = measure(&f, n, rounds, Variant::Stream).await?;
         records.push(
-            Record::new(name, "events/s", ours, "bare fastwebsockets", bare, Goal::RatioAtLeast(0.7))
-                .param("events", n)
-                .param("events_per_connection_max", PAGE)
-                .param("connections", n.div_ceil(PAGE))
-                .param("rounds_per_side", rounds)
-                .param("commit_every_event", true)
-                .param("log_fill_seconds", fill_secs),
+            Record::new(
+                name,
+                "events/s",
+                ours,
+                "bare fastwebsockets",
+                bare,
+                Goal::RatioAtLeast(0.7),
+            )
+            .param("events", n)
+            .param("events_per_connection_max", PAGE)
+            .param("connections", n.div_ceil(PAGE))
+            .param("rounds_per_side", rounds)
+            .param("commit_every_event", true)
+            .param("log_fill_seconds", fill_secs),
+        );
+    }
+    // Attribution (informational): where the stream's time goes.
+    for (name, variant, what) in [
+        (
+            "realtime.replay_10k.no_commit",
+            Variant::StreamNoCommit,
+            "RealtimeStream without commit",
+        ),
+        (
+            "realtime.replay_10k.bare_plus_decode",
+            Variant::BareDecode,
+            "bare reader + Event::from_slice",
+        ),
+    ] {
+        let (ours, bare) = measure(&f, replay, rounds, variant).await?;
+        records.push(
+            Record::new(
+                name,
+                "events/s",
+                ours,
+                "bare fastwebsockets",
+                bare,
+                Goal::None,
+            )
+            .param("events", replay)
+            .param("measures", what),
         );
     }
     if let Some(first) = records.first_mut() {

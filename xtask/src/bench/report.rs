@@ -179,7 +179,14 @@ fn num(x: f64) -> String {
 /// Prints the table to stdout.
 pub(crate) fn print_table(records: &[Record]) {
     let header = [
-        "benchmark", "value", "unit", "baseline", "base value", "ratio", "goal", "status",
+        "benchmark",
+        "value",
+        "unit",
+        "baseline",
+        "base value",
+        "ratio",
+        "goal",
+        "status",
     ];
     let rows: Vec<[String; 8]> = records
         .iter()
@@ -190,7 +197,9 @@ pub(crate) fn print_table(records: &[Record]) {
                 r.unit.to_owned(),
                 r.baseline_name.clone(),
                 r.baseline_value.map(num).unwrap_or_else(|| "-".to_owned()),
-                r.ratio().map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".to_owned()),
+                r.ratio()
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or_else(|| "-".to_owned()),
                 r.goal.describe(),
                 r.status().to_owned(),
             ]
@@ -256,6 +265,8 @@ pub(crate) fn write_json(
         },
         "benchmarks": records.iter().map(Record::to_json).collect::<Vec<_>>(),
     });
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| format!("could not encode JSON: {e}"))?;
-    std::fs::write(path, text + "\n").map_err(|e| format!("could not write {}: {e}", path.display()))
+    let text =
+        serde_json::to_string_pretty(&doc).map_err(|e| format!("could not encode JSON: {e}"))?;
+    std::fs::write(path, text + "\n")
+        .map_err(|e| format!("could not write {}: {e}", path.display()))
 }

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use clickclack_client::Client;
 use clickclack_proto::ChannelId;
 use clickclack_proto::requests::CreateMessage;
+use clickclack_proto::responses::MessageWriteResponse;
 use clickclack_testkit::TestServer;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http_body_util::{BodyExt, Full};
@@ -124,7 +125,7 @@ async fn ours(senders: usize, duration: Duration) -> Result<Run, String> {
     run
 }
 
-async fn bare(senders: usize, duration: Duration) -> Result<Run, String> {
+async fn bare(senders: usize, duration: Duration, decode: bool) -> Result<Run, String> {
     let t = target().await;
     let client: HyperClient<HttpConnector, Full<Bytes>> =
         HyperClient::builder(TokioExecutor::new()).build_http();
@@ -150,7 +151,10 @@ async fn bare(senders: usize, duration: Duration) -> Result<Run, String> {
                 .header(USER_AGENT, "bench-bare-hyper")
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| e.to_string())?;
-            let resp = client.request(req).await.map_err(|e| format!("bare POST: {e}"))?;
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| format!("bare POST: {e}"))?;
             let status = resp.status();
             let bytes = resp
                 .into_body()
@@ -159,7 +163,14 @@ async fn bare(senders: usize, duration: Duration) -> Result<Run, String> {
                 .map_err(|e| format!("bare body: {e}"))?
                 .to_bytes();
             if !status.is_success() {
-                return Err(format!("bare POST: HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+                return Err(format!(
+                    "bare POST: HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
+            if decode {
+                serde_json::from_slice::<MessageWriteResponse>(&bytes)
+                    .map_err(|e| format!("bare decode: {e}"))?;
             }
             Ok(())
         }
@@ -181,7 +192,7 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         let mut best_ours: Option<Run> = None;
         let mut best_bare: Option<Run> = None;
         for _ in 0..rounds {
-            let b = bare(senders, duration).await?;
+            let b = bare(senders, duration, false).await?;
             if best_bare.as_ref().is_none_or(|x| b.rate() > x.rate()) {
                 best_bare = Some(b);
             }
@@ -224,5 +235,27 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
             );
         }
     }
+    // Attribution (informational): the bare client plus the typed response
+    // decode every `send_message` caller gets, sequential.
+    let (mut best_decode, mut best_bare) = (0.0f64, 0.0f64);
+    for _ in 0..rounds {
+        best_bare = best_bare.max(bare(1, duration, false).await?.rate());
+        best_decode = best_decode.max(bare(1, duration, true).await?.rate());
+    }
+    records.push(
+        Record::new(
+            "rest.send.c1.bare_plus_decode",
+            "msg/s",
+            best_decode,
+            "bare hyper_util",
+            best_bare,
+            Goal::None,
+        )
+        .param("senders", 1)
+        .param(
+            "measures",
+            "bare hyper_util + serde_json::from_slice::<MessageWriteResponse>",
+        ),
+    );
     Ok(records)
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use clickclack_testkit::TestServer;
 
 use super::Options;
-use super::harness::{rss_kib, round3};
 use super::gateway::{accounts, start_gateway, start_minimal};
+use super::harness::{round3, rss_kib};
 use super::realtime::bare_connect;
 use super::report::{Goal, Record};
 
@@ -90,7 +90,11 @@ fn probe(kind: &str, n: usize) -> Result<Probe, String> {
 /// (`gateway`, `minimal` or `bare`) to an in-process testkit, then prints
 /// RSS as JSON.
 pub(crate) fn run_probe(args: &[String]) -> Result<(), String> {
-    let kind = args.first().map(String::as_str).unwrap_or_default().to_owned();
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let n: usize = args
         .get(1)
         .and_then(|s| s.parse().ok())
@@ -128,7 +132,13 @@ pub(crate) fn run_probe(args: &[String]) -> Result<(), String> {
             }
         }
         let connect_secs = started.elapsed().as_secs_f64();
-        let open = server.open_realtime_connections();
+        // The server registers a socket in a task spawned after the upgrade.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut open = server.open_realtime_connections();
+        while open < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            open = server.open_realtime_connections();
+        }
         if open < n {
             return Err(format!("only {open} of {n} connections are open on the server"));
         }
