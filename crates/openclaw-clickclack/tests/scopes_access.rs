@@ -378,7 +378,12 @@ async fn the_gateway_with_a_bot_read_token_starts_reads_and_says_it_cannot_reply
     })
     .await;
     let text = logs.text();
-    assert!(text.contains("reply failed permanently"), "{text}");
+    assert!(
+        text.contains(
+            "cannot reply: bot token is missing scope messages:write; the token needs bot:write"
+        ),
+        "{text}"
+    );
     assert!(
         !text.contains(&reader.token),
         "the token never appears in logs"

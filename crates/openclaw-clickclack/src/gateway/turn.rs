@@ -430,6 +430,11 @@ impl AccountRuntime {
                     }
                 }
                 Err(e) => {
+                    if let ErrorKind::MissingScope { scope } = e.kind() {
+                        tracing::error!(account = %account, source = %message.id, scope = %scope,
+                            "[{account}] ClickClack cannot reply: bot token is missing scope {scope}; the token needs bot:write (mint one with --scopes bot:write)");
+                        return Err(Stop::Done);
+                    }
                     tracing::error!(account = %account, source = %message.id, error = %e,
                         "[{account}] ClickClack reply failed permanently: {e}");
                     return Err(Stop::Done);
