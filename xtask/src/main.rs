@@ -43,8 +43,8 @@ fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
          commands:\n  \
-         demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers
-         ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check\n  \
+         demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers\n  \
+         ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check, bench --quick\n  \
          bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway,scale]: release-mode benchmarks vs same-run baselines\n  \
          chaos  [--minutes N] [--seed S] [--accounts N]: a real gateway process under seeded faults; lost = 0, duplicated = 0\n  \
          fuzz   [--cases N]: the bad-input property tests with many more cases\n  \
