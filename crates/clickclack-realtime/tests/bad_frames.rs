@@ -12,15 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
 use clickclack_proto::{Cursor, WorkspaceId};
 use clickclack_realtime::{Error, RealtimeItem};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use sha1::{Digest as _, Sha1};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
+use support::raw_ws::{Accept, handshake};
 use support::*;
 
 fn cases(default: u32) -> u32 {
@@ -28,36 +27,6 @@ fn cases(default: u32) -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Reads the request head, answers 101, returns the head.
-async fn handshake(sock: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if sock.read(&mut byte).await.unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let key = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .unwrap_or_default();
-    let mut sha = Sha1::new();
-    sha.update(key.as_bytes());
-    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    let accept = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
-    let resp = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    let _ = sock.write_all(resp.as_bytes()).await;
-    head
 }
 
 /// An unmasked server frame header for `len` payload bytes.
@@ -182,7 +151,7 @@ async fn serve_once(bytes: Vec<u8>) -> String {
         let Ok((mut sock, _)) = listener.accept().await else {
             return;
         };
-        handshake(&mut sock).await;
+        handshake(&mut sock, Accept::Correct).await;
         let _ = sock.write_all(&bytes).await;
         let mut buf = [0u8; 256];
         while sock.read(&mut buf).await.unwrap_or(0) > 0 {}
@@ -259,7 +228,7 @@ async fn an_oversized_frame_replaces_the_connection_and_resumes_from_the_cursor(
         let mut conn = 0u64;
         while let Ok((mut sock, _)) = listener.accept().await {
             conn += 1;
-            let head = handshake(&mut sock).await;
+            let head = handshake(&mut sock, Accept::Correct).await;
             let _ = heads_tx.send(head);
             let mut out = Vec::new();
             if conn == 1 {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod raw_ws;
+
 use std::time::Duration;
 
 use clickclack_client::Client;
