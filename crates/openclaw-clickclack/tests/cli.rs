@@ -183,12 +183,7 @@ async fn message_send_with_media_reply_to_and_errors() {
         token.clone(),
     )
     .await;
-    assert_eq!(out.code, Some(1));
-    assert!(
-        out.stderr.contains("Unsupported channel \"slack\""),
-        "{}",
-        out.stderr
-    );
+    assert_fails_with(&out, "Unsupported channel \"slack\"");
 
     let out = run(
         args(&[
@@ -204,13 +199,7 @@ async fn message_send_with_media_reply_to_and_errors() {
         token.clone(),
     )
     .await;
-    assert_eq!(out.code, Some(1));
-    assert!(
-        out.stderr
-            .contains("Unsupported ClickClack target: foo:bar"),
-        "{}",
-        out.stderr
-    );
+    assert_fails_with(&out, "Unsupported ClickClack target: foo:bar");
 
     let out = run(
         args(&[
@@ -226,12 +215,7 @@ async fn message_send_with_media_reply_to_and_errors() {
         token.clone(),
     )
     .await;
-    assert_eq!(out.code, Some(1));
-    assert!(
-        out.stderr.contains("ClickClack channel not found: random"),
-        "{}",
-        out.stderr
-    );
+    assert_fails_with(&out, "ClickClack channel not found: random");
 
     // The env secret ref names an unset variable: configured but unavailable.
     let out = run(
@@ -248,13 +232,9 @@ async fn message_send_with_media_reply_to_and_errors() {
         None,
     )
     .await;
-    assert_eq!(out.code, Some(1));
-    assert!(
-        out.stderr.contains(
-            "ClickClack token for account \"default\" is configured (config) but unavailable"
-        ),
-        "{}",
-        out.stderr
+    assert_fails_with(
+        &out,
+        "ClickClack token for account \"default\" is configured (config) but unavailable",
     );
     assert!(
         out.stderr.contains("hint: export the environment variable"),
@@ -286,12 +266,9 @@ async fn message_send_with_media_reply_to_and_errors() {
         None,
     )
     .await;
-    assert_eq!(out.code, Some(1));
-    assert!(
-        out.stderr
-            .contains("error: ClickClack is not configured for account \"default\""),
-        "{}",
-        out.stderr
+    assert_fails_with(
+        &out,
+        "error: ClickClack is not configured for account \"default\"",
     );
     assert!(
         out.stderr.contains("CLICKCLACK_BOT_TOKEN"),
@@ -498,4 +475,10 @@ async fn accounts_list_shows_token_source_and_status_only() {
         out.stdout
     );
     assert!(!out.stdout.contains(&env.seed.bot.token), "{}", out.stdout);
+}
+
+/// The command exited with status 1 and its stderr names `needle`.
+fn assert_fails_with(out: &Run, needle: &str) {
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains(needle), "{}", out.stderr);
 }
