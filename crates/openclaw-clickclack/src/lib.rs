@@ -16,3 +16,4 @@ pub mod reply;
 pub mod resolve;
 pub mod scheduler;
 pub mod secrets;
+pub mod state;
