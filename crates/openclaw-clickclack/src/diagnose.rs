@@ -130,7 +130,10 @@ impl TokenCause {
 /// named account, any token source) is missing;
 /// [`ClickClackError::TokenNotUsable`] with the precise [`TokenCause`]
 /// otherwise.
-pub fn require_usable(account: &ResolvedAccount, env: &dyn EnvSource) -> Result<(), ClickClackError> {
+pub fn require_usable(
+    account: &ResolvedAccount,
+    env: &dyn EnvSource,
+) -> Result<(), ClickClackError> {
     let token_ok = account.token_status == TokenStatus::Available && !account.token.is_empty();
     let default_missing_env = account.token_status == TokenStatus::Missing
         && account.account_id == DEFAULT_ACCOUNT_ID

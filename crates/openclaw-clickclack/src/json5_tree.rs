@@ -312,7 +312,13 @@ impl Scanner<'_> {
     fn identifier(&mut self) -> Result<String, ScanError> {
         let start = self.pos;
         while let Some(c) = self.text[self.pos..].chars().next() {
-            if c.is_alphanumeric() || c == '_' || c == '$' || c == '\\' || c == '\u{200c}' || c == '\u{200d}' {
+            if c.is_alphanumeric()
+                || c == '_'
+                || c == '$'
+                || c == '\\'
+                || c == '\u{200c}'
+                || c == '\u{200d}'
+            {
                 self.pos += c.len_utf8();
             } else {
                 break;
@@ -659,7 +665,13 @@ mod tests {
             }
         );
         assert_eq!(find_duplicate_key(DOC).unwrap(), None);
-        assert_eq!(find_duplicate_key("{a: [{x: 1, x: 2}]}").unwrap().unwrap().path, "a[0].x");
+        assert_eq!(
+            find_duplicate_key("{a: [{x: 1, x: 2}]}")
+                .unwrap()
+                .unwrap()
+                .path,
+            "a[0].x"
+        );
     }
 
     #[test]
@@ -667,11 +679,17 @@ mod tests {
         let mut edit = Json5Edit::new(DOC).unwrap();
         edit.set(&["channels", "clickclack", "baseUrl"], &json!("http://new"))
             .unwrap();
-        edit.set(&["channels", "clickclack", "tokenFile"], &json!("~/.openclaw/t"))
-            .unwrap();
+        edit.set(
+            &["channels", "clickclack", "tokenFile"],
+            &json!("~/.openclaw/t"),
+        )
+        .unwrap();
         assert!(edit.remove(&["channels", "clickclack", "token"]));
-        edit.set(&["channels", "clickclack", "accounts", "work", "workspace"], &json!("w"))
-            .unwrap();
+        edit.set(
+            &["channels", "clickclack", "accounts", "work", "workspace"],
+            &json!("w"),
+        )
+        .unwrap();
         let text = edit.text();
         assert!(text.starts_with("// my OpenClaw config\n"), "{text}");
         assert!(text.contains("// keep me"), "{text}");
@@ -679,23 +697,40 @@ mod tests {
         assert!(text.contains("baseUrl: \"http://new\","), "{text}");
         assert!(!text.contains("CLICKCLACK_BOT_TOKEN"), "{text}");
         let value: serde_json::Value = json5::from_str(text).unwrap();
-        assert_eq!(value["channels"]["clickclack"]["tokenFile"], "~/.openclaw/t");
-        assert_eq!(value["channels"]["clickclack"]["accounts"]["work"]["workspace"], "w");
-        assert_eq!(value["agents"]["defaults"]["model"]["primary"], "openai/gpt-5");
+        assert_eq!(
+            value["channels"]["clickclack"]["tokenFile"],
+            "~/.openclaw/t"
+        );
+        assert_eq!(
+            value["channels"]["clickclack"]["accounts"]["work"]["workspace"],
+            "w"
+        );
+        assert_eq!(
+            value["agents"]["defaults"]["model"]["primary"],
+            "openai/gpt-5"
+        );
         assert_eq!(find_duplicate_key(text).unwrap(), None);
     }
 
     #[test]
     fn creates_sections_in_empty_documents() {
         let mut edit = Json5Edit::new("").unwrap();
-        edit.set(&["channels", "clickclack", "enabled"], &json!(true)).unwrap();
-        edit.set(&["channels", "clickclack", "allowFrom"], &json!(["usr_1"])).unwrap();
+        edit.set(&["channels", "clickclack", "enabled"], &json!(true))
+            .unwrap();
+        edit.set(&["channels", "clickclack", "allowFrom"], &json!(["usr_1"]))
+            .unwrap();
         let value: serde_json::Value = json5::from_str(edit.text()).unwrap();
-        assert_eq!(value, json!({"channels": {"clickclack": {"enabled": true, "allowFrom": ["usr_1"]}}}));
+        assert_eq!(
+            value,
+            json!({"channels": {"clickclack": {"enabled": true, "allowFrom": ["usr_1"]}}})
+        );
         let mut edit = Json5Edit::new("{ // only a comment\n}").unwrap();
         edit.set(&["a"], &json!(1)).unwrap();
         assert!(edit.text().contains("// only a comment"));
-        assert_eq!(json5::from_str::<serde_json::Value>(edit.text()).unwrap(), json!({"a": 1}));
+        assert_eq!(
+            json5::from_str::<serde_json::Value>(edit.text()).unwrap(),
+            json!({"a": 1})
+        );
     }
 
     proptest! {

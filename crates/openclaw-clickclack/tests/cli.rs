@@ -497,7 +497,9 @@ async fn unset_token_variable_reads_the_same_in_send_doctor_and_gateway() {
     let doctor = run(args(&["--config", &config, "doctor"]), None).await;
     assert_eq!(doctor.code, Some(1), "{}", doctor.stdout);
     assert!(
-        doctor.stdout.contains(&format!("✗ account configured: {NOT_SET}")),
+        doctor
+            .stdout
+            .contains(&format!("✗ account configured: {NOT_SET}")),
         "{}",
         doctor.stdout
     );
@@ -586,7 +588,14 @@ async fn unknown_ids_are_named_not_the_server_text() {
     ] {
         let out = run(
             args(&[
-                "--config", &config, "message", "send", "--target", target, "--message", "x",
+                "--config",
+                &config,
+                "message",
+                "send",
+                "--target",
+                target,
+                "--message",
+                "x",
             ]),
             token.clone(),
         )
@@ -615,8 +624,16 @@ async fn server_error_text_is_printed_as_data() {
     .await;
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
-    assert!(!out.stderr.contains("\nok: message sent"), "{:?}", out.stderr);
-    assert!(out.stderr.contains("bad\\e[2J\\r\\nok: message sent"), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.contains("\nok: message sent"),
+        "{:?}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("bad\\e[2J\\r\\nok: message sent"),
+        "{:?}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty(), "{:?}", out.stdout);
 }
 
@@ -663,7 +680,11 @@ async fn a_password_in_base_url_is_never_printed() {
     std::fs::write(&config, common::config_text(&base, "")).expect("write");
     let config = config.to_string_lossy().into_owned();
     let token = Some(env.seed.bot.token.clone());
-    let list = run(args(&["--config", &config, "accounts", "list"]), token.clone()).await;
+    let list = run(
+        args(&["--config", &config, "accounts", "list"]),
+        token.clone(),
+    )
+    .await;
     assert_eq!(list.code, Some(0), "{}", list.stderr);
     assert!(list.stdout.contains("bot:***@"), "{}", list.stdout);
     let doctor = run(args(&["--config", &config, "doctor"]), token).await;

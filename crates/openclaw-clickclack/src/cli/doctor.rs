@@ -34,11 +34,11 @@ use crate::accounts::ResolvedAccount;
 use crate::agent_host::{GatewayProbe, OpenClawGatewayHost};
 use crate::channel::{ChannelOptions, ClickClackChannel, build_client};
 use crate::config::{ConfigError, OpenClawConfig, ProcessEnv, ReplyMode};
+use crate::diagnose::{escape_control, redact_url};
 use crate::errors::{ClickClackError, setup};
 use crate::llm::HttpOptions;
 use crate::outbound::SendError;
 use crate::resolve::{resolve_channel, resolve_workspace};
-use crate::diagnose::{escape_control, redact_url};
 
 /// ` --account <id>` for named accounts (empty for the default one).
 fn account_flag(account_id: &str) -> String {
