@@ -758,7 +758,11 @@ async fn a_model_without_a_key_fails_at_start_in_doctor_and_gateway() {
         "models: { providers: { anthropic: { apiKey: \"${ANTHROPIC_API_KEY}\" } } }",
         "replyMode: \"agent\"",
     ] {
-        assert!(doctor.stdout.contains(needle), "{needle}: {}", doctor.stdout);
+        assert!(
+            doctor.stdout.contains(needle),
+            "{needle}: {}",
+            doctor.stdout
+        );
     }
 
     let before = env.server.request_count("GET", "/api/me");
@@ -849,9 +853,9 @@ async fn a_builtin_provider_works_from_a_model_ref_and_its_env_key() {
     })
     .await;
     assert_eq!(ready, Ok(true), "the gateway became ready");
-    let source = env
-        .server
-        .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hello model");
+    let source =
+        env.server
+            .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hello model");
     let answered = tokio::time::timeout(std::time::Duration::from_secs(20), async {
         loop {
             if stub.request_count() > 0
@@ -868,7 +872,13 @@ async fn a_builtin_provider_works_from_a_model_ref_and_its_env_key() {
     })
     .await;
     let _ = child.start_kill();
-    assert!(answered.is_ok(), "the gateway answered through the openai stub");
+    assert!(
+        answered.is_ok(),
+        "the gateway answered through the openai stub"
+    );
     let request = &stub.requests()[0];
-    assert_eq!(request.header("authorization"), Some("Bearer sk-openai-test"));
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer sk-openai-test")
+    );
 }

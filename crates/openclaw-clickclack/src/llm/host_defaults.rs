@@ -38,8 +38,14 @@ mod tests {
     fn fix_names_the_variable_the_json5_and_agent_mode() {
         let fix = missing_key_fix("anthropic", Some("ANTHROPIC_API_KEY"), DEFAULT_MODEL);
         assert!(fix.starts_with("export ANTHROPIC_API_KEY="), "{fix}");
-        assert!(fix.contains("primary: \"anthropic/claude-opus-4-6\""), "{fix}");
-        assert!(fix.contains("anthropic: { apiKey: \"${ANTHROPIC_API_KEY}\" }"), "{fix}");
+        assert!(
+            fix.contains("primary: \"anthropic/claude-opus-4-6\""),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("anthropic: { apiKey: \"${ANTHROPIC_API_KEY}\" }"),
+            "{fix}"
+        );
         assert!(fix.contains("replyMode: \"agent\""), "{fix}");
     }
 }
