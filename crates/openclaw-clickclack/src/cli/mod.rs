@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod doctor;
+pub mod fleet;
 pub mod gateway;
 pub mod logging;
 pub mod message;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Gateway's agent (replyMode "agent", the default) or directly with a
     /// model (replyMode "model").
     Gateway(gateway::GatewayArgs),
+    /// Inspect a fleet of gateways sharing a PostgreSQL state backend.
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
 }
 
 /// What the caller passed that every subcommand may need.
@@ -105,6 +109,9 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
+    /// The state backend (state dir or PostgreSQL) failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 impl CliError {
@@ -153,5 +160,6 @@ pub async fn run(
             accounts::list(&ctx, &args, out)
         }
         Command::Gateway(args) => gateway::run(&ctx, &args, out, err).await,
+        Command::Fleet(fleet::FleetCommand::Status(args)) => fleet::status(&args, out).await,
     }
 }
