@@ -4,11 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 use crate::objects::{
-    BotCommand, BotToken, Channel, DirectConversation, Message, ReactionSummary, ReadReceipt,
-    ThreadState, Upload, User, Workspace,
+    BotCommand, BotToken, Channel, DirectConversation, Message, OwnedBot, ReactionSummary,
+    ReadReceipt, RouteTarget, SetupCodeBot, SetupCodeDefaults, SetupCodeWorkspace, ThreadState,
+    Topic, Upload, User, Workspace,
 };
 
-/// `GET /api/me`: `{"user": User}` (with `password_enrolled` / `appearance_preferences`).
+/// `GET /api/me` and `PATCH /api/me`: `{"user": User}` (with `password_enrolled` / `appearance_preferences`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MeResponse {
     /// The caller (the bot user for bot tokens).
@@ -19,11 +20,11 @@ pub struct MeResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WorkspacesResponse {
     /// Visible workspaces (a bot sees only its token's workspace).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub workspaces: Vec<Workspace>,
 }
 
-/// `GET /api/workspaces/{id}`.
+/// `GET /api/workspaces/{id}` and `POST /api/workspaces` (201).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WorkspaceResponse {
     /// The workspace.
@@ -34,20 +35,21 @@ pub struct WorkspaceResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChannelsResponse {
     /// The channels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub channels: Vec<Channel>,
 }
 
 /// `POST /api/workspaces/{id}/channels` (201) and `PATCH /api/channels/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChannelWriteResponse {
     /// The channel.
     pub channel: Channel,
-    /// The durable event it produced.
-    pub event: Event,
+    /// The durable event it produced; `None` when the server sent no `event` key or `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
 }
 
-/// `GET /api/messages/{id}` and `GET /api/messages/by-nonce`.
+/// `GET /api/messages/{id}`, `GET /api/messages/by-nonce` and `POST /api/messages/{id}/route`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessageResponse {
     /// The message.
@@ -71,18 +73,21 @@ pub struct ThreadReplyResponse {
     pub message: Message,
     /// The thread summary after the reply.
     pub thread_state: ThreadState,
-    /// The events (`thread.reply_created`, `thread.state_updated`); `null` on a nonce replay.
-    #[serde(default)]
-    pub events: Option<Vec<Event>>,
+    /// The events (`thread.reply_created`, `thread.state_updated`); empty on a
+    /// nonce replay (the server sends `null`).
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub events: Vec<Event>,
 }
 
 /// `POST`/`DELETE` reactions. On a replayed add, `event` is the zero event ([`Event::is_zero`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReactionResponse {
-    /// The event (zero event when the reaction already existed).
-    pub event: Event,
+    /// The event: the zero event when the reaction already existed, `None`
+    /// when the server sent no `event` key or `null`. See [`ReactionResponse::created_event`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
     /// The message's reactions after the change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub reactions: Vec<ReactionSummary>,
 }
 
@@ -90,7 +95,7 @@ pub struct ReactionResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DirectConversationsResponse {
     /// The caller's DMs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub conversations: Vec<DirectConversation>,
 }
 
@@ -116,17 +121,33 @@ pub struct ReceiptResponse {
 }
 
 /// `POST /api/realtime/ephemeral` (202).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventResponse {
-    /// The published cursorless event.
-    pub event: Event,
+    /// The published cursorless event; `None` when the server sent no `event` key or `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+}
+
+impl ReactionResponse {
+    /// The event this change produced: `None` when the server sent none or the
+    /// zero event (the reaction already existed).
+    pub fn created_event(&self) -> Option<&Event> {
+        self.event.as_ref().filter(|e| !e.is_zero())
+    }
+}
+
+impl ThreadReplyResponse {
+    /// Whether the server answered a nonce replay (no events were produced).
+    pub fn is_replay(&self) -> bool {
+        self.events.is_empty()
+    }
 }
 
 /// `PUT /api/bots/self/commands`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BotCommandsResponse {
     /// The stored commands.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub bot_commands: Vec<BotCommand>,
 }
 
@@ -142,7 +163,7 @@ pub struct OkResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct EventTypesResponse {
     /// The durable event types.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub event_types: Vec<String>,
 }
 
@@ -168,6 +189,74 @@ impl core::fmt::Debug for CreateBotOutput {
             .field("bot", &self.bot)
             .field("bot_token", &self.bot_token)
             .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `GET /api/me/bots` (humans; bot tokens get 403).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OwnedBotsResponse {
+    /// The caller's user-owned bots, one entry per workspace.
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub bots: Vec<OwnedBot>,
+}
+
+/// `GET /api/workspaces/{id}/topics`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TopicsResponse {
+    /// The workspace's topics.
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub topics: Vec<Topic>,
+}
+
+/// `POST /api/workspaces/{id}/topics` (201).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TopicResponse {
+    /// The created topic.
+    pub topic: Topic,
+}
+
+/// `GET /api/routes/{workspace_route_id}/{target_route_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteResponse {
+    /// The resolved route.
+    pub route: RouteTarget,
+}
+
+/// `POST /api/bot-setup-codes/claim`: the minted token and its installer context.
+///
+/// `Debug` redacts the raw token.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SetupCodeClaimResponse {
+    /// The one-time raw `ccb_…` token minted by this claim (secret).
+    #[serde(default)]
+    pub token: String,
+    /// The bot.
+    #[serde(default)]
+    pub bot: SetupCodeBot,
+    /// The workspace the token is bound to.
+    #[serde(default)]
+    pub workspace: SetupCodeWorkspace,
+    /// OpenClaw defaults captured at mint time.
+    #[serde(default)]
+    pub defaults: SetupCodeDefaults,
+    /// Version of the setup-code contract (`1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_version: Option<i64>,
+    /// The API base URL the installer should persist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+}
+
+impl core::fmt::Debug for SetupCodeClaimResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SetupCodeClaimResponse")
+            .field("token", &"<redacted>")
+            .field("bot", &self.bot)
+            .field("workspace", &self.workspace)
+            .field("defaults", &self.defaults)
+            .field("contract_version", &self.contract_version)
+            .field("api_base_url", &self.api_base_url)
             .finish()
     }
 }
