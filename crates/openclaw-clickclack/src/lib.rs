@@ -14,5 +14,6 @@ pub mod outbound;
 pub mod policy;
 pub mod reply;
 pub mod resolve;
+pub mod retry;
 pub mod scheduler;
 pub mod secrets;
