@@ -207,6 +207,7 @@ pub struct SetBotCommands {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MarkRead {
     /// The new read pointer.
+    #[serde(default)]
     pub seq: i64,
 }
 
