@@ -121,7 +121,7 @@ pub(crate) fn check() -> Result<(), String> {
             reason: format!("edition {edition}"),
         };
         let src = Path::new(manifest).with_file_name("src");
-        if let Some(file) = first_let_chain(&src) {
+        if let Some(file) = first_let_chain(&src, Path::new(root)) {
             floor.raise(LET_CHAINS, || format!("let chains ({file})"));
         }
         for dep in closure(id, &graph) {
@@ -298,13 +298,18 @@ fn inherits_workspace_lints(manifest: &Path) -> bool {
 /// The first source file under `dir` that uses a let chain, as rustfmt lays them out:
 /// `&& let …` anywhere, or an `if let`/`while let` condition continued by a line
 /// starting with `&&`.
-fn first_let_chain(dir: &Path) -> Option<String> {
+fn first_let_chain(dir: &Path, root: &Path) -> Option<String> {
     let mut files = Vec::new();
     collect_rs(dir, &mut files);
     files.sort();
     files.into_iter().find_map(|file| {
         let text = std::fs::read_to_string(&file).ok()?;
-        uses_let_chain(&text).then(|| file.display().to_string())
+        uses_let_chain(&text).then(|| {
+            file.strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string()
+        })
     })
 }
 

@@ -75,7 +75,8 @@ pub(crate) fn release(args: &[String]) -> Result<(), String> {
     let first_release = new == old && !tag_exists(&format!("{name}-v{current}"));
     if !new.is_newer_than(&old) && !first_release {
         return Err(format!(
-            "{name} is already at {current} (released); the new version must be newer than that"
+            "{name} is at {current}; {version} is not newer (the same version is allowed only \
+             for a first release, before the tag `{name}-v{current}` exists)"
         ));
     }
     let crate_dir = manifest
