@@ -10,7 +10,7 @@ pub mod endpoints;
 mod error;
 mod nonce;
 pub mod pagination;
-pub mod retry;
+mod retry;
 mod stack;
 mod token;
 mod transport;
