@@ -2,7 +2,9 @@
 //! docs' troubleshooting list under every `✗`); exit code 1 on any `✗`.
 //!
 //! 1. config parse;
-//! 2. account configured;
+//! 2. account configured (a usable token), then how replies are produced:
+//!    the gateway's own start checks ([`crate::preflight`]), so a model
+//!    without an API key fails here exactly as `gateway` would refuse it;
 //! 3. token accepted (`GET /api/me`: `@handle`, kind, owner);
 //! 4. workspace resolved;
 //! 5. scopes, probed without side effects: `GET /api/messages/by-nonce` and
@@ -34,11 +36,20 @@ use crate::accounts::ResolvedAccount;
 use crate::agent_host::{GatewayProbe, OpenClawGatewayHost};
 use crate::channel::{ChannelOptions, ClickClackChannel, build_client};
 use crate::config::{ConfigError, OpenClawConfig, ProcessEnv, ReplyMode};
+use crate::diagnose::{escape_control, redact_url};
 use crate::errors::{ClickClackError, setup};
 use crate::llm::HttpOptions;
 use crate::outbound::SendError;
 use crate::resolve::{resolve_channel, resolve_workspace};
-use crate::secrets::TokenStatus;
+
+/// ` --account <id>` for named accounts (empty for the default one).
+fn account_flag(account_id: &str) -> String {
+    if account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
+        String::new()
+    } else {
+        format!(" --account {account_id}")
+    }
+}
 
 /// How long the realtime check waits for the socket to open.
 pub const REALTIME_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +70,7 @@ struct Report<'a> {
 
 impl Report<'_> {
     fn ok(&mut self, what: &str, detail: impl AsRef<str>) -> std::io::Result<()> {
-        writeln!(self.out, "✓ {what}: {}", detail.as_ref())
+        writeln!(self.out, "✓ {what}: {}", escape_control(detail.as_ref()))
     }
 
     fn fail(
@@ -69,11 +80,22 @@ impl Report<'_> {
         fix: Option<String>,
     ) -> std::io::Result<()> {
         self.failed = true;
-        writeln!(self.out, "✗ {what}: {}", detail.as_ref())?;
+        // Details can carry server text: print it as data.
+        writeln!(self.out, "✗ {what}: {}", escape_control(detail.as_ref()))?;
         if let Some(fix) = fix {
             writeln!(self.out, "  fix: {fix}")?;
         }
         Ok(())
+    }
+
+    fn replies(
+        &mut self,
+        result: Result<String, crate::preflight::StartProblem>,
+    ) -> std::io::Result<()> {
+        match result {
+            Ok(what) => self.ok(REPLIES, what),
+            Err(problem) => self.fail(REPLIES, problem.message, problem.fix),
+        }
     }
 
     fn skip(&mut self, what: &str, why: &str) -> std::io::Result<()> {
@@ -90,6 +112,7 @@ impl Report<'_> {
 
 const CONFIG: &str = "config parsed";
 const ACCOUNT: &str = "account configured";
+const REPLIES: &str = "replies";
 const TOKEN: &str = "token accepted";
 const WORKSPACE: &str = "workspace resolved";
 const SCOPES: &str = "scopes";
@@ -172,40 +195,20 @@ async fn checks(
             );
         }
     };
+    // 2b. replies: the engine the gateway builds, with the gateway's start
+    // checks; printed right after the account line.
+    let replies = crate::preflight::engine(&account, &config, &ProcessEnv);
     if account.reply_mode == ReplyMode::Agent {
         let agent_id = crate::gateway::engine::resolve_agent_id(&account, &config);
         *agent = Some((config, agent_id));
     }
-    if let Err(e) = account.require_configured() {
+    // The same check `message send` and `gateway` make, with the same words.
+    if let Err(e) = crate::diagnose::require_usable(&account, &ProcessEnv) {
         report.fail(ACCOUNT, e.to_string(), e.hint())?;
+        report.replies(replies)?;
         return report.skip_rest(
             &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
-            "account not configured",
-        );
-    }
-    if account.token_status == TokenStatus::ConfiguredUnavailable {
-        let diagnostics: Vec<String> = account
-            .credential_diagnostics
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        report.fail(
-            ACCOUNT,
-            format!(
-                "account \"{}\": the token is configured ({}) but unavailable{}",
-                account.account_id,
-                account.token_source.as_str(),
-                if diagnostics.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", diagnostics.join("; "))
-                }
-            ),
-            Some("export the environment variable the token refers to, or fix tokenFile (a regular, non-empty file, not a symlink)".to_owned()),
-        )?;
-        return report.skip_rest(
-            &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
-            "no token",
+            "no usable token",
         );
     }
     report.ok(
@@ -213,11 +216,12 @@ async fn checks(
         format!(
             "account \"{}\" → {} (workspace {}, token from {})",
             account.account_id,
-            account.api_endpoint,
+            redact_url(&account.api_endpoint),
             account.workspace,
             account.token_source.as_str()
         ),
     )?;
+    report.replies(replies)?;
 
     let client = match build_client(&account, &ChannelOptions::default()) {
         Ok(client) => client,
@@ -261,11 +265,16 @@ async fn checks(
         Err(e) => {
             let unauthorized = e.kind() == &ErrorKind::Unauthorized;
             let fix = if unauthorized {
-                setup::TOKEN_REJECTED.to_owned()
+                format!(
+                    "{} Run: {}{} --token ccb_… (or export the variable the token comes from)",
+                    setup::TOKEN_REJECTED,
+                    crate::diagnose::SETUP_COMMAND,
+                    account_flag(&account.account_id)
+                )
             } else {
                 format!(
                     "check baseUrl/apiBaseUrl ({}) and that the server is reachable",
-                    account.api_endpoint
+                    redact_url(&account.api_endpoint)
                 )
             };
             let detail = SendError::from_client(e).to_string();
@@ -286,7 +295,12 @@ async fn checks(
         Err(e) => {
             let fix = match &e {
                 SendError::ClickClack(ClickClackError::WorkspaceNotFound { value }) => {
-                    setup::workspace_not_found(value)
+                    format!(
+                        "{} To change it: {}{} --workspace <id|slug|name>",
+                        setup::workspace_not_found(value),
+                        crate::diagnose::SETUP_COMMAND,
+                        account_flag(&account.account_id)
+                    )
                 }
                 other => other.hint().unwrap_or_else(|| {
                     "set `workspace` to the workspace id, slug, or name".to_owned()
