@@ -35,19 +35,25 @@ use crate::watermark::Watermark;
 ///
 /// # Delivery guarantees
 ///
-/// - Durable events arrive in cursor order, each at most once per
-///   connection: an event whose cursor is not past the last one yielded is
-///   dropped. Ephemeral events (`cursor: ""`) pass through and are never
-///   replayed.
-/// - A reconnect resumes after the last **committed** cursor. When the
-///   consumer takes the [`RealtimeItem::Connected`] notice of the new
-///   connection, the deduplication watermark is reset to the committed cursor
-///   as it is at that moment: events you received but did not commit are
-///   delivered again; committed ones never are. A consumer that commits each
-///   event before asking for the next one therefore sees every event exactly
-///   once across any number of reconnects.
-/// - After a [`RealtimeItem::Resync`] the stream continues after a fresh tail;
-///   see that variant for what to re-fetch.
+/// - **Within a connection, no durable event is yielded twice**, and durable
+///   events arrive in cursor order: an event whose cursor is not past the
+///   last one yielded is dropped. Ephemeral events (`cursor: ""`) pass
+///   through and are never replayed.
+/// - **Uncommitted events are redelivered after a reconnect.** A reconnect
+///   resumes after the last **committed** cursor; when the consumer takes the
+///   [`RealtimeItem::Connected`] notice of the new connection, the
+///   deduplication watermark is reset to the committed cursor as it is at
+///   that moment. Events you received but did not commit come again;
+///   committed ones never do. A consumer that commits each event after
+///   handling it therefore sees every event exactly once across reconnects
+///   (and restarts, with a persistent [`CursorStore`]).
+/// - **A [`RealtimeItem::Resync`] is the only place where events can be
+///   missed**: those after its `previous` up to its `anchor`. Fill the gap
+///   with [`Backfill`](crate::Backfill) while the server retains it, or
+///   re-fetch state over REST. The stream never skips events without one: a
+///   damaged cursor file fails [`start`](RealtimeStreamBuilder::start), and
+///   a lost one yields a `Resync` with
+///   [`ResyncReason::CursorLost`](crate::ResyncReason::CursorLost).
 ///
 /// # Cancel safety
 ///
