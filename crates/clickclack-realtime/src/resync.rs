@@ -43,6 +43,10 @@ const PROBE_LIMIT: u32 = 100;
 const MAX_PROBES: usize = 64;
 /// Most pages [`search_tail`] reads forward from its last probe.
 const MAX_FORWARD_PAGES: usize = 10;
+/// Events per forward page of [`search_tail`] (the server's maximum).
+const FORWARD_LIMIT: u32 = 500;
+/// The time resolution at which [`search_tail`] stops probing and pages forward.
+const RESOLUTION_MS: u64 = 1_000;
 
 fn last_durable(events: &[Event]) -> Option<Cursor> {
     events
@@ -88,20 +92,21 @@ fn probe_cursor(ms: u64) -> Cursor {
 ///
 /// Server cursors are `cur_` + ULID (a millisecond timestamp first) and
 /// `after_cursor` works as a lower bound even for cursors the server never
-/// issued. So the search probes time: from a little after now, backwards
-/// with doubling steps until a probe has events after it, then bisects
-/// until a probe has fewer than a page of events after it, and finally
-/// pages forward from there until a page is empty. A busy workspace takes
-/// two or three requests; a year-old tail about 30. Cursors of another
+/// issued. So the search probes time with one-page requests: 1. a minute
+/// after now (a server clock ahead of ours moves it up), 2. now, then
+/// backwards with doubling steps until a probe has events after it, 3.
+/// bisects until less than a page follows or the window is one second, and
+/// 4. pages forward from there until a page is empty. A busy workspace
+/// takes about five requests; a year-old tail about 50. Cursors of another
 /// shape fall back to paging forward from the oldest event, also bounded.
 pub(crate) async fn search_tail(
     client: &Client,
     workspace: &WorkspaceId,
     oldest: Cursor,
 ) -> Result<Cursor, clickclack_client::Error> {
-    let after = |cursor: Cursor| async move {
+    let after = |cursor: Cursor, limit: u32| async move {
         client
-            .events_page(workspace, Some(&cursor), Some(PROBE_LIMIT), false)
+            .events_page(workspace, Some(&cursor), Some(limit), false)
             .await
             .map(|p| p.events)
     };
@@ -113,33 +118,49 @@ pub(crate) async fn search_tail(
         // `lo`: a time with events after it; `hi`: one with none.
         let mut lo = oldest_ms;
         let mut hi = now_ms.saturating_add(60_000).max(oldest_ms + 1);
-        let mut step = 1_000u64;
-        let mut galloping = true;
         let mut probes = 0;
-        // A server clock ahead of ours: move `hi` up until nothing is after it.
-        while probes < MAX_PROBES && !after(probe_cursor(hi)).await?.is_empty() {
+        let exists_after = async |ms: u64| -> Result<Option<usize>, clickclack_client::Error> {
+            let page = after(probe_cursor(ms), PROBE_LIMIT).await?;
+            Ok((!page.is_empty()).then_some(page.len()))
+        };
+        // 1. A server clock ahead of ours: move `hi` up until nothing is after it.
+        let mut skew = 60_000u64;
+        while probes < MAX_PROBES && exists_after(hi).await?.is_some() {
             probes += 1;
             lo = hi;
-            hi = hi.saturating_add(step.max(60_000));
-            step = step.saturating_mul(2);
+            hi = hi.saturating_add(skew);
+            skew = skew.saturating_mul(2);
         }
-        while probes < MAX_PROBES && hi - lo > 1 {
+        // 2. Gallop back from now: now, now-1s, now-2s, now-4s, …
+        let top = now_ms.min(hi).max(lo);
+        let mut back = 0u64;
+        let mut settled = false;
+        while probes < MAX_PROBES && hi - lo > RESOLUTION_MS {
             probes += 1;
-            let mid = if galloping {
-                hi.saturating_sub(step).max(lo + 1)
-            } else {
-                lo + (hi - lo) / 2
-            };
-            let page = after(probe_cursor(mid)).await?;
-            if page.is_empty() {
-                hi = mid;
-                step = step.saturating_mul(2);
-                continue;
+            let mid = top.saturating_sub(back).clamp(lo + 1, hi - 1);
+            match exists_after(mid).await? {
+                None => {
+                    hi = mid;
+                    back = back.saturating_mul(2).max(1_000);
+                }
+                Some(n) => {
+                    lo = mid;
+                    settled = (n as u32) < PROBE_LIMIT;
+                    break;
+                }
             }
-            galloping = false;
-            lo = mid;
-            if (page.len() as u32) < PROBE_LIMIT {
-                break;
+        }
+        // 3. Bisect until less than a page follows `lo`, or `lo` and `hi`
+        //    are within RESOLUTION_MS (forward paging does the rest).
+        while !settled && probes < MAX_PROBES && hi - lo > RESOLUTION_MS {
+            probes += 1;
+            let mid = lo + (hi - lo) / 2;
+            match exists_after(mid).await? {
+                None => hi = mid,
+                Some(n) => {
+                    lo = mid;
+                    settled = (n as u32) < PROBE_LIMIT;
+                }
             }
         }
         let start = probe_cursor(lo);
@@ -151,7 +172,7 @@ pub(crate) async fn search_tail(
     // shorten pages, so read until one is empty).
     let mut tail = (from == oldest).then(|| oldest.clone());
     for _ in 0..MAX_FORWARD_PAGES {
-        let page = after(from.clone()).await?;
+        let page = after(from.clone(), FORWARD_LIMIT).await?;
         match last_durable(&page) {
             Some(last) => {
                 tail = Some(last.clone());

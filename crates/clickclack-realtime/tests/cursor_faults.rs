@@ -191,3 +191,26 @@ async fn a_store_that_never_held_a_cursor_starts_quietly_at_the_tail() {
     ));
     assert_eq!(stream.stats().cursors_lost, 0);
 }
+
+#[tokio::test]
+async fn an_older_server_without_tail_cursor_starts_at_the_real_tail_in_a_few_requests() {
+    let (server, seed, client) = setup().await;
+    server.faults().omit_tail_cursor(true);
+    // Deep history: the oldest page is far from the tail.
+    for i in 0..300 {
+        post(&server, &seed, &format!("history {i}"));
+    }
+    let tail = server.latest_cursor(&seed.workspace.id).expect("tail");
+    let before = server.faults().request_count("GET", "/api/realtime/events");
+    let mut stream = builder(client, seed.workspace.id.clone())
+        .start()
+        .await
+        .expect("start");
+    assert_eq!(stream.committed_cursor(), Some(tail.clone()));
+    let requests = server.faults().request_count("GET", "/api/realtime/events") - before;
+    // One tail request, a handful of one-page probes, two forward pages.
+    assert!(requests <= 12, "{requests} requests to find the tail");
+    assert_eq!(next_connected(&mut stream).await, tail);
+    let live = post(&server, &seed, "live");
+    assert_eq!(message_id(&next_event(&mut stream).await), live);
+}
