@@ -10,7 +10,7 @@ pub mod endpoints;
 mod error;
 mod nonce;
 pub mod pagination;
-mod retry;
+pub mod retry;
 mod stack;
 mod tls;
 mod token;
