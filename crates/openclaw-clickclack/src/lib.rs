@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod accounts;
 pub mod agent_host;
@@ -17,5 +17,6 @@ pub mod policy;
 pub mod preflight;
 pub mod reply;
 pub mod resolve;
+pub mod retry;
 pub mod scheduler;
 pub mod secrets;
