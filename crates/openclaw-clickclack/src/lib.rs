@@ -19,3 +19,4 @@ pub mod reply;
 pub mod resolve;
 pub mod scheduler;
 pub mod secrets;
+pub mod setup;
