@@ -1119,3 +1119,38 @@ async fn channels_add_claims_a_setup_code() {
         "ClickClack setup code is invalid, expired, or already used. Generate a new code and try again.",
     );
 }
+
+/// Accepted-but-unimplemented keys are named once, never silently ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unimplemented_keys_are_named_at_start() {
+    let env = start().await;
+    let (dir, config) = write_config(&env, "toolsAllow: ['search'], configWrites: false,");
+    let config = config.to_string_lossy().into_owned();
+    let doctor = run(args(&["--config", &config, "doctor"]), None).await;
+    assert!(
+        doctor
+            .stdout
+            .contains("note: channels.clickclack.toolsAllow is accepted but has no effect here"),
+        "{}",
+        doctor.stdout
+    );
+    let state = dir.path().join("state");
+    let gateway = run(
+        args(&[
+            "--config",
+            &config,
+            "gateway",
+            "--state-dir",
+            &state.to_string_lossy(),
+        ]),
+        None,
+    )
+    .await;
+    assert!(
+        gateway.stderr.contains(
+            "warning: channels.clickclack.configWrites is accepted but has no effect here"
+        ),
+        "{}",
+        gateway.stderr
+    );
+}

@@ -48,11 +48,11 @@ pub struct AddArgs {
     /// The bot token (`ccb_…`); saved to a token file (mode 0600), not the config.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Where the token file lives (default: credentials/clickclack-<account>.token
+    /// Where the token file lives (default: credentials/clickclack-ACCOUNT.token
     /// next to the config). With --token it is written; alone it must hold the token.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
-    /// The ClickClack server, e.g. https://chat.example.com.
+    /// The ClickClack server URL (http or https).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// The workspace id, slug, or name.
