@@ -20,4 +20,5 @@ pub mod resolve;
 pub mod retry;
 pub mod scheduler;
 pub mod secrets;
+pub mod setup;
 pub mod state;
