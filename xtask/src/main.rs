@@ -45,7 +45,7 @@ fn print_help() {
          commands:\n  \
          demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers\n  \
          ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check, bench --quick\n  \
-         bench  [--quick] [--json PATH] [--only decode,rest,realtime,gateway,scale]: release-mode benchmarks vs same-run baselines\n  \
+         bench  [--quick] [--server external|in-process] [--json PATH] [--only decode,rest,realtime,peer,gateway,scale]: release-mode benchmarks vs same-run baselines (peer: clickclack-dev and each client in its own process, with the Node peer); writes target/bench/latest.json and latest.svg\n  \
          chaos  [--minutes N] [--seed S] [--accounts N]: a real gateway process under seeded faults; lost = 0, duplicated = 0\n  \
          fuzz   [--cases N]: the bad-input property tests with many more cases\n  \
          msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"

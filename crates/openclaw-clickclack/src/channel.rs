@@ -35,7 +35,6 @@ use crate::errors::ClickClackError;
 use crate::outbound::split::DEFAULT_MAX_BODY_JSON_BYTES;
 use crate::outbound::{AccountSender, OutboundMessage, ReconcileOutcome, SendError};
 use crate::resolve::ResolveCache;
-use crate::secrets::TokenStatus;
 
 /// The `User-Agent` of requests made by this crate.
 pub const USER_AGENT: &str = concat!("openclaw-clickclack/", env!("CARGO_PKG_VERSION"));
@@ -90,25 +89,15 @@ impl ChannelOptions {
 ///
 /// # Errors
 /// `ClickClack is not configured for account "<id>"` when `baseUrl`, a token
-/// source or `workspace` is missing; [`SendError::TokenUnavailable`] when the
-/// token source yields nothing (the plugin would send an empty bearer and
-/// get a 401); the client's error for a bad URL.
+/// source or `workspace` is missing; `ClickClack is not configured: <cause>`
+/// ([`crate::diagnose::require_usable`]) when the token source yields
+/// nothing (the plugin would send an empty bearer and get a 401); the
+/// client's error for a bad URL.
 pub fn build_client(
     account: &ResolvedAccount,
     options: &ChannelOptions,
 ) -> Result<Client, SendError> {
-    account.require_configured()?;
-    if account.token_status == TokenStatus::ConfiguredUnavailable || account.token.is_empty() {
-        return Err(SendError::TokenUnavailable {
-            account_id: account.account_id.clone(),
-            source_kind: account.token_source.as_str(),
-            diagnostics: account
-                .credential_diagnostics
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        });
-    }
+    crate::diagnose::require_usable(account, &crate::config::ProcessEnv)?;
     let mut builder = Client::builder(account.api_endpoint.clone())
         .token(account.token.expose_secret())
         .user_agent(USER_AGENT);

@@ -68,6 +68,36 @@ pub enum ClickClackError {
     /// Row 22: the reconnect drain returned a cursor that does not advance.
     #[error("ClickClack event backlog returned a non-advancing cursor")]
     NonAdvancingCursor,
+    /// A token source is named but yields no token: the unset variable, or
+    /// the unusable `tokenFile` and why (see [`crate::diagnose`]).
+    #[error("ClickClack is not configured: {cause}{}", account_suffix(.account_id))]
+    TokenNotUsable {
+        /// Account id.
+        account_id: String,
+        /// What is wrong.
+        cause: crate::diagnose::TokenCause,
+    },
+    /// A `dm:<user_id>` target names no user the bot can see.
+    #[error("ClickClack user not found: {value}")]
+    UserNotFound {
+        /// The user id from the target.
+        value: String,
+    },
+    /// A `thread:<message_id>` target names no message the bot can see.
+    #[error("ClickClack message not found: {value}")]
+    MessageNotFound {
+        /// The message id from the target.
+        value: String,
+    },
+}
+
+/// ` (account "<id>")` for named accounts, nothing for the default one.
+fn account_suffix(account_id: &str) -> String {
+    if account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
+        String::new()
+    } else {
+        format!(" (account \"{account_id}\")")
+    }
 }
 
 impl ClickClackError {
@@ -101,7 +131,16 @@ impl ClickClackError {
                         "set `baseUrl`, `token` (for example via CLICKCLACK_BOT_TOKEN), and `workspace` under {prefix}"
                     ));
                 }
-                Some(parts.join("; "))
+                let account_flag = if account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
+                    String::new()
+                } else {
+                    format!(" --account {account_id}")
+                };
+                Some(format!(
+                    "{}; or run: {}{account_flag} --base-url URL --workspace NAME --token ccb_… (or --code CODE)",
+                    parts.join("; "),
+                    crate::diagnose::SETUP_COMMAND
+                ))
             }
             Self::UnknownAccount { .. } => Some(
                 "pass one of the configured account ids with --account, or add it under channels.clickclack.accounts".to_owned(),
@@ -114,6 +153,13 @@ impl ClickClackError {
             ),
             Self::MissingScope { .. } => Some(
                 "mint a token with the bot:write scope bundle (or grant the missing scope)".to_owned(),
+            ),
+            Self::TokenNotUsable { account_id, cause } => Some(cause.fix(account_id)),
+            Self::UserNotFound { .. } => Some(
+                "check the id (dm: takes a usr_ user id, not a conversation id) and that the user is in the bot's workspace".to_owned(),
+            ),
+            Self::MessageNotFound { .. } => Some(
+                "check the id (thread: takes the msg_ id of the thread's root message) and that the bot can read its channel".to_owned(),
             ),
             Self::Target(_) => Some(format!(
                 "use {}",

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use openclaw_clickclack::cli::logging::LogSettings;
 use openclaw_clickclack::cli::{self, Cli, Outcome};
+use openclaw_clickclack::diagnose::escape_control;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,7 +36,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
         Err(e) => {
-            let _ = writeln!(err, "error: {e}");
+            // Error text can carry server text: print it as data.
+            let _ = writeln!(err, "error: {}", escape_control(&e.to_string()));
             if let Some(hint) = e.hint() {
                 let _ = writeln!(err, "hint: {hint}");
             }

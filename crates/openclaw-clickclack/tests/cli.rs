@@ -234,10 +234,10 @@ async fn message_send_with_media_reply_to_and_errors() {
     .await;
     assert_fails_with(
         &out,
-        "ClickClack token for account \"default\" is configured (config) but unavailable",
+        "error: ClickClack is not configured: CLICKCLACK_BOT_TOKEN is not set\n",
     );
     assert!(
-        out.stderr.contains("hint: export the environment variable"),
+        out.stderr.contains("hint: export CLICKCLACK_BOT_TOKEN="),
         "{}",
         out.stderr
     );
@@ -268,12 +268,7 @@ async fn message_send_with_media_reply_to_and_errors() {
     .await;
     assert_fails_with(
         &out,
-        "error: ClickClack is not configured for account \"default\"",
-    );
-    assert!(
-        out.stderr.contains("CLICKCLACK_BOT_TOKEN"),
-        "{}",
-        out.stderr
+        "error: ClickClack is not configured: CLICKCLACK_BOT_TOKEN is not set",
     );
 
     // Without --target, `defaultTo` (channel:general) is used.
@@ -481,4 +476,231 @@ async fn accounts_list_shows_token_source_and_status_only() {
 fn assert_fails_with(out: &Run, needle: &str) {
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.stderr.contains(needle), "{}", out.stderr);
+}
+
+/// The docs' config with the token variable unset: the three commands say
+/// the same troubleshooting string, naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unset_token_variable_reads_the_same_in_send_doctor_and_gateway() {
+    let env = start().await;
+    let (dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    const NOT_SET: &str = "ClickClack is not configured: CLICKCLACK_BOT_TOKEN is not set";
+
+    let send = run(
+        args(&["--config", &config, "message", "send", "--message", "x"]),
+        None,
+    )
+    .await;
+    assert_fails_with(&send, NOT_SET);
+
+    let doctor = run(args(&["--config", &config, "doctor"]), None).await;
+    assert_eq!(doctor.code, Some(1), "{}", doctor.stdout);
+    assert!(
+        doctor
+            .stdout
+            .contains(&format!("✗ account configured: {NOT_SET}")),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor.stdout.contains("channels add clickclack"),
+        "the fix names a command that exists: {}",
+        doctor.stdout
+    );
+
+    let state = dir.path().join("state");
+    let gateway = run(
+        args(&[
+            "--config",
+            &config,
+            "gateway",
+            "--state-dir",
+            &state.to_string_lossy(),
+        ]),
+        None,
+    )
+    .await;
+    assert_fails_with(&gateway, NOT_SET);
+    assert_eq!(
+        env.server.request_count("GET", "/api/me"),
+        0,
+        "nothing is sent with an empty bearer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_token_file_names_the_file_and_why() {
+    let env = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("clickclack.token");
+    let config = dir.path().join("openclaw.json");
+    std::fs::write(
+        &config,
+        format!(
+            "{{channels: {{clickclack: {{baseUrl: '{}', workspace: 'default', tokenFile: '{}'}}}}}}",
+            env.server.base_url(),
+            token_file.display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let send = |config: String| {
+        run(
+            args(&["--config", &config, "message", "send", "--message", "x"]),
+            None,
+        )
+    };
+    let out = send(config.clone()).await;
+    assert_fails_with(
+        &out,
+        &format!(
+            "ClickClack is not configured: tokenFile {} does not exist",
+            token_file.display()
+        ),
+    );
+    std::fs::write(&token_file, "  \n").expect("empty token");
+    let out = send(config.clone()).await;
+    assert_fails_with(
+        &out,
+        &format!("tokenFile {} is empty", token_file.display()),
+    );
+    std::fs::remove_file(&token_file).expect("rm");
+    std::fs::create_dir(&token_file).expect("dir");
+    let out = send(config).await;
+    assert_fails_with(
+        &out,
+        &format!("tokenFile {} is not a regular file", token_file.display()),
+    );
+}
+
+/// Unknown ids read as the plugin's "not found" strings, never as the
+/// server's `sql: no rows in result set`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_are_named_not_the_server_text() {
+    let env = start().await;
+    let (_dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    let token = Some(env.seed.bot.token.clone());
+    for (target, expected) in [
+        ("dm:usr_123", "ClickClack user not found: usr_123"),
+        ("thread:msg_123", "ClickClack message not found: msg_123"),
+    ] {
+        let out = run(
+            args(&[
+                "--config",
+                &config,
+                "message",
+                "send",
+                "--target",
+                target,
+                "--message",
+                "x",
+            ]),
+            token.clone(),
+        )
+        .await;
+        assert_fails_with(&out, &format!("error: {expected}\n"));
+        assert!(!out.stderr.contains("no rows"), "{}", out.stderr);
+    }
+}
+
+/// Server error text cannot drive the terminal or fake an output line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_error_text_is_printed_as_data() {
+    let env = start().await;
+    let (_dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    env.server.faults().fail_next_with(
+        "POST",
+        "/api/channels/",
+        1,
+        clickclack_testkit::Failure::new(400).message("bad\u{1b}[2J\r\nok: message sent"),
+    );
+    let out = run(
+        args(&["--config", &config, "message", "send", "--message", "x"]),
+        Some(env.seed.bot.token.clone()),
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.contains("\nok: message sent"),
+        "{:?}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("bad\\e[2J\\r\\nok: message sent"),
+        "{:?}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_problems_say_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dup = dir.path().join("dup.json");
+    std::fs::write(
+        &dup,
+        "{\n  channels: {\n    clickclack: {\n      workspace: 'a',\n      workspace: 'b',\n    },\n  },\n}\n",
+    )
+    .expect("write");
+    let out = run(
+        args(&["--config", &dup.to_string_lossy(), "accounts", "list"]),
+        None,
+    )
+    .await;
+    assert_fails_with(
+        &out,
+        "duplicate key channels.clickclack.workspace at line 5 (first set at line 4)",
+    );
+
+    let big = dir.path().join("big.json");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(17 * 1024 * 1024).expect("sparse file");
+    let out = run(
+        args(&["--config", &big.to_string_lossy(), "accounts", "list"]),
+        None,
+    )
+    .await;
+    assert_fails_with(&out, "over the 16 MiB limit");
+    assert!(!out.stderr.contains("line 1, column 1"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_base_url_is_never_printed() {
+    let env = start().await;
+    let base = env
+        .server
+        .base_url()
+        .replacen("http://", "http://bot:hunter2@", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("openclaw.json");
+    std::fs::write(&config, common::config_text(&base, "")).expect("write");
+    let config = config.to_string_lossy().into_owned();
+    let token = Some(env.seed.bot.token.clone());
+    let list = run(
+        args(&["--config", &config, "accounts", "list"]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(list.code, Some(0), "{}", list.stderr);
+    assert!(list.stdout.contains("bot:***@"), "{}", list.stdout);
+    let doctor = run(args(&["--config", &config, "doctor"]), token).await;
+    for out in [&list, &doctor] {
+        assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn gateway_help_states_the_default_reply_mode() {
+    let output = Command::cargo_bin(BIN)
+        .expect("binary")
+        .args(["gateway", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("replyMode \"agent\", the default"), "{help}");
 }

@@ -92,13 +92,13 @@ pub(crate) fn accounts(server: &TestServer, n: usize, tag: &str) -> Vec<Account>
         .collect()
 }
 
-/// The OpenClaw config (JSON5, docs format) with one named account per entry.
-pub(crate) fn config_text(base_url: &str, accounts: &[Account]) -> String {
+/// The OpenClaw config (JSON5, docs format) with one named account per
+/// `(token, workspace slug)` entry.
+pub(crate) fn config_text(base_url: &str, accounts: &[(String, String)]) -> String {
     let mut entries = String::new();
-    for (i, a) in accounts.iter().enumerate() {
+    for (i, (token, slug)) in accounts.iter().enumerate() {
         entries.push_str(&format!(
-            "      a{i}: {{ token: \"{}\", workspace: \"{}\" }},\n",
-            a.token, a.slug
+            "      a{i}: {{ token: \"{token}\", workspace: \"{slug}\" }},\n"
         ));
     }
     format!(
@@ -117,6 +117,19 @@ pub(crate) struct RunningGateway {
 pub(crate) async fn start_gateway(
     base_url: &str,
     accounts: &[Account],
+) -> Result<RunningGateway, String> {
+    let pairs: Vec<(String, String)> = accounts
+        .iter()
+        .map(|a| (a.token.clone(), a.slug.clone()))
+        .collect();
+    start_gateway_for(base_url, &pairs).await
+}
+
+/// Starts the real gateway with one account per `(token, workspace slug)`
+/// and waits until all are `ready`.
+pub(crate) async fn start_gateway_for(
+    base_url: &str,
+    accounts: &[(String, String)],
 ) -> Result<RunningGateway, String> {
     let config = parse_config_str(&config_text(base_url, accounts), &ProcessEnv)
         .map_err(|e| format!("gateway config: {e}"))?;

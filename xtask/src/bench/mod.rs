@@ -1,13 +1,27 @@
-//! `cargo xtask bench [--quick] [--json PATH] [--only GROUP,…]`: every layer
-//! measured against `clickclack-testkit` on loopback, each number next to a
-//! baseline measured in the same run (issue 8).
+//! `cargo xtask bench [--quick] [--server external|in-process] [--json PATH]
+//! [--only GROUP,…]`: every layer measured against `clickclack-testkit` on
+//! loopback, each number next to a baseline measured in the same run
+//! (issues 8 and 17).
 //!
-//! `bench` re-invokes itself as `cargo run --release -p xtask -- bench-run …`
-//! so the measurement code is optimised; `bench-run` does the measuring.
+//! `bench` builds `clickclack-dev` and re-invokes itself as
+//! `cargo run --release -p xtask -- bench-run …` so the measurement code is
+//! optimised; `bench-run` does the measuring. The in-process groups run the
+//! testkit inside the bench process; the `peer` group (default
+//! `--server external`) runs `clickclack-dev` in its own process and every
+//! client — ours, the bare baselines and the Node peer — in its own process,
+//! so CPU and memory are the client's alone. The table goes to stdout, the
+//! rows to `<target>/bench/latest.json` and a picture of every goal to
+//! `<target>/bench/latest.svg`.
 
+mod client;
+mod cpu;
 mod decode;
+mod external;
 mod gateway;
 mod harness;
+mod node;
+mod peer;
+mod picture;
 mod realtime;
 mod report;
 mod rest;
@@ -19,7 +33,7 @@ use std::time::Instant;
 use report::Record;
 
 /// The benchmark groups, in the order they run.
-const GROUPS: [&str; 5] = ["decode", "rest", "realtime", "gateway", "scale"];
+const GROUPS: [&str; 6] = ["decode", "rest", "realtime", "peer", "gateway", "scale"];
 
 /// Parsed `bench` / `bench-run` arguments.
 #[derive(Debug, Clone)]
@@ -30,6 +44,9 @@ pub(crate) struct Options {
     pub(crate) json: Option<PathBuf>,
     /// Only these groups (default: all).
     pub(crate) only: Vec<String>,
+    /// `true` (default, `--server external`): run the `peer` group against
+    /// `clickclack-dev` in its own process; `--server in-process` skips it.
+    pub(crate) external: bool,
 }
 
 impl Options {
@@ -38,6 +55,7 @@ impl Options {
             quick: false,
             json: None,
             only: Vec::new(),
+            external: true,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -59,6 +77,18 @@ impl Options {
                         options.only.push(group.to_owned());
                     }
                 }
+                "--server" => {
+                    options.external = match it.next().map(String::as_str) {
+                        Some("external") => true,
+                        Some("in-process") => false,
+                        other => {
+                            return Err(format!(
+                                "--server needs `external` or `in-process`, got {}",
+                                other.unwrap_or("nothing")
+                            ));
+                        }
+                    };
+                }
                 other => return Err(format!("unknown bench option `{other}`")),
             }
         }
@@ -78,10 +108,22 @@ impl Options {
             args.push("--only".to_owned());
             args.push(self.only.join(","));
         }
+        args.push("--server".to_owned());
+        args.push(
+            if self.external {
+                "external"
+            } else {
+                "in-process"
+            }
+            .to_owned(),
+        );
         args
     }
 
     fn runs(&self, group: &str) -> bool {
+        if group == "peer" && !self.external {
+            return false;
+        }
         self.only.is_empty() || self.only.iter().any(|g| g == group)
     }
 }
@@ -90,6 +132,20 @@ impl Options {
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let started = Instant::now();
+    if options.runs("peer") {
+        crate::cargo(
+            &[
+                "build",
+                "--release",
+                "--quiet",
+                "--package",
+                "clickclack-testkit",
+                "--bin",
+                "clickclack-dev",
+            ],
+            &[],
+        )?;
+    }
     let mut cargo_args = vec![
         "run".to_owned(),
         "--release".to_owned(),
@@ -111,8 +167,10 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
 
 /// `bench-run …`: runs the benchmarks in this (release) process.
 pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
-    if args.first().map(String::as_str) == Some("--probe") {
-        return scale::run_probe(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--probe") => return scale::run_probe(&args[1..]),
+        Some("--client") => return client::run_client(&args[1..]),
+        _ => {}
     }
     let options = Options::parse(args)?;
     if cfg!(debug_assertions) {
@@ -134,6 +192,7 @@ pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
             "decode" => runtime.block_on(decode::run(&options)),
             "rest" => runtime.block_on(rest::run(&options)),
             "realtime" => runtime.block_on(realtime::run(&options)),
+            "peer" => runtime.block_on(peer::run(&options)),
             "gateway" => runtime.block_on(gateway::run(&options)),
             _ => runtime.block_on(scale::run(&options)),
         };
@@ -150,10 +209,13 @@ pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
     let path = options.json.clone().unwrap_or_else(default_json_path);
     report::print_table(&records);
     report::write_json(&path, &records, &options, elapsed)?;
+    let svg = path.with_extension("svg");
+    picture::write(&svg, &records)?;
     println!(
-        "xtask bench: measured in {:.1} s; JSON written to {}",
+        "xtask bench: measured in {:.1} s; JSON written to {}, picture to {}",
         elapsed.as_secs_f64(),
-        path.display()
+        path.display(),
+        svg.display()
     );
     if records.iter().any(Record::is_failure) {
         return Err("some benchmarks failed to run (see the table)".to_owned());
@@ -161,13 +223,16 @@ pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `<target dir>/bench/latest.json`: `CARGO_TARGET_DIR` when set, else the
-/// workspace's `target/`.
+/// `<target dir>/bench/latest.json`.
 fn default_json_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    target_dir().join("bench").join("latest.json")
+}
+
+/// `CARGO_TARGET_DIR` when set, else the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("bench").join("latest.json")
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// The workspace root (xtask's parent directory).

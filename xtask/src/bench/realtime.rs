@@ -294,6 +294,30 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
             .param("measures", what),
         );
     }
+    // The goal of issue 17: the stream against the bare reader that decodes
+    // too (both measured above, in this run).
+    let replay_rate = records
+        .iter()
+        .find(|r| r.name == "realtime.replay_10k")
+        .and_then(|r| r.value);
+    let decode_rate = records
+        .iter()
+        .find(|r| r.name == "realtime.replay_10k.bare_plus_decode")
+        .and_then(|r| r.value);
+    if let (Some(ours), Some(decode)) = (replay_rate, decode_rate) {
+        records.push(
+            Record::new(
+                "realtime.replay_10k.vs_bare_plus_decode",
+                "events/s",
+                ours,
+                "bare reader + Event::from_slice",
+                decode,
+                Goal::RatioAtLeast(0.8),
+            )
+            .param("events", replay)
+            .param("commit_every_event", true),
+        );
+    }
     if let Some(first) = records.first_mut() {
         first.note = Some(format!(
             "replayed in pages of <= {PAGE} events per connection (the server's 4001 replay cap), same pages for both sides"

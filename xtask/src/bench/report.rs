@@ -17,19 +17,25 @@ pub(crate) enum Goal {
     RatioAtLeast(f64),
     /// `value / baseline < x` (time-per-item goals: faster than the baseline).
     RatioBelow(f64),
-    /// `value < x` (absolute limits, e.g. KiB per account).
+    /// `value / baseline ≤ x` (CPU per item against a peer).
+    RatioAtMost(f64),
+    /// `value < x` (absolute limits, e.g. seconds).
     ValueBelow(f64),
+    /// `value ≤ x` (absolute limits, e.g. KiB per account).
+    ValueAtMost(f64),
     /// `value - baseline < x` (overheads, e.g. p99 latency in ms).
     OverheadBelow(f64),
 }
 
 impl Goal {
-    fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Goal::None => String::new(),
             Goal::RatioAtLeast(x) => format!("ratio >= {x}"),
             Goal::RatioBelow(x) => format!("ratio < {x}"),
+            Goal::RatioAtMost(x) => format!("ratio <= {x}"),
             Goal::ValueBelow(x) => format!("value < {x}"),
+            Goal::ValueAtMost(x) => format!("value <= {x}"),
             Goal::OverheadBelow(x) => format!("value-base < {x}"),
         }
     }
@@ -76,6 +82,29 @@ impl Record {
             goal,
             parameters: Map::new(),
             note: None,
+            failed: false,
+        }
+    }
+
+    /// A measured row whose baseline could not be measured (`why`, e.g.
+    /// `n/a (node not found)`, goes in the note and the baseline column).
+    pub(crate) fn without_baseline(
+        name: impl Into<String>,
+        unit: &'static str,
+        value: f64,
+        baseline_name: impl Into<String>,
+        goal: Goal,
+        why: impl Into<String>,
+    ) -> Record {
+        Record {
+            name: name.into(),
+            unit,
+            value: Some(value),
+            baseline_name: baseline_name.into(),
+            baseline_value: None,
+            goal,
+            parameters: Map::new(),
+            note: Some(why.into()),
             failed: false,
         }
     }
@@ -127,12 +156,14 @@ impl Record {
             Goal::None => None,
             Goal::RatioAtLeast(x) => self.ratio().map(|r| r >= x),
             Goal::RatioBelow(x) => self.ratio().map(|r| r < x),
+            Goal::RatioAtMost(x) => self.ratio().map(|r| r <= x),
             Goal::ValueBelow(x) => Some(value < x),
+            Goal::ValueAtMost(x) => Some(value <= x),
             Goal::OverheadBelow(x) => self.baseline_value.map(|b| value - b < x),
         }
     }
 
-    fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         if self.failed {
             return "FAILED";
         }
@@ -142,6 +173,7 @@ impl Record {
         match self.goal_met() {
             Some(true) => "met",
             Some(false) => "MISSED",
+            None if self.goal != Goal::None => "n/a",
             None => "-",
         }
     }
@@ -196,7 +228,12 @@ pub(crate) fn print_table(records: &[Record]) {
                 r.value.map(num).unwrap_or_else(|| "-".to_owned()),
                 r.unit.to_owned(),
                 r.baseline_name.clone(),
-                r.baseline_value.map(num).unwrap_or_else(|| "-".to_owned()),
+                r.baseline_value.map(num).unwrap_or_else(|| {
+                    match r.note.as_deref().filter(|n| n.starts_with("n/a")) {
+                        Some(why) => why.to_owned(),
+                        None => "-".to_owned(),
+                    }
+                }),
                 r.ratio()
                     .map(|x| format!("{x:.3}"))
                     .unwrap_or_else(|| "-".to_owned()),

@@ -61,7 +61,7 @@ pub fn list(
             } else {
                 "missing config"
             },
-            or_dash(&account.api_endpoint),
+            or_dash(&crate::diagnose::redact_url(&account.api_endpoint)),
             or_dash(&account.workspace),
             account.default_to,
             account.token_source.as_str(),

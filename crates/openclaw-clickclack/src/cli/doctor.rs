@@ -34,11 +34,20 @@ use crate::accounts::ResolvedAccount;
 use crate::agent_host::{GatewayProbe, OpenClawGatewayHost};
 use crate::channel::{ChannelOptions, ClickClackChannel, build_client};
 use crate::config::{ConfigError, OpenClawConfig, ProcessEnv, ReplyMode};
+use crate::diagnose::{escape_control, redact_url};
 use crate::errors::{ClickClackError, setup};
 use crate::llm::HttpOptions;
 use crate::outbound::SendError;
 use crate::resolve::{resolve_channel, resolve_workspace};
-use crate::secrets::TokenStatus;
+
+/// ` --account <id>` for named accounts (empty for the default one).
+fn account_flag(account_id: &str) -> String {
+    if account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
+        String::new()
+    } else {
+        format!(" --account {account_id}")
+    }
+}
 
 /// How long the realtime check waits for the socket to open.
 pub const REALTIME_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +68,7 @@ struct Report<'a> {
 
 impl Report<'_> {
     fn ok(&mut self, what: &str, detail: impl AsRef<str>) -> std::io::Result<()> {
-        writeln!(self.out, "✓ {what}: {}", detail.as_ref())
+        writeln!(self.out, "✓ {what}: {}", escape_control(detail.as_ref()))
     }
 
     fn fail(
@@ -69,7 +78,8 @@ impl Report<'_> {
         fix: Option<String>,
     ) -> std::io::Result<()> {
         self.failed = true;
-        writeln!(self.out, "✗ {what}: {}", detail.as_ref())?;
+        // Details can carry server text: print it as data.
+        writeln!(self.out, "✗ {what}: {}", escape_control(detail.as_ref()))?;
         if let Some(fix) = fix {
             writeln!(self.out, "  fix: {fix}")?;
         }
@@ -176,36 +186,12 @@ async fn checks(
         let agent_id = crate::gateway::engine::resolve_agent_id(&account, &config);
         *agent = Some((config, agent_id));
     }
-    if let Err(e) = account.require_configured() {
+    // The same check `message send` and `gateway` make, with the same words.
+    if let Err(e) = crate::diagnose::require_usable(&account, &ProcessEnv) {
         report.fail(ACCOUNT, e.to_string(), e.hint())?;
         return report.skip_rest(
             &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
-            "account not configured",
-        );
-    }
-    if account.token_status == TokenStatus::ConfiguredUnavailable {
-        let diagnostics: Vec<String> = account
-            .credential_diagnostics
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        report.fail(
-            ACCOUNT,
-            format!(
-                "account \"{}\": the token is configured ({}) but unavailable{}",
-                account.account_id,
-                account.token_source.as_str(),
-                if diagnostics.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", diagnostics.join("; "))
-                }
-            ),
-            Some("export the environment variable the token refers to, or fix tokenFile (a regular, non-empty file, not a symlink)".to_owned()),
-        )?;
-        return report.skip_rest(
-            &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
-            "no token",
+            "no usable token",
         );
     }
     report.ok(
@@ -213,7 +199,7 @@ async fn checks(
         format!(
             "account \"{}\" → {} (workspace {}, token from {})",
             account.account_id,
-            account.api_endpoint,
+            redact_url(&account.api_endpoint),
             account.workspace,
             account.token_source.as_str()
         ),
@@ -261,11 +247,16 @@ async fn checks(
         Err(e) => {
             let unauthorized = e.kind() == &ErrorKind::Unauthorized;
             let fix = if unauthorized {
-                setup::TOKEN_REJECTED.to_owned()
+                format!(
+                    "{} Run: {}{} --token ccb_… (or export the variable the token comes from)",
+                    setup::TOKEN_REJECTED,
+                    crate::diagnose::SETUP_COMMAND,
+                    account_flag(&account.account_id)
+                )
             } else {
                 format!(
                     "check baseUrl/apiBaseUrl ({}) and that the server is reachable",
-                    account.api_endpoint
+                    redact_url(&account.api_endpoint)
                 )
             };
             let detail = SendError::from_client(e).to_string();
@@ -286,7 +277,12 @@ async fn checks(
         Err(e) => {
             let fix = match &e {
                 SendError::ClickClack(ClickClackError::WorkspaceNotFound { value }) => {
-                    setup::workspace_not_found(value)
+                    format!(
+                        "{} To change it: {}{} --workspace <id|slug|name>",
+                        setup::workspace_not_found(value),
+                        crate::diagnose::SETUP_COMMAND,
+                        account_flag(&account.account_id)
+                    )
                 }
                 other => other.hint().unwrap_or_else(|| {
                     "set `workspace` to the workspace id, slug, or name".to_owned()

@@ -173,7 +173,7 @@ pub async fn run(
         Ok(true) => Ok(Outcome::Success),
         Ok(false) => Ok(Outcome::Failure),
         Err(message) => {
-            writeln!(err, "error: {message}")?;
+            writeln!(err, "error: {}", crate::diagnose::escape_control(&message))?;
             Ok(Outcome::Failure)
         }
     }

@@ -6,7 +6,9 @@
 //! * every other command: default level `warn`, text.
 //!
 //! `RUST_LOG`, when set and valid, always replaces the default level. Logs
-//! go to stderr; stdout is kept for command output (ids, status lines).
+//! go to stderr, with ANSI colours only when stderr is a terminal; stdout is kept for command output (ids, status lines).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -53,6 +55,7 @@ impl LogSettings {
         let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
         let builder = tracing_subscriber::fmt()
             .with_env_filter(self.filter(rust_log.as_deref()))
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr);
         let _ = match self.format {
             LogFormat::Json => builder.json().try_init(),

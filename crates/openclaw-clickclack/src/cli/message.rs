@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use clickclack_target_parser::Target;
 
 use super::{CliError, Context, Outcome};
 use crate::channel::ClickClackChannel;
@@ -86,7 +87,10 @@ pub async fn send(
     if let Some(id) = &args.thread_id {
         message = message.in_thread(id.trim());
     }
-    let ids = channel.send(Some(&account_id), &target, message).await?;
+    let ids = match channel.send(Some(&account_id), &target, message).await {
+        Ok(ids) => ids,
+        Err(e) => return Err(unknown_id(&target, e).into()),
+    };
     if ids.is_empty() {
         writeln!(
             err,
@@ -97,4 +101,16 @@ pub async fn send(
         writeln!(out, "{id}")?;
     }
     Ok(Outcome::Success)
+}
+
+/// An unknown `dm:`/`thread:` id reads `ClickClack user not found: <id>` /
+/// `ClickClack message not found: <id>`, never the server's own text.
+fn unknown_id(target: &str, error: SendError) -> SendError {
+    let mapped = match (Target::parse(target), error.client_error()) {
+        (Ok(target), Some(client_error)) => {
+            crate::diagnose::not_found_for_target(&target, client_error)
+        }
+        _ => None,
+    };
+    mapped.map_or(error, SendError::from)
 }

@@ -53,7 +53,9 @@ pub enum Command {
     /// Inspect the configured accounts.
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
-    /// Run the gateway: answer ClickClack messages with a model.
+    /// Run the gateway: answer ClickClack messages through the OpenClaw
+    /// Gateway's agent (replyMode "agent", the default) or directly with a
+    /// model (replyMode "model").
     Gateway(gateway::GatewayArgs),
 }
 

@@ -86,6 +86,18 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The config file is larger than [`super::MAX_CONFIG_BYTES`].
+    #[error(
+        "OpenClaw config file {} is {size} bytes, over the {} MiB limit: is it the right file?",
+        .path.display(),
+        super::MAX_CONFIG_BYTES / (1024 * 1024)
+    )]
+    TooLarge {
+        /// The config file.
+        path: PathBuf,
+        /// Its size in bytes (at least the bytes read).
+        size: u64,
+    },
     /// The text is not valid JSON5.
     #[error("{origin}: invalid JSON5: {message}")]
     Syntax {

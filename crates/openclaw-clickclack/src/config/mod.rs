@@ -145,13 +145,25 @@ pub fn load_config_file(path: &Path, env: &dyn EnvSource) -> Result<OpenClawConf
             source,
         },
     })?;
+    let too_large = |size: u64| ConfigError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+    };
+    if let Ok(meta) = file.metadata()
+        && meta.len() > MAX_CONFIG_BYTES
+    {
+        return Err(too_large(meta.len()));
+    }
     let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES)
+    file.take(MAX_CONFIG_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large(text.len() as u64));
+    }
     parse_with_origin(&text, ConfigOrigin::File(path.to_path_buf()), env)
 }
 
@@ -278,7 +290,7 @@ fn parse_json5(text: &str) -> Result<Value, String> {
             depth + 1
         ));
     }
-    json5::from_str::<Value>(text).map_err(|err| {
+    let value = json5::from_str::<Value>(text).map_err(|err| {
         let what = err
             .code()
             .map_or_else(|| err.to_string(), |code| code.to_string());
@@ -288,7 +300,12 @@ fn parse_json5(text: &str) -> Result<Value, String> {
             }
             _ => what,
         }
-    })
+    })?;
+    // `json5` keeps the last of two equal keys silently: refuse them instead.
+    if let Ok(Some(duplicate)) = crate::json5_tree::find_duplicate_key(text) {
+        return Err(duplicate.to_string());
+    }
+    Ok(value)
 }
 
 /// Scans JSON5 text (skipping strings and comments) and returns the 0-based

@@ -384,8 +384,7 @@ impl Gateway {
         for account in accounts {
             status.register(&account.account_id, &account.base_url);
             metrics.account(&account.account_id);
-            let checked = account
-                .require_configured()
+            let checked = crate::diagnose::require_usable(&account, env)
                 .map_err(GatewayError::from)
                 .and_then(|()| build_engine(&account, config, env, &overrides))
                 .and_then(|engine| {

@@ -87,7 +87,7 @@ fn empty_config_lists_an_unconfigured_default() {
     assert_eq!(
         err.and_then(|e| e.hint()).as_deref(),
         Some(
-            "set `channels.clickclack.baseUrl`; set `channels.clickclack.token` (or `channels.clickclack.tokenFile`, or export CLICKCLACK_BOT_TOKEN); set `channels.clickclack.workspace`"
+            "set `channels.clickclack.baseUrl`; set `channels.clickclack.token` (or `channels.clickclack.tokenFile`, or export CLICKCLACK_BOT_TOKEN); set `channels.clickclack.workspace`; or run: openclaw-clickclack channels add clickclack --base-url URL --workspace NAME --token ccb_… (or --code CODE)"
         )
     );
 }
@@ -108,7 +108,7 @@ fn named_account_not_configured_hint_names_its_path() {
     assert_eq!(
         err.and_then(|e| e.hint()).as_deref(),
         Some(
-            "set `channels.clickclack.accounts.peter.token` or `channels.clickclack.accounts.peter.tokenFile` (CLICKCLACK_BOT_TOKEN is only used by the default account)"
+            "set `channels.clickclack.accounts.peter.token` or `channels.clickclack.accounts.peter.tokenFile` (CLICKCLACK_BOT_TOKEN is only used by the default account); or run: openclaw-clickclack channels add clickclack --account peter --base-url URL --workspace NAME --token ccb_… (or --code CODE)"
         )
     );
 }
