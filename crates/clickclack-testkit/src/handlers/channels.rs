@@ -288,7 +288,7 @@ pub(crate) async fn create_topic(shared: &Shared, ctx: &mut Ctx, ws: &str) -> Ap
     let body = shared.store.write(|d| -> ApiResult<Value> {
         member_of(d, &actor, ws)?;
         if let Some(c) = &channel
-            && !d.channels.get(c).is_some_and(|ch| ch.workspace_id == ws)
+            && d.channels.get(c).is_none_or(|ch| ch.workspace_id != ws)
         {
             return Err(ApiError::bad_request(crate::error::NO_ROWS));
         }
