@@ -6,6 +6,7 @@ mod macros;
 pub mod close;
 pub mod error;
 pub mod event;
+pub mod go;
 pub mod headers;
 pub mod ids;
 pub mod objects;

@@ -191,6 +191,9 @@ pub struct Channel {
     /// Archive time, when archived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<Timestamp>,
+    /// The archived flag later servers send beside `archived_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
     /// Whether an external system manages the channel.
     #[serde(default)]
     pub external_managed: bool,
@@ -215,9 +218,9 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// Whether the channel is archived.
+    /// Whether the channel is archived (`archived_at` set or `archived: true`).
     pub fn is_archived(&self) -> bool {
-        self.archived_at.is_some()
+        self.archived_at.is_some() || self.archived == Some(true)
     }
 }
 
@@ -233,7 +236,7 @@ pub struct ThreadState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reply_at: Option<Timestamp>,
     /// Up to three most recent reply authors.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub last_reply_author_ids: Vec<UserId>,
 }
 
@@ -351,7 +354,11 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<User>,
     /// Attached uploads.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::go::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub attachments: Vec<Upload>,
     /// The quoted message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -372,7 +379,11 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     /// Reaction summaries.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::go::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub reactions: Vec<ReactionSummary>,
 }
 
@@ -417,7 +428,7 @@ pub struct DirectConversation {
     #[serde(default)]
     pub created_at: Timestamp,
     /// Members (hydrated users).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub members: Vec<User>,
     /// Newest DM message sequence.
     #[serde(default)]
@@ -494,7 +505,7 @@ pub struct BotToken {
     #[serde(default)]
     pub name: String,
     /// Concrete scopes, sorted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub scopes: Vec<Scope>,
     /// Creator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -582,7 +593,7 @@ pub struct SearchResult {
     #[serde(default)]
     pub snippet: String,
     /// Highlight ranges.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub highlights: Vec<SearchHighlight>,
 }
 

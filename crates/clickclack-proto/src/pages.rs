@@ -11,7 +11,7 @@ use crate::objects::{Message, RoleCounts, SearchResult, ThreadState, WorkspaceMe
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessagePage {
     /// The messages.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub messages: Vec<Message>,
     /// Lowest `channel_seq` in the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,7 +33,7 @@ pub struct ThreadPage {
     /// The root message.
     pub root: Message,
     /// Replies in ascending `thread_seq`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub replies: Vec<Message>,
     /// The thread summary.
     #[serde(default)]
@@ -56,11 +56,15 @@ pub struct ThreadPage {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsPage {
     /// The events (possibly fewer than `limit` even when more exist).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub events: Vec<Event>,
     /// With `include_tail=true`: the newest visible durable cursor, the safe
-    /// `after_cursor` for a fresh start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `after_cursor` for a fresh start. `""` (no visible event yet) is `None`.
+    #[serde(
+        default,
+        deserialize_with = "crate::go::non_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tail_cursor: Option<Cursor>,
 }
 
@@ -68,10 +72,14 @@ pub struct EventsPage {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MembersPage {
     /// The members.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub members: Vec<WorkspaceMember>,
-    /// Opaque cursor for the next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Opaque cursor for the next page (`""` is `None`).
+    #[serde(
+        default,
+        deserialize_with = "crate::go::non_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub next_cursor: Option<String>,
     /// Whether more members exist.
     #[serde(default)]
@@ -88,9 +96,9 @@ pub struct MembersPage {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SearchResults {
     /// The hits.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub results: Vec<SearchResult>,
-    /// Opaque cursor for the next page.
-    #[serde(default)]
+    /// Opaque cursor for the next page (`""` is `None`).
+    #[serde(default, deserialize_with = "crate::go::non_empty")]
     pub next_cursor: Option<String>,
 }

@@ -98,7 +98,7 @@ pub struct CreateDirectConversation {
     /// The workspace.
     pub workspace_id: WorkspaceId,
     /// The other members (`usr_…`), max 32.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub member_ids: Vec<UserId>,
 }
 
@@ -199,7 +199,7 @@ pub struct BotCommandInput {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SetBotCommands {
     /// The full command menu.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub commands: Vec<BotCommandInput>,
 }
 
@@ -207,6 +207,7 @@ pub struct SetBotCommands {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MarkRead {
     /// The new read pointer.
+    #[serde(default)]
     pub seq: i64,
 }
 

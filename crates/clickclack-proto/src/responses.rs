@@ -19,7 +19,7 @@ pub struct MeResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WorkspacesResponse {
     /// Visible workspaces (a bot sees only its token's workspace).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub workspaces: Vec<Workspace>,
 }
 
@@ -34,17 +34,18 @@ pub struct WorkspaceResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChannelsResponse {
     /// The channels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub channels: Vec<Channel>,
 }
 
 /// `POST /api/workspaces/{id}/channels` (201) and `PATCH /api/channels/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChannelWriteResponse {
     /// The channel.
     pub channel: Channel,
-    /// The durable event it produced.
-    pub event: Event,
+    /// The durable event it produced; `None` when the server sent no `event` key or `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
 }
 
 /// `GET /api/messages/{id}` and `GET /api/messages/by-nonce`.
@@ -71,18 +72,21 @@ pub struct ThreadReplyResponse {
     pub message: Message,
     /// The thread summary after the reply.
     pub thread_state: ThreadState,
-    /// The events (`thread.reply_created`, `thread.state_updated`); `null` on a nonce replay.
-    #[serde(default)]
-    pub events: Option<Vec<Event>>,
+    /// The events (`thread.reply_created`, `thread.state_updated`); empty on a
+    /// nonce replay (the server sends `null`).
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub events: Vec<Event>,
 }
 
 /// `POST`/`DELETE` reactions. On a replayed add, `event` is the zero event ([`Event::is_zero`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReactionResponse {
-    /// The event (zero event when the reaction already existed).
-    pub event: Event,
+    /// The event: the zero event when the reaction already existed, `None`
+    /// when the server sent no `event` key or `null`. See [`ReactionResponse::created_event`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
     /// The message's reactions after the change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub reactions: Vec<ReactionSummary>,
 }
 
@@ -90,7 +94,7 @@ pub struct ReactionResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DirectConversationsResponse {
     /// The caller's DMs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub conversations: Vec<DirectConversation>,
 }
 
@@ -116,17 +120,33 @@ pub struct ReceiptResponse {
 }
 
 /// `POST /api/realtime/ephemeral` (202).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventResponse {
-    /// The published cursorless event.
-    pub event: Event,
+    /// The published cursorless event; `None` when the server sent no `event` key or `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+}
+
+impl ReactionResponse {
+    /// The event this change produced: `None` when the server sent none or the
+    /// zero event (the reaction already existed).
+    pub fn created_event(&self) -> Option<&Event> {
+        self.event.as_ref().filter(|e| !e.is_zero())
+    }
+}
+
+impl ThreadReplyResponse {
+    /// Whether the server answered a nonce replay (no events were produced).
+    pub fn is_replay(&self) -> bool {
+        self.events.is_empty()
+    }
 }
 
 /// `PUT /api/bots/self/commands`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BotCommandsResponse {
     /// The stored commands.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub bot_commands: Vec<BotCommand>,
 }
 
@@ -142,7 +162,7 @@ pub struct OkResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct EventTypesResponse {
     /// The durable event types.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::go::list")]
     pub event_types: Vec<String>,
 }
 

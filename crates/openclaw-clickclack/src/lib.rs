@@ -14,6 +14,7 @@ pub mod llm;
 pub mod nonce;
 pub mod outbound;
 pub mod policy;
+pub mod preflight;
 pub mod reply;
 pub mod resolve;
 pub mod scheduler;

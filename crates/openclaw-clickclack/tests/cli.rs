@@ -26,14 +26,35 @@ fn write_config(env: &Env, extra: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// Variables the binary reads that must not leak in from the test's environment.
+const CLEARED_ENV: &[&str] = &[
+    "CLICKCLACK_BOT_TOKEN",
+    "OPENCLAW_CONFIG_PATH",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENCLAW_GATEWAY_URL",
+    "OPENCLAW_GATEWAY_TOKEN",
+];
+
 /// Runs the binary off the async runtime (the server keeps serving on it).
 async fn run(args: Vec<String>, token: Option<String>) -> Run {
+    run_with(args, token, &[]).await
+}
+
+/// [`run`] with extra environment variables.
+async fn run_with(args: Vec<String>, token: Option<String>, vars: &[(&str, &str)]) -> Run {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::cargo_bin(BIN).expect("binary");
-        cmd.args(&args)
-            .env_remove("CLICKCLACK_BOT_TOKEN")
-            .env_remove("OPENCLAW_CONFIG_PATH")
-            .env("RUST_LOG", "off");
+        cmd.args(&args).env("RUST_LOG", "off");
+        for name in CLEARED_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.envs(vars);
         if let Some(token) = token {
             cmd.env("CLICKCLACK_BOT_TOKEN", token);
         }
@@ -299,12 +320,20 @@ async fn doctor_passes_every_check_in_order() {
     env.server
         .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hi");
     let (_dir, config) = write_config(&env, "");
-    let out = run(
+    // The docs' config names no model: the host default (Anthropic) applies.
+    let out = run_with(
         args(&["doctor", "--config", &config.to_string_lossy()]),
         Some(env.seed.bot.token.clone()),
+        &[("ANTHROPIC_API_KEY", "sk-ant-test")],
     )
     .await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("✓ replies: model anthropic/claude-opus-4-6 (the host default"),
+        "{}",
+        out.stdout
+    );
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with('✓')).collect();
     let titles: Vec<&str> = lines
         .iter()
@@ -320,6 +349,7 @@ async fn doctor_passes_every_check_in_order() {
         vec![
             "config parsed",
             "account configured",
+            "replies",
             "token accepted",
             "workspace resolved",
             "scopes",
@@ -703,4 +733,152 @@ fn gateway_help_states_the_default_reply_mode() {
         .expect("runs");
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("replyMode \"agent\", the default"), "{help}");
+}
+
+/// The docs' config names no model and no key is set: `doctor` and
+/// `gateway` both refuse at start, with the host's wording and the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_without_a_key_fails_at_start_in_doctor_and_gateway() {
+    let env = start().await;
+    let (dir, config) = write_config(&env, "");
+    let config = config.to_string_lossy().into_owned();
+    let token = Some(env.seed.bot.token.clone());
+    const NO_KEY: &str = "No API key found for provider \"anthropic\"";
+
+    let doctor = run(args(&["--config", &config, "doctor"]), token.clone()).await;
+    assert_eq!(doctor.code, Some(1), "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains(&format!("✗ replies: {NO_KEY}")),
+        "{}",
+        doctor.stdout
+    );
+    for needle in [
+        "fix: export ANTHROPIC_API_KEY=",
+        "agents: { defaults: { model: { primary: \"anthropic/claude-opus-4-6\" } } }",
+        "models: { providers: { anthropic: { apiKey: \"${ANTHROPIC_API_KEY}\" } } }",
+        "replyMode: \"agent\"",
+    ] {
+        assert!(
+            doctor.stdout.contains(needle),
+            "{needle}: {}",
+            doctor.stdout
+        );
+    }
+
+    let before = env.server.request_count("GET", "/api/me");
+    let state = dir.path().join("state");
+    let gateway = run(
+        args(&[
+            "--config",
+            &config,
+            "gateway",
+            "--state-dir",
+            &state.to_string_lossy(),
+        ]),
+        token,
+    )
+    .await;
+    assert_fails_with(&gateway, &format!("error: {NO_KEY}"));
+    assert!(
+        gateway.stderr.contains("hint: export ANTHROPIC_API_KEY="),
+        "{}",
+        gateway.stderr
+    );
+    assert_eq!(
+        env.server.request_count("GET", "/api/me"),
+        before,
+        "refused before connecting"
+    );
+}
+
+/// `openai/<model>` with only `OPENAI_API_KEY` (base URL pointed at a stub
+/// through `models.providers.openai.baseUrl`): doctor ✓, and the gateway
+/// answers with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builtin_provider_works_from_a_model_ref_and_its_env_key() {
+    use std::process::Stdio;
+    let env = start().await;
+    let stub = clickclack_testkit::model_stub::ModelStub::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("openclaw.json");
+    let text = common::config_text(&env.server.base_url(), "model: \"openai/gpt-test\",")
+        .trim_end()
+        .trim_end_matches('}')
+        .to_owned()
+        + &format!(
+            "  models: {{ providers: {{ openai: {{ baseUrl: \"{}\" }} }} }},\n}}\n",
+            stub.base_url()
+        );
+    std::fs::write(&config, text).expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let token = env.seed.bot.token.clone();
+    let vars = [("OPENAI_API_KEY", "sk-openai-test")];
+
+    let doctor = run_with(
+        args(&["--config", &config, "doctor"]),
+        Some(token.clone()),
+        &vars,
+    )
+    .await;
+    assert_eq!(doctor.code, Some(0), "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("✓ replies: model openai/gpt-test\n"),
+        "{}",
+        doctor.stdout
+    );
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-clickclack"))
+        .args(["--config", &config, "gateway", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("CLICKCLACK_BOT_TOKEN", &token)
+        .env("OPENAI_API_KEY", "sk-openai-test")
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("ready") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "the gateway became ready");
+    let source =
+        env.server
+            .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hello model");
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            if stub.request_count() > 0
+                && env
+                    .server
+                    .channel_messages(&env.seed.general.id)
+                    .iter()
+                    .any(|m| m.quoted_message_id.as_ref() == Some(&source.id))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let _ = child.start_kill();
+    assert!(
+        answered.is_ok(),
+        "the gateway answered through the openai stub"
+    );
+    let request = &stub.requests()[0];
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer sk-openai-test")
+    );
 }

@@ -68,8 +68,12 @@ impl Client {
 
     /// `POST /api/realtime/ephemeral`: publishes `typing.started`,
     /// `typing.stopped`, `presence.changed` or `agent.progress` (cursorless,
-    /// not replayable). Returns the published event.
-    pub async fn publish_ephemeral(&self, request: &PublishEphemeral) -> Result<Event, Error> {
+    /// not replayable). Returns the published event, or `None` when the
+    /// server accepted it without echoing an `event`.
+    pub async fn publish_ephemeral(
+        &self,
+        request: &PublishEphemeral,
+    ) -> Result<Option<Event>, Error> {
         let call =
             Call::new(Method::POST, ApiPath::new("/api/realtime/ephemeral")).json(request)?;
         let resp: EventResponse = self.json(call).await?;
@@ -82,7 +86,7 @@ impl Client {
         workspace: &WorkspaceId,
         target: &EphemeralTarget,
         started: bool,
-    ) -> Result<Event, Error> {
+    ) -> Result<Option<Event>, Error> {
         let kind = if started {
             "typing.started"
         } else {
@@ -98,7 +102,7 @@ impl Client {
         workspace: &WorkspaceId,
         target: &EphemeralTarget,
         payload: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Event, Error> {
+    ) -> Result<Option<Event>, Error> {
         self.publish_ephemeral(&target.request(workspace, "agent.progress", Some(payload)))
             .await
     }
@@ -109,7 +113,7 @@ impl Client {
         workspace: &WorkspaceId,
         target: &EphemeralTarget,
         payload: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Event, Error> {
+    ) -> Result<Option<Event>, Error> {
         self.publish_ephemeral(&target.request(workspace, "presence.changed", Some(payload)))
             .await
     }

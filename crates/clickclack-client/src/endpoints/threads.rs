@@ -51,7 +51,7 @@ impl Client {
     ///
     /// Always nonce-keyed (the caller's nonce or a generated one). After an
     /// ambiguous failure the committed reply is looked up by nonce; the
-    /// returned `events` is then `None` (as on a server-side replay) and
+    /// returned `events` is then empty (as on a server-side replay) and
     /// `thread_state` is re-read from the thread.
     pub async fn reply_in_thread(
         &self,
@@ -88,7 +88,7 @@ impl Client {
                 ThreadReplyResponse {
                     message,
                     thread_state,
-                    events: None,
+                    events: Vec::new(),
                 }
             },
         )

@@ -243,7 +243,7 @@ async fn threads_get_and_reply() {
         .unwrap();
     assert_eq!(reply.message.parent_message_id.as_ref(), Some(&root.id));
     assert_eq!(reply.thread_state.reply_count, 1);
-    assert!(reply.events.is_some());
+    assert!(!reply.is_replay());
     let page = c
         .get_thread(&root.id, &ThreadQuery::default())
         .await
@@ -282,10 +282,10 @@ async fn reactions_add_remove() {
         .post_message(&env.seed.owner.user.id, &env.seed.general.id, "react");
     let added = c.add_reaction(&m.id, "👍").await.unwrap();
     assert_eq!(added.reactions.len(), 1);
-    assert!(!added.event.is_zero());
+    assert!(added.created_event().is_some());
     let again = c.add_reaction(&m.id, "👍").await.unwrap();
     assert!(
-        again.event.is_zero(),
+        again.created_event().is_none(),
         "an existing reaction yields the zero event"
     );
     let removed = c.remove_reaction(&m.id, "👍").await.unwrap();
@@ -436,7 +436,11 @@ async fn ephemeral_and_bot_commands() {
         event_type: "typing.started".into(),
         payload: None,
     };
-    let ev = c.publish_ephemeral(&req).await.unwrap();
+    let ev = c
+        .publish_ephemeral(&req)
+        .await
+        .unwrap()
+        .expect("event echoed");
     assert_eq!(ev.event_type(), "typing.started");
     assert!(!ev.is_durable());
     let cmds = SetBotCommands {
@@ -519,6 +523,7 @@ async fn ephemeral_helpers() {
         c.publish_typing(ws, &target, true)
             .await
             .unwrap()
+            .expect("event echoed")
             .event_type(),
         "typing.started"
     );
@@ -526,6 +531,7 @@ async fn ephemeral_helpers() {
         c.publish_typing(ws, &target, false)
             .await
             .unwrap()
+            .expect("event echoed")
             .event_type(),
         "typing.stopped"
     );
@@ -534,13 +540,15 @@ async fn ephemeral_helpers() {
     let ev = c
         .publish_agent_progress(ws, &target, payload.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("event echoed");
     assert_eq!(ev.event_type(), "agent.progress");
     let dm = c.open_dm(ws, &env.seed.owner.user.id).await.unwrap();
     let ev = c
         .publish_typing(ws, &EphemeralTarget::Dm(dm.id.clone()), true)
         .await
-        .unwrap();
+        .unwrap()
+        .expect("event echoed");
     assert_eq!(ev.direct_conversation_id(), Some(&dm.id));
 }
 

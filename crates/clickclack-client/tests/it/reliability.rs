@@ -113,7 +113,7 @@ async fn lost_response_on_thread_reply_and_dm() {
         .unwrap();
     assert_eq!(env.server.thread_replies(&root.id).len(), 1);
     assert_eq!(r.thread_state.reply_count, 1);
-    assert!(r.events.is_none());
+    assert!(r.is_replay());
 
     let dm = c
         .open_dm(&env.seed.workspace.id, &env.seed.owner.user.id)

@@ -10,39 +10,32 @@ use crate::timestamp::Timestamp;
 
 /// The envelope as decoded in step one, with the payload still raw.
 ///
-/// Only `type` is required; missing or `null` string fields become empty.
+/// Only `type` is required; missing or `null` string fields become empty
+/// (see [`crate::go`]).
 #[derive(Deserialize)]
 pub(crate) struct Envelope<'a, P> {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::go::or_default")]
     pub(crate) id: EventId,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::go::or_default")]
     pub(crate) cursor: Cursor,
     #[serde(rename = "type", borrow)]
     pub(crate) event_type: Cow<'a, str>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::go::or_default")]
     pub(crate) workspace_id: WorkspaceId,
     #[serde(default)]
     pub(crate) channel_id: Option<ChannelId>,
     #[serde(default)]
     pub(crate) seq: Option<i64>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::go::or_default")]
     pub(crate) created_at: Timestamp,
-    #[serde(default)]
-    pub(crate) mentioned_user_ids: Option<Vec<UserId>>,
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub(crate) mentioned_user_ids: Vec<UserId>,
     #[serde(default = "none")]
     pub(crate) payload: Option<P>,
 }
 
 fn none<T>() -> Option<T> {
     None
-}
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A borrowed or owned raw payload.

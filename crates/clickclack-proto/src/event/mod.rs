@@ -59,6 +59,7 @@ pub struct Event {
     /// Creation time as received.
     pub created_at: Timestamp,
     /// Mentioned users (later servers, on `message.created`/`thread.reply_created`).
+    // Decoded by the envelope through crate::go::list (null or absent: empty).
     pub mentioned_user_ids: Vec<UserId>,
     /// The typed payload.
     pub payload: EventPayload,
@@ -91,7 +92,7 @@ impl Event {
             channel_id: env.channel_id,
             seq: env.seq,
             created_at: env.created_at,
-            mentioned_user_ids: env.mentioned_user_ids.unwrap_or_default(),
+            mentioned_user_ids: env.mentioned_user_ids,
             payload,
         }
     }
@@ -143,8 +144,9 @@ impl Event {
         self
     }
 
-    /// The zero event the server returns on a reaction replay
-    /// (`id`/`cursor`/`type`/`workspace_id` empty, Go zero time, `payload: null`).
+    /// The zero event the server returns on a reaction replay: Go's zero-valued
+    /// `Event`, every string empty (`created_at` too: it is a Go `string`) and
+    /// `payload: null`. Encodes exactly as Go sends it.
     pub fn zero() -> Event {
         Event {
             id: EventId::default(),
@@ -153,7 +155,7 @@ impl Event {
             workspace_id: WorkspaceId::default(),
             channel_id: None,
             seq: None,
-            created_at: Timestamp::new("0001-01-01T00:00:00Z"),
+            created_at: Timestamp::default(),
             mentioned_user_ids: Vec::new(),
             payload: EventPayload::Unknown { raw: null_raw() },
         }

@@ -98,15 +98,26 @@ pub struct MessageCreatedPayload {
     /// The create request's correlation id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Users mentioned in the body (later servers also send this on the envelope).
+    #[serde(
+        default,
+        deserialize_with = "crate::go::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mentioned_user_ids: Vec<UserId>,
 }
 
-/// Payload of `thread.reply_created`. There is **no `author_id`**: fetch the message or match `nonce`.
+/// Payload of `thread.reply_created`. Older servers send **no `author_id`**:
+/// then fetch the message or match `nonce`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ThreadReplyCreatedPayload {
     /// The new reply.
     pub message_id: MessageId,
     /// The thread root.
     pub root_message_id: MessageId,
+    /// The reply's author (later servers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<UserId>,
     /// The DM, for DM threads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_conversation_id: Option<ConversationId>,
@@ -116,6 +127,13 @@ pub struct ThreadReplyCreatedPayload {
     /// The reply request's correlation id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Users mentioned in the body (later servers).
+    #[serde(
+        default,
+        deserialize_with = "crate::go::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mentioned_user_ids: Vec<UserId>,
 }
 
 /// Payload of `thread.state_updated`.
@@ -136,6 +154,9 @@ pub struct MessageChangedPayload {
     /// The thread root of the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_message_id: Option<MessageId>,
+    /// The message's author (later servers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<UserId>,
     /// The DM, for DM messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_conversation_id: Option<ConversationId>,
@@ -166,10 +187,12 @@ pub struct ChannelPayload {
     pub channel_id: ChannelId,
 }
 
-/// Payload of `channel.updated`.
+/// Payload of `channel.updated`. Some publishers send `{}` or no payload:
+/// then `channel_id` is empty (use the envelope's `channel_id`) and `archived` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ChannelUpdatedPayload {
-    /// The channel.
+    /// The channel (empty when the payload did not name it).
+    #[serde(default, skip_serializing_if = "ChannelId::is_empty")]
     pub channel_id: ChannelId,
     /// Whether the channel is now archived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,9 +314,21 @@ fn typed<T: serde::de::DeserializeOwned>(
 impl EventPayload {
     /// Decodes a payload by event `type`. Unknown types, `null` and payloads
     /// that do not match their type become [`EventPayload::Unknown`].
+    ///
+    /// `channel.updated` is the one type whose payload may be `{}`, `null` or
+    /// absent and still decode as typed ([`EventPayload::ChannelUpdated`]).
     pub fn decode(event_type: &str, raw: Option<&RawValue>) -> EventPayload {
-        let Some(raw) = raw else {
-            return EventPayload::Unknown { raw: null_raw() };
+        let raw = match raw {
+            Some(raw) if raw.get() != "null" => raw,
+            _ if event_type == types::CHANNEL_UPDATED => {
+                return EventPayload::ChannelUpdated(ChannelUpdatedPayload::default());
+            }
+            Some(raw) => {
+                return EventPayload::Unknown {
+                    raw: raw.to_owned(),
+                };
+            }
+            None => return EventPayload::Unknown { raw: null_raw() },
         };
         let json = raw.get();
         use types as t;

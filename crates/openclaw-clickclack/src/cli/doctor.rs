@@ -2,7 +2,9 @@
 //! docs' troubleshooting list under every `✗`); exit code 1 on any `✗`.
 //!
 //! 1. config parse;
-//! 2. account configured;
+//! 2. account configured (a usable token), then how replies are produced:
+//!    the gateway's own start checks ([`crate::preflight`]), so a model
+//!    without an API key fails here exactly as `gateway` would refuse it;
 //! 3. token accepted (`GET /api/me`: `@handle`, kind, owner);
 //! 4. workspace resolved;
 //! 5. scopes, probed without side effects: `GET /api/messages/by-nonce` and
@@ -86,6 +88,16 @@ impl Report<'_> {
         Ok(())
     }
 
+    fn replies(
+        &mut self,
+        result: Result<String, crate::preflight::StartProblem>,
+    ) -> std::io::Result<()> {
+        match result {
+            Ok(what) => self.ok(REPLIES, what),
+            Err(problem) => self.fail(REPLIES, problem.message, problem.fix),
+        }
+    }
+
     fn skip(&mut self, what: &str, why: &str) -> std::io::Result<()> {
         writeln!(self.out, "- {what}: skipped ({why})")
     }
@@ -100,6 +112,7 @@ impl Report<'_> {
 
 const CONFIG: &str = "config parsed";
 const ACCOUNT: &str = "account configured";
+const REPLIES: &str = "replies";
 const TOKEN: &str = "token accepted";
 const WORKSPACE: &str = "workspace resolved";
 const SCOPES: &str = "scopes";
@@ -182,6 +195,9 @@ async fn checks(
             );
         }
     };
+    // 2b. replies: the engine the gateway builds, with the gateway's start
+    // checks; printed right after the account line.
+    let replies = crate::preflight::engine(&account, &config, &ProcessEnv);
     if account.reply_mode == ReplyMode::Agent {
         let agent_id = crate::gateway::engine::resolve_agent_id(&account, &config);
         *agent = Some((config, agent_id));
@@ -189,6 +205,7 @@ async fn checks(
     // The same check `message send` and `gateway` make, with the same words.
     if let Err(e) = crate::diagnose::require_usable(&account, &ProcessEnv) {
         report.fail(ACCOUNT, e.to_string(), e.hint())?;
+        report.replies(replies)?;
         return report.skip_rest(
             &[TOKEN, WORKSPACE, SCOPES, DEFAULT_TO, REALTIME],
             "no usable token",
@@ -204,6 +221,7 @@ async fn checks(
             account.token_source.as_str()
         ),
     )?;
+    report.replies(replies)?;
 
     let client = match build_client(&account, &ChannelOptions::default()) {
         Ok(client) => client,

@@ -22,6 +22,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::{CliError, Context, Outcome};
+use crate::accounts::{list_enabled_accounts, normalize_account_id};
 use crate::config::{LoadedConfig, ProcessEnv};
 use crate::gateway::{Gateway, GatewayOptions, Lifecycle};
 
@@ -160,6 +161,9 @@ pub async fn run(
     err: &mut (dyn Write + Send),
 ) -> Result<Outcome, CliError> {
     let loaded = ctx.load_config()?;
+    if !preflight(&loaded, &args.account, err)? {
+        return Ok(Outcome::Failure);
+    }
     let options = GatewayOptions {
         accounts: args.account.clone(),
         state_dir: args.state_dir.clone(),
@@ -177,4 +181,48 @@ pub async fn run(
             Ok(Outcome::Failure)
         }
     }
+}
+
+/// The start checks `doctor` runs ([`crate::preflight`]) for every account
+/// the gateway would start. Problems are printed with their fix; returns
+/// `false` when no account can start (the gateway then exits 1 without
+/// contacting anything).
+fn preflight(
+    loaded: &LoadedConfig,
+    wanted: &[String],
+    err: &mut (dyn Write + Send),
+) -> Result<bool, CliError> {
+    let Ok(accounts) = list_enabled_accounts(&loaded.config, &ProcessEnv) else {
+        // Gateway::start reports config-level errors itself.
+        return Ok(true);
+    };
+    let wanted: Vec<String> = wanted.iter().map(|a| normalize_account_id(a)).collect();
+    let selected: Vec<_> = accounts
+        .iter()
+        .filter(|a| wanted.is_empty() || wanted.contains(&a.account_id))
+        .collect();
+    let mut startable = selected.is_empty();
+    let mut problems = Vec::new();
+    for account in selected {
+        match crate::preflight::check_account(account, &loaded.config, &ProcessEnv) {
+            Ok(_) => startable = true,
+            Err(problem) => problems.push((account.account_id.clone(), problem)),
+        }
+    }
+    for (account_id, problem) in &problems {
+        let lead = if startable {
+            format!("warning: account \"{account_id}\" will not start: ")
+        } else {
+            "error: ".to_owned()
+        };
+        writeln!(
+            err,
+            "{lead}{}",
+            crate::diagnose::escape_control(&problem.message)
+        )?;
+        if let Some(fix) = &problem.fix {
+            writeln!(err, "hint: {fix}")?;
+        }
+    }
+    Ok(startable)
 }

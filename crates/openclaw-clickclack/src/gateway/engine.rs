@@ -217,7 +217,8 @@ pub(crate) struct EngineOverrides {
 
 /// Builds the engine of one account, refusing it when the config cannot work:
 /// a model-mode `agentId` without `plugins.entries.clickclack.llm.allowAgentIdOverride: true`,
-/// or a model-mode account without a model.
+/// or a model (configured, else [`crate::llm::host_defaults::DEFAULT_MODEL`])
+/// whose provider is unknown or has no key.
 pub(crate) fn build_engine(
     account: &ResolvedAccount,
     config: &OpenClawConfig,
@@ -236,10 +237,9 @@ pub(crate) fn build_engine(
                     agent_id: agent.clone(),
                 });
             }
-            let model =
-                resolve_model(account, config, &agent_id).ok_or_else(|| GatewayError::NoModel {
-                    account_id: account.account_id.clone(),
-                })?;
+            // No model configured: the host's default applies (conventions §4).
+            let model = resolve_model(account, config, &agent_id)
+                .unwrap_or_else(|| crate::llm::host_defaults::DEFAULT_MODEL.to_owned());
             let runtime = match &overrides.llm {
                 Some(runtime) => Arc::clone(runtime),
                 None => {

@@ -27,7 +27,7 @@ pub enum LlmError {
         message: String,
     },
     /// The provider needs an API key and none is configured.
-    #[error("model provider \"{provider}\" has no API key: set models.providers.{provider}.apiKey{}", env_hint(.env.as_deref()))]
+    #[error("No API key found for provider \"{provider}\": set models.providers.{provider}.apiKey{}", env_hint(.env.as_deref()))]
     MissingApiKey {
         /// The provider id.
         provider: String,

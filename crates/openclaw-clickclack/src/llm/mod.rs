@@ -36,6 +36,7 @@
 
 mod anthropic;
 mod error;
+pub mod host_defaults;
 mod http;
 mod openai;
 mod provider;

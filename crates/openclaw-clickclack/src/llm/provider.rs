@@ -282,7 +282,7 @@ mod tests {
         let err = r.resolve("anthropic/claude").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "model provider \"anthropic\" has no API key: set models.providers.anthropic.apiKey or the ANTHROPIC_API_KEY environment variable"
+            "No API key found for provider \"anthropic\": set models.providers.anthropic.apiKey or the ANTHROPIC_API_KEY environment variable"
         );
         assert_eq!(
             r.resolve("nope/x").unwrap_err().to_string(),
