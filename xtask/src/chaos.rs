@@ -1,21 +1,22 @@
 //! `cargo xtask chaos [--minutes N] [--seed S] [--accounts N]`: the chaos
 //! suite against a real `openclaw-clickclack gateway` process, which is
 //! killed (SIGKILL) and restarted with its persisted state directory while
-//! the testkit's faults fire. Prints the figures; fails unless lost = 0,
-//! duplicated = 0, no reply to a message older than `catchUpMaxAge`, and
-//! every account is ready again. A failing seed is printed for replay.
+//! the testkit's faults fire, and the model in front of it has outages
+//! (503, slow, refused, HTML 200). Prints the figures; fails unless lost = 0,
+//! duplicated = 0, silent = 0 (every human message has exactly one bot reply:
+//! an answer or a visible failure), no reply to a message older than
+//! `catchUpMaxAge`, and every account is ready again. A failing seed is printed for replay.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use clickclack_testkit::TestServer;
-use clickclack_testkit::model_stub::ModelStub;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::chaos_engine::{self, Chaos, GatewayControl, Plan, World};
+use crate::chaos_engine::{self, Chaos, ChaosModel, GatewayControl, Plan, World};
 
 /// `catchUpMaxAge` of the gateway (`--catch-up-max-age`) during the run: a
 /// message delayed by the chaos for longer than this would rightly be
@@ -117,7 +118,7 @@ fn target_dir() -> PathBuf {
 
 async fn run(args: Args, bin: PathBuf) -> Result<chaos_engine::Report, String> {
     let server = TestServer::start().await;
-    let model = ModelStub::start().await;
+    let model = ChaosModel::start().await?;
     let world = World::build(&server, args.accounts);
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let config = dir.path().join("openclaw.json5");
@@ -158,7 +159,8 @@ async fn run(args: Args, bin: PathBuf) -> Result<chaos_engine::Report, String> {
     };
     let chaos = Chaos::new(plan, &server, world, state, gateway, |line| {
         println!("chaos: {line}");
-    });
+    })
+    .with_model(&model);
     let report = chaos.run().await;
     if report.as_ref().map_or(true, |r| !r.passed()) {
         // Keep the logs of a failing run.

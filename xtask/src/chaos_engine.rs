@@ -14,15 +14,223 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clickclack_proto::{ChannelId, ConversationId, Cursor, MessageId, WorkspaceId};
 use clickclack_realtime::{CursorStore, FileCursorStore};
-use clickclack_testkit::{BotSpec, TestBot, TestServer, TestUser};
+use clickclack_testkit::model_stub::{ModelStub, StubReply, echo_reply};
+use clickclack_testkit::{BotSpec, RawResponse, TestBot, TestServer, TestUser};
+use openclaw_clickclack::nonce::reply_nonce;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The start of every visible failure reply of the gateway.
+pub const FAILURE_REPLY_PREFIX: &str = "I couldn't answer this";
+
+/// What the chaos model does right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModelMode {
+    /// Echo the question (with its tag).
+    Answer,
+    /// HTTP 503 from the model.
+    Unavailable,
+    /// Answer after this delay.
+    Slow(Duration),
+    /// Nothing listens: connections are refused.
+    Refused,
+    /// A proxy's HTML page with status 200.
+    Html,
+}
+
+#[derive(Debug)]
+struct ModelState {
+    mode: ModelMode,
+    until: Instant,
+}
+
+impl ModelState {
+    fn current(&self) -> ModelMode {
+        if Instant::now() < self.until {
+            self.mode
+        } else {
+            ModelMode::Answer
+        }
+    }
+}
+
+/// The model the gateway talks to during chaos: an echo [`ModelStub`]
+/// behind a small TCP gate on a fixed port. Faults: 503s and slow answers
+/// (in the stub), refused connections and HTML-200 pages (in the gate).
+pub struct ChaosModel {
+    stub: ModelStub,
+    addr: SocketAddr,
+    state: Arc<Mutex<ModelState>>,
+    gate: JoinHandle<()>,
+}
+
+impl ChaosModel {
+    /// Starts the stub and its gate on `127.0.0.1:<free port>`.
+    pub async fn start() -> Result<ChaosModel, String> {
+        let state = Arc::new(Mutex::new(ModelState {
+            mode: ModelMode::Answer,
+            until: Instant::now(),
+        }));
+        let for_stub = Arc::clone(&state);
+        let stub = ModelStub::start_with(move |request| {
+            let mode = lock(&for_stub).current();
+            Box::pin(async move {
+                match mode {
+                    ModelMode::Unavailable => StubReply::Status(503),
+                    ModelMode::Slow(delay) => {
+                        tokio::time::sleep(delay).await;
+                        StubReply::Text(echo_reply(&request))
+                    }
+                    _ => StubReply::Text(echo_reply(&request)),
+                }
+            })
+        })
+        .await;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("model gate: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("model gate: {e}"))?;
+        let gate = tokio::spawn(gate_loop(listener, stub.addr(), Arc::clone(&state)));
+        Ok(ChaosModel {
+            stub,
+            addr,
+            state,
+            gate,
+        })
+    }
+
+    /// The provider `baseUrl` (`http://127.0.0.1:PORT/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Completions the stub answered (or failed) so far.
+    pub fn calls(&self) -> u64 {
+        self.stub.request_count()
+    }
+
+    fn set(&self, mode: ModelMode, for_: Duration) {
+        *lock(&self.state) = ModelState {
+            mode,
+            until: Instant::now() + for_,
+        };
+    }
+
+    /// Back to answering.
+    pub fn clear(&self) {
+        self.set(ModelMode::Answer, Duration::ZERO);
+    }
+}
+
+impl Drop for ChaosModel {
+    fn drop(&mut self) {
+        self.gate.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Accepts on `listener` and forwards to the stub, or refuses (the
+/// listener is closed meanwhile and every forwarded connection cut), or
+/// answers an HTML page. Re-binds the same address after a refusal.
+async fn gate_loop(listener: TcpListener, stub: SocketAddr, state: Arc<Mutex<ModelState>>) {
+    let addr = listener.local_addr().ok();
+    let mut listener = Some(listener);
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    let mut last_mode = ModelMode::Answer;
+    loop {
+        let mode = lock(&state).current();
+        if mode != last_mode && matches!(mode, ModelMode::Refused | ModelMode::Html) {
+            // Pooled connections would hide the fault: cut them.
+            for c in conns.drain(..) {
+                c.abort();
+            }
+        }
+        last_mode = mode;
+        conns.retain(|c| !c.is_finished());
+        if mode == ModelMode::Refused {
+            listener = None;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let Some(l) = &listener else {
+            let Some(addr) = addr else { return };
+            match TcpListener::bind(addr).await {
+                Ok(l) => listener = Some(l),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+            continue;
+        };
+        let accepted = tokio::time::timeout(Duration::from_millis(50), l.accept()).await;
+        let Ok(Ok((mut client, _))) = accepted else {
+            continue;
+        };
+        let html = mode == ModelMode::Html;
+        conns.push(tokio::spawn(async move {
+            if html {
+                let _ = answer_html(&mut client).await;
+                return;
+            }
+            if let Ok(mut upstream) = TcpStream::connect(stub).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            }
+        }));
+    }
+}
+
+/// Reads one HTTP request and answers a 200 HTML page, then closes.
+async fn answer_html(client: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return Ok(());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < header_end + length {
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = "<html><body><h1>502 Bad Gateway</h1><p>upstream is restarting</p></body></html>";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(response.as_bytes()).await?;
+    client.shutdown().await
+}
 
 /// What one chaos run does.
 #[derive(Debug, Clone)]
@@ -199,6 +407,13 @@ pub struct Report {
     pub lost: u64,
     /// Replies beyond the first for one message.
     pub duplicated: u64,
+    /// Expected messages answered with a visible failure reply instead.
+    pub failed_visibly: u64,
+    /// Expected messages with no bot reply at all (neither an answer nor a
+    /// visible failure). Must be 0.
+    pub silent: u64,
+    /// Model calls the stub saw.
+    pub model_calls: u64,
     /// Messages older than `catchUpMaxAge` (posted while down).
     pub stale_posted: u64,
     /// Replies to those (must be 0).
@@ -228,6 +443,7 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.lost == 0
             && self.duplicated == 0
+            && self.silent == 0
             && self.stale_replied == 0
             && self.all_ready
             && self.expected > 0
@@ -252,6 +468,9 @@ impl Report {
         let _ = writeln!(s, "  bot replies seen       {}", self.replies_seen);
         let _ = writeln!(s, "  lost                   {}", self.lost);
         let _ = writeln!(s, "  duplicated             {}", self.duplicated);
+        let _ = writeln!(s, "  silent                 {}", self.silent);
+        let _ = writeln!(s, "  visible failure replies {}", self.failed_visibly);
+        let _ = writeln!(s, "  model calls            {}", self.model_calls);
         let _ = writeln!(
             s,
             "  older than catchUpMaxAge: posted {}, replied {}",
@@ -322,6 +541,23 @@ enum Fault {
     Restart {
         down: Duration,
     },
+    /// The model answers 503 for a while.
+    Model503(Duration),
+    /// The model answers slowly for a while.
+    ModelSlow {
+        delay: Duration,
+        for_: Duration,
+    },
+    /// Nothing listens on the model's port for a while.
+    ModelRefused(Duration),
+    /// A proxy in front of the model answers 200 with an HTML page for a while.
+    ModelHtml(Duration),
+    /// ClickClack answers 200 with a body that is not its JSON.
+    RestGarbage {
+        method: &'static str,
+        prefix: &'static str,
+        n: usize,
+    },
 }
 
 impl Fault {
@@ -335,14 +571,40 @@ impl Fault {
             Fault::Delay { .. } => "delay".into(),
             Fault::LoseResponse { .. } => "lost-response".into(),
             Fault::Restart { .. } => "restart".into(),
+            Fault::Model503(_) => "model-503".into(),
+            Fault::ModelSlow { .. } => "model-slow".into(),
+            Fault::ModelRefused(_) => "model-refused".into(),
+            Fault::ModelHtml(_) => "model-html-200".into(),
+            Fault::RestGarbage { .. } => "rest-200-garbage".into(),
         }
     }
 }
 
 const SEND_PREFIXES: [&str; 3] = ["/api/channels/", "/api/messages/", "/api/dms/"];
 
-fn pick_fault(rng: &mut fastrand::Rng, restarts: bool) -> Fault {
+fn pick_fault(rng: &mut fastrand::Rng, restarts: bool, model: bool) -> Fault {
     let ms = |rng: &mut fastrand::Rng, lo: u64, hi: u64| Duration::from_millis(rng.u64(lo..=hi));
+    if model && rng.u32(0..100) < 30 {
+        // Model and proxy faults, shorter than the gateway's retry window.
+        return match rng.u32(0..5) {
+            0 => Fault::Model503(ms(rng, 1000, 8000)),
+            1 => Fault::ModelSlow {
+                delay: ms(rng, 1000, 4000),
+                for_: ms(rng, 2000, 8000),
+            },
+            2 => Fault::ModelRefused(ms(rng, 1000, 6000)),
+            3 => Fault::ModelHtml(ms(rng, 1000, 6000)),
+            _ => Fault::RestGarbage {
+                method: if rng.bool() { "GET" } else { "POST" },
+                prefix: if rng.bool() {
+                    "/api/messages/"
+                } else {
+                    SEND_PREFIXES[rng.usize(0..3)]
+                },
+                n: rng.usize(1..=3),
+            },
+        };
+    }
     loop {
         return match rng.u32(0..100) {
             0..=14 => Fault::DropSockets,
@@ -418,6 +680,7 @@ pub struct Chaos<'a, G: GatewayControl> {
     world: World,
     state_dir: PathBuf,
     gateway: G,
+    model: Option<&'a ChaosModel>,
     rng: fastrand::Rng,
     posted: Vec<Posted>,
     next_tag: u64,
@@ -447,6 +710,7 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             world,
             state_dir,
             gateway,
+            model: None,
             rng,
             posted: Vec::new(),
             next_tag: 0,
@@ -454,6 +718,14 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             peak_rss: None,
             log: Box::new(log),
         }
+    }
+
+    /// Adds model faults (503, slow, refused, HTML 200) and REST
+    /// 200-with-garbage faults; the gateway must use `model`'s base URL.
+    #[must_use]
+    pub fn with_model(mut self, model: &'a ChaosModel) -> Self {
+        self.model = Some(model);
+        self
     }
 
     fn post(&mut self, stale: bool, kind: Option<Kind>, account: Option<usize>) {
@@ -556,6 +828,34 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 n,
             } => faults.delay(method, prefix, *delay, *n),
             Fault::LoseResponse { prefix } => faults.lose_next_response("POST", prefix),
+            Fault::Model503(d) => {
+                if let Some(m) = self.model {
+                    m.set(ModelMode::Unavailable, *d);
+                }
+            }
+            Fault::ModelSlow { delay, for_ } => {
+                if let Some(m) = self.model {
+                    m.set(ModelMode::Slow(*delay), *for_);
+                }
+            }
+            Fault::ModelRefused(d) => {
+                if let Some(m) = self.model {
+                    m.set(ModelMode::Refused, *d);
+                }
+            }
+            Fault::ModelHtml(d) => {
+                if let Some(m) = self.model {
+                    m.set(ModelMode::Html, *d);
+                }
+            }
+            Fault::RestGarbage { method, prefix, n } => faults.respond_next_n(
+                method,
+                prefix,
+                *n,
+                RawResponse::new(200)
+                    .header("content-type", "text/html")
+                    .body("<html><body>proxy error page</body></html>"),
+            ),
             Fault::Restart { down } => {
                 if restart_at.is_some() || !self.gateway.is_running() {
                     return;
@@ -579,12 +879,10 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
     async fn drain(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         loop {
-            let (counts, _) = self.reply_counts();
-            let done = self
-                .posted
-                .iter()
-                .filter(|p| !p.stale)
-                .all(|p| counts.get(&p.n).copied().unwrap_or(0) >= 1);
+            let (counts, _, failures) = self.replies();
+            let done = self.posted.iter().filter(|p| !p.stale).all(|p| {
+                counts.get(&p.n).copied().unwrap_or(0) >= 1 || self.failed_visibly(p, &failures)
+            });
             if done && self.gateway.all_ready().await {
                 return true;
             }
@@ -597,7 +895,15 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
 
     /// Replies per tag, and the number of bot messages seen.
     fn reply_counts(&self) -> (HashMap<u64, u64>, u64) {
+        let (counts, seen, _) = self.replies();
+        (counts, seen)
+    }
+
+    /// Replies per tag, bot messages seen, and the nonces of every bot
+    /// message that is a visible failure reply.
+    fn replies(&self) -> (HashMap<u64, u64>, u64, HashSet<String>) {
         let mut counts: HashMap<u64, u64> = HashMap::new();
+        let mut failures = HashSet::new();
         let mut seen = 0;
         for a in &self.world.accounts {
             let bot = &a.bot.user.id;
@@ -614,9 +920,20 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 for n in tags_in(&m.body) {
                     *counts.entry(n).or_default() += 1;
                 }
+                if m.body.starts_with(FAILURE_REPLY_PREFIX)
+                    && let Some(nonce) = &m.nonce
+                {
+                    failures.insert(nonce.clone());
+                }
             }
         }
-        (counts, seen)
+        (counts, seen, failures)
+    }
+
+    /// Whether `p` got a visible failure reply (found by its reply nonce).
+    fn failed_visibly(&self, p: &Posted, failures: &HashSet<String>) -> bool {
+        let account = &self.world.accounts[p.account].id;
+        failures.contains(&reply_nonce(account, p.id.as_str(), 0))
     }
 
     /// The stale phase: drain, crash, post while down, age those messages
@@ -697,6 +1014,9 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                     self.gateway.start().await?;
                 }
                 self.server.faults().clear();
+                if let Some(m) = self.model {
+                    m.clear();
+                }
                 self.stale_phase().await?;
                 stale_done = true;
                 next_fault = Instant::now() + self.fault_gap();
@@ -717,7 +1037,7 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 next_post = now + self.post_gap();
             }
             if now >= next_fault {
-                let fault = pick_fault(&mut self.rng, self.plan.restarts);
+                let fault = pick_fault(&mut self.rng, self.plan.restarts, self.model.is_some());
                 self.apply(fault, &mut restart_at).await;
                 next_fault = now + self.fault_gap();
             }
@@ -736,6 +1056,9 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
         }
         // Calm: no more faults; the gateway must recover on its own.
         self.server.faults().clear();
+        if let Some(m) = self.model {
+            m.clear();
+        }
         if restart_at.take().is_some() || !self.gateway.is_running() {
             self.gateway.start().await?;
         }
@@ -748,15 +1071,16 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
     }
 
     async fn finish(mut self, started: Instant, attempts_before: u64) -> Result<Report, String> {
-        let (counts, seen) = self.reply_counts();
+        let (counts, seen, failures) = self.replies();
         let mut r = std::mem::take(&mut self.report);
+        r.model_calls = self.model.map_or(0, ChaosModel::calls);
         r.posted = self.posted.len() as u64;
         r.replies_seen = seen;
         for p in &self.posted {
             let c = counts.get(&p.n).copied().unwrap_or(0);
             if p.stale {
                 r.stale_posted += 1;
-                if c > 0 {
+                if c > 0 || self.failed_visibly(p, &failures) {
                     r.stale_replied += 1;
                     r.problems
                         .push(format!("stale {} answered ({:?})", tag(p.n), p.kind));
@@ -764,6 +1088,26 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 continue;
             }
             r.expected += 1;
+            let failed = self.failed_visibly(p, &failures);
+            if failed {
+                r.failed_visibly += 1;
+                if c >= 1 {
+                    // An answer and a failure reply: two replies.
+                    r.duplicated += 1;
+                }
+            }
+            if c == 0 && !failed {
+                r.silent += 1;
+                if r.problems.len() < 10 {
+                    r.problems.push(format!(
+                        "silent {} {:?} {} in {}",
+                        tag(p.n),
+                        p.kind,
+                        p.id,
+                        self.world.accounts[p.account].id
+                    ));
+                }
+            }
             if c >= 1 {
                 r.delivered += 1;
             } else {

@@ -14,7 +14,7 @@
 /// properties, divisor of the case count for properties that build whole objects).
 const SCALED: &[(&str, &str, u64, u64)] = &[
     ("clickclack-proto", "fuzz_frames", 3, 1),
-    ("clickclack-proto", "hostile", 49, 40),
+    ("clickclack-proto", "hostile", 61, 40),
     ("clickclack-realtime", "bad_frames", 1, 1),
     ("clickclack-target-parser", "error_messages", 2, 1),
 ];

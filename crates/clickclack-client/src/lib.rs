@@ -35,5 +35,8 @@ pub use retry::RetryPolicy;
 pub use token::BotToken;
 pub use transport::{TlsRoots, Transport, tls_config};
 
+/// The HTTP method type [`Client::request`] takes.
+pub use http::Method;
+
 /// Re-export of the wire types crate.
 pub use clickclack_proto as proto;

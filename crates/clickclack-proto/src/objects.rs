@@ -599,3 +599,148 @@ pub struct SearchResult {
 
 /// Per-role member totals of a [`MembersPage`](crate::pages::MembersPage).
 pub type RoleCounts = BTreeMap<String, i64>;
+
+/// A workspace topic (`GET`/`POST /api/workspaces/{id}/topics`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Topic {
+    /// The topic id (as used by `topic_id` on messages).
+    pub id: TopicId,
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The channel the topic belongs to, when it is channel-scoped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<ChannelId>,
+    /// Name (≤80 chars).
+    #[serde(default)]
+    pub name: String,
+    /// Creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserId>,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Timestamp,
+    /// Archive time, when archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<Timestamp>,
+}
+
+string_enum! {
+    /// What a public route id points at ([`RouteTarget::target_type`], [`RouteTarget::parent_type`]).
+    RouteTargetType {
+        /// `channel`
+        Channel => "channel",
+        /// `direct` (a DM)
+        Direct => "direct",
+        /// `thread` (a root message)
+        Thread => "thread",
+    }
+}
+
+/// A resolved public route (`GET /api/routes/{workspace_route_id}/{target_route_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTarget {
+    /// The workspace.
+    #[serde(default)]
+    pub workspace_id: WorkspaceId,
+    /// The workspace's route id (`T…`).
+    #[serde(default)]
+    pub workspace_route_id: RouteId,
+    /// What the route points at.
+    pub target_type: RouteTargetType,
+    /// The target's id (`chn_…`, `dm_…` or the root `msg_…`).
+    #[serde(default)]
+    pub target_id: String,
+    /// The target's route id (`C…`, `D…`, `M…`).
+    #[serde(default)]
+    pub target_route_id: RouteId,
+    /// For a thread: the kind of conversation it lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_type: Option<RouteTargetType>,
+    /// For a thread: the channel or DM id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// For a thread: the channel or DM route id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_route_id: Option<RouteId>,
+    /// The canonical public URL path (e.g. `/app/T…/C…`).
+    #[serde(default)]
+    pub canonical_path: String,
+}
+
+/// The workspace of an [`OwnedBot`] entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OwnedBotWorkspace {
+    /// The workspace id.
+    pub id: WorkspaceId,
+    /// Its route id.
+    #[serde(default)]
+    pub route_id: RouteId,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One entry of `GET /api/me/bots`: a user-owned bot in one workspace.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OwnedBot {
+    /// The bot user.
+    pub bot: User,
+    /// The workspace it is installed in.
+    pub workspace: OwnedBotWorkspace,
+    /// Unrevoked tokens of the bot in that workspace.
+    #[serde(default)]
+    pub active_token_count: i64,
+}
+
+/// The bot named by a claimed setup code.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SetupCodeBot {
+    /// The bot user id.
+    pub id: UserId,
+    /// Its handle.
+    #[serde(default)]
+    pub handle: String,
+    /// Its display name.
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// The workspace named by a claimed setup code.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SetupCodeWorkspace {
+    /// The workspace id.
+    pub id: WorkspaceId,
+    /// Its route id.
+    #[serde(default)]
+    pub route_id: RouteId,
+    /// Its slug.
+    #[serde(default)]
+    pub slug: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// OpenClaw defaults captured when the setup code was minted (keys are camelCase on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SetupCodeDefaults {
+    /// Outbound target such as `channel:general`.
+    #[serde(rename = "defaultTo", default, skip_serializing_if = "Option::is_none")]
+    pub default_to: Option<String>,
+    /// Inbound sender allowlist.
+    #[serde(
+        rename = "allowFrom",
+        default,
+        deserialize_with = "crate::go::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub allow_from: Vec<String>,
+    /// Whether agent activity streaming should be enabled.
+    #[serde(
+        rename = "agentActivity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub agent_activity: Option<bool>,
+}

@@ -280,3 +280,68 @@ pub struct AttachUpload {
     /// The upload to attach.
     pub upload_id: UploadId,
 }
+
+/// `POST /api/bot-setup-codes/claim` (no authentication). `Debug` redacts the code.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClaimSetupCode {
+    /// The setup code (case-insensitive; separators are ignored).
+    #[serde(default)]
+    pub code: String,
+}
+
+impl ClaimSetupCode {
+    /// A claim for this code.
+    pub fn new(code: impl Into<String>) -> Self {
+        Self { code: code.into() }
+    }
+}
+
+impl core::fmt::Debug for ClaimSetupCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClaimSetupCode")
+            .field("code", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `PATCH /api/me` (humans; bot tokens get 403); only set fields change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UpdateMe {
+    /// New display name (≤80 chars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// New handle (an optional leading `@` is dropped by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
+    /// New avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    /// Notification settings (`{pushover_enabled, pushover_user_key}`), kept as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_settings: Option<serde_json::Value>,
+    /// Partial appearance update (`color_mode`, `board_theme`, …; `""` resets), kept as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance_preferences: Option<serde_json::Value>,
+}
+
+/// `POST /api/workspaces` (humans; bot tokens get 403).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateWorkspace {
+    /// Name (required).
+    #[serde(default)]
+    pub name: String,
+    /// Slug (derived from the name when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+}
+
+/// `POST /api/workspaces/{id}/topics` (needs `channels:write`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateTopic {
+    /// Name (required, ≤80 chars).
+    #[serde(default)]
+    pub name: String,
+    /// A channel to scope the topic to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<ChannelId>,
+}

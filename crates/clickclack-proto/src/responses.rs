@@ -4,11 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 use crate::objects::{
-    BotCommand, BotToken, Channel, DirectConversation, Message, ReactionSummary, ReadReceipt,
-    ThreadState, Upload, User, Workspace,
+    BotCommand, BotToken, Channel, DirectConversation, Message, OwnedBot, ReactionSummary,
+    ReadReceipt, RouteTarget, SetupCodeBot, SetupCodeDefaults, SetupCodeWorkspace, ThreadState,
+    Topic, Upload, User, Workspace,
 };
 
-/// `GET /api/me`: `{"user": User}` (with `password_enrolled` / `appearance_preferences`).
+/// `GET /api/me` and `PATCH /api/me`: `{"user": User}` (with `password_enrolled` / `appearance_preferences`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MeResponse {
     /// The caller (the bot user for bot tokens).
@@ -23,7 +24,7 @@ pub struct WorkspacesResponse {
     pub workspaces: Vec<Workspace>,
 }
 
-/// `GET /api/workspaces/{id}`.
+/// `GET /api/workspaces/{id}` and `POST /api/workspaces` (201).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WorkspaceResponse {
     /// The workspace.
@@ -48,7 +49,7 @@ pub struct ChannelWriteResponse {
     pub event: Option<Event>,
 }
 
-/// `GET /api/messages/{id}` and `GET /api/messages/by-nonce`.
+/// `GET /api/messages/{id}`, `GET /api/messages/by-nonce` and `POST /api/messages/{id}/route`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessageResponse {
     /// The message.
@@ -188,6 +189,74 @@ impl core::fmt::Debug for CreateBotOutput {
             .field("bot", &self.bot)
             .field("bot_token", &self.bot_token)
             .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `GET /api/me/bots` (humans; bot tokens get 403).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OwnedBotsResponse {
+    /// The caller's user-owned bots, one entry per workspace.
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub bots: Vec<OwnedBot>,
+}
+
+/// `GET /api/workspaces/{id}/topics`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TopicsResponse {
+    /// The workspace's topics.
+    #[serde(default, deserialize_with = "crate::go::list")]
+    pub topics: Vec<Topic>,
+}
+
+/// `POST /api/workspaces/{id}/topics` (201).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TopicResponse {
+    /// The created topic.
+    pub topic: Topic,
+}
+
+/// `GET /api/routes/{workspace_route_id}/{target_route_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteResponse {
+    /// The resolved route.
+    pub route: RouteTarget,
+}
+
+/// `POST /api/bot-setup-codes/claim`: the minted token and its installer context.
+///
+/// `Debug` redacts the raw token.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SetupCodeClaimResponse {
+    /// The one-time raw `ccb_…` token minted by this claim (secret).
+    #[serde(default)]
+    pub token: String,
+    /// The bot.
+    #[serde(default)]
+    pub bot: SetupCodeBot,
+    /// The workspace the token is bound to.
+    #[serde(default)]
+    pub workspace: SetupCodeWorkspace,
+    /// OpenClaw defaults captured at mint time.
+    #[serde(default)]
+    pub defaults: SetupCodeDefaults,
+    /// Version of the setup-code contract (`1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_version: Option<i64>,
+    /// The API base URL the installer should persist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+}
+
+impl core::fmt::Debug for SetupCodeClaimResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SetupCodeClaimResponse")
+            .field("token", &"<redacted>")
+            .field("bot", &self.bot)
+            .field("workspace", &self.workspace)
+            .field("defaults", &self.defaults)
+            .field("contract_version", &self.contract_version)
+            .field("api_base_url", &self.api_base_url)
             .finish()
     }
 }

@@ -878,6 +878,131 @@ fn event() -> BoxedStrategy<Event> {
         .boxed()
 }
 
+fn topic() -> BoxedStrategy<Topic> {
+    (
+        id("top_"),
+        id("wsp_"),
+        opt(id("chn_")),
+        text(),
+        opt(id("usr_")),
+        ts(),
+        opt(ts()),
+    )
+        .prop_map(
+            |(id, workspace_id, channel_id, name, created_by, created_at, archived_at)| Topic {
+                id,
+                workspace_id,
+                channel_id,
+                name,
+                created_by,
+                created_at,
+                archived_at,
+            },
+        )
+        .boxed()
+}
+
+fn route_type() -> BoxedStrategy<RouteTargetType> {
+    prop_oneof![
+        Just(RouteTargetType::Channel),
+        Just(RouteTargetType::Direct),
+        Just(RouteTargetType::Thread),
+        "[a-z]{1,6}".prop_map(|s| RouteTargetType::from_wire(&s)),
+    ]
+    .boxed()
+}
+
+fn route_target() -> BoxedStrategy<RouteTarget> {
+    (
+        (
+            id("wsp_"),
+            id("T"),
+            route_type(),
+            id::<String>("chn_"),
+            id("C"),
+        ),
+        (
+            opt(route_type()),
+            opt(id::<String>("chn_")),
+            opt(id("C")),
+            "/app/[A-Z0-9]{1,4}/[A-Z0-9]{1,4}",
+        ),
+    )
+        .prop_map(
+            |(
+                (workspace_id, workspace_route_id, target_type, target_id, target_route_id),
+                (parent_type, parent_id, parent_route_id, canonical_path),
+            )| {
+                RouteTarget {
+                    workspace_id,
+                    workspace_route_id,
+                    target_type,
+                    target_id,
+                    target_route_id,
+                    parent_type,
+                    parent_id,
+                    parent_route_id,
+                    canonical_path,
+                }
+            },
+        )
+        .boxed()
+}
+
+fn owned_bot() -> BoxedStrategy<OwnedBot> {
+    (user(), id("wsp_"), id("T"), text(), num())
+        .prop_map(|(bot, id, route_id, name, active_token_count)| OwnedBot {
+            bot,
+            workspace: OwnedBotWorkspace { id, route_id, name },
+            active_token_count,
+        })
+        .boxed()
+}
+
+fn setup_claim() -> BoxedStrategy<SetupCodeClaimResponse> {
+    (
+        (id::<String>("ccb_"), id("usr_"), text(), text()),
+        (id("wsp_"), id("T"), text(), text()),
+        (
+            opt(text()),
+            list(text()),
+            yes(),
+            opt(nonzero()),
+            opt(text()),
+        ),
+    )
+        .prop_map(
+            |(
+                (token, bot_id, handle, display_name),
+                (ws_id, route_id, slug, name),
+                (default_to, allow_from, agent_activity, contract_version, api_base_url),
+            )| {
+                SetupCodeClaimResponse {
+                    token,
+                    bot: SetupCodeBot {
+                        id: bot_id,
+                        handle,
+                        display_name,
+                    },
+                    workspace: SetupCodeWorkspace {
+                        id: ws_id,
+                        route_id,
+                        slug,
+                        name,
+                    },
+                    defaults: SetupCodeDefaults {
+                        default_to,
+                        allow_from,
+                        agent_activity,
+                    },
+                    contract_version,
+                    api_base_url,
+                }
+            },
+        )
+        .boxed()
+}
+
 // -------------------------------------------------------- the hostile server
 
 /// Keys whose value is free-form data: nothing inside them is reshaped.
@@ -1074,6 +1199,19 @@ hostile! {
         .prop_map(|((name, display_title, kind, archived), (external_managed, external_ref, external_url, sidebar_section))| PatchChannel { name, display_title, kind, archived, external_managed, external_ref, external_url, sidebar_section });
     edit_message: text().prop_map(|body| EditMessage { body });
     attach_upload: id("upl_").prop_map(|upload_id| AttachUpload { upload_id });
+    topic_: topic();
+    route_target_: route_target();
+    owned_bot_: owned_bot();
+    setup_code_claim_response: setup_claim();
+    owned_bots_response: list(owned_bot()).prop_map(|bots| OwnedBotsResponse { bots });
+    topics_response: list(topic()).prop_map(|topics| TopicsResponse { topics });
+    topic_response: topic().prop_map(|topic| TopicResponse { topic });
+    route_response: route_target().prop_map(|route| RouteResponse { route });
+    claim_setup_code: text().prop_map(ClaimSetupCode::new);
+    update_me: (opt(text()), opt(text()), opt(text()), opt(free_json()), opt(free_json()))
+        .prop_map(|(display_name, handle, avatar_url, notification_settings, appearance_preferences)| UpdateMe { display_name, handle, avatar_url, notification_settings, appearance_preferences });
+    create_workspace: (text(), opt(text())).prop_map(|(name, slug)| CreateWorkspace { name, slug });
+    create_topic: (text(), opt(id("chn_"))).prop_map(|(name, channel_id)| CreateTopic { name, channel_id });
 }
 
 /// The reshaper is not a no-op: it really turns `[]` into `null`, drops keys and adds keys.

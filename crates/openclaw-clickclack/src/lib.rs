@@ -17,5 +17,6 @@ pub mod policy;
 pub mod preflight;
 pub mod reply;
 pub mod resolve;
+pub mod retry;
 pub mod scheduler;
 pub mod secrets;

@@ -138,3 +138,56 @@ pub fn media_nonces(part: &DurablePart) -> MediaNonces {
 pub fn model_reply_queue_id(source_message_id: &str) -> String {
     format!("{MODEL_REPLY_QUEUE_PREFIX}{source_message_id}")
 }
+
+/// The queue id of a gateway reply: `clickclack-reply:<account>:<source message id>`.
+#[must_use]
+pub fn reply_queue_id(account_id: &str, source_message_id: &str) -> String {
+    format!("clickclack-reply:{account_id}:{source_message_id}")
+}
+
+/// The durable delivery of the gateway's reply to `source_message_id`
+/// (queue id [`reply_queue_id`], parts from 0). An answer, a visible failure
+/// and a replayed turn all use it, so one message gets one reply.
+#[must_use]
+pub fn reply_delivery(account_id: &str, source_message_id: &str) -> DurablePart {
+    DurablePart {
+        queue_id: reply_queue_id(account_id, source_message_id),
+        part_index: 0,
+    }
+}
+
+/// The nonce of reply part `part` to `source_message_id` from `account_id`:
+/// `openclaw-text:<sha256(queue id + "\n" + part)>`. The same inputs always
+/// give the same nonce, so a replayed event cannot post a second reply.
+#[must_use]
+pub fn reply_nonce(account_id: &str, source_message_id: &str, part: u32) -> String {
+    text_nonce(&DurablePart {
+        queue_id: reply_queue_id(account_id, source_message_id),
+        part_index: u64::from(part),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn reply_nonces_are_deterministic_and_distinct() {
+        let a = reply_nonce("work", "msg_1", 0);
+        assert_eq!(a, reply_nonce("work", "msg_1", 0));
+        assert_eq!(a, text_nonce(&reply_delivery("work", "msg_1")));
+        assert_eq!(a.len(), TEXT_PREFIX.len() + 64);
+        assert_ne!(a, reply_nonce("work", "msg_1", 1));
+        assert_ne!(a, reply_nonce("home", "msg_1", 0));
+        assert_ne!(a, reply_nonce("work", "msg_2", 0));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn reply_nonce_fits_the_server_limit(account in "\\PC{0,64}", msg in "\\PC{0,64}", part in any::<u32>()) {
+            prop_assert!(reply_nonce(&account, &msg, part).len() <= 128);
+        }
+    }
+}

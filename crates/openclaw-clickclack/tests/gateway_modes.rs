@@ -311,7 +311,7 @@ async fn bot_authors_and_non_message_kinds() {
 }
 
 #[tokio::test]
-async fn blank_completions_are_not_sent_and_prefix_is_prepended() {
+async fn blank_completions_get_a_visible_failure_and_prefix_is_prepended() {
     let (logs, _guard) = capture_logs();
     let model = ModelStub::start_with(|request| {
         let text = if request.last_user_message().contains("blank") {
@@ -336,7 +336,15 @@ async fn blank_completions_are_not_sent_and_prefix_is_prepended() {
     })
     .await;
     assert_eq!(fx.replies_to(&normal)[0].body, "[bot] echo: say something");
-    assert!(fx.replies_to(&blank).is_empty());
+    // A blank answer is never silence: one visible failure reply.
+    wait_until("blank answered visibly", WAIT, || {
+        fx.replies_to(&blank).len() == 1
+    })
+    .await;
+    assert_eq!(
+        fx.replies_to(&blank)[0].body,
+        "I couldn't answer this: the reply was empty. Please try again later."
+    );
     assert!(logs.contains("[default] ClickClack model reply produced no sendable text"));
     let request = &fx.model.requests()[0];
     assert_eq!(
@@ -348,7 +356,7 @@ async fn blank_completions_are_not_sent_and_prefix_is_prepended() {
 }
 
 #[tokio::test]
-async fn permanent_model_errors_are_logged_and_committed() {
+async fn permanent_model_errors_get_one_visible_failure_reply() {
     let (logs, _guard) = capture_logs();
     let model = ModelStub::start_with(|request| {
         let reply = if request.last_user_message().contains("fail") {
@@ -364,10 +372,23 @@ async fn permanent_model_errors_are_logged_and_committed() {
     let failing = fx.post("please fail");
     let next = fx.post("next one");
     wait_until("next answered", WAIT, || fx.replies_to(&next).len() == 1).await;
-    assert!(fx.replies_to(&failing).is_empty());
-    assert!(logs.contains("[default] ClickClack model reply failed; the message is not answered"));
+    wait_until("failure shown", WAIT, || fx.replies_to(&failing).len() == 1).await;
+    assert_eq!(
+        fx.replies_to(&failing)[0].body,
+        "I couldn't answer this: the model provider returned HTTP 400. Please try again later."
+    );
+    assert!(logs.contains("posting a visible failure reply"));
+    // A 400 is permanent: one call, no retries.
+    let calls = fx
+        .model
+        .requests()
+        .iter()
+        .filter(|r| r.last_user_message() == "please fail")
+        .count();
+    assert_eq!(calls, 1);
     let metrics = gateway.metrics().account("default");
     assert_eq!(metrics.model_errors.load(Ordering::Relaxed), 1);
+    assert_eq!(metrics.failed_visibly.load(Ordering::Relaxed), 1);
     gateway.shutdown().await;
 }
 
@@ -532,6 +553,11 @@ async fn native_progress_and_metrics() {
         fx.server.request_count("POST", "/api/realtime/ephemeral") >= 2,
         "start line and clear"
     );
+    let counters = gateway.metrics().account("default");
+    wait_until("reply counted", WAIT, || {
+        counters.replies.load(Ordering::Relaxed) == 1
+    })
+    .await;
     let addr = gateway.metrics_addr().expect("metrics address");
     let metrics = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
         .await

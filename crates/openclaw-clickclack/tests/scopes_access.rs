@@ -374,7 +374,7 @@ async fn the_gateway_with_a_bot_read_token_starts_reads_and_says_it_cannot_reply
     })
     .await;
     wait_until("the missing scope is reported", WAIT, || {
-        logs.contains("missing scope messages:write")
+        logs.contains("cannot reply: bot token is missing scope messages:write")
     })
     .await;
     let text = logs.text();

@@ -5,5 +5,6 @@ mod common;
 mod endpoints;
 mod escaping;
 mod pagination;
+mod raw_request;
 mod reliability;
 mod security;

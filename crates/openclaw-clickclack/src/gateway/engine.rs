@@ -10,6 +10,7 @@ use crate::agent_host::{AgentHost, GatewayHostConfig, OpenClawGatewayHost};
 use crate::config::{EnvSource, OpenClawConfig, ReplyMode};
 use crate::llm::{
     ApiKey, HttpLlmRuntime, HttpOptions, LlmRuntime, ProviderRegistry, ProviderSettings,
+    RetryPolicy,
 };
 use crate::secrets::{SecretInput, resolve_secret_input};
 
@@ -244,12 +245,17 @@ pub(crate) fn build_engine(
                 Some(runtime) => Arc::clone(runtime),
                 None => {
                     let registry = provider_registry(config, env)?;
-                    let runtime = HttpLlmRuntime::new(registry, HttpOptions::default()).map_err(
-                        |source| GatewayError::Llm {
+                    // The gateway's retry window is the only retry loop of a turn.
+                    let options = HttpOptions {
+                        retry: RetryPolicy::none(),
+                        ..HttpOptions::default()
+                    };
+                    let runtime = HttpLlmRuntime::new(registry, options).map_err(|source| {
+                        GatewayError::Llm {
                             account_id: account.account_id.clone(),
                             source,
-                        },
-                    )?;
+                        }
+                    })?;
                     // Fail at startup, not at the first message, when the model cannot resolve.
                     runtime
                         .registry()
@@ -282,10 +288,16 @@ pub(crate) fn build_engine(
                         account.account_id,
                         host_config.base_url
                     );
-                    let host = OpenClawGatewayHost::new(host_config, HttpOptions::agent_defaults())
-                        .map_err(|source| GatewayError::Llm {
-                            account_id: account.account_id.clone(),
-                            source,
+                    let options = HttpOptions {
+                        retry: RetryPolicy::none(),
+                        ..HttpOptions::agent_defaults()
+                    };
+                    let host =
+                        OpenClawGatewayHost::new(host_config, options).map_err(|source| {
+                            GatewayError::Llm {
+                                account_id: account.account_id.clone(),
+                                source,
+                            }
                         })?;
                     Arc::new(host)
                 }

@@ -36,8 +36,15 @@ pub struct AccountMetrics {
     pub reconnects: AtomicU64,
     /// Resyncs (close 4001).
     pub resyncs: AtomicU64,
-    /// Failed model / agent calls.
+    /// Model / agent turns that failed after the retry window.
     pub model_errors: AtomicU64,
+    /// Visible failure replies posted (the model or agent could not answer).
+    pub failed_visibly: AtomicU64,
+    /// Replies that could not be posted at all (for example a DM without an
+    /// active recipient, a missing scope).
+    pub undeliverable: AtomicU64,
+    /// Resync gaps that could not be read back after retrying.
+    pub gaps_skipped: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -112,7 +119,7 @@ impl Metrics {
     pub fn render(&self, status: Option<&StatusBoard>) -> String {
         let accounts = self.snapshot();
         let mut out = String::new();
-        let counters: [Counter; 6] = [
+        let counters: [Counter; 9] = [
             (
                 "clickclack_gateway_events_total",
                 "Durable realtime events received.",
@@ -140,8 +147,23 @@ impl Metrics {
             ),
             (
                 "clickclack_gateway_model_errors_total",
-                "Failed model or agent calls.",
+                "Turns whose model or agent calls failed after the retry window.",
                 |m| &m.model_errors,
+            ),
+            (
+                "clickclack_gateway_failed_visibly_total",
+                "Visible failure replies posted.",
+                |m| &m.failed_visibly,
+            ),
+            (
+                "clickclack_gateway_undeliverable_total",
+                "Replies that could not be posted (not retried).",
+                |m| &m.undeliverable,
+            ),
+            (
+                "clickclack_gateway_gaps_skipped_total",
+                "Resync gaps that could not be read back after retrying.",
+                |m| &m.gaps_skipped,
             ),
         ];
         for (name, help, get) in counters {

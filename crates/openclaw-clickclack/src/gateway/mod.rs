@@ -30,25 +30,27 @@
 //! # Ok(()) }
 //! ```
 
+mod account;
 pub mod catch_up;
 pub mod commands;
 pub mod engine;
 pub mod events;
 pub mod metrics;
+mod pipeline;
 pub mod progress;
-mod runner;
-pub mod send;
+mod state_lock;
 pub mod status;
-mod turn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clickclack_client::Backoff;
 use clickclack_realtime::{CursorStore, FileCursorStore};
-use tokio::sync::watch;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use catch_up::{Clock, DEFAULT_CATCH_UP_MAX_AGE};
 pub use commands::MenuCommand;
@@ -65,12 +67,16 @@ use crate::policy::{
     AllowBots, BotLoopGuard, BotLoopProtection, GroupOverride, InboundPolicy, InboundPolicyConfig,
     PolicyConfigError,
 };
+use crate::retry::{DEFAULT_RETRY_WINDOW, RetryWindow};
 use crate::scheduler::SchedulerConfig;
 use crate::secrets::SecretError;
 
+use account::{AccountDeps, BotIdentities, TurnSettings};
 use engine::{EngineOverrides, build_engine};
-use runner::{RunnerContext, RuntimeIdentity};
-use turn::AccountRuntime;
+pub use state_lock::StateDirLock;
+
+/// Default number of turns producing a reply at once, across every account.
+pub const DEFAULT_MAX_TURNS: usize = 64;
 
 /// Default bound for finishing in-flight replies at shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -179,6 +185,43 @@ pub enum GatewayError {
         /// Account id.
         account_id: String,
     },
+    /// Two enabled accounts would run the same bot: every message would be answered twice.
+    #[error(
+        "ClickClack accounts \"{first}\" and \"{second}\" run the same bot user {bot_user_id}: every message would be answered twice. Give each account its own bot token, or disable one of them (channels.clickclack.accounts.<id>.enabled: false)"
+    )]
+    DuplicateBot {
+        /// The account that runs the bot.
+        first: String,
+        /// The account refused.
+        second: String,
+        /// The bot user id, or `(same token)` when found before connecting.
+        bot_user_id: String,
+    },
+    /// Another gateway already runs on this state directory.
+    #[error(
+        "another ClickClack gateway is already running on the state directory {}: stop it first, or give this one its own --state-dir", path.display()
+    )]
+    StateDirLocked {
+        /// The state directory.
+        path: PathBuf,
+    },
+    /// The state directory cannot be created or locked.
+    #[error("cannot use the state directory {}: {source}", path.display())]
+    StateDir {
+        /// The state directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An account could not start for another reason.
+    #[error("ClickClack account \"{account_id}\": {message}")]
+    Startup {
+        /// Account id.
+        account_id: String,
+        /// What failed.
+        message: String,
+    },
     /// The metrics endpoint could not bind.
     #[error("cannot serve metrics on {addr}: {source}")]
     Metrics {
@@ -222,6 +265,11 @@ pub struct GatewayOptions {
     pub commands: Vec<MenuCommand>,
     /// First retry delay of REST calls inside turns (default 250 ms).
     pub retry_base: Duration,
+    /// How long one turn keeps retrying a failing model, agent or REST call
+    /// before it answers with a visible failure (default 3 minutes).
+    pub retry_window: Duration,
+    /// Turns producing a reply at once across every account (default 64).
+    pub max_turns: usize,
 }
 
 impl Default for GatewayOptions {
@@ -240,6 +288,8 @@ impl Default for GatewayOptions {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             commands: Vec::new(),
             retry_base: Duration::from_millis(250),
+            retry_window: DEFAULT_RETRY_WINDOW,
+            max_turns: DEFAULT_MAX_TURNS,
         }
     }
 }
@@ -253,6 +303,8 @@ impl std::fmt::Debug for GatewayOptions {
             .field("catch_up_max_age", &self.catch_up_max_age)
             .field("max_concurrency", &self.max_concurrency)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("retry_window", &self.retry_window)
+            .field("max_turns", &self.max_turns)
             .finish_non_exhaustive()
     }
 }
@@ -314,9 +366,14 @@ pub fn policy_config(account: &ResolvedAccount, config: &OpenClawConfig) -> Inbo
 pub struct Gateway {
     status: StatusBoard,
     metrics: Metrics,
-    shutdown: watch::Sender<bool>,
+    /// Cancelled at shutdown: stop reading events, end retry waits.
+    intake: CancellationToken,
+    /// Cancelled when the grace is over: cut model calls and sends.
+    work: CancellationToken,
+    grace: Duration,
     tasks: Vec<JoinHandle<()>>,
     metrics_server: Option<metrics::MetricsServer>,
+    _lock: Option<StateDirLock>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -334,6 +391,28 @@ struct Prepared {
     policy: InboundPolicy,
 }
 
+/// Refuses two enabled accounts with the same token on the same server
+/// (for example a root `token` inherited by `accounts: { work: {} }`).
+fn refuse_shared_tokens(accounts: &[ResolvedAccount]) -> Result<(), GatewayError> {
+    for (i, a) in accounts.iter().enumerate() {
+        let token = a.token.expose_secret();
+        if token.trim().is_empty() {
+            continue;
+        }
+        if let Some(b) = accounts[i + 1..]
+            .iter()
+            .find(|b| b.token.expose_secret() == token && b.api_endpoint == a.api_endpoint)
+        {
+            return Err(GatewayError::DuplicateBot {
+                first: a.account_id.clone(),
+                second: b.account_id.clone(),
+                bot_user_id: "(same token)".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Gateway {
     /// Starts every enabled account of `config` (or those in
     /// [`GatewayOptions::accounts`]) and returns at once; accounts connect in
@@ -341,11 +420,13 @@ impl Gateway {
     ///
     /// An account whose configuration cannot work (not configured, missing
     /// trust bit, no model, bad regex) is reported `stopped` with its error
-    /// while the others run.
+    /// while the others run. Two accounts with the same bot token, or a
+    /// state directory another gateway holds, refuse the whole start.
     ///
     /// # Errors
     /// [`GatewayError::NoAccounts`]; an unknown `--account`; a token secret
-    /// error; the metrics address not binding; or, when **every** account is
+    /// error; [`GatewayError::DuplicateBot`]; [`GatewayError::StateDirLocked`];
+    /// the metrics address not binding; or, when **every** account is
     /// refused, the first account's error.
     pub async fn start(
         config: &OpenClawConfig,
@@ -373,6 +454,7 @@ impl Gateway {
         if accounts.is_empty() {
             return Err(GatewayError::NoAccounts);
         }
+        refuse_shared_tokens(&accounts)?;
         let status = StatusBoard::default();
         let metrics = Metrics::default();
         let overrides = EngineOverrides {
@@ -409,6 +491,18 @@ impl Gateway {
         {
             return Err(first);
         }
+        let (store, lock): (Arc<dyn CursorStore>, Option<StateDirLock>) =
+            match &options.cursor_store {
+                Some(store) => (Arc::clone(store), None),
+                None => {
+                    let dir = options
+                        .state_dir
+                        .clone()
+                        .unwrap_or_else(|| default_state_dir(env));
+                    let lock = StateDirLock::acquire(&dir)?;
+                    (Arc::new(FileCursorStore::new(dir)), Some(lock))
+                }
+            };
         let metrics_server = match options.metrics_addr {
             Some(addr) => Some(
                 metrics::MetricsServer::start(addr, metrics.clone(), status.clone())
@@ -417,17 +511,13 @@ impl Gateway {
             ),
             None => None,
         };
-        let store: Arc<dyn CursorStore> = match &options.cursor_store {
-            Some(store) => Arc::clone(store),
-            None => Arc::new(FileCursorStore::new(
-                options
-                    .state_dir
-                    .clone()
-                    .unwrap_or_else(|| default_state_dir(env)),
-            )),
-        };
-        let (shutdown, shutdown_rx) = watch::channel(false);
+        let intake = CancellationToken::new();
+        let work = CancellationToken::new();
         let guard = Arc::new(BotLoopGuard::new());
+        let identities = BotIdentities::default();
+        let turn_slots = Arc::new(Semaphore::new(options.max_turns.max(1)));
+        let retry = RetryWindow::new(options.retry_window)
+            .with_backoff(Backoff::new(options.retry_base, Duration::from_secs(30)));
         let history_limit = config
             .clickclack
             .as_ref()
@@ -441,86 +531,43 @@ impl Gateway {
         } in prepared
         {
             let account_id = account.account_id.clone();
-            let account_metrics = metrics.account(&account_id);
-            // Precedence: the CLI flag, then the account's catchUpMaxAge, then the default.
-            let catch_up_max_age = options.catch_up_max_age.unwrap_or(account.catch_up_max_age);
-            // Row 38: label = account name → bot handle → agentId → accountId.
-            let label_name = account.name.clone();
+            // Progress label: account name → bot handle → agentId → accountId.
             let label_fallback = match &engine {
                 ReplyEngine::Agent { agent_id, .. } => Some(agent_id.clone()),
                 ReplyEngine::Model { agent_id, .. } => agent_id.clone(),
             }
             .unwrap_or_else(|| account_id.clone());
-            let runtime_parts = (
-                account_id.clone(),
-                policy,
-                Arc::clone(&guard),
-                engine,
-                account.response_prefix.clone(),
-                account.native_progress,
-                options.clock.clone(),
-                Arc::clone(&account_metrics),
-                shutdown_rx.clone(),
-                options.retry_base,
-            );
-            let make_runtime = Box::new(move |id: RuntimeIdentity| {
-                let (
-                    account_id,
+            let deps = AccountDeps {
+                turn: TurnSettings {
                     policy,
-                    guard,
+                    guard: Arc::clone(&guard),
                     engine,
-                    response_prefix,
-                    native_progress,
-                    clock,
-                    metrics,
-                    shutdown,
-                    retry_base,
-                ) = runtime_parts;
-                AccountRuntime {
-                    account_id,
-                    client: id.client,
-                    workspace_id: id.workspace_id,
-                    progress_label: Some(
-                        label_name
-                            .or_else(|| id.bot_handle.clone())
-                            .unwrap_or(label_fallback),
-                    ),
-                    bot_user_id: id.bot_user_id,
-                    bot_handle: id.bot_handle,
-                    policy,
-                    guard,
-                    engine,
-                    response_prefix,
                     history_limit,
-                    native_progress,
-                    catch_up_max_age,
-                    clock,
-                    metrics,
-                    shutdown,
-                    retry_base,
-                }
-            });
-            let context = RunnerContext {
+                    // Precedence: the CLI flag, then the account's catchUpMaxAge, then the default.
+                    catch_up_max_age: options.catch_up_max_age.unwrap_or(account.catch_up_max_age),
+                    clock: options.clock.clone(),
+                    label_fallback,
+                    turn_slots: Arc::clone(&turn_slots),
+                },
                 account,
                 status: status.clone(),
-                metrics: account_metrics,
+                metrics: metrics.account(&account_id),
                 store: Arc::clone(&store),
-                shutdown: shutdown_rx.clone(),
+                intake: intake.clone(),
+                work: work.clone(),
                 commands: options.commands.clone(),
                 scheduler: SchedulerConfig {
                     max_concurrency: options.max_concurrency.max(1),
                     max_in_flight: options.max_in_flight.max(1),
                 },
-                shutdown_grace: options.shutdown_grace,
-                retry_base: options.retry_base,
-                make_runtime: Some(make_runtime),
+                retry,
+                identities: identities.clone(),
             };
             let board = status.clone();
             let span = tracing::info_span!("account", account = %account_id);
             tasks.push(tokio::spawn(tracing::Instrument::instrument(
                 async move {
-                    let result = context.run().await;
-                    match result {
+                    match deps.run().await {
                         Ok(()) => board.set(&account_id, Lifecycle::Stopped, None),
                         Err(e) => {
                             tracing::error!(account = %account_id, "{e}");
@@ -534,9 +581,12 @@ impl Gateway {
         Ok(Gateway {
             status,
             metrics,
-            shutdown,
+            intake,
+            work,
+            grace: options.shutdown_grace,
             tasks,
             metrics_server,
+            _lock: lock,
         })
     }
 
@@ -568,12 +618,36 @@ impl Gateway {
         self.tasks.clear();
     }
 
-    /// Graceful shutdown: stop taking events, let in-flight replies finish
-    /// (within [`GatewayOptions::shutdown_grace`]), commit cursors, close sockets.
+    /// Graceful shutdown: stop taking events at once, let in-flight replies
+    /// finish within [`GatewayOptions::shutdown_grace`], then cut model calls
+    /// and sends (those events are replayed on the next start), commit
+    /// cursors, close sockets. Returns within the grace plus about two seconds.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
+        self.intake.cancel();
+        let mut tasks = std::mem::take(&mut self.tasks);
+        let all = async {
+            for task in &mut tasks {
+                let _ = task.await;
+            }
+        };
+        if tokio::time::timeout(self.grace, all).await.is_err() {
+            tracing::warn!(
+                "in-flight replies did not finish within the shutdown grace; cutting them (they are replayed on the next start)"
+            );
+            self.work.cancel();
+            let rest = async {
+                for task in &mut tasks {
+                    let _ = task.await;
+                }
+            };
+            if tokio::time::timeout(Duration::from_secs(2), rest)
+                .await
+                .is_err()
+            {
+                for task in &tasks {
+                    task.abort();
+                }
+            }
         }
         if let Some(server) = self.metrics_server.take() {
             server.stop();

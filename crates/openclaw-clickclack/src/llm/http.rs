@@ -57,17 +57,12 @@ impl RetryPolicy {
         }
     }
 
-    /// The delay before retry number `retry` (1-based): exponential, capped,
-    /// with jitter in `[d/2, d]`.
+    /// The delay before retry number `retry` (1-based): the client crate's
+    /// [`Backoff`](clickclack_client::Backoff) (exponential from
+    /// `initial_backoff`, capped at `max_backoff`, full jitter).
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = retry.saturating_sub(1).min(20);
-        let base = self
-            .initial_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
-        let half = base / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(fastrand::u64(0..=jitter_ms))
+        clickclack_client::Backoff::new(self.initial_backoff, self.max_backoff)
+            .delay(retry.saturating_sub(1))
     }
 }
 
@@ -494,10 +489,9 @@ mod tests {
             retry_on_timeout: false,
         };
         for _ in 0..50 {
-            let d1 = p.backoff(1);
-            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
-            let d3 = p.backoff(3);
-            assert!(d3 >= Duration::from_millis(150) && d3 <= Duration::from_millis(300));
+            assert!(p.backoff(1) <= Duration::from_millis(100));
+            assert!(p.backoff(2) <= Duration::from_millis(200));
+            assert!(p.backoff(3) <= Duration::from_millis(300));
             assert!(p.backoff(40) <= Duration::from_millis(300));
         }
     }

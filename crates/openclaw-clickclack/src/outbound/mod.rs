@@ -232,6 +232,14 @@ impl AccountSender {
         }
     }
 
+    /// Uses an already resolved workspace id instead of the account's
+    /// configured value.
+    #[must_use]
+    pub fn with_workspace_id(mut self, workspace: &WorkspaceId) -> Self {
+        self.workspace = workspace.as_str().to_owned();
+        self
+    }
+
     /// Overrides the per-message body budget (JSON-escaped bytes, default
     /// [`DEFAULT_MAX_BODY_JSON_BYTES`]).
     #[must_use]
@@ -305,9 +313,38 @@ impl AccountSender {
         }
     }
 
+    /// Sends `message` to an already known `destination` (the gateway
+    /// answers in the conversation of the source message); otherwise the
+    /// same steps as [`AccountSender::send`].
+    ///
+    /// # Errors
+    /// As [`AccountSender::send`].
+    pub async fn send_to(
+        &self,
+        destination: &Destination,
+        message: &OutboundMessage,
+    ) -> Result<Vec<MessageId>, SendError> {
+        let result = self
+            .for_correlation(message.correlation_id.as_deref())
+            .send_resolved(Resolved::Known(destination), message)
+            .await;
+        if let Err(e) = &result {
+            self.cache.invalidate_on(e);
+        }
+        result
+    }
+
     async fn send_inner(
         &self,
         target: &Target,
+        message: &OutboundMessage,
+    ) -> Result<Vec<MessageId>, SendError> {
+        self.send_resolved(Resolved::Target(target), message).await
+    }
+
+    async fn send_resolved(
+        &self,
+        target: Resolved<'_>,
         message: &OutboundMessage,
     ) -> Result<Vec<MessageId>, SendError> {
         let caller_durable = message.durable.is_some();
@@ -337,9 +374,14 @@ impl AccountSender {
         }
         let resolver = Resolver::new(&self.client, &self.cache);
         let workspace = resolver.workspace(&self.workspace).await?;
-        let destination = resolver
-            .destination(&workspace, target, message.thread_id.as_ref())
-            .await?;
+        let destination = match target {
+            Resolved::Known(destination) => destination.clone(),
+            Resolved::Target(target) => {
+                resolver
+                    .destination(&workspace, target, message.thread_id.as_ref())
+                    .await?
+            }
+        };
         let mut quote = message.reply_to.clone();
         let mut ids: Vec<MessageId> = Vec::new();
         for (part, durable) in keyed {
@@ -569,6 +611,13 @@ impl AccountSender {
         }
         Ok(ReconcileOutcome::Sent { message_ids })
     }
+}
+
+/// Where a send goes: a target still to resolve, or a known destination.
+#[derive(Clone, Copy)]
+enum Resolved<'a> {
+    Target(&'a Target),
+    Known(&'a Destination),
 }
 
 fn non_blank(value: &str) -> Option<&str> {

@@ -1,0 +1,686 @@
+//! One account, from start to stop, as a state machine.
+//!
+//! 1. [`AccountState::Starting`]: build the REST client, resolve the
+//!    workspace ([`crate::resolve::resolve_workspace`]), read the bot
+//!    identity (`GET /api/me`) and claim it — a second account on the same
+//!    bot stops here — then sync the command menu. Transient failures are
+//!    retried (status `recovering`) until shutdown.
+//! 2. [`AccountState::Connecting`]: open the realtime stream after the last
+//!    committed cursor (first run: the stored cursor, else the server tail).
+//! 3. [`AccountState::Live`]: read events into the per-conversation
+//!    [`Scheduler`]; the committed cursor (the contiguous prefix of finished
+//!    turns) is saved as it advances. A 4001 resync pages the gap back in
+//!    (retried; reported in status and metrics when it cannot be read).
+//!    Every wait — the next event, room in the scheduler — is raced with
+//!    the intake token, so shutdown is never held up by backpressure.
+//! 4. [`AccountState::Backoff`]: after a failed start or a turn that asked
+//!    for a replay, wait (jittered, raced with shutdown) and go to 2 from
+//!    the committed cursor.
+//! 5. [`AccountState::Stopped`]: shutdown, or a fatal error (token rejected,
+//!    access revoked, unknown workspace, duplicate bot).
+//!
+//! At shutdown the session stops taking events, lets running turns finish
+//! until the work token is cut (the gateway's grace), commits what finished
+//! and returns; unfinished events are replayed on the next start under the
+//! same nonces.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clickclack_client::{Backoff, Client};
+use clickclack_proto::{Cursor, WorkspaceId};
+use clickclack_realtime::{Backfill, BackoffPolicy, CursorStore, RealtimeItem, RealtimeStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::GatewayError;
+use super::catch_up::Clock;
+use super::commands::{MenuCommand, sync_command_menu};
+use super::engine::ReplyEngine;
+use super::events::{EventAction, classify};
+use super::metrics::AccountMetrics;
+use super::pipeline::AccountRuntime;
+use super::status::{Lifecycle, StatusBoard};
+use crate::accounts::ResolvedAccount;
+use crate::outbound::{AccountSender, SendError};
+use crate::policy::{BotLoopGuard, InboundPolicy};
+use crate::resolve::{ResolveCache, resolve_workspace};
+use crate::retry::{Classify, GaveUp, RetryWindow, Transience};
+use crate::scheduler::{Scheduler, SchedulerConfig, SubmitError};
+
+/// How long running turns get after the work token is cut before they are aborted.
+const CUT_GRACE: Duration = Duration::from_secs(1);
+
+/// Which account runs which bot user: the second account to claim a bot
+/// user stops, naming both accounts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BotIdentities(Arc<Mutex<HashMap<String, String>>>);
+
+impl BotIdentities {
+    /// Claims `bot_user_id` for `account_id`; the account that holds it otherwise.
+    fn claim(&self, bot_user_id: &str, account_id: &str) -> Result<(), String> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(bot_user_id) {
+            Some(holder) if holder != account_id => Err(holder.clone()),
+            _ => {
+                map.insert(bot_user_id.to_owned(), account_id.to_owned());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The turn settings of one account, fixed before the bot identity is known.
+pub(crate) struct TurnSettings {
+    pub(crate) policy: InboundPolicy,
+    pub(crate) guard: Arc<BotLoopGuard>,
+    pub(crate) engine: ReplyEngine,
+    pub(crate) history_limit: Option<u32>,
+    pub(crate) catch_up_max_age: Duration,
+    pub(crate) clock: Clock,
+    /// Progress label when the account has no `name` and the bot no handle.
+    pub(crate) label_fallback: String,
+    pub(crate) turn_slots: Arc<Semaphore>,
+}
+
+/// Everything one account needs to run.
+pub(crate) struct AccountDeps {
+    pub(crate) account: ResolvedAccount,
+    pub(crate) status: StatusBoard,
+    pub(crate) metrics: Arc<AccountMetrics>,
+    pub(crate) store: Arc<dyn CursorStore>,
+    pub(crate) intake: CancellationToken,
+    pub(crate) work: CancellationToken,
+    pub(crate) commands: Vec<MenuCommand>,
+    pub(crate) scheduler: SchedulerConfig,
+    pub(crate) retry: RetryWindow,
+    pub(crate) identities: BotIdentities,
+    pub(crate) turn: TurnSettings,
+}
+
+/// Where one account is (see the module docs for the steps).
+enum AccountState {
+    /// 1. Resolving workspace and identity.
+    Starting,
+    /// 2. Opening the realtime stream after `after` (`None`: the stored cursor).
+    Connecting {
+        runtime: Arc<AccountRuntime>,
+        after: Option<Cursor>,
+        attempt: u32,
+    },
+    /// 3. Events flowing.
+    Live {
+        runtime: Arc<AccountRuntime>,
+        stream: Box<RealtimeStream>,
+    },
+    /// 4. Waiting before connecting again.
+    Backoff {
+        runtime: Arc<AccountRuntime>,
+        after: Option<Cursor>,
+        attempt: u32,
+    },
+    /// 5. Done.
+    Stopped(Result<(), GatewayError>),
+}
+
+/// How a live session ended.
+enum SessionEnd {
+    /// Shutdown; everything that finished is committed.
+    Shutdown,
+    /// A turn asked for a replay: connect again from the committed cursor.
+    Replay(Option<Cursor>),
+    /// The account cannot go on.
+    Fatal(GatewayError),
+}
+
+/// Where a session is in the event log.
+struct Position {
+    /// The last cursor handed to the scheduler.
+    last_submitted: Option<Cursor>,
+    /// Events up to this cursor are backlog (catch-up): `catchUpMaxAge`
+    /// applies to them. Later events are live and never skipped by age, so a
+    /// server clock that differs from ours cannot silence the bot. `None`
+    /// (tail unknown): the limit applies to every event.
+    catch_up_until: Option<Cursor>,
+}
+
+impl Position {
+    fn is_catch_up(&self, cursor: &Cursor) -> bool {
+        self.catch_up_until
+            .as_ref()
+            .is_none_or(|until| cursor <= until)
+    }
+
+    fn extend_catch_up(&mut self, until: Option<Cursor>) {
+        if let Some(until) = until
+            && self.catch_up_until.as_ref().is_none_or(|old| &until > old)
+        {
+            self.catch_up_until = Some(until);
+        }
+    }
+}
+
+/// The server's current tail (best effort, bounded), marking where the backlog ends.
+async fn server_tail(client: &Client, workspace: &WorkspaceId) -> Option<Cursor> {
+    let page = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.events_page(workspace, None, Some(1), true),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    page.tail_cursor
+        .filter(|c| !c.as_str().is_empty())
+        .or_else(|| {
+            page.events
+                .iter()
+                .rev()
+                .find(|e| e.is_durable())
+                .map(|e| e.cursor().clone())
+        })
+}
+
+impl Classify for clickclack_realtime::Error {
+    fn transience(&self) -> Transience {
+        match self {
+            clickclack_realtime::Error::Api(e) => e.transience(),
+            _ => Transience::Permanent,
+        }
+    }
+}
+
+impl AccountDeps {
+    fn id(&self) -> &str {
+        &self.account.account_id
+    }
+
+    /// The account's reconnect backoff (`reconnectMs` base, 30 s cap).
+    fn backoff(&self) -> Backoff {
+        let base = Duration::from_millis(self.account.reconnect_ms)
+            .max(self.retry.backoff().base())
+            .max(Duration::from_millis(1));
+        Backoff::new(base, Duration::from_secs(30))
+    }
+
+    /// Runs the account until shutdown or a fatal error.
+    pub(crate) async fn run(mut self) -> Result<(), GatewayError> {
+        let mut state = AccountState::Starting;
+        loop {
+            state = match state {
+                AccountState::Starting => self.start().await,
+                AccountState::Connecting {
+                    runtime,
+                    after,
+                    attempt,
+                } => self.connect(runtime, after, attempt).await,
+                AccountState::Live { runtime, stream } => {
+                    match self.session(*stream, &runtime).await {
+                        SessionEnd::Shutdown => AccountState::Stopped(Ok(())),
+                        SessionEnd::Fatal(e) => AccountState::Stopped(Err(e)),
+                        SessionEnd::Replay(after) => {
+                            self.status.set(
+                                self.id(),
+                                Lifecycle::Recovering,
+                                Some(
+                                    "an event must be replayed; restarting the event stream"
+                                        .to_owned(),
+                                ),
+                            );
+                            AccountState::Backoff {
+                                runtime,
+                                after,
+                                attempt: 0,
+                            }
+                        }
+                    }
+                }
+                AccountState::Backoff {
+                    runtime,
+                    after,
+                    attempt,
+                } => {
+                    let delay = self.backoff().delay(attempt);
+                    match self
+                        .intake
+                        .run_until_cancelled(tokio::time::sleep(delay))
+                        .await
+                    {
+                        Some(()) => AccountState::Connecting {
+                            runtime,
+                            after,
+                            attempt: attempt.saturating_add(1),
+                        },
+                        None => AccountState::Stopped(Ok(())),
+                    }
+                }
+                AccountState::Stopped(result) => return result,
+            };
+        }
+    }
+
+    /// Runs a startup request, retrying transient failures until shutdown
+    /// (status `recovering`). `Ok(None)` when shutdown began.
+    async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<Option<T>, GatewayError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SendError>>,
+    {
+        let window = RetryWindow::new(Duration::MAX).with_backoff(self.backoff());
+        let (op, this) = (&op, self);
+        let result = window
+            .run(&self.intake, move |_| {
+                let call = op();
+                async move {
+                    let result = call.await;
+                    if let Err(e) = &result
+                        && e.transience().is_transient()
+                    {
+                        let message = format!("{what} failed; retrying: {e}");
+                        this.status
+                            .set(this.id(), Lifecycle::Recovering, Some(message));
+                    }
+                    result
+                }
+            })
+            .await;
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(GaveUp::Cancelled) => Ok(None),
+            Err(GaveUp::Permanent(e) | GaveUp::WindowClosed(e)) => Err(match e {
+                SendError::ClickClack(c) => GatewayError::Config(c),
+                SendError::Api(source) => GatewayError::Api {
+                    account_id: self.id().to_owned(),
+                    what: what.to_owned(),
+                    source,
+                },
+                other => GatewayError::Startup {
+                    account_id: self.id().to_owned(),
+                    message: format!("{what} failed: {other}"),
+                },
+            }),
+        }
+    }
+
+    /// 1. Workspace, identity, command menu; builds the turn runtime.
+    async fn start(&mut self) -> AccountState {
+        match self.start_inner().await {
+            Ok(Some(runtime)) => AccountState::Connecting {
+                runtime,
+                after: None,
+                attempt: 0,
+            },
+            Ok(None) => AccountState::Stopped(Ok(())),
+            Err(e) => AccountState::Stopped(Err(e)),
+        }
+    }
+
+    async fn start_inner(&mut self) -> Result<Option<Arc<AccountRuntime>>, GatewayError> {
+        self.account.require_configured()?;
+        let account_id = self.id().to_owned();
+        let client = Client::builder(self.account.api_endpoint.clone())
+            .token(self.account.token.expose_secret().to_owned())
+            .build()
+            .map_err(|source| GatewayError::Api {
+                account_id: account_id.clone(),
+                what: "client setup".to_owned(),
+                source,
+            })?;
+        let workspace_value = self.account.workspace.clone();
+        let Some(workspace) = self
+            .retrying("workspace lookup", || {
+                resolve_workspace(&client, &workspace_value)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(me) = self
+            .retrying("GET /api/me", || async {
+                client.me().await.map_err(SendError::from_client)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let bot_user_id = self
+            .account
+            .bot_user_id
+            .clone()
+            .unwrap_or_else(|| me.id.as_str().to_owned());
+        if let Err(other) = self.identities.claim(&bot_user_id, &account_id) {
+            return Err(GatewayError::DuplicateBot {
+                first: other,
+                second: account_id,
+                bot_user_id,
+            });
+        }
+        let bot_handle = Some(me.handle.clone()).filter(|h| !h.trim().is_empty());
+        self.status.update(&account_id, |s| {
+            s.workspace_id = Some(workspace.as_str().to_owned());
+            s.bot_user_id = Some(bot_user_id.clone());
+        });
+        // Before anything else is published.
+        sync_command_menu(
+            &client,
+            &account_id,
+            self.account.command_menu,
+            &self.commands,
+        )
+        .await;
+
+        let turn = &self.turn;
+        let progress_label = self
+            .account
+            .name
+            .clone()
+            .or_else(|| bot_handle.clone())
+            .unwrap_or_else(|| turn.label_fallback.clone());
+        let sender =
+            AccountSender::new(client.clone(), &self.account, Arc::new(ResolveCache::new()))
+                .with_workspace_id(&workspace);
+        Ok(Some(Arc::new(AccountRuntime {
+            account_id,
+            client,
+            sender,
+            workspace_id: workspace,
+            bot_user_id,
+            bot_handle,
+            progress_label: Some(progress_label),
+            policy: turn.policy.clone(),
+            guard: Arc::clone(&turn.guard),
+            engine: turn.engine.clone(),
+            response_prefix: self.account.response_prefix.clone(),
+            history_limit: turn.history_limit,
+            native_progress: self.account.native_progress,
+            catch_up_max_age: turn.catch_up_max_age,
+            clock: turn.clock.clone(),
+            metrics: Arc::clone(&self.metrics),
+            intake: self.intake.clone(),
+            work: self.work.clone(),
+            retry: self.retry,
+            turn_slots: Arc::clone(&turn.turn_slots),
+        })))
+    }
+
+    /// 2. Opens the stream; a transient failure goes to [`AccountState::Backoff`].
+    async fn connect(
+        &self,
+        runtime: Arc<AccountRuntime>,
+        after: Option<Cursor>,
+        attempt: u32,
+    ) -> AccountState {
+        let account_id = self.id();
+        let workspace = runtime.workspace_id.clone();
+        let mut builder = RealtimeStream::builder(runtime.client.clone(), workspace.clone())
+            .cursor_store(Arc::clone(&self.store))
+            .cursor_key(format!("{account_id}.{workspace}"))
+            .backoff(BackoffPolicy {
+                base: Duration::from_millis(self.account.reconnect_ms),
+                ..BackoffPolicy::default()
+            });
+        if let Some(c) = &after {
+            builder = builder.start_after(c.clone());
+        }
+        let started = match self.intake.run_until_cancelled(builder.start()).await {
+            None => return AccountState::Stopped(Ok(())),
+            Some(started) => started,
+        };
+        match started {
+            Ok(stream) => AccountState::Live {
+                runtime,
+                stream: Box::new(stream),
+            },
+            Err(e) if e.transience().is_transient() => {
+                self.status.set(
+                    account_id,
+                    Lifecycle::Recovering,
+                    Some(format!("realtime start failed; retrying: {e}")),
+                );
+                AccountState::Backoff {
+                    runtime,
+                    after,
+                    attempt,
+                }
+            }
+            Err(source) => AccountState::Stopped(Err(GatewayError::Realtime {
+                account_id: account_id.to_owned(),
+                source,
+            })),
+        }
+    }
+
+    /// Step 3: reads the stream into the scheduler until shutdown, a
+    /// replay request, or a fatal error; then drains and commits.
+    async fn session(
+        &self,
+        mut stream: RealtimeStream,
+        runtime: &Arc<AccountRuntime>,
+    ) -> SessionEnd {
+        let account_id = self.id().to_owned();
+        let scheduler: Scheduler<Cursor> =
+            Scheduler::new(self.scheduler, stream.committed_cursor());
+        let committer = stream.committer();
+        let mut committed_rx = scheduler.subscribe_committed();
+        let commit_account = account_id.clone();
+        let commit_task = tokio::spawn(async move {
+            while committed_rx.changed().await.is_ok() {
+                let cursor = committed_rx.borrow_and_update().clone();
+                if let Some(cursor) = cursor
+                    && let Err(e) = committer.commit(&cursor).await
+                {
+                    tracing::warn!(account = %commit_account, error = %e, "[{commit_account}] ClickClack cursor commit failed");
+                }
+            }
+        });
+        let mut pos = Position {
+            last_submitted: stream.committed_cursor(),
+            catch_up_until: server_tail(&runtime.client, &runtime.workspace_id).await,
+        };
+        let mut connected_once = false;
+        let end = loop {
+            let Some(item) = self.intake.run_until_cancelled(stream.next_event()).await else {
+                break SessionEnd::Shutdown;
+            };
+            let Some(item) = item else {
+                break SessionEnd::Fatal(GatewayError::StreamEnded {
+                    account_id: account_id.clone(),
+                });
+            };
+            let submitted = match item {
+                Ok(RealtimeItem::Event(event)) => {
+                    if !event.is_durable() {
+                        continue;
+                    }
+                    AccountMetrics::bump(&self.metrics.events);
+                    self.submit(&scheduler, runtime, &mut pos, event).await
+                }
+                Ok(RealtimeItem::Connected { .. }) => {
+                    if connected_once {
+                        // A reconnect replays what arrived meanwhile: that is backlog too.
+                        let tail = server_tail(&runtime.client, &runtime.workspace_id).await;
+                        pos.extend_catch_up(tail);
+                    }
+                    connected_once = true;
+                    self.status.set(&account_id, Lifecycle::Ready, None);
+                    Ok(())
+                }
+                Ok(RealtimeItem::Reconnecting { attempt, cause, .. }) => {
+                    AccountMetrics::bump(&self.metrics.reconnects);
+                    let message = format!("ClickClack websocket error; reconnecting: {cause}");
+                    tracing::warn!(account = %account_id, attempt, "[{account_id}] {message}");
+                    self.status
+                        .set(&account_id, Lifecycle::Recovering, Some(message));
+                    Ok(())
+                }
+                Ok(RealtimeItem::Resync {
+                    reason,
+                    previous,
+                    anchor,
+                }) => {
+                    AccountMetrics::bump(&self.metrics.resyncs);
+                    tracing::warn!(account = %account_id, anchor = %anchor,
+                        "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
+                    self.catch_up_gap(&scheduler, runtime, &mut pos, previous, anchor)
+                        .await
+                }
+                Ok(_) => Ok(()),
+                Err(clickclack_realtime::Error::MalformedFrame { reason }) => {
+                    tracing::warn!(account = %account_id, reason = %reason, "[{account_id}] skipped malformed ClickClack websocket event");
+                    Ok(())
+                }
+                Err(clickclack_realtime::Error::AccessRevoked { code, reason }) => {
+                    break SessionEnd::Fatal(GatewayError::AccessRevoked {
+                        account_id: account_id.clone(),
+                        code,
+                        reason,
+                    });
+                }
+                Err(source) => {
+                    break SessionEnd::Fatal(GatewayError::Realtime {
+                        account_id: account_id.clone(),
+                        source,
+                    });
+                }
+            };
+            match submitted {
+                Ok(()) => {}
+                Err(SubmitError::Halted) => break SessionEnd::Replay(None),
+                Err(_) => break SessionEnd::Shutdown,
+            }
+        };
+        // Stop taking events; running turns finish unless the work token is cut.
+        scheduler.close();
+        tokio::select! {
+            () = scheduler.wait_idle() => {}
+            () = self.work.cancelled() => {
+                if tokio::time::timeout(CUT_GRACE, scheduler.wait_idle()).await.is_err() {
+                    tracing::warn!(account = %account_id, "[{account_id}] in-flight replies did not finish in time; they will be replayed after restart");
+                    scheduler.abort();
+                }
+            }
+        }
+        let committed = scheduler.committed();
+        if let Some(cursor) = &committed
+            && let Err(e) = stream.commit(cursor).await
+        {
+            tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
+        }
+        commit_task.abort();
+        drop(stream);
+        match end {
+            SessionEnd::Replay(_) => SessionEnd::Replay(committed),
+            other => other,
+        }
+    }
+
+    /// Hands one durable event to the scheduler (waiting for room, raced with shutdown).
+    async fn submit(
+        &self,
+        scheduler: &Scheduler<Cursor>,
+        runtime: &Arc<AccountRuntime>,
+        pos: &mut Position,
+        event: clickclack_proto::event::Event,
+    ) -> Result<(), SubmitError> {
+        let cursor = event.cursor().clone();
+        if pos
+            .last_submitted
+            .as_ref()
+            .is_some_and(|last| &cursor <= last)
+        {
+            return Ok(());
+        }
+        let submitted = match classify(&event, &runtime.bot_user_id) {
+            EventAction::Turn(mut inbound) => {
+                inbound.catch_up = pos.is_catch_up(&cursor);
+                let key = inbound.conversation.clone();
+                let job = Arc::clone(runtime).run_turn(inbound);
+                self.intake
+                    .run_until_cancelled(scheduler.submit(cursor.clone(), key, job))
+                    .await
+            }
+            EventAction::OwnMessage | EventAction::Ignore => {
+                self.intake
+                    .run_until_cancelled(scheduler.submit_completed(cursor.clone()))
+                    .await
+            }
+        };
+        submitted.ok_or(SubmitError::Closed)??;
+        pos.last_submitted = Some(cursor);
+        Ok(())
+    }
+
+    /// After a 4001 resync: pages the gap the server still retains and feeds
+    /// it through the scheduler (old messages are skipped by `catchUpMaxAge`).
+    /// A page that keeps failing is retried in the window; then the gap is
+    /// skipped, logged, counted and shown in the status.
+    async fn catch_up_gap(
+        &self,
+        scheduler: &Scheduler<Cursor>,
+        runtime: &Arc<AccountRuntime>,
+        pos: &mut Position,
+        previous: Option<Cursor>,
+        anchor: Cursor,
+    ) -> Result<(), SubmitError> {
+        let account_id = self.id();
+        pos.extend_catch_up(Some(anchor.clone()));
+        let from = match (previous, pos.last_submitted.clone()) {
+            (Some(p), Some(l)) => Some(p.max(l)),
+            (p, l) => p.or(l),
+        };
+        if let Some(from) = from {
+            let gap = tokio::sync::Mutex::new(
+                Backfill::new(runtime.client.clone(), runtime.workspace_id.clone(), from)
+                    .until(anchor.clone()),
+            );
+            let gap = &gap;
+            loop {
+                let page = self
+                    .retry
+                    .run(&self.intake, move |attempt| {
+                        async move {
+                            let page = gap.lock().await.next_page().await;
+                            if let Err(e) = &page {
+                                tracing::warn!(account = %account_id, attempt, error = %e, "[{account_id}] ClickClack resync backfill failed");
+                            }
+                            page
+                        }
+                    })
+                    .await;
+                match page {
+                    Ok(Some(page)) => {
+                        for event in page {
+                            AccountMetrics::bump(&self.metrics.events);
+                            self.submit(scheduler, runtime, pos, event).await?;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(GaveUp::Cancelled) => return Err(SubmitError::Closed),
+                    Err(GaveUp::Permanent(e) | GaveUp::WindowClosed(e)) => {
+                        AccountMetrics::bump(&self.metrics.gaps_skipped);
+                        let message = format!(
+                            "resync gap after {} could not be read back and was skipped: {e}",
+                            gap.lock().await.position()
+                        );
+                        tracing::error!(account = %account_id, "[{account_id}] ClickClack {message}");
+                        self.status
+                            .update(account_id, |s| s.last_error = Some(message));
+                        break;
+                    }
+                }
+            }
+        }
+        if pos
+            .last_submitted
+            .as_ref()
+            .is_none_or(|last| &anchor > last)
+        {
+            self.intake
+                .run_until_cancelled(scheduler.submit_completed(anchor.clone()))
+                .await
+                .ok_or(SubmitError::Closed)??;
+            pos.last_submitted = Some(anchor);
+        }
+        Ok(())
+    }
+}

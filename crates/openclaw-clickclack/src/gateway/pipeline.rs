@@ -1,0 +1,686 @@
+//! One inbound turn, top to bottom.
+//!
+//! 1. **Own message or too old?** Events written by the bot, and backlog
+//!    older than `catchUpMaxAge`, end as [`TurnEnd::Skipped`] before any request.
+//! 2. **Fetch** the message by id (events carry ids, not bodies), retried in
+//!    the [`RetryWindow`]; 404 → skipped; still failing when the window closes
+//!    → [`TurnEnd::Replay`] (the event stays uncommitted and is read again).
+//! 3. **Policy** ([`InboundPolicy`]): a rejection is a deliberate skip, logged
+//!    with its reason.
+//! 4. **Already answered?** The reply's part-0 nonce is looked up by nonce
+//!    *before* the model or agent runs, so a replayed event spends nothing.
+//! 5. **Produce** the reply with the model or agent: each call bounded by the
+//!    time left in the window, transient failures (503, HTML 200, timeout,
+//!    refused) retried; the turn holds one of the gateway's turn slots.
+//! 6. **Deliver** through the account's one send path ([`AccountSender`]:
+//!    sanitise, split into ordered parts with per-part nonces). When step 5
+//!    gave up, a short visible failure reply goes out instead, under the same
+//!    nonce — the human always sees one reply.
+//! 7. **Commit**: every [`TurnEnd`] but `Replay` lets the scheduler commit
+//!    the event's cursor.
+//!
+//! Shutdown: retry waits end when intake stops; the model call and the send
+//! end when the work token is cut. Both end the turn as `Replay`, never as a
+//! failure reply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickclack_client::{Client, Error as ClientError, ErrorKind, PageRequest, ThreadQuery};
+use clickclack_proto::objects::{Message, UserKind};
+use clickclack_proto::{MessageId, WorkspaceId};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::catch_up::{Clock, skipped_old_log_line, timestamp_ms, too_old};
+use super::engine::ReplyEngine;
+use super::events::{InboundEvent, unreadable_log_line};
+use super::metrics::AccountMetrics;
+use super::progress::{self, ProgressTarget};
+use crate::agent_host::{AgentTurn, session_key};
+use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, LlmError};
+use crate::nonce::{DurablePart, reply_delivery, text_nonce};
+use crate::outbound::{AccountSender, OutboundMessage, SendError};
+use crate::policy::{BotLoopGuard, Decision, InboundFacts, InboundPolicy, LogLevel};
+use crate::reply::{no_sendable_text_log_line, shape_model_reply};
+use crate::resolve::Destination;
+use crate::retry::{GaveUp, RetryWindow};
+use crate::scheduler::JobOutcome;
+
+/// The shortest deadline a model or agent call gets, even at the end of the window.
+const MIN_ENGINE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// "No deadline of our own" (about 30 years: far beyond any call).
+const NO_DEADLINE: Duration = Duration::from_secs(1 << 30);
+
+/// Everything a turn of one account needs (shared by its turns).
+#[derive(Debug)]
+pub(crate) struct AccountRuntime {
+    pub(crate) account_id: String,
+    pub(crate) client: Client,
+    pub(crate) sender: AccountSender,
+    pub(crate) workspace_id: WorkspaceId,
+    pub(crate) bot_user_id: String,
+    pub(crate) bot_handle: Option<String>,
+    pub(crate) progress_label: Option<String>,
+    pub(crate) policy: InboundPolicy,
+    pub(crate) guard: Arc<BotLoopGuard>,
+    pub(crate) engine: ReplyEngine,
+    pub(crate) response_prefix: Option<String>,
+    pub(crate) history_limit: Option<u32>,
+    pub(crate) native_progress: bool,
+    pub(crate) catch_up_max_age: Duration,
+    pub(crate) clock: Clock,
+    pub(crate) metrics: Arc<AccountMetrics>,
+    /// Cancelled when shutdown begins: retry waits end at once.
+    pub(crate) intake: CancellationToken,
+    /// Cancelled when the shutdown grace is over: model calls and sends end.
+    pub(crate) work: CancellationToken,
+    pub(crate) retry: RetryWindow,
+    /// Turns producing a reply at once, across every account.
+    pub(crate) turn_slots: Arc<Semaphore>,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TurnEnd {
+    /// The reply is posted (now, or by an earlier run of the same turn).
+    Answered(Vec<MessageId>),
+    /// The model or agent kept failing: a visible failure reply is posted.
+    FailedVisibly(Vec<MessageId>),
+    /// Deliberately not answered; the reason is logged.
+    Skipped,
+    /// Not finished (shutdown, rejected token, REST down for the whole
+    /// window): leave the event uncommitted so it is handled again.
+    Replay,
+}
+
+impl From<TurnEnd> for JobOutcome {
+    fn from(end: TurnEnd) -> Self {
+        match end {
+            TurnEnd::Answered(_) | TurnEnd::FailedVisibly(_) | TurnEnd::Skipped => JobOutcome::Done,
+            TurnEnd::Replay => JobOutcome::Retry,
+        }
+    }
+}
+
+/// Where and under which nonces the reply to one message goes.
+struct ReplyPlan {
+    destination: Destination,
+    delivery: DurablePart,
+    reply_to: Option<MessageId>,
+    correlation_id: Option<String>,
+}
+
+impl ReplyPlan {
+    /// Inside the thread for thread replies; otherwise an in-channel (or
+    /// in-DM) quote-reply to the source message.
+    fn for_message(account_id: &str, message: &Message, correlation_id: Option<String>) -> Self {
+        let delivery = reply_delivery(account_id, message.id.as_str());
+        let thread_root = || {
+            if message.thread_root_id.as_str().is_empty() {
+                message.parent_message_id.clone().unwrap_or_default()
+            } else {
+                message.thread_root_id.clone()
+            }
+        };
+        let (destination, reply_to) = if message.parent_message_id.is_some() {
+            (Destination::Thread(thread_root()), None)
+        } else if let Some(conversation) = &message.direct_conversation_id {
+            (
+                Destination::Dm {
+                    user: message.author_id.clone(),
+                    conversation: conversation.clone(),
+                },
+                Some(message.id.clone()),
+            )
+        } else if let Some(channel) = &message.channel_id {
+            (
+                Destination::Channel(channel.clone()),
+                Some(message.id.clone()),
+            )
+        } else {
+            // A root message with neither channel nor DM: answer in its thread.
+            (Destination::Thread(message.id.clone()), None)
+        };
+        ReplyPlan {
+            destination,
+            delivery,
+            reply_to,
+            correlation_id,
+        }
+    }
+
+    fn outbound(&self, text: String) -> OutboundMessage {
+        OutboundMessage {
+            text,
+            reply_to: self.reply_to.clone(),
+            durable: Some(self.delivery.clone()),
+            correlation_id: self.correlation_id.clone(),
+            ..OutboundMessage::default()
+        }
+    }
+}
+
+/// What the human reads when the model or agent could not answer: what
+/// failed, in words, never the provider's raw body.
+pub(crate) fn failure_reply_text(engine: &ReplyEngine, error: &LlmError) -> String {
+    let who = match engine {
+        ReplyEngine::Model { .. } => "the model provider",
+        ReplyEngine::Agent { .. } => "the agent",
+    };
+    let what = match error {
+        LlmError::Status { status, .. } => format!("{who} returned HTTP {status}"),
+        LlmError::Timeout { .. } => format!("{who} did not answer in time"),
+        LlmError::Transport { .. } => format!("{who} could not be reached"),
+        LlmError::Decode { .. } => format!("{who} sent a response that could not be read"),
+        _ => format!("{who} is not configured correctly"),
+    };
+    format!("I couldn't answer this: {what}. Please try again later.")
+}
+
+/// The reply text when the model answered with nothing to show.
+pub(crate) const EMPTY_ANSWER_TEXT: &str =
+    "I couldn't answer this: the reply was empty. Please try again later.";
+
+impl AccountRuntime {
+    fn skip(&self) -> TurnEnd {
+        AccountMetrics::bump(&self.metrics.skipped);
+        TurnEnd::Skipped
+    }
+
+    /// Runs one turn; see the module docs.
+    pub(crate) async fn run_turn(self: Arc<Self>, event: InboundEvent) -> JobOutcome {
+        // Shutdown began before this turn started: leave it for the next run.
+        if self.intake.is_cancelled() {
+            return JobOutcome::Retry;
+        }
+        let end = match self.stages(&event).await {
+            Ok(end) | Err(end) => end,
+        };
+        JobOutcome::from(end)
+    }
+
+    fn check_age(
+        &self,
+        event: &InboundEvent,
+        created_ms: Option<i64>,
+        message_id: &str,
+    ) -> Result<(), TurnEnd> {
+        let Some(created_ms) = created_ms.filter(|_| event.catch_up) else {
+            return Ok(());
+        };
+        if let Some(age) = too_old(created_ms, self.clock.now_ms(), self.catch_up_max_age) {
+            let line =
+                skipped_old_log_line(&self.account_id, message_id, age, self.catch_up_max_age);
+            tracing::info!(account = %self.account_id, message = %message_id, "{line}");
+            return Err(self.skip());
+        }
+        Ok(())
+    }
+
+    async fn stages(&self, event: &InboundEvent) -> Result<TurnEnd, TurnEnd> {
+        let message_id = event.message_id.as_str();
+        // 1. own message, catch-up age (from the event time: no fetch for old backlog).
+        if event
+            .author_id
+            .as_ref()
+            .is_some_and(|a| a.as_str() == self.bot_user_id)
+        {
+            return Ok(TurnEnd::Skipped);
+        }
+        self.check_age(event, timestamp_ms(&event.created_at), message_id)?;
+
+        // The validated correlation id rides on every request of the turn.
+        let client = match event.correlation_id.as_deref() {
+            Some(id) => self
+                .client
+                .with_correlation_id(id)
+                .unwrap_or_else(|_| self.client.clone()),
+            None => self.client.clone(),
+        };
+        // 2. fetch.
+        let message = self.fetch(&client, event).await?;
+        if message.author_id.as_str() == self.bot_user_id {
+            return Ok(TurnEnd::Skipped);
+        }
+        self.check_age(event, timestamp_ms(&message.created_at), message_id)?;
+        // 3. policy.
+        self.admit(&message)?;
+        // 4. already answered?
+        let plan = ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
+        if let Some(id) = self.already_answered(&plan).await? {
+            AccountMetrics::bump(&self.metrics.replies);
+            tracing::info!(account = %self.account_id, source = %message.id, reply = %id,
+                "[{}] ClickClack message already answered; not calling the model again", self.account_id);
+            return Ok(TurnEnd::Answered(vec![id]));
+        }
+        // 5. produce.
+        let produced = self.produce_with_progress(&client, &message, event).await?;
+        // 6. deliver the answer, or a visible failure under the same nonce.
+        match produced {
+            Ok(text) => {
+                let shaped = shape_model_reply(&text, self.response_prefix.as_deref());
+                match shaped {
+                    Some(body) => self.deliver(&plan, &message, body, false).await,
+                    None => {
+                        let line = no_sendable_text_log_line(&self.account_id);
+                        tracing::warn!(account = %self.account_id, message = %message_id, "{line}");
+                        self.deliver(&plan, &message, EMPTY_ANSWER_TEXT.to_owned(), true)
+                            .await
+                    }
+                }
+            }
+            Err(error) => {
+                AccountMetrics::bump(&self.metrics.model_errors);
+                tracing::error!(account = %self.account_id, message = %message.id, error = %error,
+                    "[{}] ClickClack model reply failed after retrying; posting a visible failure reply: {error}", self.account_id);
+                let text = failure_reply_text(&self.engine, &error);
+                self.deliver(&plan, &message, text, true).await
+            }
+        }
+    }
+
+    /// Step 2: re-fetches the message: 404 → skip; transient → retried in the window.
+    async fn fetch(&self, client: &Client, event: &InboundEvent) -> Result<Message, TurnEnd> {
+        let account = self.account_id.as_str();
+        let result = self
+            .retry
+            .run(&self.intake, |attempt| async move {
+                let result = client.get_message(&event.message_id).await;
+                if let Err(e) = &result {
+                    tracing::warn!(account = %account, attempt, error = %e,
+                        "[{account}] ClickClack message fetch failed");
+                }
+                result
+            })
+            .await;
+        match result {
+            Ok(message) => Ok(message),
+            Err(GaveUp::Permanent(e)) if e.kind() == &ErrorKind::NotFound => {
+                let line =
+                    unreadable_log_line(account, event.event_type, event.message_id.as_str());
+                tracing::warn!(account = %account, "{line}");
+                Err(self.skip())
+            }
+            Err(GaveUp::Permanent(e)) if e.kind() == &ErrorKind::Unauthorized => {
+                tracing::error!(account = %account, error = %e, "[{account}] ClickClack rejected the bot token while fetching a message");
+                Err(TurnEnd::Replay)
+            }
+            Err(GaveUp::Permanent(e)) => {
+                tracing::warn!(account = %account, error = %e,
+                    "[{account}] ClickClack message fetch failed; skipping: type={} messageId={}",
+                    event.event_type, event.message_id);
+                Err(self.skip())
+            }
+            Err(GaveUp::WindowClosed(e)) => {
+                tracing::error!(account = %account, message = %event.message_id, error = %e,
+                    "[{account}] ClickClack message fetch kept failing; the event will be read again");
+                Err(TurnEnd::Replay)
+            }
+            Err(GaveUp::Cancelled) => Err(TurnEnd::Replay),
+        }
+    }
+
+    /// Step 3: the inbound policy; a rejection is logged at its level.
+    fn admit(&self, message: &Message) -> Result<(), TurnEnd> {
+        let account = self.account_id.as_str();
+        let message_id = message.id.as_str();
+        let facts = InboundFacts {
+            message_id,
+            author_id: message.author_id.as_str(),
+            author_is_bot: message
+                .author
+                .as_ref()
+                .is_some_and(|a| a.kind == UserKind::Bot),
+            kind: message.kind.as_ref().map(|k| k.as_str()),
+            body: &message.body,
+            workspace_id: self.workspace_id.as_str(),
+            channel_id: message.channel_id.as_ref().map(|c| c.as_str()),
+            direct_conversation_id: message.direct_conversation_id.as_ref().map(|c| c.as_str()),
+            thread_root_id: Some(message.thread_root_id.as_str()).filter(|s| !s.is_empty()),
+            parent_message_id: message.parent_message_id.as_ref().map(|p| p.as_str()),
+            bot_user_id: &self.bot_user_id,
+            bot_handle: self.bot_handle.as_deref(),
+        };
+        let now_ms = timestamp_ms(&message.created_at)
+            .unwrap_or_else(|| self.clock.now_ms())
+            .max(0)
+            .unsigned_abs();
+        let Decision::Drop(rejection) = self.policy.decide(&facts, &self.guard, now_ms) else {
+            return Ok(());
+        };
+        let line = &rejection.log_line;
+        match rejection.level {
+            LogLevel::Silent => {}
+            LogLevel::Debug => tracing::debug!(account = %account, message = %message_id, "{line}"),
+            LogLevel::Info => tracing::info!(account = %account, message = %message_id, "{line}"),
+            LogLevel::Warn => tracing::warn!(account = %account, message = %message_id, "{line}"),
+        }
+        Err(self.skip())
+    }
+
+    /// Step 4: the id of an earlier reply with this turn's part-0 nonce.
+    /// Unknown (an old server, a lookup that keeps failing) counts as "not
+    /// yet": the nonce still keeps the post single.
+    async fn already_answered(&self, plan: &ReplyPlan) -> Result<Option<MessageId>, TurnEnd> {
+        let nonce = text_nonce(&plan.delivery);
+        let client = &self.client;
+        let workspace = &self.workspace_id;
+        let result = self
+            .retry
+            .run(&self.intake, |_| client.message_by_nonce(workspace, &nonce))
+            .await;
+        match result {
+            Ok(found) => Ok(found.map(|m| m.id)),
+            Err(GaveUp::Cancelled) => Err(TurnEnd::Replay),
+            Err(GaveUp::Permanent(e)) if e.kind() == &ErrorKind::Unauthorized => {
+                Err(TurnEnd::Replay)
+            }
+            Err(other) => {
+                if let Some(e) = other.error() {
+                    tracing::debug!(account = %self.account_id, error = %e,
+                        "reply lookup by nonce unavailable; relying on the nonce at send time");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Step 5 with the native progress indicator around it when enabled.
+    async fn produce_with_progress(
+        &self,
+        client: &Client,
+        message: &Message,
+        event: &InboundEvent,
+    ) -> Result<Result<String, LlmError>, TurnEnd> {
+        let progress_target = self.native_progress.then(|| ProgressTarget {
+            workspace_id: message.workspace_id.clone(),
+            channel_id: message.channel_id.clone(),
+            direct_conversation_id: message.direct_conversation_id.clone(),
+            turn_id: message.id.as_str().to_owned(),
+        });
+        let produce = self.produce(client, message, event);
+        match &progress_target {
+            Some(target) => {
+                let (_, produced) = tokio::join!(
+                    progress::start(client, target, self.progress_label.as_deref()),
+                    produce
+                );
+                progress::clear(client, target).await;
+                produced
+            }
+            None => produce.await,
+        }
+    }
+
+    /// Step 5: the reply text, or the error that closed the window. `Err(Replay)` on shutdown.
+    async fn produce(
+        &self,
+        client: &Client,
+        message: &Message,
+        event: &InboundEvent,
+    ) -> Result<Result<String, LlmError>, TurnEnd> {
+        let Some(Ok(_slot)) = self
+            .intake
+            .run_until_cancelled(self.turn_slots.acquire())
+            .await
+        else {
+            return Err(TurnEnd::Replay);
+        };
+        let history = match (&self.engine, self.history_limit) {
+            (ReplyEngine::Model { .. }, Some(limit)) if limit > 0 => {
+                self.history(client, message, limit).await
+            }
+            _ => Vec::new(),
+        };
+        let account = self.account_id.as_str();
+        let deadline = Instant::now() + self.retry.window();
+        let result = self
+            .retry
+            .run(&self.intake, |attempt| {
+                let history = history.clone();
+                async move {
+                    // A model call gets what is left of the window; an agent
+                    // run keeps its own (long) timeout.
+                    let budget = match &self.engine {
+                        ReplyEngine::Model { .. } => deadline
+                            .saturating_duration_since(Instant::now())
+                            .max(MIN_ENGINE_DEADLINE.min(self.retry.window())),
+                        ReplyEngine::Agent { .. } => NO_DEADLINE,
+                    };
+                    let started = Instant::now();
+                    let call =
+                        tokio::time::timeout(budget, self.call_engine(message, event, history));
+                    let outcome = match self.work.run_until_cancelled(call).await {
+                        None => return Ok(None),
+                        Some(Ok(outcome)) => outcome,
+                        Some(Err(_)) => Err(LlmError::Timeout {
+                            provider: self.engine_name(),
+                            timeout: budget,
+                            attempts: 1,
+                        }),
+                    };
+                    self.metrics.observe_model_latency(started.elapsed());
+                    if let Err(e) = &outcome {
+                        tracing::warn!(account = %account, attempt, error = %e,
+                            "[{account}] ClickClack reply engine call failed");
+                    }
+                    outcome.map(Some)
+                }
+            })
+            .await;
+        match result {
+            Ok(Some(text)) => Ok(Ok(text)),
+            Ok(None) | Err(GaveUp::Cancelled) => Err(TurnEnd::Replay),
+            Err(GaveUp::Permanent(e) | GaveUp::WindowClosed(e)) => Ok(Err(e)),
+        }
+    }
+
+    fn engine_name(&self) -> String {
+        match &self.engine {
+            ReplyEngine::Model { model, .. } => model.split('/').next().unwrap_or(model).to_owned(),
+            ReplyEngine::Agent { agent_id, .. } => format!("openclaw:{agent_id}"),
+        }
+    }
+
+    /// Earlier messages of the conversation as context (`historyLimit`), oldest first.
+    async fn history(&self, client: &Client, message: &Message, limit: u32) -> Vec<ChatMessage> {
+        let fetched: Result<Vec<Message>, ClientError> = if message.parent_message_id.is_some() {
+            let query = ThreadQuery {
+                limit: Some(limit.saturating_add(1).min(200)),
+                latest: true,
+                ..ThreadQuery::default()
+            };
+            client
+                .get_thread(&message.thread_root_id, &query)
+                .await
+                .map(|page| {
+                    let mut all = vec![page.root];
+                    all.extend(page.replies);
+                    all
+                })
+        } else if let Some(seq) = message.channel_seq {
+            let page = PageRequest::before(seq).limit(limit.min(200));
+            match (&message.direct_conversation_id, &message.channel_id) {
+                (Some(dm), _) => client.list_dm_messages(dm, &page).await.map(|p| p.messages),
+                (None, Some(channel)) => client
+                    .list_messages(channel, &page)
+                    .await
+                    .map(|p| p.messages),
+                (None, None) => Ok(Vec::new()),
+            }
+        } else {
+            Ok(Vec::new())
+        };
+        let mut earlier: Vec<Message> = match fetched {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::debug!(account = %self.account_id, error = %e, "conversation history unavailable; replying without it");
+                return Vec::new();
+            }
+        };
+        earlier.retain(|m| {
+            m.id != message.id
+                && m.created_at.as_str() <= message.created_at.as_str()
+                && !m.body.trim().is_empty()
+        });
+        let skip = earlier
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+        earlier
+            .into_iter()
+            .skip(skip)
+            .map(|m| {
+                if m.author_id.as_str() == self.bot_user_id {
+                    ChatMessage::assistant(m.body)
+                } else {
+                    ChatMessage::user(m.body)
+                }
+            })
+            .collect()
+    }
+
+    /// One model completion (with `history` as context) or agent turn.
+    async fn call_engine(
+        &self,
+        message: &Message,
+        event: &InboundEvent,
+        mut messages: Vec<ChatMessage>,
+    ) -> Result<String, LlmError> {
+        match &self.engine {
+            ReplyEngine::Model {
+                runtime,
+                model,
+                agent_id,
+                system_prompt,
+            } => {
+                messages.push(ChatMessage::user(message.body.clone()));
+                runtime
+                    .complete(CompletionRequest {
+                        agent_id: agent_id.clone(),
+                        model: model.clone(),
+                        purpose: BOT_REPLY_PURPOSE.to_owned(),
+                        system_prompt: system_prompt.clone(),
+                        messages,
+                        max_tokens: None,
+                    })
+                    .await
+                    .map(|c| c.text)
+            }
+            ReplyEngine::Agent { host, agent_id } => host
+                .run_turn(AgentTurn {
+                    agent_id: agent_id.clone(),
+                    session_key: session_key(agent_id, &self.account_id, &event.conversation),
+                    messages: vec![ChatMessage::user(message.body.clone())],
+                })
+                .await
+                .map(|r| r.text),
+        }
+    }
+
+    /// Step 6: sends `text` through the account's send path (sanitised,
+    /// split, one nonce per part), retrying transient failures with the same nonces.
+    async fn deliver(
+        &self,
+        plan: &ReplyPlan,
+        message: &Message,
+        text: String,
+        failure: bool,
+    ) -> Result<TurnEnd, TurnEnd> {
+        let account = self.account_id.as_str();
+        let outbound = plan.outbound(text);
+        let sender = &self.sender;
+        let work = &self.work;
+        let result = self
+            .retry
+            .run(&self.intake, |attempt| {
+                let outbound = &outbound;
+                async move {
+                    let sent = work
+                        .run_until_cancelled(sender.send_to(&plan.destination, outbound))
+                        .await;
+                    match sent {
+                        None => Ok(None),
+                        Some(Ok(ids)) => Ok(Some(ids)),
+                        Some(Err(e)) => {
+                            tracing::warn!(account = %account, attempt, error = %e,
+                                "[{account}] ClickClack reply failed; retrying with the same nonce");
+                            Err(e)
+                        }
+                    }
+                }
+            })
+            .await;
+        let ids = match result {
+            Ok(Some(ids)) => ids,
+            Ok(None) | Err(GaveUp::Cancelled) => return Err(TurnEnd::Replay),
+            Err(GaveUp::Permanent(e)) => return self.undeliverable(plan, message, e).await,
+            Err(GaveUp::WindowClosed(e)) => {
+                tracing::error!(account = %account, source = %message.id, error = %e,
+                    "[{account}] ClickClack reply kept failing; the event will be handled again");
+                return Err(TurnEnd::Replay);
+            }
+        };
+        if ids.is_empty() {
+            // Sanitising left nothing visible: say so rather than stay silent.
+            if failure {
+                return Ok(self.skip());
+            }
+            tracing::warn!(account = %account, source = %message.id,
+                "[{account}] ClickClack reply had no visible text after sanitising; posting a failure reply");
+            return Box::pin(self.deliver(plan, message, EMPTY_ANSWER_TEXT.to_owned(), true)).await;
+        }
+        if failure {
+            AccountMetrics::bump(&self.metrics.failed_visibly);
+            tracing::warn!(account = %account, source = %message.id, reply = %ids[0],
+                "[{account}] ClickClack visible failure reply delivered");
+            Ok(TurnEnd::FailedVisibly(ids))
+        } else {
+            AccountMetrics::bump(&self.metrics.replies);
+            tracing::info!(account = %account, source = %message.id, reply = %ids[0], parts = ids.len(),
+                "[{account}] ClickClack reply delivered");
+            Ok(TurnEnd::Answered(ids))
+        }
+    }
+
+    /// A send that a retry cannot fix: a nonce already used by an earlier
+    /// run (the reply stands), a rejected token (replay), or a conversation
+    /// that cannot be written to (logged and counted; the event is committed).
+    async fn undeliverable(
+        &self,
+        plan: &ReplyPlan,
+        message: &Message,
+        error: SendError,
+    ) -> Result<TurnEnd, TurnEnd> {
+        let account = self.account_id.as_str();
+        let client_error = error.client_error();
+        let status = client_error
+            .and_then(ClientError::status)
+            .map(|s| s.as_u16());
+        if client_error.is_some_and(|e| e.kind() == &ErrorKind::Unauthorized) {
+            tracing::error!(account = %account, error = %error, "[{account}] ClickClack rejected the bot token while replying");
+            return Err(TurnEnd::Replay);
+        }
+        if client_error.is_some_and(|e| e.kind() == &ErrorKind::Conflict) && status == Some(400) {
+            // The nonce names an earlier reply with another body: that reply stands.
+            let existing = self.already_answered(plan).await?;
+            AccountMetrics::bump(&self.metrics.replies);
+            tracing::info!(account = %account, source = %message.id,
+                "[{account}] ClickClack reply already delivered (nonce used by an earlier reply); not sending again");
+            return Ok(TurnEnd::Answered(existing.into_iter().collect()));
+        }
+        AccountMetrics::bump(&self.metrics.undeliverable);
+        if let SendError::ClickClack(crate::errors::ClickClackError::MissingScope { scope }) =
+            &error
+        {
+            tracing::error!(account = %account, source = %message.id, scope = %scope,
+                "[{account}] ClickClack cannot reply: bot token is missing scope {scope}; the token needs bot:write (mint one with --scopes bot:write)");
+        } else {
+            tracing::error!(account = %account, source = %message.id, error = %error,
+                "[{account}] ClickClack cannot deliver the reply (not retried): {error}");
+        }
+        Ok(TurnEnd::Skipped)
+    }
+}
