@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! `ci` runs exactly what CI runs: formatting, clippy, the README's test
-//! command, docs with warnings denied, and the MSRV declaration check.
+//! command, docs with warnings denied, the MSRV check, the dependency policy
+//! (`cargo deny`), the publish dry run and the benchmark smoke run.
 
 use std::process::{Command, ExitCode};
 
@@ -11,6 +12,7 @@ mod chaos_engine;
 mod demo;
 mod fuzz;
 mod msrv;
+mod release;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
         Some("bench-run") => bench::bench_run(&args[1..]),
         Some("chaos") => chaos::chaos(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("release") => release::release(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -44,11 +47,13 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          commands:\n  \
          demo   [--keep]: testkit + the real gateway (model mode, stub model); posts, threads, DMs and prints the answers\n  \
-         ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check, bench --quick\n  \
+         ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check,\n         \
+         cargo deny (licenses, bans, sources), publish dry run, bench --quick\n  \
          bench  [--quick] [--server external|in-process] [--json PATH] [--only decode,rest,realtime,peer,gateway,scale]: release-mode benchmarks vs same-run baselines (peer: clickclack-dev and each client in its own process, with the Node peer); writes target/bench/latest.json and latest.svg\n  \
          chaos  [--minutes N] [--seed S] [--accounts N]: a real gateway process under seeded faults; lost = 0, duplicated = 0\n  \
          fuzz   [--cases N]: the bad-input property tests with many more cases\n  \
-         msrv   check that every crate declares the workspace rust-version and no dependency needs a newer one"
+         msrv   check that every crate's rust-version is the lowest its edition, language features and locked dependencies allow\n  \
+         release [--dry-run] <crate> <version>: changelog entry, version bump (and dependents' requirements), publish dry run"
     );
 }
 
@@ -73,6 +78,19 @@ fn ci() -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     msrv::check()?;
+    cargo(&["deny", "check", "licenses", "bans", "sources"], &[])?;
+    // Packages every published crate and builds it against its siblings' packages.
+    cargo(
+        &[
+            "publish",
+            "--dry-run",
+            "--workspace",
+            "--exclude",
+            "xtask",
+            "--allow-dirty",
+        ],
+        &[],
+    )?;
     // Smoke only: checks the benchmarks run, never that a goal is met.
     bench::bench(&["--quick".to_owned()])?;
     println!("xtask ci: all steps passed");
