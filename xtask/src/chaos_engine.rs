@@ -407,6 +407,11 @@ pub struct Report {
     pub lost: u64,
     /// Replies beyond the first for one message.
     pub duplicated: u64,
+    /// Unanswered messages inside a gap the gateway reported (a `Resync`
+    /// after a cursor fault: deliberate, visible, not lost).
+    pub gap_reported: u64,
+    /// Unanswered messages inside a cursor-fault gap nobody reported (must be 0).
+    pub gap_silent: u64,
     /// Expected messages answered with a visible failure reply instead.
     pub failed_visibly: u64,
     /// Expected messages with no bot reply at all (neither an answer nor a
@@ -443,6 +448,7 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.lost == 0
             && self.duplicated == 0
+            && self.gap_silent == 0
             && self.silent == 0
             && self.stale_replied == 0
             && self.all_ready
@@ -471,6 +477,11 @@ impl Report {
         let _ = writeln!(s, "  silent                 {}", self.silent);
         let _ = writeln!(s, "  visible failure replies {}", self.failed_visibly);
         let _ = writeln!(s, "  model calls            {}", self.model_calls);
+        let _ = writeln!(
+            s,
+            "  cursor-fault gaps      reported {} (deliberate), silent {}",
+            self.gap_reported, self.gap_silent
+        );
         let _ = writeln!(
             s,
             "  older than catchUpMaxAge: posted {}, replied {}",
@@ -540,6 +551,8 @@ enum Fault {
     },
     Restart {
         down: Duration,
+        /// Done to one account's cursor file while the gateway is down.
+        cursor: Option<CursorFault>,
     },
     /// The model answers 503 for a while.
     Model503(Duration),
@@ -559,6 +572,43 @@ enum Fault {
         n: usize,
     },
 }
+
+/// What a real deployment does to a cursor file between two runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorFault {
+    /// A server restored from an older backup: the file is ahead of the server.
+    Ahead,
+    /// An operator deletes the file.
+    Deleted,
+    /// A crash leaves it empty; the operator restores it from a backup.
+    Emptied,
+}
+
+impl CursorFault {
+    fn name(self) -> &'static str {
+        match self {
+            CursorFault::Ahead => "cursor-ahead",
+            CursorFault::Deleted => "cursor-deleted",
+            CursorFault::Emptied => "cursor-emptied",
+        }
+    }
+}
+
+/// Messages of one account that a cursor fault may deliberately skip: those
+/// unanswered when it was applied, and those posted until shortly after the
+/// gateway runs again (until the stream has re-anchored).
+#[derive(Debug)]
+struct Gap {
+    account: usize,
+    tags: std::collections::HashSet<u64>,
+    open_until: Option<Instant>,
+}
+
+/// How long after the restart a cursor-fault gap stays open (the stream
+/// connects, gets 4001 or notices the lost file, and re-anchors).
+const GAP_SETTLE: Duration = Duration::from_secs(8);
+/// A cursor that sorts after everything the server issues for decades.
+const CURSOR_FAR_AHEAD: &str = "cur_7zzzzzzzzzzzzzzzzzzzzzzzzz";
 
 impl Fault {
     fn name(&self) -> String {
@@ -638,6 +688,12 @@ fn pick_fault(rng: &mut fastrand::Rng, restarts: bool, model: bool) -> Fault {
             },
             _ if restarts => Fault::Restart {
                 down: ms(rng, 100, 2500),
+                cursor: match rng.u32(0..6) {
+                    0 => Some(CursorFault::Ahead),
+                    1 => Some(CursorFault::Deleted),
+                    2 => Some(CursorFault::Emptied),
+                    _ => None,
+                },
             },
             _ => continue,
         };
@@ -683,6 +739,8 @@ pub struct Chaos<'a, G: GatewayControl> {
     model: Option<&'a ChaosModel>,
     rng: fastrand::Rng,
     posted: Vec<Posted>,
+    /// Cursor-fault gaps (messages that may be deliberately skipped).
+    gaps: Vec<Gap>,
     next_tag: u64,
     report: Report,
     peak_rss: Option<u64>,
@@ -713,6 +771,7 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             model: None,
             rng,
             posted: Vec::new(),
+            gaps: Vec::new(),
             next_tag: 0,
             report,
             peak_rss: None,
@@ -771,6 +830,9 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             kind,
             stale,
         });
+        if !stale {
+            self.note_gap_exposure(a, n);
+        }
     }
 
     async fn apply(&mut self, fault: Fault, restart_at: &mut Option<Instant>) {
@@ -856,7 +918,7 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                     .header("content-type", "text/html")
                     .body("<html><body>proxy error page</body></html>"),
             ),
-            Fault::Restart { down } => {
+            Fault::Restart { down, cursor } => {
                 if restart_at.is_some() || !self.gateway.is_running() {
                     return;
                 }
@@ -864,9 +926,87 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 self.gateway.crash().await;
                 self.report.restarts += 1;
                 *restart_at = Some(Instant::now() + *down);
+                if let Some(cursor) = cursor {
+                    self.cursor_fault(*cursor).await;
+                }
             }
         }
         *self.report.faults.entry(fault.name()).or_default() += 1;
+    }
+
+    /// Applies `fault` to a random account's cursor file (the gateway is down).
+    async fn cursor_fault(&mut self, fault: CursorFault) {
+        let a = self.rng.usize(0..self.world.accounts.len());
+        let acct = &self.world.accounts[a];
+        let key = format!("{}.{}", acct.id, acct.workspace);
+        let store = FileCursorStore::new(&self.state_dir);
+        let path = store.path_for(&key);
+        let Ok(original) = std::fs::read(&path) else {
+            return; // No cursor yet: nothing a deployment could damage.
+        };
+        match fault {
+            CursorFault::Ahead => {
+                if std::fs::write(&path, format!("{CURSOR_FAR_AHEAD}\n")).is_err() {
+                    return;
+                }
+            }
+            CursorFault::Deleted => {
+                if std::fs::remove_file(&path).is_err() {
+                    return;
+                }
+            }
+            CursorFault::Emptied => {
+                if std::fs::write(&path, b"").is_err() {
+                    return;
+                }
+                // What the gateway meets at start: an error naming the file
+                // and the ways out, never a silent start at the tail.
+                let shown = match store.load(&key).await {
+                    Err(e) => e.to_string(),
+                    Ok(c) => format!("loaded {c:?}"),
+                };
+                let named = shown.contains(&path.display().to_string())
+                    && shown.contains("delete it")
+                    && shown.contains("restore it");
+                if !named {
+                    self.report.gap_silent += 1;
+                    self.report.problems.push(format!(
+                        "an emptied cursor file was not refused clearly: {shown}"
+                    ));
+                }
+                // The operator's way out: restore the file from a backup.
+                let _ = std::fs::write(&path, &original);
+                *self.report.faults.entry(fault.name().into()).or_default() += 1;
+                return;
+            }
+        }
+        let (counts, _) = self.reply_counts();
+        let tags = self
+            .posted
+            .iter()
+            .filter(|p| p.account == a && !p.stale && !counts.contains_key(&p.n))
+            .map(|p| p.n)
+            .collect();
+        self.gaps.push(Gap {
+            account: a,
+            tags,
+            open_until: None,
+        });
+        *self.report.faults.entry(fault.name().into()).or_default() += 1;
+    }
+
+    /// Adds a new message of `account` to the cursor-fault gaps still open.
+    fn note_gap_exposure(&mut self, account: usize, n: u64) {
+        let now = Instant::now();
+        let running = self.gateway.is_running();
+        for gap in &mut self.gaps {
+            if gap.open_until.is_none() && running {
+                gap.open_until = Some(now + GAP_SETTLE);
+            }
+            if gap.account == account && gap.open_until.is_none_or(|until| now <= until) {
+                gap.tags.insert(n);
+            }
+        }
     }
 
     fn sample_rss(&mut self) {
@@ -1072,6 +1212,14 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
 
     async fn finish(mut self, started: Instant, attempts_before: u64) -> Result<Report, String> {
         let (counts, seen, failures) = self.replies();
+        let (reconnects, resyncs) = self.gateway.counters().await;
+        // A gap is reported when the gateway saw at least one resync per gap.
+        let gaps_reported = resyncs >= self.gaps.len() as u64;
+        let in_gap = |p: &Posted| {
+            self.gaps
+                .iter()
+                .any(|g| g.account == p.account && g.tags.contains(&p.n))
+        };
         let mut r = std::mem::take(&mut self.report);
         r.model_calls = self.model.map_or(0, ChaosModel::calls);
         r.posted = self.posted.len() as u64;
@@ -1089,6 +1237,20 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             }
             r.expected += 1;
             let failed = self.failed_visibly(p, &failures);
+            if c == 0 && !failed && in_gap(p) {
+                // Skipped inside a cursor-fault gap: deliberate if reported.
+                r.expected -= 1;
+                if gaps_reported {
+                    r.gap_reported += 1;
+                } else {
+                    r.gap_silent += 1;
+                    if r.problems.len() < 10 {
+                        r.problems
+                            .push(format!("{} skipped in an unreported gap", tag(p.n)));
+                    }
+                }
+                continue;
+            }
             if failed {
                 r.failed_visibly += 1;
                 if c >= 1 {
@@ -1129,7 +1291,6 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 }
             }
         }
-        let (reconnects, resyncs) = self.gateway.counters().await;
         r.reconnects = reconnects;
         r.resyncs = resyncs;
         r.server_connection_attempts =

@@ -14,6 +14,7 @@ use crate::client::{Client, ClientInner};
 use crate::error::{BoxError, Error, ErrorKind};
 use crate::retry::RetryPolicy;
 use crate::stack::{HeaderDefaults, LayerFn, build_stack, erase_layer, erase_transport};
+use crate::tls::TlsSettings;
 use crate::token::BotToken;
 use crate::transport::{HyperSettings, TlsRoots, Transport, hyper_transport};
 use crate::url::BaseUrl;
@@ -36,7 +37,7 @@ pub struct ClientBuilder {
     correlation_id: Option<String>,
     layers: Vec<LayerFn>,
     transport: Option<Transport>,
-    tls_roots: TlsRoots,
+    tls: TlsSettings,
     max_download_bytes: u64,
     workspace: Option<WorkspaceId>,
 }
@@ -53,7 +54,7 @@ impl fmt::Debug for ClientBuilder {
             .field("correlation_id", &self.correlation_id)
             .field("layers", &self.layers.len())
             .field("custom_transport", &self.transport.is_some())
-            .field("tls_roots", &self.tls_roots)
+            .field("tls", &self.tls)
             .field("max_download_bytes", &self.max_download_bytes)
             .field("workspace", &self.workspace)
             .finish()
@@ -72,7 +73,7 @@ impl ClientBuilder {
             correlation_id: None,
             layers: Vec::new(),
             transport: None,
-            tls_roots: TlsRoots::default(),
+            tls: TlsSettings::default(),
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             workspace: None,
         }
@@ -117,9 +118,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Which root certificates HTTPS trusts (default: webpki roots).
+    /// Which root certificates HTTPS trusts (default: webpki roots); extra
+    /// certificates set with [`tls`](Self::tls) are kept.
     pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
-        self.tls_roots = roots;
+        self.tls = self.tls.with_roots(roots);
+        self
+    }
+
+    /// The TLS trust (base roots plus extra CA certificates, e.g. a private
+    /// CA). REST and the realtime WebSocket of this client use it.
+    pub fn tls(mut self, tls: TlsSettings) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -158,7 +167,8 @@ impl ClientBuilder {
 
     /// Replaces the default hyper transport with any tower `Service`
     /// (for example an in-memory router, a proxy client, or a recorder).
-    /// `connect_timeout` and `tls_roots` then have no effect.
+    /// `connect_timeout` then has no effect, and the TLS settings apply only
+    /// to connections made outside it (the realtime WebSocket).
     pub fn transport<S, B>(mut self, service: S) -> Self
     where
         S: tower::Service<Request<RequestBody>, Response = Response<B>>
@@ -214,13 +224,18 @@ impl ClientBuilder {
             Error::new(ErrorKind::InvalidRequest)
                 .with_detail("the token contains characters not allowed in a header")
         })?;
+        let tls_config = std::sync::OnceLock::new();
         let transport = match self.transport {
             Some(t) => t,
-            None => hyper_transport(&HyperSettings {
-                connect_timeout: self.connect_timeout,
-                roots: self.tls_roots,
-                pool_idle_timeout: Duration::from_secs(60),
-            })?,
+            None => {
+                let tls = Arc::new(self.tls.client_config()?);
+                let _ = tls_config.set(Arc::clone(&tls));
+                hyper_transport(&HyperSettings {
+                    connect_timeout: self.connect_timeout,
+                    tls,
+                    pool_idle_timeout: Duration::from_secs(60),
+                })?
+            }
         };
         let service = build_stack(
             transport,
@@ -237,7 +252,8 @@ impl ClientBuilder {
             retry: self.retry,
             max_download_bytes: self.max_download_bytes,
             workspace: self.workspace,
-            tls_roots: self.tls_roots,
+            tls: self.tls,
+            tls_config,
             token_rejected: AtomicBool::new(false),
             workspaces_cache: OnceCell::new(),
         })))

@@ -43,7 +43,9 @@ pub(crate) struct ClientInner {
     pub(crate) retry: RetryPolicy,
     pub(crate) max_download_bytes: u64,
     pub(crate) workspace: Option<WorkspaceId>,
-    pub(crate) tls_roots: TlsRoots,
+    pub(crate) tls: crate::tls::TlsSettings,
+    /// Built once (at `build` for the default transport, else on first use).
+    pub(crate) tls_config: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     pub(crate) token_rejected: AtomicBool,
     pub(crate) workspaces_cache: OnceCell<Vec<WorkspaceId>>,
 }
@@ -186,7 +188,24 @@ impl Client {
     /// The TLS roots configured for HTTPS (use with [`tls_config`](crate::tls_config)
     /// for other connections to the same server).
     pub fn tls_roots(&self) -> TlsRoots {
-        self.inner.tls_roots
+        self.inner.tls.roots()
+    }
+
+    /// The client's TLS configuration: the one its HTTPS connections use
+    /// (same root store, extra CA certificates included), without ALPN.
+    /// Other connections to the same server — the realtime WebSocket — use
+    /// it so they trust exactly what REST trusts.
+    ///
+    /// # Errors
+    ///
+    /// A `Transport` error when the roots cannot be loaded (only possible
+    /// with a custom transport, where nothing was built yet).
+    pub fn tls_client_config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+        if let Some(config) = self.inner.tls_config.get() {
+            return Ok(Arc::clone(config));
+        }
+        let built = Arc::new(self.inner.tls.client_config()?);
+        Ok(Arc::clone(self.inner.tls_config.get_or_init(|| built)))
     }
 
     /// The workspace configured with [`ClientBuilder::workspace`], if any.

@@ -12,6 +12,7 @@ mod nonce;
 pub mod pagination;
 pub mod retry;
 mod stack;
+mod tls;
 mod token;
 mod transport;
 pub mod url;
@@ -33,6 +34,7 @@ pub use error::{BoxError, Error, ErrorKind};
 pub use nonce::generate_nonce;
 pub use pagination::{History, Paginated};
 pub use retry::RetryPolicy;
+pub use tls::TlsSettings;
 pub use token::BotToken;
 pub use transport::{TlsRoots, Transport, tls_config};
 

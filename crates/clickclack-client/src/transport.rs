@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper_rustls::{ConfigBuilderExt, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -35,29 +35,20 @@ pub enum TlsRoots {
 }
 
 /// A rustls client configuration with the `ring` provider, safe default
-/// protocol versions and the chosen roots: the one the default transport uses,
-/// for other connections (e.g. the realtime WebSocket) to match it.
+/// protocol versions and the chosen roots (shorthand for
+/// [`TlsSettings::new(roots).client_config()`](crate::TlsSettings::client_config);
+/// a built [`Client`](crate::Client) hands out its own with
+/// [`Client::tls_client_config`](crate::Client::tls_client_config)).
 pub fn tls_config(roots: TlsRoots) -> Result<rustls::ClientConfig, Error> {
-    let tls_err = |e: &dyn std::fmt::Display| {
-        Error::new(ErrorKind::Transport).with_detail(format!("could not set up TLS: {e}"))
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| tls_err(&e))?;
-    let with_roots = match roots {
-        TlsRoots::WebPki => builder.with_webpki_roots(),
-        TlsRoots::Native => builder.with_native_roots().map_err(|e| tls_err(&e))?,
-    };
-    Ok(with_roots.with_no_client_auth())
+    crate::tls::TlsSettings::new(roots).client_config()
 }
 
 /// Settings for the default hyper transport.
 #[derive(Clone, Debug)]
 pub(crate) struct HyperSettings {
     pub(crate) connect_timeout: Option<Duration>,
-    pub(crate) roots: TlsRoots,
+    /// The client's one TLS configuration (its root store is shared).
+    pub(crate) tls: std::sync::Arc<rustls::ClientConfig>,
     pub(crate) pool_idle_timeout: Duration,
 }
 
@@ -69,7 +60,7 @@ pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Err
     http.set_nodelay(true);
     http.set_connect_timeout(settings.connect_timeout);
     let https = HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config(settings.roots)?)
+        .with_tls_config((*settings.tls).clone())
         .https_or_http()
         .enable_http1()
         .enable_http2()

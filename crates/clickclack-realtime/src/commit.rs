@@ -9,17 +9,21 @@ use crate::error::Error;
 
 #[derive(Debug, Default)]
 struct Cursors {
-    /// The last cursor the consumer committed (or the initial tail).
+    /// The last cursor the consumer committed, the start cursor, or the
+    /// latest re-anchor. Reconnects resume after it.
     committed: Option<Cursor>,
-    /// A re-anchor after a resync; only used while it is ahead of `committed`.
-    anchor: Option<Cursor>,
+    /// The highest durable cursor the stream has handed out since the last
+    /// (re-)anchor. A commit above it cannot name a handled event (it would
+    /// be a stale cursor from before a re-anchor) and is ignored.
+    yielded: Option<Cursor>,
 }
 
 /// State shared by the consumer side, the connection driver and [`Committer`]s.
 #[derive(Debug)]
 pub(crate) struct Shared {
     cursors: Mutex<Cursors>,
-    /// Serializes saves so the stored cursor only moves forward.
+    /// Serializes saves so the stored cursor only moves the way the
+    /// in-memory one did.
     save_lock: tokio::sync::Mutex<()>,
     store: Arc<dyn CursorStore>,
     key: String,
@@ -29,8 +33,8 @@ impl Shared {
     pub(crate) fn new(store: Arc<dyn CursorStore>, key: String, committed: Option<Cursor>) -> Self {
         Self {
             cursors: Mutex::new(Cursors {
+                yielded: committed.clone(),
                 committed,
-                anchor: None,
             }),
             save_lock: tokio::sync::Mutex::new(()),
             store,
@@ -42,32 +46,49 @@ impl Shared {
         self.cursors.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Where a new connection resumes: the later of the committed cursor and the anchor.
-    pub(crate) fn resume_cursor(&self) -> Option<Cursor> {
-        let c = self.lock();
-        match (&c.committed, &c.anchor) {
-            (Some(committed), Some(anchor)) => Some(committed.max(anchor).clone()),
-            (committed, anchor) => committed.clone().or_else(|| anchor.clone()),
-        }
-    }
-
-    /// The last committed cursor.
+    /// The last committed cursor: where a new connection resumes.
     pub(crate) fn committed(&self) -> Option<Cursor> {
         self.lock().committed.clone()
-    }
-
-    /// Re-anchors after a resync (in memory only; the store keeps the old
-    /// cursor until the consumer commits past the anchor).
-    pub(crate) fn set_anchor(&self, anchor: Cursor) {
-        self.lock().anchor = Some(anchor);
     }
 
     pub(crate) fn key(&self) -> &str {
         &self.key
     }
 
-    /// Commits `cursor` if it moves forward, then persists it.
-    /// Returns whether it moved.
+    /// Records that the consumer was handed the durable event `cursor`.
+    pub(crate) fn yielded(&self, cursor: &Cursor) {
+        let mut c = self.lock();
+        if c.yielded.as_ref().is_none_or(|y| cursor > y) {
+            c.yielded = Some(cursor.clone());
+        }
+    }
+
+    /// Replaces the cursor with `anchor` — even when that moves it
+    /// backwards (a server restored from an older backup) — and persists it.
+    /// Commits of cursors above `anchor` that were handed out before are
+    /// ignored from now on.
+    pub(crate) async fn reanchor(&self, anchor: &Cursor) -> Result<(), Error> {
+        let _guard = self.save_lock.lock().await;
+        {
+            let mut c = self.lock();
+            c.committed = Some(anchor.clone());
+            c.yielded = Some(anchor.clone());
+        }
+        self.store.save(&self.key, anchor).await?;
+        Ok(())
+    }
+
+    /// After the consumer took a `Resync` item: nothing handed out before
+    /// it may be committed past `anchor`.
+    pub(crate) fn forget_yielded_above(&self, anchor: &Cursor) {
+        let mut c = self.lock();
+        if c.yielded.as_ref().is_some_and(|y| y > anchor) {
+            c.yielded = Some(anchor.clone());
+        }
+    }
+
+    /// Commits `cursor` if it moves forward and the stream handed it out,
+    /// then persists it. Returns whether it moved.
     pub(crate) async fn commit(&self, cursor: &Cursor) -> Result<bool, Error> {
         if cursor.as_str().is_empty() {
             return Ok(false);
@@ -76,6 +97,10 @@ impl Shared {
         {
             let mut c = self.lock();
             if c.committed.as_ref().is_some_and(|old| cursor <= old) {
+                return Ok(false);
+            }
+            if c.yielded.as_ref().is_some_and(|y| cursor > y) {
+                tracing::debug!(cursor = %cursor, "realtime commit ignored: the stream never yielded this cursor (stale after a resync?)");
                 return Ok(false);
             }
             c.committed = Some(cursor.clone());
@@ -94,7 +119,10 @@ pub struct Committer {
 
 impl Committer {
     /// Records that every durable event up to and including `cursor` is handled,
-    /// and persists it in the cursor store. Older or empty cursors are ignored.
+    /// and persists it in the cursor store. Older or empty cursors are
+    /// ignored, and so is a cursor the stream has not yielded since its last
+    /// [`Resync`](crate::RealtimeItem::Resync) (it cannot name a handled
+    /// event; committing it could move the cursor past the server's tail).
     ///
     /// # Errors
     ///
@@ -115,35 +143,39 @@ mod tests {
     use super::*;
     use crate::cursor_store::MemoryCursorStore;
 
-    #[tokio::test]
-    async fn commits_only_move_forward_and_are_saved() {
-        let store = MemoryCursorStore::new();
-        let shared = Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(Cursor::new("cur_05")),
-        );
-        assert!(!shared.commit(&Cursor::new("cur_04")).await.expect("commit"));
-        assert!(!shared.commit(&Cursor::new("")).await.expect("commit"));
-        assert_eq!(store.get("k"), None);
-        assert!(shared.commit(&Cursor::new("cur_06")).await.expect("commit"));
-        assert_eq!(store.get("k"), Some(Cursor::new("cur_06")));
-        assert_eq!(shared.committed(), Some(Cursor::new("cur_06")));
+    fn c(s: &str) -> Cursor {
+        Cursor::new(s)
     }
 
     #[tokio::test]
-    async fn resume_prefers_the_later_of_commit_and_anchor() {
-        let shared = Shared::new(
-            Arc::new(MemoryCursorStore::new()),
-            "k".into(),
-            Some(Cursor::new("cur_05")),
-        );
-        assert_eq!(shared.resume_cursor(), Some(Cursor::new("cur_05")));
-        shared.set_anchor(Cursor::new("cur_09"));
-        assert_eq!(shared.resume_cursor(), Some(Cursor::new("cur_09")));
-        shared.commit(&Cursor::new("cur_10")).await.expect("commit");
-        assert_eq!(shared.resume_cursor(), Some(Cursor::new("cur_10")));
-        let empty = Shared::new(Arc::new(MemoryCursorStore::new()), "k".into(), None);
-        assert_eq!(empty.resume_cursor(), None);
+    async fn commits_only_move_forward_within_what_was_yielded_and_are_saved() {
+        let store = MemoryCursorStore::new();
+        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(c("cur_05")));
+        assert!(!shared.commit(&c("cur_04")).await.expect("commit"));
+        assert!(!shared.commit(&c("")).await.expect("commit"));
+        // Never yielded: ignored.
+        assert!(!shared.commit(&c("cur_06")).await.expect("commit"));
+        assert_eq!(store.get("k"), None);
+        shared.yielded(&c("cur_07"));
+        assert!(shared.commit(&c("cur_06")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_06")));
+        assert_eq!(shared.committed(), Some(c("cur_06")));
+    }
+
+    #[tokio::test]
+    async fn reanchor_moves_backwards_persists_and_fences_stale_commits() {
+        let store = MemoryCursorStore::new();
+        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(c("cur_90")));
+        shared.yielded(&c("cur_95"));
+        shared.reanchor(&c("cur_10")).await.expect("reanchor");
+        assert_eq!(shared.committed(), Some(c("cur_10")));
+        assert_eq!(store.get("k"), Some(c("cur_10")));
+        // A stale cursor from before the re-anchor cannot move it ahead again.
+        assert!(!shared.commit(&c("cur_95")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_10")));
+        shared.yielded(&c("cur_11"));
+        assert!(shared.commit(&c("cur_11")).await.expect("commit"));
+        shared.forget_yielded_above(&c("cur_11"));
+        assert!(!shared.commit(&c("cur_12")).await.expect("commit"));
     }
 }

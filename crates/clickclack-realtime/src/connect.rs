@@ -29,7 +29,10 @@ pub(crate) struct DialConfig {
     pub(crate) user_agent: String,
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_frame_bytes: usize,
+    /// The TLS configuration for `wss` (shared with the REST client's roots).
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// The longest `Retry-After` honoured (the client's `max_retry_after`).
+    pub(crate) max_retry_after: Duration,
 }
 
 impl std::fmt::Debug for DialConfig {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for DialConfig {
             .field("auth", &self.auth)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("max_retry_after", &self.max_retry_after)
             .finish_non_exhaustive()
     }
 }
@@ -46,12 +50,24 @@ impl std::fmt::Debug for DialConfig {
 /// Why a dial failed, already sorted into "try again" and "stop".
 #[derive(Debug)]
 pub(crate) enum DialError {
-    /// Worth retrying with backoff (network, 5xx, 429, timeout, bad upgrade answer).
-    Retry(String),
-    /// A 429 or 503 with `Retry-After`: retry, but not before the given delay.
-    RetryAfter(String, Duration),
+    /// Worth retrying with backoff (network, 5xx, 429, timeout, bad upgrade
+    /// answer); a 429 or 503 with `Retry-After` says not before
+    /// `retry_after` (already capped).
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// Retrying will not help (401/403/400/404 on the upgrade, bad configuration).
     Fatal(Error),
+}
+
+impl DialError {
+    fn retry(reason: String) -> Self {
+        DialError::Retry {
+            reason,
+            retry_after: None,
+        }
+    }
 }
 
 /// Connects and upgrades, all within the handshake timeout.
@@ -61,7 +77,7 @@ pub(crate) async fn dial(
 ) -> Result<(WsRead, WsWrite), DialError> {
     match tokio::time::timeout(config.handshake_timeout, dial_inner(target, config)).await {
         Ok(result) => result,
-        Err(_) => Err(DialError::Retry(format!(
+        Err(_) => Err(DialError::retry(format!(
             "handshake timed out after {} ms",
             config.handshake_timeout.as_millis()
         ))),
@@ -74,7 +90,7 @@ async fn dial_inner(
 ) -> Result<(WsRead, WsWrite), DialError> {
     let tcp = TcpStream::connect((target.host.as_str(), target.port))
         .await
-        .map_err(|e| DialError::Retry(format!("connect failed: {e}")))?;
+        .map_err(|e| DialError::retry(format!("connect failed: {e}")))?;
     // Small frames (pings) should not wait for Nagle.
     let _ = tcp.set_nodelay(true);
     let key = handshake::generate_key();
@@ -91,29 +107,33 @@ async fn dial_inner(
         ))
     })?;
     let io = if target.secure {
-        let tls_config = match &config.tls {
-            Some(c) => Arc::clone(c),
-            None => crate::tls::default_config()
-                .map_err(|e| DialError::Fatal(Error::Tls(e.to_string())))?,
+        let Some(tls_config) = &config.tls else {
+            return Err(DialError::Fatal(Error::Tls(
+                "no TLS configuration for a wss:// URL".into(),
+            )));
         };
-        let tls = crate::tls::connect(tls_config, &target.host, tcp)
+        let tls = crate::tls::connect(Arc::clone(tls_config), &target.host, tcp)
             .await
-            .map_err(|e| DialError::Retry(format!("TLS handshake failed: {e}")))?;
+            .map_err(|e| DialError::retry(format!("TLS handshake failed: {e}")))?;
         handshake::upgrade(tls, request, &key).await
     } else {
         handshake::upgrade(tcp, request, &key).await
     }
-    .map_err(|f| classify(f, target))?;
+    .map_err(|f| classify(f, target, config.max_retry_after))?;
 
     let mut ws = WebSocket::after_handshake(io, Role::Client);
     ws.set_max_message_size(config.max_frame_bytes);
     ws.set_auto_pong(true);
-    ws.set_auto_close(true);
+    // Close frames are checked and answered by the reader (`reader::close`):
+    // fastwebsockets reports a bad close reason as a UTF-8 error that is
+    // indistinguishable from a bad text frame.
+    ws.set_auto_close(false);
     Ok(ws.split(tokio::io::split))
 }
 
-/// Sorts a failed upgrade: 401/403/400/404 stop the stream, the rest retries.
-fn classify(failure: HandshakeFailure, target: &WsTarget) -> DialError {
+/// Sorts a failed upgrade: 401/403/400/404 stop the stream, the rest retries
+/// (after `Retry-After` for 429 and 503, capped at `max_retry_after`).
+fn classify(failure: HandshakeFailure, target: &WsTarget, max_retry_after: Duration) -> DialError {
     match failure {
         HandshakeFailure::Status(refused) => {
             let RefusedUpgrade {
@@ -138,19 +158,29 @@ fn classify(failure: HandshakeFailure, target: &WsTarget) -> DialError {
                 || matches!(err.kind(), ErrorKind::Server)
                 || status.is_server_error()
                 || status == http::StatusCode::REQUEST_TIMEOUT;
-            if let Some(after) = err.retry_after() {
-                DialError::RetryAfter(format!("upgrade refused: {err}"), after)
-            } else if retry {
-                DialError::Retry(format!("upgrade refused: {err}"))
-            } else {
-                DialError::Fatal(Error::Api(err))
+            if !retry {
+                return DialError::Fatal(Error::Api(err));
+            }
+            let retry_after = matches!(
+                status,
+                http::StatusCode::TOO_MANY_REQUESTS | http::StatusCode::SERVICE_UNAVAILABLE
+            )
+            .then(|| headers.get(http::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| {
+                clickclack_client::retry::parse_retry_after(v, std::time::SystemTime::now())
+            })
+            .map(|after| after.min(max_retry_after));
+            DialError::Retry {
+                reason: format!("upgrade refused: {err}"),
+                retry_after,
             }
         }
         HandshakeFailure::Rejected(reason) => {
-            DialError::Retry(format!("bad upgrade answer: {reason}"))
+            DialError::retry(format!("bad upgrade answer: {reason}"))
         }
         HandshakeFailure::Transport(reason) => {
-            DialError::Retry(format!("upgrade failed: {reason}"))
+            DialError::retry(format!("upgrade failed: {reason}"))
         }
     }
 }

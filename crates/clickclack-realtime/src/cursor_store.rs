@@ -35,6 +35,30 @@ pub enum CursorStoreError {
         /// The store key.
         key: String,
     },
+    /// A cursor file exists but cannot be used (empty, only whitespace,
+    /// unreadable, not a cursor, or over the size cap). It is never taken as
+    /// "no cursor": that would silently skip everything since the last run.
+    #[error(
+        "cursor file {} {problem}; delete it to start at the server's current tail (skipping what happened since the last run), or restore it from a backup to resume where it left off",
+        path.display()
+    )]
+    UnusableFile {
+        /// The cursor file.
+        path: PathBuf,
+        /// What is wrong with it (`is empty`, `is larger than 4096 bytes`, …).
+        problem: String,
+    },
+    /// Writing a cursor file failed.
+    #[error("could not {op} cursor file {}: {source}", path.display())]
+    FileIo {
+        /// `"save"`.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Persists the last committed cursor per key (one key per account and workspace).
@@ -42,11 +66,32 @@ pub enum CursorStoreError {
 /// Implementations must make `save` durable before its future resolves and
 /// must never let a later `load` return a value older than a completed `save`.
 /// The stream only saves cursors that move forward.
+/// `load` must never turn a damaged value (an empty or unreadable file)
+/// into `None`: `None` means "start at the server's tail", which skips
+/// everything since the last run. Return an error naming the place instead.
+///
+/// A re-anchor after a resync saves a cursor *older* than the stored one
+/// (a server restored from a backup); stores must accept it.
 pub trait CursorStore: Send + Sync + fmt::Debug {
     /// The cursor saved under `key`, if any.
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Cursor>>;
     /// Saves `cursor` under `key`, replacing the previous value.
     fn save<'a>(&'a self, key: &'a str, cursor: &'a Cursor) -> StoreFuture<'a, ()>;
+    /// Whether a cursor was saved under `key` at some point, even if it is
+    /// gone now. A stream whose `load` returns `None` while this is `true`
+    /// warns loudly and yields a
+    /// [`ResyncReason::CursorLost`](crate::ResyncReason::CursorLost) item
+    /// before starting at the tail. The default (for stores that cannot
+    /// tell) is `false`.
+    fn held_before<'a>(&'a self, key: &'a str) -> StoreFuture<'a, bool> {
+        let _ = key;
+        Box::pin(async { Ok(false) })
+    }
+    /// Where the cursor for `key` is kept, for messages (a file path; by
+    /// default the key).
+    fn location(&self, key: &str) -> String {
+        format!("key {key:?}")
+    }
 }
 
 /// An in-process store: cursors survive reconnects and rebuilt streams, not restarts.
@@ -54,7 +99,8 @@ pub trait CursorStore: Send + Sync + fmt::Debug {
 /// Cloning shares the same map.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryCursorStore {
-    map: Arc<Mutex<HashMap<String, Cursor>>>,
+    /// `None`: a cursor was saved under the key once and then removed.
+    map: Arc<Mutex<HashMap<String, Option<Cursor>>>>,
 }
 
 impl MemoryCursorStore {
@@ -65,7 +111,19 @@ impl MemoryCursorStore {
 
     /// The cursor currently stored under `key`.
     pub fn get(&self, key: &str) -> Option<Cursor> {
-        self.map.lock().ok().and_then(|m| m.get(key).cloned())
+        self.map
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).cloned().flatten())
+    }
+
+    /// Forgets the cursor under `key` (the store still knows it held one).
+    pub fn remove(&self, key: &str) {
+        if let Ok(mut map) = self.map.lock()
+            && let Some(slot) = map.get_mut(key)
+        {
+            *slot = None;
+        }
     }
 }
 
@@ -77,9 +135,14 @@ impl CursorStore for MemoryCursorStore {
 
     fn save<'a>(&'a self, key: &'a str, cursor: &'a Cursor) -> StoreFuture<'a, ()> {
         if let Ok(mut map) = self.map.lock() {
-            map.insert(key.to_owned(), cursor.clone());
+            map.insert(key.to_owned(), Some(cursor.clone()));
         }
         Box::pin(async { Ok(()) })
+    }
+
+    fn held_before<'a>(&'a self, key: &'a str) -> StoreFuture<'a, bool> {
+        let held = self.map.lock().is_ok_and(|m| m.contains_key(key));
+        Box::pin(async move { Ok(held) })
     }
 }
 
@@ -90,6 +153,13 @@ impl CursorStore for MemoryCursorStore {
 /// directory, so after a crash the file holds either the old or the new
 /// cursor, never a torn one. Keys are escaped into safe file names (no path
 /// separators, no leading dot). Saves through one store are serialized.
+///
+/// The first save also creates `<dir>/<key>.held`, which records that a
+/// cursor existed: if `<key>.cursor` disappears later, the stream says so
+/// loudly instead of silently starting at the server's tail. `load` reads at
+/// most [`MAX_CURSOR_FILE_BYTES`]; a file that is empty, only whitespace,
+/// unreadable, larger, or not a cursor is an error naming the file
+/// ([`CursorStoreError::UnusableFile`]).
 #[derive(Debug, Clone)]
 pub struct FileCursorStore {
     dir: PathBuf,
@@ -114,6 +184,50 @@ impl FileCursorStore {
     pub fn path_for(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{}.cursor", escape_key(key)))
     }
+
+    /// The file that records that a cursor was saved for `key` once.
+    pub fn held_marker_for(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{}.held", escape_key(key)))
+    }
+}
+
+/// The largest cursor file [`FileCursorStore`] reads (cursors are ~30 bytes).
+pub const MAX_CURSOR_FILE_BYTES: u64 = 4096;
+
+/// Reads a cursor file: `Ok(None)` only when it does not exist.
+async fn read_cursor_file(path: &Path) -> Result<Option<Cursor>, CursorStoreError> {
+    use tokio::io::AsyncReadExt as _;
+    let unusable = |problem: String| CursorStoreError::UnusableFile {
+        path: path.to_owned(),
+        problem,
+    };
+    let file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unusable(format!("cannot be read ({e})"))),
+    };
+    let mut raw = Vec::new();
+    file.take(MAX_CURSOR_FILE_BYTES + 1)
+        .read_to_end(&mut raw)
+        .await
+        .map_err(|e| unusable(format!("cannot be read ({e})")))?;
+    if raw.len() as u64 > MAX_CURSOR_FILE_BYTES {
+        return Err(unusable(format!(
+            "is larger than {MAX_CURSOR_FILE_BYTES} bytes"
+        )));
+    }
+    let text = std::str::from_utf8(&raw).map_err(|_| unusable("is not UTF-8 text".into()))?;
+    let value = text.trim();
+    if raw.is_empty() {
+        return Err(unusable("is empty".into()));
+    }
+    if value.is_empty() {
+        return Err(unusable("holds only whitespace".into()));
+    }
+    if !valid_cursor(value) {
+        return Err(unusable("does not hold a cursor".into()));
+    }
+    Ok(Some(Cursor::new(value)))
 }
 
 /// Maps a key to a file-name stem: `[A-Za-z0-9_-]` and inner dots stay, other bytes become `%XX`.
@@ -140,34 +254,22 @@ fn valid_cursor(s: &str) -> bool {
 impl CursorStore for FileCursorStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Cursor>> {
         let path = self.path_for(key);
-        Box::pin(async move {
-            let text = match tokio::fs::read_to_string(&path).await {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(source) => {
-                    return Err(CursorStoreError::Io {
-                        op: "load",
-                        key: key.to_owned(),
-                        source,
-                    });
-                }
-            };
-            let value = text.trim();
-            if value.is_empty() {
-                return Ok(None);
-            }
-            if !valid_cursor(value) {
-                return Err(CursorStoreError::Corrupt {
-                    key: key.to_owned(),
-                });
-            }
-            Ok(Some(Cursor::new(value)))
-        })
+        Box::pin(async move { read_cursor_file(&path).await })
+    }
+
+    fn held_before<'a>(&'a self, key: &'a str) -> StoreFuture<'a, bool> {
+        let marker = self.held_marker_for(key);
+        Box::pin(async move { Ok(tokio::fs::try_exists(&marker).await.unwrap_or(true)) })
+    }
+
+    fn location(&self, key: &str) -> String {
+        self.path_for(key).display().to_string()
     }
 
     fn save<'a>(&'a self, key: &'a str, cursor: &'a Cursor) -> StoreFuture<'a, ()> {
         let dir = self.dir.clone();
         let path = self.path_for(key);
+        let marker = self.held_marker_for(key);
         let lock = Arc::clone(&self.write_lock);
         let value = cursor.as_str().to_owned();
         Box::pin(async move {
@@ -176,19 +278,31 @@ impl CursorStore for FileCursorStore {
                     key: key.to_owned(),
                 });
             }
+            let error_path = path.clone();
             let result = tokio::task::spawn_blocking(move || {
                 let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-                write_atomically(&dir, &path, &value)
+                write_atomically(&dir, &path, &value)?;
+                mark_held(&dir, &marker)
             })
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-            result.map_err(|source| CursorStoreError::Io {
+            result.map_err(|source| CursorStoreError::FileIo {
                 op: "save",
-                key: key.to_owned(),
+                path: error_path,
                 source,
             })
         })
     }
+}
+
+/// Creates the "a cursor was held" marker once (fsynced with its directory).
+fn mark_held(dir: &Path, marker: &Path) -> std::io::Result<()> {
+    if marker.exists() {
+        return Ok(());
+    }
+    let file = std::fs::File::create(marker)?;
+    file.sync_all()?;
+    sync_dir(dir)
 }
 
 /// temp file + fsync + rename + directory fsync.
@@ -266,27 +380,83 @@ mod tests {
             again.load("acct/wsp_1").await.expect("load"),
             Some(Cursor::new("cur_2"))
         );
-        // One file per key, no temp files left behind.
-        let names: Vec<String> = std::fs::read_dir(dir.path().join("cursors"))
+        // The cursor and its marker, no temp files left behind.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("cursors"))
             .expect("read_dir")
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, vec!["acct%2Fwsp_1.cursor".to_owned()]);
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                "acct%2Fwsp_1.cursor".to_owned(),
+                "acct%2Fwsp_1.held".to_owned()
+            ]
+        );
+        assert!(again.held_before("acct/wsp_1").await.expect("held"));
+        assert!(!again.held_before("other").await.expect("held"));
+        std::fs::remove_file(again.path_for("acct/wsp_1")).expect("rm");
+        assert_eq!(again.load("acct/wsp_1").await.expect("load"), None);
+        assert!(again.held_before("acct/wsp_1").await.expect("held"));
     }
 
     #[tokio::test]
-    async fn file_store_rejects_garbage() {
+    async fn file_store_refuses_damaged_files_naming_the_file_and_the_ways_out() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileCursorStore::new(dir.path());
-        std::fs::write(store.path_for("k"), "two words\n").expect("write");
-        assert!(matches!(
-            store.load("k").await,
-            Err(CursorStoreError::Corrupt { .. })
-        ));
-        std::fs::write(store.path_for("k"), "\n").expect("write");
-        assert_eq!(store.load("k").await.expect("load"), None);
+        let path = store.path_for("k");
+        let big = "x".repeat(MAX_CURSOR_FILE_BYTES as usize + 1);
+        let cases: [(&[u8], &str); 6] = [
+            (b"", "is empty"),
+            (b" \n\t\n", "holds only whitespace"),
+            (b"two words\n", "does not hold a cursor"),
+            (b"\xff\xfe", "is not UTF-8 text"),
+            (big.as_bytes(), "is larger than 4096 bytes"),
+            (b"cur_01\n", ""),
+        ];
+        for (content, problem) in cases {
+            std::fs::write(&path, content).expect("write");
+            match store.load("k").await {
+                Ok(Some(c)) if problem.is_empty() => assert_eq!(c.as_str(), "cur_01"),
+                Err(e @ CursorStoreError::UnusableFile { .. }) if !problem.is_empty() => {
+                    let text = e.to_string();
+                    assert!(text.contains(&path.display().to_string()), "{text}");
+                    assert!(text.contains(problem), "{text}");
+                    assert!(
+                        text.contains("delete it") && text.contains("restore it"),
+                        "{text}"
+                    );
+                }
+                other => panic!("{problem:?}: {other:?}"),
+            }
+        }
         assert!(store.save("k", &Cursor::new("")).await.is_err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_unreadable_cursor_file_is_an_error_not_a_fresh_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileCursorStore::new(dir.path());
+        // A directory where the file should be cannot be read as a file.
+        std::fs::create_dir(store.path_for("k")).expect("mkdir");
+        let err = store.load("k").await.expect_err("unreadable");
+        assert!(
+            matches!(err, CursorStoreError::UnusableFile { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("cannot be read"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn memory_store_remembers_a_removed_cursor() {
+        let store = MemoryCursorStore::new();
+        assert!(!store.held_before("k").await.expect("held"));
+        store.save("k", &Cursor::new("cur_1")).await.expect("save");
+        store.remove("k");
+        assert_eq!(store.get("k"), None);
+        assert!(store.held_before("k").await.expect("held"));
     }
 
     #[tokio::test]
@@ -300,6 +470,10 @@ mod tests {
             .await
             .expect_err("not a dir");
         assert!(err.to_string().contains("save"));
+        assert!(
+            err.to_string().contains(&blocker.display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]

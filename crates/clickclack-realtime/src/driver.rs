@@ -1,14 +1,28 @@
-//! The connection lifecycle: anchor, connect, pump, close-code policy, backoff, resync.
+//! The connection driver: performs the I/O of each state of the machine in
+//! [`crate::state`] and feeds the outcome to its transition function.
 //!
-//! One driver task per stream. It hands items to the consumer over a bounded
-//! channel; when the consumer is slow the driver waits, the reader task waits
-//! behind it, and the socket is not read.
+//! # Flow
+//!
+//! One driver task per stream; it hands items to the consumer over a bounded
+//! channel, so a slow consumer pauses it (and, behind it, the socket reader).
+//!
+//! 1. [`Driver::run`] publishes the current state (in [`Stats`](crate::Stats)
+//!    and as one `tracing` line per transition, see [`Driver::publish`]).
+//! 2. [`Driver::enter`] performs the state's I/O and returns an [`Input`]:
+//!    1. `Anchoring`: fetch the server tail, persist it as the cursor.
+//!    2. `Resyncing`: the same, but the anchor *replaces* the cursor (even
+//!       backwards), then one `Resync` item is yielded.
+//!    3. `Connecting`: dial TCP/TLS and upgrade after the committed cursor.
+//!    4. `Live`: yield `Connected`, then move frames from the reader task to
+//!       the consumer, ping, and watch liveness until the connection ends.
+//!    5. `Backoff`: draw the jittered delay (never below a capped
+//!       `Retry-After`), yield `Reconnecting`, sleep.
+//! 3. [`step`] picks the next state; the close-code policy lives there only.
+//! 4. `Closed` is terminal: its error is yielded once, on entry, and the task ends.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use clickclack_client::Client;
-use clickclack_proto::close::{POLICY_VIOLATION, RESYNC_REQUIRED};
 use clickclack_proto::event::Event;
 use clickclack_proto::{Cursor, WorkspaceId};
 use fastwebsockets::{Frame, OpCode, Payload};
@@ -24,20 +38,15 @@ use crate::heartbeat::{HeartbeatPolicy, Liveness};
 use crate::item::{RealtimeItem, ReconnectCause, ResyncReason};
 use crate::reader::{self, Inbound};
 use crate::resync::{fetch_tail, is_retryable};
-use crate::stats::Counters;
+use crate::state::{ConnState, Ended, Input, Terminal, step};
+use crate::stats::{ConnectionState, Counters};
 use crate::task::AbortOnDrop;
 
 /// What the consumer side receives.
 pub(crate) type Outgoing = Result<RealtimeItem, Error>;
 
-/// How one connection ended.
-#[derive(Debug)]
-enum Ended {
-    Closed { code: Option<u16>, reason: String },
-    Lost(String),
-    Unresponsive(Duration),
-    ConsumerGone,
-}
+/// The consumer dropped the stream.
+struct ConsumerGone;
 
 pub(crate) struct Driver {
     pub(crate) client: Client,
@@ -51,207 +60,188 @@ pub(crate) struct Driver {
     pub(crate) shared: Arc<Shared>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) tx: mpsc::Sender<Outgoing>,
-    /// A server-requested minimum wait (`Retry-After`) for the next retry.
-    pub(crate) retry_floor: Option<Duration>,
+    /// The socket opened in `Connecting`, taken by `Live` (a mutex only to
+    /// keep the driver `Sync`; it is never contended).
+    pub(crate) socket: std::sync::Mutex<Option<(WsRead, WsWrite)>>,
 }
 
 impl Driver {
-    pub(crate) async fn run(mut self) {
-        let mut pending: Option<ReconnectCause> = None;
-        let mut last_was_resync = false;
+    /// 1.–4.: runs the machine from `state` until `Closed`.
+    pub(crate) async fn run(mut self, mut state: ConnState) {
+        self.publish(None, &state);
         loop {
-            if let Some(cause) = pending.take()
-                && !self.wait_before_retry(cause).await
-            {
+            if let ConnState::Closed(terminal) = state {
+                if let Terminal::Failed(error) = terminal {
+                    let _ = self.tx.send(Err(error)).await;
+                }
                 return;
             }
-            let cursor = match self.shared.resume_cursor() {
-                Some(c) => c,
-                None => match self.anchor_at_tail().await {
-                    Some(tail) => {
-                        if let Err(e) = self.shared.commit(&tail).await {
-                            self.fail(e).await;
-                            return;
-                        }
-                        tail
-                    }
-                    None => return,
-                },
-            };
-            let target = match realtime_target(&self.base_url, &self.workspace, Some(&cursor)) {
-                Ok(t) => t,
-                Err(e) => {
-                    self.fail(e.into()).await;
-                    return;
-                }
-            };
-            let (read, write) = match dial(&target, &self.dial).await {
-                Ok(halves) => halves,
-                Err(DialError::Fatal(e)) => {
-                    tracing::error!(error = %e, "realtime upgrade refused; stopping");
-                    self.fail(e).await;
-                    return;
-                }
-                Err(DialError::RetryAfter(reason, after)) => {
-                    self.retry_floor = Some(after);
-                    pending = Some(ReconnectCause::ConnectFailed(reason));
-                    continue;
-                }
-                Err(DialError::Retry(reason)) => {
-                    pending = Some(ReconnectCause::ConnectFailed(reason));
-                    continue;
-                }
-            };
-            Counters::bump(&self.counters.connections);
-            tracing::info!(cursor = %cursor, "realtime connected");
-            if !self
-                .emit(Ok(RealtimeItem::Connected {
-                    after_cursor: cursor.clone(),
-                }))
-                .await
-            {
-                return;
-            }
-            let opened = Instant::now();
-            let ended = self.pump(read, write).await;
-            if opened.elapsed() >= self.backoff.healthy_after() {
-                self.backoff.reset();
-            }
-            match ended {
-                Ended::ConsumerGone => return,
-                Ended::Closed {
-                    code: Some(POLICY_VIOLATION),
-                    reason,
-                } => {
-                    tracing::warn!(code = POLICY_VIOLATION, reason = %reason, "realtime access revoked; stopping");
-                    self.fail(Error::AccessRevoked {
-                        code: POLICY_VIOLATION,
-                        reason,
-                    })
-                    .await;
-                    return;
-                }
-                Ended::Closed {
-                    code: Some(RESYNC_REQUIRED),
-                    reason,
-                } => {
-                    tracing::warn!(code = RESYNC_REQUIRED, reason = %reason, cursor = %cursor, "realtime resync required");
-                    if last_was_resync {
-                        // The fresh anchor was refused too: slow down.
-                        if !self
-                            .wait_before_retry(ReconnectCause::Closed {
-                                code: Some(RESYNC_REQUIRED),
-                                reason: reason.clone(),
-                            })
-                            .await
-                        {
-                            return;
-                        }
-                    }
-                    if !self.resync(cursor, reason).await {
-                        return;
-                    }
-                    last_was_resync = true;
-                    continue;
-                }
-                Ended::Closed { code, reason } => {
-                    tracing::info!(code = ?code, reason = %reason, "realtime closed by the server");
-                    pending = Some(ReconnectCause::Closed { code, reason });
-                }
-                Ended::Lost(reason) => {
-                    tracing::info!(reason = %reason, "realtime connection lost");
-                    pending = Some(ReconnectCause::ConnectionLost(reason));
-                }
-                Ended::Unresponsive(silent_for) => {
-                    tracing::warn!(
-                        silent_ms = silent_for.as_millis() as u64,
-                        "realtime connection unresponsive"
-                    );
-                    pending = Some(ReconnectCause::Unresponsive { silent_for });
-                }
-            }
-            last_was_resync = false;
+            let input = self.enter(&state).await;
+            let from = state.name();
+            state = step(state, input);
+            self.publish(Some(from), &state);
         }
     }
 
-    /// Sends one item; `false` when the consumer is gone.
-    async fn emit(&self, item: Outgoing) -> bool {
-        self.tx.send(item).await.is_ok()
+    /// 1.: the one place a transition is recorded (stats and `tracing`).
+    fn publish(&self, from: Option<ConnectionState>, state: &ConnState) {
+        let to = state.name();
+        self.counters.set_state(to);
+        let from = from.map_or("start", ConnectionState::as_str);
+        match state {
+            ConnState::Closed(Terminal::Failed(error)) => {
+                tracing::error!(from, to = %to, error = %error, "realtime stopped");
+            }
+            ConnState::Closed(Terminal::ConsumerGone) => {
+                tracing::debug!(from, to = %to, "realtime stream dropped");
+            }
+            ConnState::Resyncing { previous, reason } => {
+                tracing::warn!(from, to = %to, previous = ?previous.as_ref().map(Cursor::as_str), reason = %reason, "realtime resyncing");
+            }
+            ConnState::Live { after, .. } => {
+                tracing::info!(from, to = %to, cursor = %after, "realtime connected");
+            }
+            ConnState::Backoff { cause, .. } => {
+                tracing::info!(from, to = %to, cause = %cause, "realtime connection interrupted");
+            }
+            ConnState::Anchoring | ConnState::Connecting { .. } => {
+                tracing::debug!(from, to = %to, "realtime state changed");
+            }
+        }
     }
 
-    /// Reports a terminal error (the stream ends after it).
-    async fn fail(&self, error: Error) {
-        let _ = self.tx.send(Err(error)).await;
-    }
-
-    /// Counts a failure, tells the consumer, waits. `false` to stop.
-    async fn wait_before_retry(&mut self, cause: ReconnectCause) -> bool {
-        let Some((attempt, jittered)) = self.backoff.next() else {
-            tracing::error!(attempts = self.backoff.attempts(), cause = %cause, "realtime giving up");
-            self.fail(Error::GaveUp {
-                attempts: self.backoff.attempts(),
-                last_cause: cause,
-            })
-            .await;
-            return false;
+    /// 2.: the I/O of one state.
+    async fn enter(&mut self, state: &ConnState) -> Input {
+        let result = match state {
+            ConnState::Anchoring => self.anchor_inner(None).await,
+            ConnState::Resyncing { previous, reason } => {
+                self.anchor_inner(Some((previous.clone(), reason.clone())))
+                    .await
+            }
+            ConnState::Connecting { .. } => Ok(self.connect().await),
+            ConnState::Live { after, .. } => self.live(after).await,
+            ConnState::Backoff {
+                cause, retry_after, ..
+            } => self.back_off(cause, *retry_after).await,
+            ConnState::Closed(_) => Ok(Input::ConsumerGone),
         };
-        let delay = jittered.max(self.retry_floor.take().unwrap_or_default());
-        Counters::bump(&self.counters.reconnects);
-        tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, cause = %cause, "realtime reconnecting after backoff");
-        if !self
-            .emit(Ok(RealtimeItem::Reconnecting {
-                attempt,
-                delay,
-                cause,
-            }))
-            .await
-        {
-            return false;
-        }
-        tokio::time::sleep(delay).await;
-        true
+        result.unwrap_or(Input::ConsumerGone)
     }
 
-    /// Fetches the server tail, retrying retryable failures. `None` = stopped.
-    async fn anchor_at_tail(&mut self) -> Option<Cursor> {
-        loop {
-            let cause = match fetch_tail(&self.client, &self.workspace).await {
-                Ok(Some(tail)) => return Some(tail),
-                Ok(None) => ReconnectCause::NoTailYet,
-                Err(e) if is_retryable(&e) => ReconnectCause::TailFetchFailed(e.to_string()),
-                Err(e) => {
-                    tracing::error!(error = %e, "realtime tail fetch refused; stopping");
-                    self.fail(Error::Api(e)).await;
-                    return None;
-                }
-            };
-            if !self.wait_before_retry(cause).await {
-                return None;
+    /// Sends one item to the consumer.
+    async fn emit(&self, item: RealtimeItem) -> Result<(), ConsumerGone> {
+        self.tx.send(Ok(item)).await.map_err(|_| ConsumerGone)
+    }
+
+    /// 2.1 and 2.2: fetch the tail and make it the cursor. With `resync`,
+    /// tell the consumer what was skipped. `None`: the consumer is gone.
+    pub(crate) async fn anchor(
+        &mut self,
+        resync: Option<(Option<Cursor>, ResyncReason)>,
+    ) -> Option<Input> {
+        self.anchor_inner(resync).await.ok()
+    }
+
+    async fn anchor_inner(
+        &mut self,
+        resync: Option<(Option<Cursor>, ResyncReason)>,
+    ) -> Result<Input, ConsumerGone> {
+        let tail = match fetch_tail(&self.client, &self.workspace).await {
+            Ok(Some(tail)) => tail,
+            Ok(None) => return Ok(Input::AnchorFailed(ReconnectCause::NoTailYet)),
+            Err(e) if is_retryable(&e) => {
+                return Ok(Input::AnchorFailed(ReconnectCause::TailFetchFailed(
+                    e.to_string(),
+                )));
             }
-        }
-    }
-
-    /// 4001: re-anchor at a fresh tail and tell the consumer. `false` = stopped.
-    async fn resync(&mut self, previous: Cursor, reason: String) -> bool {
-        let Some(anchor) = self.anchor_at_tail().await else {
-            return false;
+            Err(e) => return Ok(Input::Fatal(Error::Api(e))),
         };
-        Counters::bump(&self.counters.resyncs);
-        tracing::warn!(previous = %previous, anchor = %anchor, "realtime re-anchored after resync");
-        self.shared.set_anchor(anchor.clone());
-        self.emit(Ok(RealtimeItem::Resync {
-            reason: ResyncReason::ResyncRequired {
-                code: RESYNC_REQUIRED,
+        if let Err(e) = self.shared.reanchor(&tail).await {
+            return Ok(Input::Fatal(e));
+        }
+        if let Some((previous, reason)) = resync {
+            Counters::bump(&self.counters.resyncs);
+            tracing::warn!(previous = ?previous.as_ref().map(Cursor::as_str), anchor = %tail, reason = %reason, "realtime re-anchored: events between the previous cursor and the anchor are not delivered");
+            self.emit(RealtimeItem::Resync {
                 reason,
+                previous,
+                anchor: tail.clone(),
+            })
+            .await?;
+        }
+        Ok(Input::Anchored)
+    }
+
+    /// 2.3: dial after the committed cursor.
+    async fn connect(&mut self) -> Input {
+        let Some(after) = self.shared.committed() else {
+            return Input::NoCursor;
+        };
+        let target = match realtime_target(&self.base_url, &self.workspace, Some(&after)) {
+            Ok(t) => t,
+            Err(e) => return Input::Fatal(e.into()),
+        };
+        match dial(&target, &self.dial).await {
+            Ok(halves) => {
+                *self.socket.lock().unwrap_or_else(|p| p.into_inner()) = Some(halves);
+                Input::Dialed { after }
+            }
+            Err(DialError::Fatal(e)) => Input::Fatal(e),
+            Err(DialError::Retry {
+                reason,
+                retry_after,
+            }) => Input::DialFailed {
+                cause: ReconnectCause::ConnectFailed(reason),
+                retry_after,
             },
-            previous: Some(previous),
-            anchor,
-        }))
-        .await
+        }
+    }
+
+    /// 2.4: announce the connection and pump it until it ends.
+    async fn live(&mut self, after: &Cursor) -> Result<Input, ConsumerGone> {
+        let socket = self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some((read, write)) = socket else {
+            return Ok(Input::Ended(Ended::Lost("no open socket".into())));
+        };
+        Counters::bump(&self.counters.connections);
+        self.emit(RealtimeItem::Connected {
+            after_cursor: after.clone(),
+        })
+        .await?;
+        let opened = Instant::now();
+        let ended = self.pump(read, write).await;
+        if opened.elapsed() >= self.backoff.healthy_after() {
+            self.backoff.reset();
+        }
+        Ok(Input::Ended(ended?))
+    }
+
+    /// 2.5: wait before the next attempt.
+    async fn back_off(
+        &mut self,
+        cause: &ReconnectCause,
+        retry_after: Option<std::time::Duration>,
+    ) -> Result<Input, ConsumerGone> {
+        let Some((attempt, jittered)) = self.backoff.next() else {
+            return Ok(Input::Exhausted {
+                attempts: self.backoff.attempts(),
+            });
+        };
+        let delay = jittered.max(retry_after.unwrap_or_default());
+        Counters::bump(&self.counters.reconnects);
+        tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, cause = %cause, "realtime retrying after backoff");
+        self.emit(RealtimeItem::Reconnecting {
+            attempt,
+            delay,
+            cause: cause.clone(),
+        })
+        .await?;
+        tokio::time::sleep(delay).await;
+        Ok(Input::Waited)
     }
 
     /// Moves frames from the reader to the consumer, pings, watches liveness.
-    async fn pump(&self, read: WsRead, write: WsWrite) -> Ended {
+    async fn pump(&self, read: WsRead, write: WsWrite) -> Result<Ended, ConsumerGone> {
         let write = Arc::new(Mutex::new(write));
         let (in_tx, mut in_rx) = mpsc::channel(self.reader_buffer);
         let _reader = AbortOnDrop::new(tokio::spawn(reader::run(
@@ -268,7 +258,7 @@ impl Driver {
             tokio::select! {
                 msg = in_rx.recv() => {
                     let Some(msg) = msg else {
-                        return Ended::Lost("reader stopped".into());
+                        return Ok(Ended::Lost("reader stopped".into()));
                     };
                     liveness.seen(Instant::now());
                     let item = match msg {
@@ -278,12 +268,10 @@ impl Driver {
                         },
                         Inbound::Malformed(reason) => Err(self.malformed(reason)),
                         Inbound::Activity => continue,
-                        Inbound::Close { code, reason } => return Ended::Closed { code, reason },
-                        Inbound::Lost(reason) => return Ended::Lost(reason),
+                        Inbound::Close { code, reason } => return Ok(Ended::Closed { code, reason }),
+                        Inbound::Lost(reason) => return Ok(Ended::Lost(reason)),
                     };
-                    if !self.emit(item).await {
-                        return Ended::ConsumerGone;
-                    }
+                    self.tx.send(item).await.map_err(|_| ConsumerGone)?;
                     // Time spent waiting for the consumer is not server silence.
                     liveness.seen(Instant::now());
                 }
@@ -295,12 +283,12 @@ impl Driver {
                     .await;
                     match sent {
                         Ok(Ok(())) => tracing::trace!("realtime ping sent"),
-                        Ok(Err(e)) => return Ended::Lost(format!("ping failed: {e}")),
-                        Err(_) => return Ended::Unresponsive(liveness.silent_for(Instant::now())),
+                        Ok(Err(e)) => return Ok(Ended::Lost(format!("ping failed: {e}"))),
+                        Err(_) => return Ok(Ended::Unresponsive(liveness.silent_for(Instant::now()))),
                     }
                 }
                 _ = tokio::time::sleep_until(liveness.deadline()) => {
-                    return Ended::Unresponsive(liveness.silent_for(Instant::now()));
+                    return Ok(Ended::Unresponsive(liveness.silent_for(Instant::now())));
                 }
             }
         }

@@ -47,6 +47,10 @@ pub enum Error {
     /// An option or the token cannot be used.
     #[error("invalid realtime configuration: {0}")]
     Config(String),
+    /// The connection state machine met an input it has no transition for
+    /// (a bug: please report it). The stream ends instead of looping.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// `BackoffPolicy::max_attempts` consecutive attempts failed.
     #[error("gave up after {attempts} reconnect attempts; last failure: {last_cause}")]
     GaveUp {

@@ -19,17 +19,23 @@ pub enum RealtimeItem {
     /// ephemeral one (`cursor: ""`: typing, presence, progress, bot notices;
     /// nothing to commit, never replayed).
     Event(Event),
-    /// Continuity was lost: events between `previous` and `anchor` may not be
+    /// Continuity was lost: the only place where the stream skips events.
+    /// Events after `previous` up to and including `anchor` are not
     /// delivered. The stream has already re-anchored at `anchor` (a fresh
-    /// server tail) and continues live from there.
+    /// server tail): the cursor store holds `anchor` now, even when that is
+    /// *before* `previous` (a server restored from an older backup), and the
+    /// stream continues with the events after it.
     ///
     /// What to do: re-fetch over REST whatever state you derive from events
     /// (channels, recent messages, threads you follow), or page the gap with
-    /// [`Backfill`](crate::Backfill) if the server still retains it.
+    /// [`Backfill`](crate::Backfill) from `previous` to `anchor` if the
+    /// server still retains it. Forget cursors you were handed before this
+    /// item: committing them is ignored.
     Resync {
         /// Why the resync happened.
         reason: ResyncReason,
-        /// The cursor the stream was resuming from (the last committed one).
+        /// The cursor the stream was resuming from (the last committed one),
+        /// or `None` when it is unknown (a lost cursor file).
         previous: Option<Cursor>,
         /// The fresh tail the stream continues after.
         anchor: Cursor,
@@ -81,6 +87,14 @@ pub enum ResyncReason {
         /// The server's reason.
         reason: String,
     },
+    /// The cursor store held a cursor for this stream before and has none
+    /// now (for example a deleted cursor file): the stream started at the
+    /// server's tail, so everything that happened while it was down is
+    /// skipped.
+    CursorLost {
+        /// Where the cursor was kept (a file path, or the store key).
+        location: String,
+    },
 }
 
 impl fmt::Display for ResyncReason {
@@ -89,6 +103,10 @@ impl fmt::Display for ResyncReason {
             ResyncReason::ResyncRequired { code, reason } => {
                 write!(f, "server required a resync (close {code}: {reason})")
             }
+            ResyncReason::CursorLost { location } => write!(
+                f,
+                "the stored cursor ({location}) is gone although one was committed before; started at the server's tail"
+            ),
         }
     }
 }

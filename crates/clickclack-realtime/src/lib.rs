@@ -15,6 +15,7 @@ mod item;
 mod options;
 mod reader;
 mod resync;
+mod state;
 mod stats;
 mod stream;
 mod task;
@@ -24,7 +25,8 @@ mod watermark;
 pub use backoff::BackoffPolicy;
 pub use commit::Committer;
 pub use cursor_store::{
-    CursorStore, CursorStoreError, FileCursorStore, MemoryCursorStore, StoreFuture,
+    CursorStore, CursorStoreError, FileCursorStore, MAX_CURSOR_FILE_BYTES, MemoryCursorStore,
+    StoreFuture,
 };
 pub use endpoint::InvalidUrl;
 pub use error::Error;
@@ -33,5 +35,5 @@ pub use heartbeat::HeartbeatPolicy;
 pub use item::{RealtimeItem, ReconnectCause, ResyncReason};
 pub use options::{DEFAULT_MAX_FRAME_BYTES, RealtimeOptions};
 pub use resync::Backfill;
-pub use stats::Stats;
+pub use stats::{ConnectionState, Stats};
 pub use stream::{RealtimeStream, RealtimeStreamBuilder};

@@ -32,7 +32,9 @@ pub struct RealtimeOptions {
     pub auth: AuthMode,
     /// `User-Agent` of the upgrade request.
     pub user_agent: String,
-    /// A custom rustls configuration for `wss` (default: ring + webpki roots).
+    /// A custom rustls configuration for `wss` (default: the client's own,
+    /// [`Client::tls_client_config`](clickclack_client::Client::tls_client_config),
+    /// with HTTP/1.1 ALPN).
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 

@@ -7,6 +7,7 @@
 //! task waits, stops reading, and TCP flow control pushes back on the server.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
@@ -30,6 +31,10 @@ pub(crate) enum Inbound {
 }
 
 /// Reassembles fragmented messages, with a cap on the total size.
+///
+/// A message over the cap ends the connection (the stream reconnects and the
+/// server replays from the committed cursor): skipping it would mean reading
+/// an unbounded number of continuation frames.
 #[derive(Debug)]
 pub(crate) struct Assembler {
     max_bytes: usize,
@@ -39,8 +44,10 @@ pub(crate) struct Assembler {
 #[derive(Debug)]
 enum Partial {
     Text(BytesMut),
-    /// A message being skipped (binary, or over the cap) until its last fragment.
-    Skipping,
+    /// A binary message being skipped until its last fragment; `seen` bytes so far.
+    Skipping {
+        seen: usize,
+    },
 }
 
 impl Assembler {
@@ -51,27 +58,31 @@ impl Assembler {
         }
     }
 
-    /// Feeds one data frame; returns a complete message or a skip notice.
+    /// Feeds one data frame; returns a complete message, a skip notice, or
+    /// [`Inbound::Lost`] when the message outgrew the cap.
     pub(crate) fn push(&mut self, opcode: OpCode, fin: bool, payload: Bytes) -> Option<Inbound> {
         match opcode {
+            OpCode::Text | OpCode::Binary if payload.len() > self.max_bytes => {
+                Some(self.too_large())
+            }
             OpCode::Text | OpCode::Binary if self.partial.is_some() => {
-                self.partial = if fin { None } else { Some(Partial::Skipping) };
+                self.partial = (!fin).then_some(Partial::Skipping {
+                    seen: payload.len(),
+                });
                 Some(Inbound::Malformed(
                     "new message started before the previous one ended".into(),
                 ))
             }
-            OpCode::Text if fin => Some(self.check_size(payload)),
+            OpCode::Text if fin => Some(Inbound::Text(payload)),
             OpCode::Text => {
-                if payload.len() > self.max_bytes {
-                    self.partial = Some(Partial::Skipping);
-                    return Some(too_large(self.max_bytes));
-                }
                 self.partial = Some(Partial::Text(BytesMut::from(&payload[..])));
                 None
             }
             OpCode::Binary => {
                 if !fin {
-                    self.partial = Some(Partial::Skipping);
+                    self.partial = Some(Partial::Skipping {
+                        seen: payload.len(),
+                    });
                 }
                 Some(Inbound::Malformed(
                     "binary message (events are text)".into(),
@@ -79,18 +90,19 @@ impl Assembler {
             }
             OpCode::Continuation => match self.partial.take() {
                 None => Some(Inbound::Malformed("continuation without a message".into())),
-                Some(Partial::Skipping) => {
+                Some(Partial::Skipping { seen }) => {
+                    let seen = seen.saturating_add(payload.len());
+                    if seen > self.max_bytes {
+                        return Some(self.too_large());
+                    }
                     if !fin {
-                        self.partial = Some(Partial::Skipping);
+                        self.partial = Some(Partial::Skipping { seen });
                     }
                     None
                 }
                 Some(Partial::Text(mut buf)) => {
-                    if buf.len() + payload.len() > self.max_bytes {
-                        if !fin {
-                            self.partial = Some(Partial::Skipping);
-                        }
-                        return Some(too_large(self.max_bytes));
+                    if buf.len().saturating_add(payload.len()) > self.max_bytes {
+                        return Some(self.too_large());
                     }
                     buf.extend_from_slice(&payload);
                     if fin {
@@ -105,17 +117,13 @@ impl Assembler {
         }
     }
 
-    fn check_size(&self, payload: Bytes) -> Inbound {
-        if payload.len() > self.max_bytes {
-            too_large(self.max_bytes)
-        } else {
-            Inbound::Text(payload)
-        }
+    fn too_large(&mut self) -> Inbound {
+        self.partial = None;
+        Inbound::Lost(format!(
+            "message larger than {} bytes; reconnecting",
+            self.max_bytes
+        ))
     }
-}
-
-fn too_large(max: usize) -> Inbound {
-    Inbound::Malformed(format!("message larger than {max} bytes"))
 }
 
 fn into_bytes(payload: Payload<'_>) -> Bytes {
@@ -126,16 +134,26 @@ fn into_bytes(payload: Payload<'_>) -> Bytes {
     }
 }
 
-/// Parses a close frame's payload into `(code, reason)`.
-pub(crate) fn parse_close(payload: &[u8]) -> (Option<u16>, String) {
+/// Parses and checks a close frame's payload into `(code, reason)`
+/// (RFC 6455 §5.5.1, §7.4): empty, or a permitted code followed by UTF-8.
+pub(crate) fn parse_close(payload: &[u8]) -> Result<(Option<u16>, String), String> {
     match payload {
-        [a, b, rest @ ..] => (
-            Some(u16::from_be_bytes([*a, *b])),
-            String::from_utf8_lossy(rest).into_owned(),
-        ),
-        _ => (None, String::new()),
+        [] => Ok((None, String::new())),
+        [_] => Err("a one-byte payload".into()),
+        [a, b, rest @ ..] => {
+            let code = u16::from_be_bytes([*a, *b]);
+            if !fastwebsockets::CloseCode::from(code).is_allowed() {
+                return Err(format!("close code {code} is not allowed"));
+            }
+            let reason = std::str::from_utf8(rest)
+                .map_err(|_| format!("close {code} with a reason that is not UTF-8"))?;
+            Ok((Some(code), reason.to_owned()))
+        }
     }
 }
+
+/// How long the reader tries to answer a close frame before giving up.
+const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Reads until the connection ends or the stream goes away.
 pub(crate) async fn run(
@@ -145,7 +163,7 @@ pub(crate) async fn run(
     max_bytes: usize,
 ) {
     let mut assembler = Assembler::new(max_bytes);
-    // Frames the protocol obliges us to send (the close reply) go out on the write half.
+    // Frames the protocol obliges us to send (pongs) go out on the write half.
     let mut obligated = |frame: Frame<'static>| {
         let write = Arc::clone(&write);
         async move { write.lock().await.write_frame(frame).await }
@@ -154,8 +172,17 @@ pub(crate) async fn run(
         let msg = match read.read_frame(&mut obligated).await {
             Ok(frame) => match frame.opcode {
                 OpCode::Close => {
-                    let (code, reason) = parse_close(&frame.payload);
-                    let _ = tx.send(Inbound::Close { code, reason }).await;
+                    let last = match parse_close(&frame.payload) {
+                        Ok((code, reason)) => {
+                            reply_close(&write, code.map_or(1000, |c| c), &reason).await;
+                            Inbound::Close { code, reason }
+                        }
+                        Err(problem) => {
+                            reply_close(&write, 1002, "invalid close frame").await;
+                            Inbound::Lost(format!("invalid close frame: {problem}"))
+                        }
+                    };
+                    let _ = tx.send(last).await;
                     return;
                 }
                 OpCode::Ping | OpCode::Pong => Some(Inbound::Activity),
@@ -165,25 +192,29 @@ pub(crate) async fn run(
             Err(WebSocketError::InvalidUTF8) => {
                 Some(Inbound::Malformed("text message is not valid UTF-8".into()))
             }
-            Err(WebSocketError::UnexpectedEOF) => {
-                let _ = tx
-                    .send(Inbound::Lost(
-                        "connection closed without a close frame".into(),
-                    ))
-                    .await;
-                return;
-            }
-            Err(e) => {
-                let _ = tx.send(Inbound::Lost(e.to_string())).await;
-                return;
-            }
+            Err(WebSocketError::UnexpectedEOF) => Some(Inbound::Lost(
+                "connection closed without a close frame".into(),
+            )),
+            Err(e) => Some(Inbound::Lost(e.to_string())),
         };
-        if let Some(msg) = msg
-            && tx.send(msg).await.is_err()
-        {
+        let Some(msg) = msg else { continue };
+        let ends = matches!(msg, Inbound::Lost(_));
+        if tx.send(msg).await.is_err() || ends {
             return;
         }
     }
+}
+
+/// Answers a close frame (best effort, bounded in time).
+async fn reply_close(write: &Mutex<WsWrite>, code: u16, reason: &str) {
+    let reply = async {
+        let _ = write
+            .lock()
+            .await
+            .write_frame(Frame::close(code, reason.as_bytes()))
+            .await;
+    };
+    let _ = tokio::time::timeout(CLOSE_REPLY_TIMEOUT, reply).await;
 }
 
 #[cfg(test)]
@@ -214,18 +245,27 @@ mod tests {
     }
 
     #[test]
-    fn oversized_messages_are_skipped_to_their_end() {
+    fn oversized_messages_end_the_connection() {
         let mut a = Assembler::new(4);
         assert!(matches!(
             a.push(OpCode::Text, true, text("12345")),
-            Some(Inbound::Malformed(_))
+            Some(Inbound::Lost(_))
         ));
         assert!(a.push(OpCode::Text, false, text("123")).is_none());
         assert!(matches!(
             a.push(OpCode::Continuation, false, text("45")),
+            Some(Inbound::Lost(_))
+        ));
+        // Endless fragments of a skipped binary message are capped too.
+        assert!(matches!(
+            a.push(OpCode::Binary, false, text("12")),
             Some(Inbound::Malformed(_))
         ));
-        assert!(a.push(OpCode::Continuation, true, text("6")).is_none());
+        assert!(a.push(OpCode::Continuation, false, text("12")).is_none());
+        assert!(matches!(
+            a.push(OpCode::Continuation, false, text("1")),
+            Some(Inbound::Lost(_))
+        ));
         assert!(matches!(
             a.push(OpCode::Text, true, text("ok")),
             Some(Inbound::Text(_))
@@ -252,21 +292,37 @@ mod tests {
 
     #[test]
     fn close_payloads() {
-        assert_eq!(parse_close(&[]), (None, String::new()));
+        assert_eq!(parse_close(&[]), Ok((None, String::new())));
         let mut p = 4001u16.to_be_bytes().to_vec();
         p.extend_from_slice(b"resync");
-        assert_eq!(parse_close(&p), (Some(4001), "resync".to_owned()));
+        assert_eq!(parse_close(&p), Ok((Some(4001), "resync".to_owned())));
+        assert!(parse_close(&[3]).is_err());
+        assert!(parse_close(&1005u16.to_be_bytes()).is_err());
+        assert!(parse_close(&999u16.to_be_bytes()).is_err());
+        let mut bad = 1000u16.to_be_bytes().to_vec();
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        assert!(parse_close(&bad).is_err());
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
-        fn assembler_never_exceeds_cap(frames in proptest::collection::vec((0u8..4, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..20)) {
+        fn assembler_never_holds_more_than_the_cap(frames in proptest::collection::vec((0u8..4, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..40)) {
             let mut a = Assembler::new(10);
             for (op, fin, data) in frames {
                 let opcode = match op { 0 => OpCode::Text, 1 => OpCode::Binary, 2 => OpCode::Continuation, _ => OpCode::Ping };
-                if let Some(Inbound::Text(b)) = a.push(opcode, fin, Bytes::from(data)) {
+                let out = a.push(opcode, fin, Bytes::from(data));
+                if let Some(Inbound::Text(b)) = &out {
                     prop_assert!(b.len() <= 10);
+                }
+                match &a.partial {
+                    Some(Partial::Text(buf)) => prop_assert!(buf.len() <= 10),
+                    Some(Partial::Skipping { seen }) => prop_assert!(*seen <= 10),
+                    None => {}
+                }
+                if matches!(out, Some(Inbound::Lost(_))) {
+                    // The connection ends here.
+                    break;
                 }
             }
         }

@@ -19,9 +19,9 @@ use crate::endpoint::realtime_target;
 use crate::error::Error;
 use crate::handshake::AuthMode;
 use crate::heartbeat::HeartbeatPolicy;
-use crate::item::RealtimeItem;
+use crate::item::{RealtimeItem, ResyncReason};
 use crate::options::RealtimeOptions;
-use crate::resync::fetch_tail;
+use crate::state::{ConnState, Input, step};
 use crate::stats::{Counters, Stats};
 use crate::task::AbortOnDrop;
 use crate::watermark::Watermark;
@@ -35,19 +35,25 @@ use crate::watermark::Watermark;
 ///
 /// # Delivery guarantees
 ///
-/// - Durable events arrive in cursor order, each at most once per
-///   connection: an event whose cursor is not past the last one yielded is
-///   dropped. Ephemeral events (`cursor: ""`) pass through and are never
-///   replayed.
-/// - A reconnect resumes after the last **committed** cursor. When the
-///   consumer takes the [`RealtimeItem::Connected`] notice of the new
-///   connection, the deduplication watermark is reset to the committed cursor
-///   as it is at that moment: events you received but did not commit are
-///   delivered again; committed ones never are. A consumer that commits each
-///   event before asking for the next one therefore sees every event exactly
-///   once across any number of reconnects.
-/// - After a [`RealtimeItem::Resync`] the stream continues after a fresh tail;
-///   see that variant for what to re-fetch.
+/// - **Within a connection, no durable event is yielded twice**, and durable
+///   events arrive in cursor order: an event whose cursor is not past the
+///   last one yielded is dropped. Ephemeral events (`cursor: ""`) pass
+///   through and are never replayed.
+/// - **Uncommitted events are redelivered after a reconnect.** A reconnect
+///   resumes after the last **committed** cursor; when the consumer takes the
+///   [`RealtimeItem::Connected`] notice of the new connection, the
+///   deduplication watermark is reset to the committed cursor as it is at
+///   that moment. Events you received but did not commit come again;
+///   committed ones never do. A consumer that commits each event after
+///   handling it therefore sees every event exactly once across reconnects
+///   (and restarts, with a persistent [`CursorStore`]).
+/// - **A [`RealtimeItem::Resync`] is the only place where events can be
+///   missed**: those after its `previous` up to its `anchor`. Fill the gap
+///   with [`Backfill`](crate::Backfill) while the server retains it, or
+///   re-fetch state over REST. The stream never skips events without one: a
+///   damaged cursor file fails [`start`](RealtimeStreamBuilder::start), and
+///   a lost one yields a `Resync` with
+///   [`ResyncReason::CursorLost`](crate::ResyncReason::CursorLost).
 ///
 /// # Cancel safety
 ///
@@ -149,14 +155,30 @@ impl RealtimeStream {
                 Ok(RealtimeItem::Event(event)) => {
                     if self.watermark.admit(&event) {
                         Counters::bump(&self.counters.events);
+                        if event.is_durable() {
+                            self.shared.yielded(event.cursor());
+                        }
                         return Poll::Ready(Some(Ok(RealtimeItem::Event(event))));
                     }
                     Counters::bump(&self.counters.duplicates_skipped);
                     tracing::debug!(cursor = %event.cursor(), "realtime duplicate skipped");
                 }
                 Ok(item @ RealtimeItem::Connected { .. }) => {
-                    self.watermark.reset(self.shared.resume_cursor());
+                    self.watermark.reset(self.shared.committed());
                     return Poll::Ready(Some(Ok(item)));
+                }
+                Ok(RealtimeItem::Resync {
+                    reason,
+                    previous,
+                    anchor,
+                }) => {
+                    self.watermark.reset(Some(anchor.clone()));
+                    self.shared.forget_yielded_above(&anchor);
+                    return Poll::Ready(Some(Ok(RealtimeItem::Resync {
+                        reason,
+                        previous,
+                        anchor,
+                    })));
                 }
                 Ok(item) => return Poll::Ready(Some(Ok(item))),
                 Err(e) => {
@@ -294,12 +316,10 @@ impl RealtimeStreamBuilder {
         self.options.validate().map_err(Error::Config)?;
         let base_url = self.client.base_url();
         let secure = realtime_target(&base_url, &self.workspace, None)?.secure;
-        // Built once, shared by every reconnect.
+        // Built once, shared by every reconnect: the REST client's roots.
         let tls = match &self.options.tls {
             Some(custom) => Some(Arc::clone(custom)),
-            None if secure => {
-                Some(crate::tls::default_config().map_err(|e| Error::Tls(e.to_string()))?)
-            }
+            None if secure => Some(crate::tls::websocket_config(&self.client)?),
             None => None,
         };
         let store: Arc<dyn CursorStore> = self
@@ -312,19 +332,13 @@ impl RealtimeStreamBuilder {
             Some(c) => Some(c),
             None => store.load(&key).await?,
         };
-        let fresh = stored.is_none();
+        let lost = stored.is_none() && store.held_before(&key).await?;
+        let location = store.location(&key);
         let shared = Arc::new(Shared::new(store, key, stored));
-        if fresh
-            && let Some(tail) = fetch_tail(&self.client, &self.workspace)
-                .await
-                .map_err(Error::Api)?
-        {
-            shared.commit(&tail).await?;
-        }
         let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel(self.options.buffer);
         let options = self.options;
-        let driver = Driver {
+        let mut driver = Driver {
             dial: DialConfig {
                 token: self.client.token().map(|t| t.expose_secret().to_owned()),
                 auth: options.auth,
@@ -332,6 +346,7 @@ impl RealtimeStreamBuilder {
                 handshake_timeout: options.handshake_timeout,
                 max_frame_bytes: options.max_frame_bytes,
                 tls,
+                max_retry_after: self.client.retry_policy().max_retry_after(),
             },
             client: self.client,
             workspace: self.workspace.clone(),
@@ -343,10 +358,38 @@ impl RealtimeStreamBuilder {
             shared: Arc::clone(&shared),
             counters: Arc::clone(&counters),
             tx,
-            retry_floor: None,
+            socket: std::sync::Mutex::new(None),
         };
         let span = tracing::info_span!("realtime", workspace = %self.workspace);
-        let handle = tokio::spawn(driver.run().instrument(span));
+        let first = if shared.committed().is_some() {
+            ConnState::Connecting {
+                fresh_anchor: false,
+            }
+        } else {
+            // No cursor: anchor at the tail now, so a refused fetch (401, a
+            // missing scope) fails `start` itself.
+            let (state, resync) = if lost {
+                Counters::bump(&counters.cursors_lost);
+                tracing::warn!(parent: &span, key = %shared.key(), file = %location,
+                    "realtime cursor LOST: the store held a cursor for this stream before and has none now; starting at the server's tail, so events since the last run are skipped");
+                let reason = ResyncReason::CursorLost { location };
+                (
+                    ConnState::Resyncing {
+                        previous: None,
+                        reason: reason.clone(),
+                    },
+                    Some((None, reason)),
+                )
+            } else {
+                (ConnState::Anchoring, None)
+            };
+            match driver.anchor(resync).instrument(span.clone()).await {
+                Some(Input::Fatal(e)) => return Err(e),
+                Some(input) => step(state, input),
+                None => return Err(Error::Internal("the stream's channel closed".into())),
+            }
+        };
+        let handle = tokio::spawn(driver.run(first).instrument(span));
         Ok(RealtimeStream {
             rx,
             watermark: Watermark::default(),

@@ -1,4 +1,4 @@
-//! TLS for `https`/`wss` base URLs: rustls with the ring provider and the webpki roots.
+//! TLS for `https`/`wss` base URLs: the REST client's configuration, with HTTP/1.1 ALPN.
 
 use std::sync::Arc;
 
@@ -8,17 +8,16 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// The default client configuration: ring, safe protocol versions, Mozilla's
-/// roots from `webpki-roots`, ALPN `http/1.1` (the upgrade is HTTP/1.1 only).
-pub(crate) fn default_config() -> Result<Arc<ClientConfig>, rustls::Error> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+/// The `wss` configuration for streams of `client`: the client's own TLS
+/// configuration (the same root store, a user-supplied CA included) with
+/// ALPN `http/1.1` (the upgrade is HTTP/1.1 only).
+pub(crate) fn websocket_config(
+    client: &clickclack_client::Client,
+) -> Result<Arc<ClientConfig>, crate::Error> {
+    let shared = client
+        .tls_client_config()
+        .map_err(|e| crate::Error::Tls(e.to_string()))?;
+    let mut config = (*shared).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -39,8 +38,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_config_builds_with_http11_alpn() {
-        let config = default_config().expect("config");
+    fn websocket_config_is_the_clients_with_http11_alpn() {
+        let client = clickclack_client::Client::builder("https://chat.example.com")
+            .build()
+            .expect("client");
+        let config = websocket_config(&client).expect("config");
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        // The REST client's own configuration is untouched.
+        assert!(
+            client
+                .tls_client_config()
+                .expect("tls")
+                .alpn_protocols
+                .is_empty()
+        );
     }
 }

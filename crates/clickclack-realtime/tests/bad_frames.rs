@@ -321,3 +321,118 @@ async fn hostile_upgrade_responses_are_retried_and_redirects_not_followed() {
         "the redirect target was contacted"
     );
 }
+
+/// A server whose first connection runs `first` and every later one sends
+/// event 1; returns the base URL.
+async fn first_connection_then_event_1<F, Fut>(first: F) -> String
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut first = Some(first);
+        while let Ok((mut sock, _)) = listener.accept().await {
+            handshake(&mut sock, Accept::Correct).await;
+            if let Some(run) = first.take() {
+                tokio::spawn(run(sock));
+                continue;
+            }
+            let _ = sock
+                .write_all(&frame(true, 0x1, event_json(1, None).as_bytes()))
+                .await;
+            tokio::spawn(async move {
+                let mut buf = [0u8; 256];
+                while sock.read(&mut buf).await.unwrap_or(0) > 0 {}
+            });
+        }
+    });
+    url
+}
+
+/// Reads the stream until event 1; returns the `Reconnecting` causes seen.
+async fn causes_until_event_1(url: &str, max_frame_bytes: usize) -> Vec<String> {
+    let mut stream = builder(client(url, "ccb_test"), WorkspaceId::new("wsp_raw"))
+        .max_frame_bytes(max_frame_bytes)
+        .start_after(Cursor::new(format!("cur_{:010}", 0)))
+        .start()
+        .await
+        .expect("start");
+    let mut causes = Vec::new();
+    loop {
+        match next_item(&mut stream).await {
+            Some(Ok(RealtimeItem::Event(e))) => {
+                assert_eq!(e.cursor().as_str(), "cur_0000000001");
+                return causes;
+            }
+            Some(Ok(RealtimeItem::Reconnecting { cause, .. })) => causes.push(cause.to_string()),
+            Some(Ok(_)) | Some(Err(Error::MalformedFrame { .. })) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn invalid_close_frames_end_the_connection_and_the_stream_reconnects() {
+    let mut bad_utf8 = 1000u16.to_be_bytes().to_vec();
+    bad_utf8.extend_from_slice(b"bye \xff");
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("not UTF-8", bad_utf8),
+        ("one-byte payload", vec![0x03]),
+        (
+            "code 1005 is not allowed on the wire",
+            1005u16.to_be_bytes().to_vec(),
+        ),
+    ];
+    for (name, payload) in cases {
+        let url = first_connection_then_event_1(move |mut sock| async move {
+            let _ = sock.write_all(&frame(true, 0x8, &payload)).await;
+            // Keep the socket open: only the client can end this connection.
+            let mut buf = [0u8; 256];
+            while sock.read(&mut buf).await.unwrap_or(0) > 0 {}
+        })
+        .await;
+        let causes = causes_until_event_1(&url, 1 << 20).await;
+        assert!(
+            causes.iter().any(|c| c.contains("invalid close frame")),
+            "{name}: {causes:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn endless_fragments_end_the_connection_with_bounded_reading() {
+    const CAP: usize = 64 * 1024;
+    for binary in [false, true] {
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&written);
+        let url = first_connection_then_event_1(move |mut sock| async move {
+            let opcode = if binary { 0x2 } else { 0x1 };
+            let chunk = vec![b'x'; 4096];
+            let mut out = frame(false, opcode, &chunk);
+            // Continuations forever (bounded here at 256 MiB so a broken
+            // client fails the test instead of hanging it).
+            while counter.load(Ordering::Relaxed) < 256 << 20 {
+                if sock.write_all(&out).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(out.len() as u64, Ordering::Relaxed);
+                out = frame(false, 0x0, &chunk);
+            }
+        })
+        .await;
+        let causes = causes_until_event_1(&url, CAP).await;
+        assert!(
+            causes.iter().any(|c| c.contains("larger than")),
+            "binary={binary}: {causes:?}"
+        );
+        // The client stopped reading right after the cap; what the server
+        // wrote beyond it sat in socket buffers.
+        let total = written.load(Ordering::Relaxed);
+        assert!(
+            total < 64 << 20,
+            "binary={binary}: server wrote {total} bytes"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use clickclack_client::Client;
 use clickclack_proto::{Cursor, WorkspaceId};
 use clickclack_realtime::{Error, RealtimeItem, ReconnectCause};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -298,37 +299,53 @@ async fn an_https_base_url_speaks_tls_and_a_failed_tls_handshake_is_retried() {
 }
 
 #[tokio::test]
-async fn a_429_retry_after_sets_the_minimum_delay() {
-    let (listener, url) = listener().await;
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let mut buf = [0u8; 1024];
-            let _ = sock.read(&mut buf).await;
-            let _ = sock
-                .write_all(
-                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\ncontent-type: application/json\r\ncontent-length: 21\r\n\r\n{\"error\":\"slow down\"}",
-                )
-                .await;
+async fn retry_after_on_the_upgrade_is_honoured_for_429_and_503_and_capped() {
+    // (status line, Retry-After, the delay the stream must wait)
+    let cap = clickclack_client::RetryPolicy::default().max_retry_after();
+    let cases: [(&str, &str, Option<Duration>); 4] = [
+        ("429 Too Many Requests", "7", Some(Duration::from_secs(7))),
+        ("503 Service Unavailable", "5", Some(Duration::from_secs(5))),
+        // A huge Retry-After is capped like the REST client's.
+        ("429 Too Many Requests", "86400", Some(cap)),
+        // Other statuses: Retry-After is not a promise; plain backoff.
+        ("500 Internal Server Error", "9", None),
+    ];
+    for (status, retry_after, want) in cases {
+        let (listener, url) = listener().await;
+        let response = format!(
+            "HTTP/1.1 {status}\r\nRetry-After: {retry_after}\r\ncontent-type: application/json\r\ncontent-length: 21\r\n\r\n{{\"error\":\"slow down\"}}"
+        );
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(response.as_bytes()).await;
+            }
+        });
+        let client = Client::builder(&url)
+            .token("ccb_test".to_owned())
+            .retry_policy(clickclack_client::RetryPolicy::default())
+            .build()
+            .expect("client");
+        let mut stream = builder(client, WorkspaceId::new("wsp_raw"))
+            .start_after(start_cursor())
+            .start()
+            .await
+            .expect("start");
+        match next_item(&mut stream).await {
+            Some(Ok(RealtimeItem::Reconnecting {
+                delay,
+                cause: ReconnectCause::ConnectFailed(reason),
+                ..
+            })) => {
+                match want {
+                    Some(want) => assert_eq!(delay, want, "{status} {retry_after}"),
+                    None => assert!(delay < Duration::from_secs(1), "{status}: {delay:?}"),
+                }
+                assert!(reason.contains(&status[..3]), "{reason}");
+                assert!(!reason.contains("ccb_test"));
+            }
+            other => panic!("{status}: expected a retry, got {other:?}"),
         }
-    });
-    let mut stream = builder(client(&url, "ccb_test"), WorkspaceId::new("wsp_raw"))
-        .start_after(start_cursor())
-        .start()
-        .await
-        .expect("start");
-    match next_item(&mut stream).await {
-        Some(Ok(RealtimeItem::Reconnecting {
-            delay,
-            cause: ReconnectCause::ConnectFailed(reason),
-            ..
-        })) => {
-            assert!(delay >= Duration::from_secs(7), "{delay:?}");
-            assert!(
-                reason.contains("429") || reason.contains("rate"),
-                "{reason}"
-            );
-            assert!(!reason.contains("ccb_test"));
-        }
-        other => panic!("expected a rate-limited retry, got {other:?}"),
     }
 }

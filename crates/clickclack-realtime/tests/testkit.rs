@@ -195,8 +195,8 @@ async fn close_4001_from_a_pruned_cursor_resyncs_then_goes_live() {
     let live = post(&server, &seed, "after resync");
     assert_eq!(message_id(&next_event(&mut stream).await), live);
     assert_eq!(stream.stats().resyncs, 1);
-    // The old cursor stays committed until the consumer commits past the anchor.
-    assert_eq!(stream.committed_cursor(), Some(old));
+    // The anchor replaced the pruned cursor.
+    assert_eq!(stream.committed_cursor(), Some(newest));
 }
 
 #[tokio::test]

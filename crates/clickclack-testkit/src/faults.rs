@@ -108,6 +108,8 @@ pub(crate) struct FaultState {
     requests: Mutex<HashMap<(String, String), u64>>,
     /// Body bytes produced by raw (hostile) responses so far.
     pub(crate) raw_sent: Arc<AtomicU64>,
+    /// Behave like an older server: never send `tail_cursor`.
+    pub(crate) omit_tail_cursor: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -304,6 +306,16 @@ impl Faults {
     /// it closes the socket with 1013.
     pub fn pause_realtime(&self, paused: bool) {
         self.shared.store.hub.set_paused(paused);
+    }
+
+    /// Behaves like an older ClickClack server that predates `tail_cursor`:
+    /// `GET /api/realtime/events?include_tail=true` answers without it (the
+    /// page itself is unchanged). Not reset by [`clear`](Self::clear).
+    pub fn omit_tail_cursor(&self, omit: bool) {
+        self.shared
+            .faults
+            .omit_tail_cursor
+            .store(omit, Ordering::Relaxed);
     }
 
     /// Removes every pending request fault and the connection refusal.
