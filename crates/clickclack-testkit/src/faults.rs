@@ -108,8 +108,6 @@ pub(crate) struct FaultState {
     requests: Mutex<HashMap<(String, String), u64>>,
     /// Body bytes produced by raw (hostile) responses so far.
     pub(crate) raw_sent: Arc<AtomicU64>,
-    /// Behave like an older server: never send `tail_cursor`.
-    pub(crate) omit_tail_cursor: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -311,11 +309,9 @@ impl Faults {
     /// Behaves like an older ClickClack server that predates `tail_cursor`:
     /// `GET /api/realtime/events?include_tail=true` answers without it (the
     /// page itself is unchanged). Not reset by [`clear`](Self::clear).
+    /// Same switch as [`TestServer::set_tail_cursor_supported`](crate::TestServer::set_tail_cursor_supported).
     pub fn omit_tail_cursor(&self, omit: bool) {
-        self.shared
-            .faults
-            .omit_tail_cursor
-            .store(omit, Ordering::Relaxed);
+        self.shared.store.write(|d| d.omit_tail_cursor = omit);
     }
 
     /// Removes every pending request fault and the connection refusal.

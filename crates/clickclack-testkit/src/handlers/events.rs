@@ -45,11 +45,7 @@ pub(crate) fn list(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
         Some(l) if (1..=500).contains(&l) => l as usize,
         _ => 200,
     };
-    let include_tail = ctx.q("include_tail") == Some("true")
-        && !shared
-            .faults
-            .omit_tail_cursor
-            .load(std::sync::atomic::Ordering::Relaxed);
+    let include_tail = ctx.q("include_tail") == Some("true");
     let after = ctx.q("after_cursor").map(str::to_owned);
     let (events, tail, shape) = shared.store.read(|d| -> ApiResult<_> {
         d.workspace_access(&actor, &ws)?;
