@@ -69,11 +69,7 @@ impl fmt::Debug for Client {
 /// Validates an `X-Correlation-ID` value the way the server does
 /// (1–128 chars of `[A-Za-z0-9._:-]`).
 pub(crate) fn correlation_header(id: &str) -> Result<HeaderValue, Error> {
-    let ok = (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if !ok {
+    if !clickclack_proto::headers::is_valid_correlation_id(id) {
         return Err(Error::new(ErrorKind::InvalidRequest)
             .with_detail("a correlation id must be 1-128 chars of [A-Za-z0-9._:-]"));
     }

@@ -4,6 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use clickclack_proto::ForbiddenReason;
 use clickclack_proto::scope::Scope;
 use http::{HeaderMap, Method, StatusCode};
 
@@ -259,17 +260,11 @@ impl Error {
 fn classify(status: StatusCode, headers: &HeaderMap, msg: &str) -> ErrorKind {
     match status.as_u16() {
         401 => ErrorKind::Unauthorized,
-        403 => {
-            if let Some(scope) = msg.strip_prefix("bot token is missing scope ") {
-                ErrorKind::MissingScope {
-                    scope: Scope::from_wire(scope.trim()),
-                }
-            } else if msg == "bot token cannot access this workspace" {
-                ErrorKind::WrongWorkspace
-            } else {
-                ErrorKind::Forbidden
-            }
-        }
+        403 => match ForbiddenReason::classify(msg) {
+            ForbiddenReason::MissingScope(scope) => ErrorKind::MissingScope { scope },
+            ForbiddenReason::WrongWorkspace => ErrorKind::WrongWorkspace,
+            _ => ErrorKind::Forbidden,
+        },
         404 => ErrorKind::NotFound,
         409 => ErrorKind::Conflict,
         400 if msg.contains("nonce was already used") => ErrorKind::Conflict,

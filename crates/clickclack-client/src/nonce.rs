@@ -66,16 +66,13 @@ impl Client {
 
 /// Returns the caller's nonce (trimmed) or a generated one, and validates it.
 pub(crate) fn ensure_nonce(nonce: &mut Option<String>) -> Result<String, Error> {
-    let value = match nonce.as_deref().map(str::trim) {
-        Some(n) if !n.is_empty() => n.to_owned(),
-        _ => generate_nonce(),
-    };
-    if value.chars().count() > clickclack_proto::headers::MAX_NONCE_LEN {
-        return Err(Error::new(ErrorKind::InvalidRequest).with_detail(format!(
-            "a nonce may be at most {} characters",
-            clickclack_proto::headers::MAX_NONCE_LEN
-        )));
-    }
+    let given = clickclack_proto::headers::normalize_nonce(nonce.as_deref().unwrap_or_default())
+        .map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest)
+                .with_detail(e.to_string())
+                .with_source(e)
+        })?;
+    let value = given.map_or_else(generate_nonce, str::to_owned);
     *nonce = Some(value.clone());
     Ok(value)
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use clickclack_proto::headers::BEARER_PREFIX;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::BodyExt;
@@ -44,7 +45,8 @@ impl HeaderDefaults {
     ) -> Result<Self, http::header::InvalidHeaderValue> {
         let authorization = match token {
             Some(t) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose_secret()))?;
+                let mut v =
+                    HeaderValue::from_str(&format!("{BEARER_PREFIX}{}", t.expose_secret()))?;
                 v.set_sensitive(true);
                 Some(v)
             }

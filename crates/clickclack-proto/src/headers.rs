@@ -29,6 +29,26 @@ pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
 /// Maximum events examined in one realtime replay before the server closes with 4001.
 pub const REALTIME_REPLAY_MAX_EVENTS: usize = 5000;
 
+/// Why a nonce cannot be sent: longer than [`MAX_NONCE_LEN`] characters after trimming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a nonce may be at most {MAX_NONCE_LEN} characters (this one has {chars})")]
+pub struct NonceTooLong {
+    /// The trimmed nonce's length in characters.
+    pub chars: usize,
+}
+
+/// Normalizes a message or upload nonce the way the server does: trims it;
+/// an empty nonce is `None` (no nonce); more than [`MAX_NONCE_LEN`]
+/// characters is an error (the server answers 400 `nonce is too long`).
+pub fn normalize_nonce(raw: &str) -> Result<Option<&str>, NonceTooLong> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    if chars > MAX_NONCE_LEN {
+        return Err(NonceTooLong { chars });
+    }
+    Ok(Some(trimmed).filter(|n| !n.is_empty()))
+}
+
 /// Whether the server would adopt `value` as a correlation id
 /// (1–128 chars of `[A-Za-z0-9._:-]`).
 pub fn is_valid_correlation_id(value: &str) -> bool {

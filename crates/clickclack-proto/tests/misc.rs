@@ -287,3 +287,18 @@ fn close_codes_and_headers() {
     assert!(!headers::is_valid_correlation_id(""));
     assert!(!headers::is_valid_correlation_id(&"a".repeat(129)));
 }
+
+#[test]
+fn nonces_are_normalized_like_the_server() {
+    assert_eq!(headers::normalize_nonce("  n-1 "), Ok(Some("n-1")));
+    assert_eq!(headers::normalize_nonce("   "), Ok(None));
+    assert_eq!(headers::normalize_nonce(""), Ok(None));
+    let max = "é".repeat(headers::MAX_NONCE_LEN);
+    assert_eq!(headers::normalize_nonce(&max), Ok(Some(max.as_str())));
+    let err = headers::normalize_nonce(&format!(" {max}x ")).unwrap_err();
+    assert_eq!(err.chars, 129);
+    assert_eq!(
+        err.to_string(),
+        "a nonce may be at most 128 characters (this one has 129)"
+    );
+}

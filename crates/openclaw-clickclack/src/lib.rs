@@ -20,3 +20,4 @@ pub mod resolve;
 pub mod retry;
 pub mod scheduler;
 pub mod secrets;
+pub mod setup;

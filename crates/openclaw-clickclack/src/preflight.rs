@@ -99,3 +99,117 @@ pub fn engine(
         }),
     }
 }
+
+/// Keys the config accepts (the OpenClaw schema has them) but this daemon
+/// does not act on, as `(path, why)`. Shown once at start by `doctor` and
+/// `gateway`, so no key is silently ignored.
+const UNIMPLEMENTED_ACCOUNT_KEYS: &[(&str, &str)] = &[
+    (
+        "discussions",
+        "session discussion channels need an OpenClaw host's sessions",
+    ),
+    (
+        "toolsAllow",
+        "tool policy is the OpenClaw Gateway's: set it on the agent there",
+    ),
+    (
+        "configWrites",
+        "this daemon never writes the config while running",
+    ),
+];
+
+/// Every set key of `raw` (the config document) that is accepted but has no
+/// effect here, with the reason: `channels.clickclack[.accounts.<id>].{discussions,
+/// toolsAllow, configWrites}`, `models.proxy`, `models.providers.<p>.headers`,
+/// and model `fallbacks` under `agents`.
+#[must_use]
+pub fn unimplemented_keys(raw: &serde_json::Value) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
+    let section = &raw["channels"]["clickclack"];
+    let mut scopes = vec![("channels.clickclack".to_owned(), section)];
+    if let Some(accounts) = section["accounts"].as_object() {
+        for (id, account) in accounts {
+            scopes.push((format!("channels.clickclack.accounts.{id}"), account));
+        }
+    }
+    for (prefix, object) in scopes {
+        for (key, why) in UNIMPLEMENTED_ACCOUNT_KEYS {
+            if object.get(key).is_some_and(|v| !v.is_null()) {
+                found.push((format!("{prefix}.{key}"), *why));
+            }
+        }
+    }
+    let models = &raw["models"];
+    if models.get("proxy").is_some_and(|v| !v.is_null()) {
+        found.push((
+            "models.proxy".to_owned(),
+            "model calls connect directly; use the platform's network settings",
+        ));
+    }
+    if let Some(providers) = models["providers"].as_object() {
+        for (id, provider) in providers {
+            if provider.get("headers").is_some_and(|v| !v.is_null()) {
+                found.push((
+                    format!("models.providers.{id}.headers"),
+                    "extra provider headers are not sent",
+                ));
+            }
+        }
+    }
+    let fallback_why = "only the primary model is used; a failed call is retried, then answered with a visible failure";
+    if raw["agents"]["defaults"]["model"]
+        .get("fallbacks")
+        .is_some()
+    {
+        found.push(("agents.defaults.model.fallbacks".to_owned(), fallback_why));
+    }
+    if let Some(list) = raw["agents"]["list"].as_array() {
+        for (i, agent) in list.iter().enumerate() {
+            if agent["model"].get("fallbacks").is_some() {
+                found.push((format!("agents.list[{i}].model.fallbacks"), fallback_why));
+            }
+        }
+    }
+    found
+}
+
+/// [`unimplemented_keys`] of the config file at `path` (nothing when it
+/// cannot be read or parsed: loading reports that).
+#[must_use]
+pub fn unimplemented_keys_in(path: &std::path::Path) -> Vec<(String, &'static str)> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| json5::from_str::<serde_json::Value>(&text).ok())
+        .map(|raw| unimplemented_keys(&raw))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_every_accepted_but_unimplemented_key() {
+        let raw: serde_json::Value = json5::from_str(
+            "{channels: {clickclack: {toolsAllow: ['x'], accounts: {work: {discussions: {enabled: true}}}}},
+              models: {proxy: 'http://p', providers: {openai: {headers: {a: 'b'}}}},
+              agents: {defaults: {model: {primary: 'a/b', fallbacks: ['c/d']}}}}",
+        )
+        .unwrap();
+        let paths: Vec<String> = unimplemented_keys(&raw)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "channels.clickclack.toolsAllow",
+                "channels.clickclack.accounts.work.discussions",
+                "models.proxy",
+                "models.providers.openai.headers",
+                "agents.defaults.model.fallbacks",
+            ]
+        );
+        assert!(unimplemented_keys(&serde_json::json!({})).is_empty());
+    }
+}

@@ -882,3 +882,275 @@ async fn a_builtin_provider_works_from_a_model_ref_and_its_env_key() {
         Some("Bearer sk-openai-test")
     );
 }
+
+/// `channels add clickclack` with flags: the user's file keeps its comments
+/// and other keys, the token lands in a 0600 file (not the config), the live
+/// check passes, and `message send` then works with the written config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_add_writes_in_place_and_verifies() {
+    let env = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("openclaw.json");
+    std::fs::write(
+        &config,
+        "// my OpenClaw config\n{\n  agents: { defaults: { model: { primary: 'openai/gpt-5' } } }, // keep\n  channels: {\n    clickclack: {\n      token: 'ccb_stale', /* old */\n      replyMode: 'model',\n    },\n  },\n}\n",
+    )
+    .expect("config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let base = format!("{}/", env.server.base_url());
+    let out = run(
+        args(&[
+            "--config",
+            &config_arg,
+            "channels",
+            "add",
+            "clickclack",
+            "--base-url",
+            &base,
+            "--workspace",
+            " default ",
+            "--token",
+            &env.seed.bot.token,
+            "--allow-from",
+            "usr_a,usr_b",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Connected as @testbot — workspace"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("(comments and other keys kept)"),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(&config).expect("read");
+    assert!(text.starts_with("// my OpenClaw config\n"), "{text}");
+    assert!(text.contains("// keep"), "{text}");
+    assert!(!text.contains("ccb_"), "no token in the config: {text}");
+    let value: serde_json::Value = json5::from_str(&text).expect("json5");
+    let section = &value["channels"]["clickclack"];
+    assert_eq!(section["baseUrl"], env.server.base_url());
+    assert_eq!(section["workspace"], "default");
+    assert_eq!(section["replyMode"], "model");
+    assert_eq!(section["enabled"], true);
+    assert_eq!(section["allowFrom"], serde_json::json!(["usr_a", "usr_b"]));
+    let token_file = PathBuf::from(section["tokenFile"].as_str().expect("tokenFile"));
+    assert_eq!(
+        std::fs::read_to_string(&token_file).expect("token").trim(),
+        env.seed.bot.token
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let sent = run(
+        args(&[
+            "--config",
+            &config_arg,
+            "message",
+            "send",
+            "--target",
+            "general",
+            "--message",
+            "hi",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(sent.code, Some(0), "{}", sent.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_add_validation_and_a_rejected_token() {
+    let env = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("openclaw.json");
+    let config_arg = config.to_string_lossy().into_owned();
+    let base = env.server.base_url();
+    let add = |extra: &[&str]| {
+        let mut list = vec!["--config", &config_arg, "channels", "add", "clickclack"];
+        list.extend_from_slice(extra);
+        run(args(&list), None)
+    };
+    for (extra, message) in [
+        (
+            vec!["--token", "ccb_x"],
+            "ClickClack requires --token, --base-url, and --workspace (or --use-env).",
+        ),
+        (
+            vec!["--code", "ABCD-EFGH-JKMN", "--token", "ccb_x"],
+            "ClickClack --code cannot be combined with --token, --token-file, or --use-env.",
+        ),
+        (
+            vec!["--use-env", "--account", "work"],
+            "CLICKCLACK_BOT_TOKEN can only be used for the default account.",
+        ),
+        (
+            vec![
+                "--token",
+                "ccb_x",
+                "--workspace",
+                "w",
+                "--base-url",
+                "ftp://x",
+            ],
+            "ClickClack base URL must be a valid http(s) URL.",
+        ),
+        (
+            vec!["--code", "ABCD-EFGH-JKMN"],
+            "A bare ClickClack setup code requires --base-url.",
+        ),
+    ] {
+        let out = add(&extra).await;
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{extra:?}: {}", out.stderr);
+        assert!(!config.exists(), "nothing written on a usage error");
+    }
+    let out = add(&[
+        "--account",
+        "Work Team",
+        "--base-url",
+        &base,
+        "--workspace",
+        "default",
+        "--token",
+        "ccb_not_a_real_token",
+    ])
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "ClickClack rejected the bot token (401). Copy a current token and rerun setup."
+        ),
+        "{}",
+        out.stdout
+    );
+    let value: serde_json::Value =
+        json5::from_str(&std::fs::read_to_string(&config).expect("saved anyway")).expect("json5");
+    assert_eq!(
+        value["channels"]["clickclack"]["accounts"]["work-team"]["workspace"],
+        "default"
+    );
+}
+
+/// `--code`: the claim is an unauthenticated POST; the token it returns is
+/// stored in a 0600 file and the claimed workspace id and defaults are saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_add_claims_a_setup_code() {
+    let env = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("openclaw.json");
+    let config_arg = config.to_string_lossy().into_owned();
+    let claim = serde_json::json!({
+        "contract_version": 1,
+        "token": env.seed.bot.token,
+        "bot": {"id": env.seed.bot.user.id, "handle": "testbot", "display_name": "Test Bot"},
+        "workspace": {"id": env.seed.workspace.id, "route_id": "T1", "slug": "default", "name": "Default"},
+        "defaults": {"defaultTo": "channel:general", "allowFrom": ["*"]},
+    });
+    env.server.faults().respond_next(
+        "POST",
+        "/api/bot-setup-codes/claim",
+        clickclack_testkit::RawResponse::json(200, claim.to_string()),
+    );
+    let url = format!("{}/#abcd-efgh-jkmn", env.server.base_url());
+    let out = run(
+        args(&[
+            "--config",
+            &config_arg,
+            "channels",
+            "add",
+            "clickclack",
+            "--code",
+            &url,
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Claimed the setup code: bot @testbot"),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(
+        !text.contains("ABCDEFGHJKMN") && !text.contains("ccb_"),
+        "{text}"
+    );
+    let value: serde_json::Value = json5::from_str(&text).expect("json5");
+    let section = &value["channels"]["clickclack"];
+    assert_eq!(section["workspace"], env.seed.workspace.id.as_str());
+    assert_eq!(section["defaultTo"], "channel:general");
+
+    env.server.faults().respond_next(
+        "POST",
+        "/api/bot-setup-codes/claim",
+        clickclack_testkit::RawResponse::json(
+            404,
+            r#"{"error":"setup code is invalid or expired"}"#,
+        ),
+    );
+    let out = run(
+        args(&[
+            "--config",
+            &config_arg,
+            "channels",
+            "add",
+            "clickclack",
+            "--code",
+            &url,
+        ]),
+        None,
+    )
+    .await;
+    assert_fails_with(
+        &out,
+        "ClickClack setup code is invalid, expired, or already used. Generate a new code and try again.",
+    );
+}
+
+/// Accepted-but-unimplemented keys are named once, never silently ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unimplemented_keys_are_named_at_start() {
+    let env = start().await;
+    let (dir, config) = write_config(&env, "toolsAllow: ['search'], configWrites: false,");
+    let config = config.to_string_lossy().into_owned();
+    let doctor = run(args(&["--config", &config, "doctor"]), None).await;
+    assert!(
+        doctor
+            .stdout
+            .contains("note: channels.clickclack.toolsAllow is accepted but has no effect here"),
+        "{}",
+        doctor.stdout
+    );
+    let state = dir.path().join("state");
+    let gateway = run(
+        args(&[
+            "--config",
+            &config,
+            "gateway",
+            "--state-dir",
+            &state.to_string_lossy(),
+        ]),
+        None,
+    )
+    .await;
+    assert!(
+        gateway.stderr.contains(
+            "warning: channels.clickclack.configWrites is accepted but has no effect here"
+        ),
+        "{}",
+        gateway.stderr
+    );
+}

@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, StreamBody};
 use crate::body::RequestBody;
 use crate::client::{Call, Client};
 use crate::error::{BoxError, Error, ErrorKind};
-use crate::nonce::generate_nonce;
+use crate::nonce::ensure_nonce;
 use crate::retry::Idempotency;
 use crate::url::{ApiPath, Query};
 
@@ -209,11 +209,7 @@ impl Client {
     /// with [`Client::upload_by_nonce`], and bytes/file sources are re-sent
     /// only when the server has no upload with that nonce.
     pub async fn upload(&self, mut request: UploadRequest) -> Result<Upload, Error> {
-        let nonce = match request.nonce.as_deref().map(str::trim) {
-            Some(n) if !n.is_empty() => n.to_owned(),
-            _ => generate_nonce(),
-        };
-        request.nonce = Some(nonce.clone());
+        let nonce = ensure_nonce(&mut request.nonce)?;
         let boundary = format!("ccrs{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let (head, tail) = multipart_parts(&boundary, &request);
         let ctype = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))

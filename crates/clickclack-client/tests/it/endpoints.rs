@@ -558,3 +558,38 @@ async fn event_types_lists_durable_types() {
     let types = env.bot().event_types().await.unwrap();
     assert!(types.iter().any(|t| t == "message.created"));
 }
+
+#[tokio::test]
+async fn upload_and_message_nonces_share_one_validation() {
+    let env = env().await;
+    let c = env.bot();
+    let ws = &env.seed.workspace.id;
+    let long = "n".repeat(129);
+    let e = c
+        .upload(UploadRequest::bytes(ws.clone(), "a.txt", Bytes::from_static(b"a")).nonce(&long))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidRequest);
+    assert!(e.to_string().contains("at most 128 characters"), "{e}");
+    let e = c
+        .send_message(
+            &env.seed.general.id,
+            clickclack_client::proto::requests::CreateMessage::new("x").nonce(&long),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("at most 128 characters"), "{e}");
+    assert_eq!(
+        env.server.request_count("POST", "/api/uploads"),
+        0,
+        "nothing was sent"
+    );
+    // A trimmed nonce is what the server stores.
+    let up = c
+        .upload(
+            UploadRequest::bytes(ws.clone(), "b.txt", Bytes::from_static(b"b")).nonce("  up-1  "),
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.nonce.as_deref(), Some("up-1"));
+}

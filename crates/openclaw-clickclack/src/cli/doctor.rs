@@ -172,6 +172,12 @@ async fn checks(
         }
     };
     report.ok(CONFIG, loaded.path.display().to_string())?;
+    for (path, why) in crate::preflight::unimplemented_keys_in(&loaded.path) {
+        writeln!(
+            report.out,
+            "  note: {path} is accepted but has no effect here: {why}"
+        )?;
+    }
 
     // 2. account configured
     let config = loaded.config.clone();

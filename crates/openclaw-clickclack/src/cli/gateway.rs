@@ -209,6 +209,13 @@ fn preflight(
             Err(problem) => problems.push((account.account_id.clone(), problem)),
         }
     }
+    for (path, why) in crate::preflight::unimplemented_keys_in(&loaded.path) {
+        tracing::warn!(key = %path, "config key has no effect in this daemon: {why}");
+        writeln!(
+            err,
+            "warning: {path} is accepted but has no effect here: {why}"
+        )?;
+    }
     for (account_id, problem) in &problems {
         let lead = if startable {
             format!("warning: account \"{account_id}\" will not start: ")

@@ -5,6 +5,7 @@
 //! openclaw-clickclack [--config PATH] doctor [--account ID]
 //! openclaw-clickclack [--config PATH] accounts list
 //! openclaw-clickclack [--config PATH] gateway
+//! openclaw-clickclack [--config PATH] channels add clickclack --code URL|CODE | --token ccb_… …
 //! ```
 //!
 //! The config file is `--config PATH`, else `$OPENCLAW_CONFIG_PATH`, else
@@ -15,6 +16,7 @@
 //! in [`run`].
 
 pub mod accounts;
+pub mod channels;
 pub mod doctor;
 pub mod gateway;
 pub mod logging;
@@ -53,6 +55,9 @@ pub enum Command {
     /// Inspect the configured accounts.
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
+    /// Set up channels: `channels add clickclack --code …` or `--token …`.
+    #[command(subcommand)]
+    Channels(channels::ChannelsCommand),
     /// Run the gateway: answer ClickClack messages through the OpenClaw
     /// Gateway's agent (replyMode "agent", the default) or directly with a
     /// model (replyMode "model").
@@ -102,6 +107,9 @@ pub enum CliError {
     /// A subcommand that is not built yet.
     #[error("`{0}` is not available yet in this build of openclaw-clickclack")]
     NotAvailable(&'static str),
+    /// `channels add` could not claim a code or write a file.
+    #[error("{0}")]
+    Setup(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
@@ -153,5 +161,8 @@ pub async fn run(
             accounts::list(&ctx, &args, out)
         }
         Command::Gateway(args) => gateway::run(&ctx, &args, out, err).await,
+        Command::Channels(channels::ChannelsCommand::Add(args)) => {
+            channels::add(&ctx, &args, out).await
+        }
     }
 }

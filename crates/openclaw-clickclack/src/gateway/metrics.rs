@@ -14,11 +14,18 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::status::{Lifecycle, StatusBoard};
+
+/// Connections the metrics endpoint serves at once; more are closed on accept.
+const MAX_CONNECTIONS: usize = 32;
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a metrics connection stays open (keep-alive included).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Upper bounds (seconds) of the model latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -302,13 +309,21 @@ impl MetricsServer {
                         continue;
                     }
                 };
+                if connections.len() >= MAX_CONNECTIONS {
+                    // Full: close at once so idle clients cannot exhaust the
+                    // process's file descriptors (cursor saves need them).
+                    drop(stream);
+                    continue;
+                }
                 let (metrics, status) = (metrics.clone(), status.clone());
                 connections.spawn(async move {
                     let service =
                         service_fn(move |req| serve(req, metrics.clone(), status.clone()));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
                 });
             }
         });
@@ -325,5 +340,46 @@ impl MetricsServer {
 impl Drop for MetricsServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_are_capped_and_timed_out() {
+        let server = MetricsServer::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Metrics::default(),
+            StatusBoard::default(),
+        )
+        .await
+        .expect("bind");
+        let mut idle = Vec::new();
+        for _ in 0..(MAX_CONNECTIONS + 8) {
+            idle.push(TcpStream::connect(server.addr).await.expect("connect"));
+        }
+        // Each idle connection is closed: over the cap at once, the others
+        // when their headers do not arrive in time.
+        for stream in &mut idle {
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(120), stream.read(&mut buf)).await;
+            assert!(
+                matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+                "an idle connection stays open: {read:?}"
+            );
+        }
+        drop(idle);
+        let mut scrape = TcpStream::connect(server.addr).await.expect("connect");
+        scrape
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = String::new();
+        scrape.read_to_string(&mut response).await.expect("read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     }
 }
