@@ -138,6 +138,120 @@ impl BotSpec {
     }
 }
 
+/// What to mint with [`TestServer::create_setup_code`]: a deferred token
+/// grant for an existing bot, claimed with `POST /api/bot-setup-codes/claim`.
+#[derive(Debug, Clone, Default)]
+pub struct SetupCodeSpec {
+    /// The workspace the minted token will be bound to.
+    pub workspace: WorkspaceId,
+    /// The bot (it must be a member of `workspace`).
+    pub bot: UserId,
+    /// Who mints it: the bot's owner for a user-owned bot, a workspace owner
+    /// or moderator for a service bot. `None` picks the bot's owner, or the
+    /// workspace owner for a service bot.
+    pub created_by: Option<UserId>,
+    /// Token name; empty means `default`.
+    pub token_name: String,
+    /// Scopes or bundles; empty means `bot:write`.
+    pub scopes: Vec<String>,
+    /// The `defaults` object (`defaultTo`, `allowFrom`, `agentActivity`).
+    pub defaults: Value,
+}
+
+impl SetupCodeSpec {
+    /// A `bot:write` code for `bot` in `workspace`, minted by its owner.
+    pub fn new(workspace: &WorkspaceId, bot: &UserId) -> SetupCodeSpec {
+        SetupCodeSpec {
+            workspace: workspace.clone(),
+            bot: bot.clone(),
+            defaults: Value::Null,
+            ..SetupCodeSpec::default()
+        }
+    }
+
+    /// Sets the scopes (bundles or concrete scopes).
+    pub fn scopes<I, S>(mut self, scopes: I) -> SetupCodeSpec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the `defaults` object captured at mint time.
+    pub fn defaults(mut self, defaults: Value) -> SetupCodeSpec {
+        self.defaults = defaults;
+        self
+    }
+
+    /// Sets who mints the code.
+    pub fn created_by(mut self, user: &UserId) -> SetupCodeSpec {
+        self.created_by = Some(user.clone());
+        self
+    }
+}
+
+/// A minted setup code.
+#[derive(Clone)]
+pub struct TestSetupCode {
+    /// The one-time code, `XXXX-XXXX-XXXX` (a secret until claimed).
+    pub code: String,
+    /// The code's id (`bsc_…`).
+    pub id: String,
+    /// The `setup_code` object of the mint response (with `code`).
+    pub json: Value,
+}
+
+impl fmt::Debug for TestSetupCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestSetupCode")
+            .field("id", &self.id)
+            .field("code", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Data {
+    /// Mints a setup code from a spec (admin API and `/admin/setup-codes`).
+    pub(crate) fn admin_setup_code(
+        &mut self,
+        spec: &SetupCodeSpec,
+        api_base_url: &str,
+    ) -> Result<TestSetupCode, AdminError> {
+        let ws = self
+            .resolve_workspace(spec.workspace.as_str())
+            .ok_or_else(|| AdminError::new(format!("unknown workspace {}", spec.workspace)))?;
+        let bot = self
+            .users
+            .values()
+            .find(|u| u.bot && (u.id == spec.bot.as_str() || u.handle == spec.bot.as_str()))
+            .cloned()
+            .ok_or_else(|| AdminError::new(format!("unknown bot {}", spec.bot)))?;
+        let created_by = match (&spec.created_by, &bot.owner_user_id) {
+            (Some(u), _) => u.as_str().to_owned(),
+            (None, Some(owner)) => owner.clone(),
+            (None, None) => self
+                .workspaces
+                .get(&ws)
+                .and_then(|w| w.members.iter().find(|(_, r)| r == "owner"))
+                .map(|(u, _)| u.clone())
+                .ok_or_else(|| AdminError::new("the workspace has no owner to mint the code"))?,
+        };
+        let input = crate::handlers::bots::SetupCodeInput {
+            name: spec.token_name.clone(),
+            scopes: Some(spec.scopes.clone()),
+            defaults: Some(spec.defaults.clone()),
+        };
+        let (idx, code) = self.mint_setup_code(&ws, &bot.id, &created_by, &input)?;
+        Ok(TestSetupCode {
+            id: self.setup_codes[idx].id.clone(),
+            json: self.setup_code_contract(idx, &code, api_base_url),
+            code,
+        })
+    }
+}
+
 /// What [`TestServer::seed`] creates.
 #[derive(Debug, Clone)]
 pub struct Seed {
@@ -253,7 +367,9 @@ impl Data {
                 owner_user_id: None,
                 display_name: name.to_owned(),
                 handle,
+                avatar_url: String::new(),
                 created_at: now_rfc3339(),
+                appearance: None,
             },
         );
         if let Some(ws) = self.workspaces.get_mut(workspace) {
@@ -316,21 +432,26 @@ impl Data {
                 owner_user_id: owner.clone(),
                 display_name: spec.name.trim().to_owned(),
                 handle,
+                avatar_url: String::new(),
                 created_at: now_rfc3339(),
+                appearance: None,
             },
         );
         if let Some(ws) = self.workspaces.get_mut(&ws_id) {
             ws.members.push((bot_id.clone(), "bot".into()));
         }
-        let (token_id, raw) = self.admin_issue_token(&bot_id, &ws_id, owner, scopes, created_by);
+        let (token_id, raw) =
+            self.issue_token(&bot_id, &ws_id, owner, "default", scopes, created_by);
         Ok((bot_id, token_id, raw))
     }
 
-    fn admin_issue_token(
+    /// Mints a bot token; returns (token id, raw `ccb_` token).
+    pub(crate) fn issue_token(
         &mut self,
         bot_id: &str,
         ws_id: &str,
         owner: Option<String>,
+        name: &str,
         scopes: Vec<String>,
         created_by: Option<String>,
     ) -> (String, String) {
@@ -344,7 +465,7 @@ impl Data {
                 bot_user_id: bot_id.to_owned(),
                 workspace_id: ws_id.to_owned(),
                 owner_user_id: owner,
-                name: "default".into(),
+                name: name.to_owned(),
                 scopes,
                 created_by,
                 created_at: now_rfc3339(),
@@ -492,8 +613,14 @@ impl TestServer {
             if !d.workspaces.contains_key(workspace.as_str()) {
                 return Err(AdminError::new("unknown workspace"));
             }
-            let (id, raw) =
-                d.admin_issue_token(bot.as_str(), workspace.as_str(), owner, scopes, None);
+            let (id, raw) = d.issue_token(
+                bot.as_str(),
+                workspace.as_str(),
+                owner,
+                "default",
+                scopes,
+                None,
+            );
             Ok((BotTokenId::new(id), raw))
         })
     }
@@ -851,6 +978,26 @@ impl TestServer {
                 .cloned()
                 .unwrap_or_else(|| json!([]))
         })
+    }
+
+    /// Mints a bot setup code like an owner would with
+    /// `POST /api/workspaces/{w}/bots/{b}/setup-codes` (10-minute expiry,
+    /// single use; re-minting for the same bot and token name replaces the
+    /// pending code). `spec.bot` may be a bot id or handle.
+    pub fn create_setup_code(&self, spec: &SetupCodeSpec) -> Result<TestSetupCode, AdminError> {
+        let base = self.base_url();
+        self.shared.store.write(|d| d.admin_setup_code(spec, &base))
+    }
+
+    /// Makes every pending setup code expired (claims answer 404), without
+    /// waiting 10 minutes.
+    pub fn expire_setup_codes(&self) {
+        self.shared.store.write(|d| {
+            let now = tokio::time::Instant::now();
+            for c in &mut d.setup_codes {
+                c.expires = now;
+            }
+        });
     }
 
     /// Seeds workspace `Default` (slug `default`) with a human owner

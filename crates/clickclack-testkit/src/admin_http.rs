@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::admin::BotSpec;
+use crate::admin::{BotSpec, SetupCodeSpec};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Resp, json_response, ok};
 use crate::hub::{Kill, TOKEN_REVOKED_REASON};
@@ -21,6 +21,20 @@ struct BotInput {
     scopes: Vec<String>,
     #[serde(default)]
     owner: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SetupCodeHttp {
+    workspace: String,
+    bot: String,
+    #[serde(default)]
+    created_by: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    defaults: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +85,26 @@ pub(crate) async fn route(shared: &Shared, ctx: &mut Ctx, rest: &[String]) -> Ap
                 }))
             })?;
             Ok(json_response(StatusCode::CREATED, &body))
+        }
+        ["setup-codes"] if post => {
+            let input: SetupCodeHttp = ctx.json().await?;
+            let spec = SetupCodeSpec {
+                workspace: input.workspace.as_str().into(),
+                bot: input.bot.as_str().into(),
+                created_by: input.created_by.filter(|c| !c.is_empty()).map(Into::into),
+                token_name: input.name,
+                scopes: input.scopes,
+                defaults: input.defaults,
+            };
+            let base = format!("http://{}", shared.local_addr);
+            let code = shared
+                .store
+                .write(|d| d.admin_setup_code(&spec, &base))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({ "setup_code": code.json }),
+            ))
         }
         ["tokens", id, "revoke"] if post => {
             let known = shared.store.write(|d| d.admin_revoke_token(id));

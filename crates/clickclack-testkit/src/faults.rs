@@ -46,6 +46,26 @@ impl Failure {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::route_matches;
+
+    #[test]
+    fn route_patterns() {
+        assert!(route_matches("/api/messages/*", "/api/messages/msg_1"));
+        assert!(!route_matches(
+            "/api/messages/*",
+            "/api/messages/msg_1/thread"
+        ));
+        assert!(!route_matches("/api/messages/*", "/api/messages"));
+        assert!(route_matches(
+            "/api/realtime/events",
+            "/api/realtime/events"
+        ));
+        assert!(route_matches("*", "*"));
+    }
+}
+
 #[derive(Debug, Clone)]
 enum RuleKind {
     Fail(Failure),
@@ -88,8 +108,6 @@ pub(crate) struct FaultState {
     requests: Mutex<HashMap<(String, String), u64>>,
     /// Body bytes produced by raw (hostile) responses so far.
     pub(crate) raw_sent: Arc<AtomicU64>,
-    /// Behave like an older server: never send `tail_cursor`.
-    pub(crate) omit_tail_cursor: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -147,6 +165,14 @@ impl FaultState {
             .sum()
     }
 
+    fn count_route(&self, method: &str, pattern: &str) -> u64 {
+        lock(&self.requests)
+            .iter()
+            .filter(|((m, p), _)| m.eq_ignore_ascii_case(method) && route_matches(pattern, p))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
     fn add(&self, method: &str, prefix: &str, n: usize, kind: RuleKind) {
         if n == 0 {
             return;
@@ -157,6 +183,20 @@ impl FaultState {
             remaining: n,
             kind,
         });
+    }
+}
+
+/// True when `path` has as many segments as `pattern` and each equals the
+/// pattern's segment or the pattern's segment is `*`.
+fn route_matches(pattern: &str, path: &str) -> bool {
+    let mut pat = pattern.split('/');
+    let mut seg = path.split('/');
+    loop {
+        match (pat.next(), seg.next()) {
+            (None, None) => return true,
+            (Some(p), Some(s)) if p == "*" || p == s => {}
+            _ => return false,
+        }
     }
 }
 
@@ -269,11 +309,9 @@ impl Faults {
     /// Behaves like an older ClickClack server that predates `tail_cursor`:
     /// `GET /api/realtime/events?include_tail=true` answers without it (the
     /// page itself is unchanged). Not reset by [`clear`](Self::clear).
+    /// Same switch as [`TestServer::set_tail_cursor_supported`](crate::TestServer::set_tail_cursor_supported).
     pub fn omit_tail_cursor(&self, omit: bool) {
-        self.shared
-            .faults
-            .omit_tail_cursor
-            .store(omit, Ordering::Relaxed);
+        self.shared.store.write(|d| d.omit_tail_cursor = omit);
     }
 
     /// Removes every pending request fault and the connection refusal.
@@ -298,5 +336,38 @@ impl Faults {
     /// with `path_prefix`.
     pub fn request_count(&self, method: &str, path_prefix: &str) -> u64 {
         self.shared.faults.count(method, path_prefix)
+    }
+
+    /// Requests received so far for one route: the method matches
+    /// (case-insensitive) and the path (without query) matches `pattern`
+    /// segment by segment, where `*` stands for exactly one segment. For
+    /// example `route_count("GET", "/api/messages/*")` counts message fetches
+    /// but not `/api/messages/{id}/thread`, and `"/api/realtime/events"`
+    /// counts only that path. Use it to assert a bounded number of requests.
+    pub fn route_count(&self, method: &str, pattern: &str) -> u64 {
+        self.shared.faults.count_route(method, pattern)
+    }
+
+    /// Every request received so far as `(method, path, count)`, sorted by
+    /// path then method (paths without the query string).
+    pub fn request_counts(&self) -> Vec<(String, String, u64)> {
+        let mut out: Vec<(String, String, u64)> = lock(&self.shared.faults.requests)
+            .iter()
+            .map(|((m, p), n)| (m.clone(), p.clone(), *n))
+            .collect();
+        out.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        out
+    }
+
+    /// All requests received so far (every method and path, including
+    /// realtime upgrades).
+    pub fn total_request_count(&self) -> u64 {
+        lock(&self.shared.faults.requests).values().sum()
+    }
+
+    /// Forgets every request counted so far (e.g. after a test's setup), so
+    /// later counts cover only what follows.
+    pub fn reset_request_counts(&self) {
+        lock(&self.shared.faults.requests).clear();
     }
 }

@@ -96,12 +96,9 @@ pub(crate) fn decode_segment(s: &str) -> String {
         .into_owned()
 }
 
-/// A JSON response.
+/// A JSON response, encoded like the Go server (see [`crate::gojson`]).
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Resp {
-    bytes_response(
-        status,
-        Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
-    )
+    bytes_response(status, Bytes::from(crate::gojson::http_body(body)))
 }
 
 /// A response with pre-serialized JSON bytes.

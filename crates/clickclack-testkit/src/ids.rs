@@ -97,6 +97,21 @@ pub(crate) fn now_rfc3339() -> String {
     Timestamp::from_unix(now_unix()).into_string()
 }
 
+/// The RFC 3339 timestamp `after` from now (e.g. a setup code's `expires_at`).
+pub(crate) fn rfc3339_in(after: std::time::Duration) -> String {
+    let now = now_unix();
+    let nanos = u64::from(now.nanos) + u64::from(after.subsec_nanos());
+    let seconds = now
+        .seconds
+        .saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX))
+        .saturating_add((nanos / 1_000_000_000) as i64);
+    Timestamp::from_unix(UnixTime {
+        seconds,
+        nanos: (nanos % 1_000_000_000) as u32,
+    })
+    .into_string()
+}
+
 /// Timestamp for ephemeral event ids: `20060102150405.000000000`.
 pub(crate) fn ephemeral_stamp() -> String {
     let now = now_unix();

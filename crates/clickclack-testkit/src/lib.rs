@@ -7,6 +7,7 @@ mod admin_http;
 mod auth;
 mod error;
 mod faults;
+mod gojson;
 mod handlers;
 mod http;
 mod hub;
@@ -18,10 +19,10 @@ mod server;
 mod store;
 mod ws;
 
-pub use admin::{AdminError, BotSpec, Seed, TestBot, TestUser};
+pub use admin::{AdminError, BotSpec, Seed, SetupCodeSpec, TestBot, TestSetupCode, TestUser};
 pub use faults::{Failure, Faults};
 pub use raw::RawResponse;
-pub use server::TestServer;
+pub use server::{TestServer, TestServerBuilder};
 
 #[doc(hidden)]
 pub mod dev {

@@ -16,14 +16,50 @@
 //! assert_eq!(stub.request_count(), 0);
 //! # }
 //! ```
+//!
+//! # Outages
+//!
+//! A model provider fails in more ways than a status code. Program them per
+//! call or for a stretch of (Tokio) time, so a paused-clock test can walk
+//! through an outage and its end:
+//!
+//! - [`fail_next(n, fault)`](ModelStub::fail_next): the next `n` calls get
+//!   `fault`, then answers resume.
+//! - [`fail_for(duration, fault)`](ModelStub::fail_for): every call in the
+//!   next `duration` gets `fault`.
+//! - [`StubFault`]: `Status(503)` (an OpenAI-style error body), `Html` (200
+//!   with a `text/html` page, like a proxy or captive portal), `Delay(d)`
+//!   (the real answer, `d` late), `CloseConnection` (the connection is closed
+//!   without any response).
+//! - [`stop_listening`](ModelStub::stop_listening) /
+//!   [`resume_listening`](ModelStub::resume_listening): the port stops
+//!   accepting (new connections are refused) and open connections are cut.
+//!
+//! Every call counts, faulted or not: [`request_count`](ModelStub::request_count)
+//! for all of them, [`calls_for_message`](ModelStub::calls_for_message) and
+//! [`calls_containing`](ModelStub::calls_containing) per prompt, so a test can
+//! assert "no second model call for this message".
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use clickclack_testkit::model_stub::{ModelStub, StubFault};
+//!
+//! let stub = ModelStub::start().await;
+//! stub.fail_next(2, StubFault::Status(503));
+//! stub.fail_for(Duration::from_secs(60), StubFault::Html);
+//! assert_eq!(stub.calls_for_message("hello"), 0);
+//! # }
+//! ```
 
-use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -34,7 +70,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
 
 /// Largest request body accepted (1 MiB).
 const MAX_BODY: usize = 1024 * 1024;
@@ -83,6 +120,53 @@ pub enum StubReply {
     Status(u16),
 }
 
+/// A programmed model failure (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StubFault {
+    /// This status with an OpenAI-style error body (e.g. 503, 429, 500).
+    Status(u16),
+    /// 200 with a `text/html` page instead of JSON.
+    Html,
+    /// The normal answer, held back for this long.
+    Delay(Duration),
+    /// The connection is closed without a response.
+    CloseConnection,
+}
+
+/// The HTML page of [`StubFault::Html`].
+const HTML_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>\
+<body><h1>upstream connect error</h1></body></html>\n";
+
+#[derive(Debug, Default)]
+struct FaultPlan {
+    /// `(remaining calls, fault)`, consumed in order.
+    next: Vec<(usize, StubFault)>,
+    /// `(until, fault)`.
+    window: Option<(Instant, StubFault)>,
+}
+
+impl FaultPlan {
+    fn take(&mut self) -> Option<StubFault> {
+        if let Some((n, fault)) = self.next.first_mut() {
+            let fault = fault.clone();
+            *n -= 1;
+            if *n == 0 {
+                self.next.remove(0);
+            }
+            return Some(fault);
+        }
+        match &self.window {
+            Some((until, fault)) if Instant::now() < *until => Some(fault.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The boxed future a reply function returns.
 pub type ReplyFuture = Pin<Box<dyn Future<Output = StubReply> + Send>>;
 
@@ -92,13 +176,16 @@ struct State {
     requests: Mutex<Vec<StubRequest>>,
     count: AtomicU64,
     reply: ReplyFn,
+    faults: Mutex<FaultPlan>,
+    /// Open connections, cut by [`ModelStub::stop_listening`].
+    connections: Mutex<Vec<AbortHandle>>,
 }
 
 /// A running model stub; stops when dropped.
 pub struct ModelStub {
     addr: SocketAddr,
     state: Arc<State>,
-    task: JoinHandle<()>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl fmt::Debug for ModelStub {
@@ -150,9 +237,79 @@ impl ModelStub {
             requests: Mutex::new(Vec::new()),
             count: AtomicU64::new(0),
             reply: Arc::new(reply),
+            faults: Mutex::new(FaultPlan::default()),
+            connections: Mutex::new(Vec::new()),
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
-        ModelStub { addr, state, task }
+        ModelStub {
+            addr,
+            state,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// The next `n` calls get `fault` (after any earlier `fail_next`
+    /// faults are used up); calls after them are answered normally.
+    pub fn fail_next(&self, n: usize, fault: StubFault) {
+        if n > 0 {
+            lock(&self.state.faults).next.push((n, fault));
+        }
+    }
+
+    /// Every call during the next `duration` (Tokio time, so it follows a
+    /// paused clock) gets `fault`; replaces an earlier window.
+    pub fn fail_for(&self, duration: Duration, fault: StubFault) {
+        lock(&self.state.faults).window = Some((Instant::now() + duration, fault));
+    }
+
+    /// Removes every programmed fault.
+    pub fn clear_faults(&self) {
+        *lock(&self.state.faults) = FaultPlan::default();
+    }
+
+    /// Stops accepting connections (new ones are refused by the OS) and cuts
+    /// every open one, like a model server that went away. Calls made now
+    /// are not counted: they never reach the stub.
+    pub fn stop_listening(&self) {
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+        for conn in lock(&self.state.connections).drain(..) {
+            conn.abort();
+        }
+    }
+
+    /// Listens again on the same address after
+    /// [`stop_listening`](Self::stop_listening) (no-op while listening).
+    ///
+    /// # Errors
+    ///
+    /// When the port cannot be bound again (another process took it).
+    pub async fn resume_listening(&self) -> std::io::Result<()> {
+        if lock(&self.task).is_some() {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(self.addr).await?;
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&self.state)));
+        *lock(&self.task) = Some(task);
+        Ok(())
+    }
+
+    /// Calls whose last `user` message is exactly `text` (faulted calls
+    /// included): "how many times was the model asked about this message".
+    pub fn calls_for_message(&self, text: &str) -> u64 {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.last_user_message() == text)
+            .count() as u64
+    }
+
+    /// Calls with any message whose content contains `needle`.
+    pub fn calls_containing(&self, needle: &str) -> u64 {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.messages.iter().any(|(_, c)| c.contains(needle)))
+            .count() as u64
     }
 
     /// The bound address.
@@ -187,22 +344,37 @@ impl ModelStub {
 
 impl Drop for ModelStub {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop_listening();
     }
 }
+
+/// The service error that makes hyper close a connection without a response.
+#[derive(Debug)]
+struct CloseConnection;
+
+impl fmt::Display for CloseConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("model stub: connection closed on purpose")
+    }
+}
+
+impl std::error::Error for CloseConnection {}
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let state = Arc::clone(&state);
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, Arc::clone(&state)));
+        let conn_state = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            let service = service_fn(move |req| handle(req, Arc::clone(&conn_state)));
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+        let mut conns = lock(&state.connections);
+        conns.retain(|c| !c.is_finished());
+        conns.push(task.abort_handle());
     }
 }
 
@@ -223,7 +395,7 @@ fn error_body(message: &str) -> Value {
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, CloseConnection> {
     let path = req.uri().path().to_owned();
     if req.method() != http::Method::POST
         || !matches!(path.as_str(), "/v1/chat/completions" | "/chat/completions")
@@ -287,6 +459,25 @@ async fn handle(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(request.clone());
+    // Faults apply after the call is recorded: a faulted call still counts.
+    let fault = lock(&state.faults).take();
+    match fault {
+        None => {}
+        Some(StubFault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(StubFault::CloseConnection) => return Err(CloseConnection),
+        Some(StubFault::Html) => {
+            let mut resp = Response::new(Full::new(Bytes::from_static(HTML_PAGE.as_bytes())));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return Ok(resp);
+        }
+        Some(StubFault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return Ok(json_response(status, &error_body("stub outage")));
+        }
+    }
     let reply = (state.reply)(request).await;
     Ok(match reply {
         StubReply::Text(text) => json_response(

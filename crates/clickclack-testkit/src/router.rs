@@ -4,7 +4,7 @@ use http::Method;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::handlers::{channels, dms, events, messages, profile, uploads};
+use crate::handlers::{bots, channels, dms, events, messages, profile, routes, uploads};
 use crate::http::{Ctx, Resp, decode_segment, ok};
 use crate::server::Shared;
 use crate::store::messages::Target;
@@ -26,7 +26,8 @@ pub(crate) async fn route(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp> {
     let m = ctx.method.clone();
     let get = m == Method::GET;
     match s.as_slice() {
-        ["healthz"] | ["readyz"] if get || m == Method::HEAD => ok(json!({ "ok": true })),
+        ["healthz"] if get || m == Method::HEAD => ok(json!({ "status": "ok" })),
+        ["readyz"] if get || m == Method::HEAD => ok(json!({ "status": "ready" })),
         ["admin", rest @ ..] if shared.admin_http => {
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
             crate::admin_http::route(shared, ctx, &rest).await
@@ -46,15 +47,23 @@ async fn api(shared: &Shared, ctx: &mut Ctx, m: &Method, rest: &[&str]) -> ApiRe
     );
     match rest {
         ["me"] if get => profile::me(shared, ctx),
-        ["me"] if patch => bot_forbidden(shared, ctx, "bot tokens cannot update profiles"),
+        ["me"] if patch => profile::update_me(shared, ctx).await,
+        ["me", "bots"] if get => bots::my_bots(shared, ctx),
         ["workspaces"] if get => profile::list_workspaces(shared, ctx),
-        ["workspaces"] if post => bot_forbidden(shared, ctx, "bot tokens cannot create workspaces"),
+        ["workspaces"] if post => profile::create_workspace(shared, ctx).await,
         ["workspaces", id] if get => profile::get_workspace(shared, ctx, id),
         ["workspaces", id, "members"] if get => profile::members(shared, ctx, id),
         ["workspaces", id, "channels"] if get => channels::list(shared, ctx, id),
         ["workspaces", id, "channels"] if post => channels::create(shared, ctx, id).await,
         ["workspaces", id, "bot-commands"] if get => events::workspace_commands(shared, ctx, id),
-        ["workspaces", _, "bots", ..] | ["bots", "setup-codes", ..] | ["me", "bots"] => {
+        ["workspaces", id, "topics"] if get => channels::list_topics(shared, ctx, id),
+        ["workspaces", id, "topics"] if post => channels::create_topic(shared, ctx, id).await,
+        ["workspaces", ws, "bots", bot, "setup-codes"] if post => {
+            bots::create_setup_code(shared, ctx, ws, bot).await
+        }
+        ["bot-setup-codes", "claim"] if post => bots::claim_setup_code(shared, ctx).await,
+        ["routes", ws, target] if get => routes::resolve(shared, ctx, ws, target),
+        ["workspaces", _, "bots", ..] | ["bots", "setup-codes", ..] => {
             bot_forbidden(shared, ctx, "bot tokens cannot manage bots")
         }
         ["bot-tokens", _, "revoke"] if post => {
@@ -81,15 +90,12 @@ async fn api(shared: &Shared, ctx: &mut Ctx, m: &Method, rest: &[&str]) -> ApiRe
             messages::remove_reaction(shared, ctx, id, emoji)
         }
         ["messages", id, "attachments"] if post => messages::attach(shared, ctx, id).await,
+        ["messages", id, "route"] if post => routes::ensure_message_route(shared, ctx, id),
         ["dms"] if get => dms::list(shared, ctx),
         ["dms"] if post => dms::create(shared, ctx).await,
         ["dms", id] if get => dms::get(shared, ctx, id),
-        ["dms", _] if delete => {
-            dms::bot_forbidden(shared, ctx, "bot tokens cannot close direct conversations")
-        }
-        ["dms", _, "open"] if post => {
-            dms::bot_forbidden(shared, ctx, "bot tokens cannot reopen direct conversations")
-        }
+        ["dms", id] if delete => dms::hide(shared, ctx, id),
+        ["dms", id, "open"] if post => dms::reopen(shared, ctx, id),
         ["dms", id, "messages"] if get => {
             messages::list(shared, ctx, &Target::Dm((*id).to_owned()))
         }

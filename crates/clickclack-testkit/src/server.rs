@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
 use crate::faults::{FaultState, Faults};
+use crate::gojson::GoShape;
 use crate::http::{Ctx, Resp, error_response, parse_query};
 use crate::hub::Kill;
 use crate::ids::{random_token, valid_correlation_id};
@@ -25,12 +26,14 @@ use crate::router;
 use crate::store::Store;
 
 /// State shared by every connection of one server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) faults: FaultState,
     /// Whether `/admin/*` (loopback-only HTTP admin API) is served.
     pub(crate) admin_http: bool,
+    /// The bound address (for URLs the server hands out).
+    pub(crate) local_addr: SocketAddr,
 }
 
 /// A ClickClack-compatible server on loopback. Dropping it stops the server
@@ -68,12 +71,36 @@ impl TestServer {
         Self::bind_with(addr, false).await
     }
 
+    /// Options for a server that should differ from the default (a Go
+    /// server of the current version): see [`TestServerBuilder`].
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
     pub(crate) async fn bind_with(addr: SocketAddr, admin_http: bool) -> io::Result<TestServer> {
-        let listener = TcpListener::bind(addr).await?;
+        TestServer::builder()
+            .addr(addr)
+            .admin_http(admin_http)
+            .start()
+            .await
+    }
+
+    async fn start_with(options: TestServerBuilder) -> io::Result<TestServer> {
+        let listener = TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            admin_http,
-            ..Shared::default()
+            admin_http: options.admin_http,
+            local_addr: addr,
+            store: Store::default(),
+            faults: FaultState::default(),
+        });
+        shared.store.write(|d| {
+            d.shape = if options.empty_lists_as_arrays {
+                GoShape::EmptyArrays
+            } else {
+                GoShape::Go
+            };
+            d.omit_tail_cursor = options.omit_tail_cursor;
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), rx));
@@ -122,11 +149,91 @@ impl TestServer {
         self.faults().request_count(method, path_prefix)
     }
 
+    /// Switches `GET /api/realtime/events?include_tail=true` between the
+    /// current server (`true`: `tail_cursor` is always in the response, `""`
+    /// while nothing is visible) and an older server (`false`: the key is
+    /// never sent, so a client must find the tail by paging).
+    pub fn set_tail_cursor_supported(&self, supported: bool) {
+        self.shared.store.write(|d| d.omit_tail_cursor = !supported);
+    }
+
     /// Stops accepting and drops every connection (also done on drop).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
         self.task.abort();
         self.shared.store.hub.kill_all(Kill::Drop);
+    }
+}
+
+/// Options for [`TestServer::builder`]. The defaults behave like a current
+/// Go ClickClack server on `127.0.0.1:0`; each option makes the server
+/// older or kinder on purpose.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use clickclack_testkit::TestServer;
+///
+/// // A server from before `tail_cursor` existed.
+/// let old = TestServer::builder().without_tail_cursor().start().await?;
+/// assert!(old.base_url().starts_with("http://127.0.0.1:"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TestServerBuilder {
+    addr: SocketAddr,
+    admin_http: bool,
+    empty_lists_as_arrays: bool,
+    omit_tail_cursor: bool,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        TestServerBuilder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_http: false,
+            empty_lists_as_arrays: DEFAULT_EMPTY_LISTS_AS_ARRAYS,
+            omit_tail_cursor: false,
+        }
+    }
+}
+
+/// Whether a default server renders empty lists as `[]` instead of Go's `null`.
+const DEFAULT_EMPTY_LISTS_AS_ARRAYS: bool = true;
+
+impl TestServerBuilder {
+    /// The address to bind (default `127.0.0.1:0`).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    pub(crate) fn admin_http(mut self, on: bool) -> Self {
+        self.admin_http = on;
+        self
+    }
+
+    /// Kinder than the real server: every empty list is `[]`, a page root
+    /// without replies has no `thread_state`, and an empty `tail_cursor` is
+    /// left out. Only for debugging a client; a test that needs this hides a
+    /// decoder bug, because the Go server sends `null` for empty lists.
+    pub fn empty_lists_as_arrays(mut self, on: bool) -> Self {
+        self.empty_lists_as_arrays = on;
+        self
+    }
+
+    /// Acts like an older server whose `GET /api/realtime/events` never sends
+    /// `tail_cursor`, even with `include_tail=true` (see also
+    /// [`TestServer::set_tail_cursor_supported`]).
+    pub fn without_tail_cursor(mut self) -> Self {
+        self.omit_tail_cursor = true;
+        self
+    }
+
+    /// Binds and starts the server (its tasks run on the current Tokio runtime).
+    pub async fn start(self) -> io::Result<TestServer> {
+        TestServer::start_with(self).await
     }
 }
 

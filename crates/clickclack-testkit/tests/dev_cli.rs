@@ -23,6 +23,31 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// One HTTP/1.1 POST over a plain socket: (status, body).
+fn http_post(base: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 #[test]
 fn help_says_state_is_in_memory() {
     let (ok, out, _) = run(&["--help"]);
@@ -120,6 +145,64 @@ fn serve_then_admin_commands() {
     let (ok, out, err) = run(&["admin", "user", "create", "--name", "Bob", "--url", &base]);
     assert!(ok, "{err}");
     assert!(out.contains("user_id=usr_") && out.contains("session_token=sst_"));
+
+    // A setup code for the user-owned bot, minted by its owner, then claimed
+    // over plain HTTP for a fresh token.
+    let bot_id = v["bot"]["id"].as_str().unwrap().to_owned();
+    let (ok, out, err) = run(&[
+        "admin",
+        "setup-code",
+        "create",
+        "--workspace",
+        "default",
+        "--bot",
+        &bot_id,
+        "--scopes",
+        "bot:read",
+        "--default-to",
+        "channel:general",
+        "--url",
+        &base,
+    ]);
+    assert!(ok, "{err}");
+    let minted: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let code = minted["setup_code"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 14, "{code}");
+    assert_eq!(minted["setup_code"]["created_by"], owner.as_str());
+    assert_eq!(
+        minted["setup_code"]["defaults"]["defaultTo"],
+        "channel:general"
+    );
+    let (status, body) = http_post(
+        &base,
+        "/api/bot-setup-codes/claim",
+        &format!("{{\"code\":\"{code}\"}}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let claim: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert!(claim["token"].as_str().unwrap().starts_with("ccb_"));
+    assert_eq!(claim["bot"]["id"], bot_id.as_str());
+    let (status, body) = http_post(
+        &base,
+        "/api/bot-setup-codes/claim",
+        &format!("{{\"code\":\"{code}\"}}"),
+    );
+    assert_eq!(status, 404, "single use: {body}");
+
+    let (ok, out, err) = run(&[
+        "admin",
+        "setup-code",
+        "create",
+        "--workspace",
+        "default",
+        "--bot",
+        "plainbot",
+        "--plain",
+        "--url",
+        &base,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().len(), 14, "{out}");
 
     let (ok, _, err) = run(&["admin", "token", "revoke", &token_id, "--url", &base]);
     assert!(ok, "{err}");

@@ -51,6 +51,45 @@ enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Bot setup codes (one-time codes an installer exchanges for a token).
+    SetupCode {
+        #[command(subcommand)]
+        command: SetupCodeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SetupCodeCommand {
+    /// Mint a setup code for an existing bot (valid 10 minutes, single use);
+    /// claim it with `POST /api/bot-setup-codes/claim {"code": …}`.
+    Create {
+        /// Workspace id or slug.
+        #[arg(long)]
+        workspace: String,
+        /// Bot user id or handle.
+        #[arg(long)]
+        bot: String,
+        /// Token name the claim will mint.
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Comma-separated scopes or bundles for the minted token.
+        #[arg(long, default_value = "bot:write")]
+        scopes: String,
+        /// Default outbound target written by the installer (e.g. `channel:general`).
+        #[arg(long)]
+        default_to: Option<String>,
+        /// Comma-separated inbound allowlist written by the installer.
+        #[arg(long)]
+        allow_from: Option<String>,
+        /// Human who mints it (default: the bot's owner, or the workspace owner).
+        #[arg(long)]
+        created_by: Option<String>,
+        /// Print only the code.
+        #[arg(long)]
+        plain: bool,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +217,51 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let token = out["session_token"].as_str().unwrap_or_default();
                 println!("user_id={id}");
                 println!("session_token={token}");
+                Ok(())
+            }
+            AdminCommand::SetupCode {
+                command:
+                    SetupCodeCommand::Create {
+                        workspace,
+                        bot,
+                        name,
+                        scopes,
+                        default_to,
+                        allow_from,
+                        created_by,
+                        plain,
+                        target,
+                    },
+            } => {
+                let mut defaults = serde_json::Map::new();
+                if let Some(to) = default_to {
+                    defaults.insert("defaultTo".into(), json!(to));
+                }
+                if let Some(list) = allow_from {
+                    let list: Vec<&str> = list
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    defaults.insert("allowFrom".into(), json!(list));
+                }
+                let body = json!({
+                    "workspace": workspace,
+                    "bot": bot,
+                    "name": name,
+                    "scopes": [scopes],
+                    "defaults": defaults,
+                    "created_by": created_by,
+                });
+                let out = post(&target.url, "/admin/setup-codes", &body).await?;
+                if plain {
+                    let code = out["setup_code"]["code"]
+                        .as_str()
+                        .ok_or("server response has no setup code")?;
+                    println!("{code}");
+                } else {
+                    println!("{out}");
+                }
                 Ok(())
             }
             AdminCommand::Token {

@@ -11,19 +11,21 @@ use crate::ids::{now_rfc3339, route_id};
 use crate::server::Shared;
 use crate::store::Data;
 use crate::store::log::Visibility;
-use crate::store::records::{ChannelRec, ReadRec};
+use crate::store::records::{ChannelRec, ReadRec, TopicRec};
 use clickclack_proto::slugify;
 
 /// `GET /api/workspaces/{id}/channels`.
 pub(crate) fn list(shared: &Shared, ctx: &Ctx, ws: &str) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("channels:read")?;
-    let list = shared.store.read(|d| -> ApiResult<Vec<Value>> {
+    let list = shared.store.read(|d| -> ApiResult<Value> {
         let w = d.workspace_access(&actor, ws)?;
-        Ok(w.channels
-            .iter()
-            .map(|c| d.channel_json(c, &actor.user_id))
-            .collect())
+        Ok(d.list(
+            w.channels
+                .iter()
+                .map(|c| d.channel_json(c, &actor.user_id))
+                .collect(),
+        ))
     })?;
     ok(json!({ "channels": list }))
 }
@@ -233,4 +235,74 @@ pub(crate) async fn read(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult<
         Ok(d.mark_read(&actor, &ws, id, false, input.seq))
     })?;
     ok(body)
+}
+
+/// `GET /api/workspaces/{id}/topics` (`channels:read`): `{"topics": [Topic]}`.
+pub(crate) fn list_topics(shared: &Shared, ctx: &Ctx, ws: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("channels:read")?;
+    actor.require_workspace(ws)?;
+    let body = shared.store.read(|d| -> ApiResult<Value> {
+        member_of(d, &actor, ws)?;
+        let topics = d
+            .topics
+            .iter()
+            .filter(|t| t.workspace_id == ws)
+            .map(TopicRec::to_json)
+            .collect();
+        Ok(json!({ "topics": d.list(topics) }))
+    })?;
+    ok(body)
+}
+
+/// A store-level membership check: not a member → 400 `sql: no rows in result set`.
+fn member_of(d: &Data, actor: &Actor, ws: &str) -> ApiResult<()> {
+    match d.workspaces.get(ws) {
+        Some(w) if w.role_of(&actor.user_id).is_some() => Ok(()),
+        _ => Err(ApiError::bad_request(crate::error::NO_ROWS)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TopicInput {
+    #[serde(default)]
+    channel_id: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /api/workspaces/{id}/topics` (`channels:write`): 201 `{"topic"}`.
+pub(crate) async fn create_topic(shared: &Shared, ctx: &mut Ctx, ws: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.require_scope("channels:write")?;
+    actor.require_workspace(ws)?;
+    let input: TopicInput = ctx.json().await?;
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("topic name is required"));
+    }
+    if name.chars().count() > 80 {
+        return Err(ApiError::bad_request("topic name is too long"));
+    }
+    let channel = Some(input.channel_id.trim().to_owned()).filter(|c| !c.is_empty());
+    let body = shared.store.write(|d| -> ApiResult<Value> {
+        member_of(d, &actor, ws)?;
+        if let Some(c) = &channel
+            && d.channels.get(c).is_none_or(|ch| ch.workspace_id != ws)
+        {
+            return Err(ApiError::bad_request(crate::error::NO_ROWS));
+        }
+        let topic = TopicRec {
+            id: d.ids.next("top"),
+            workspace_id: ws.to_owned(),
+            channel_id: channel.clone(),
+            name: name.clone(),
+            created_by: actor.user_id.clone(),
+            created_at: now_rfc3339(),
+        };
+        let json = topic.to_json();
+        d.topics.push(topic);
+        Ok(json!({ "topic": json }))
+    })?;
+    created(body)
 }

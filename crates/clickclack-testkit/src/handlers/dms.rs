@@ -17,18 +17,20 @@ pub(crate) fn list(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("dms:read")?;
     let ws = workspace_param(ctx, &actor)?;
-    let list = shared.store.read(|d| -> ApiResult<Vec<Value>> {
+    let list = shared.store.read(|d| -> ApiResult<Value> {
         d.workspace_access(&actor, &ws)?;
         let mut dms: Vec<&DmRec> = d
             .dms
             .values()
             .filter(|dm| dm.workspace_id == ws && dm.members.contains(&actor.user_id))
+            .filter(|dm| !dm.hidden_by.contains(&actor.user_id))
             .collect();
         dms.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(dms
-            .into_iter()
-            .map(|dm| d.dm_json(dm, &actor.user_id))
-            .collect())
+        Ok(d.list(
+            dms.into_iter()
+                .map(|dm| d.dm_json(dm, &actor.user_id))
+                .collect(),
+        ))
     })?;
     ok(json!({ "conversations": list }))
 }
@@ -61,7 +63,8 @@ impl Data {
                 continue;
             }
             if w.role_of(m).is_none() {
-                return Err(Data::missing(actor));
+                // A store miss through writeStoreError: 400 for everyone.
+                return Err(ApiError::bad_request(crate::error::NO_ROWS));
             }
             members.push(m.to_owned());
         }
@@ -82,7 +85,11 @@ impl Data {
                 k == key
             }
         }) {
-            return Ok(existing.id.clone());
+            let id = existing.id.clone();
+            if let Some(dm) = self.dms.get_mut(&id) {
+                dm.hidden_by.retain(|u| u != &actor.user_id);
+            }
+            return Ok(id);
         }
         let id = self.ids.next("dm");
         self.dms.insert(
@@ -94,6 +101,7 @@ impl Data {
                 created_at: now_rfc3339(),
                 members,
                 roots: Vec::new(),
+                hidden_by: Vec::new(),
             },
         );
         Ok(id)
@@ -103,8 +111,9 @@ impl Data {
 /// `POST /api/dms` (create-or-reuse; always 201).
 pub(crate) async fn create(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
-    actor.require_scope("dms:write")?;
+    // The server decodes the body before checking the scope.
     let input: CreateInput = ctx.json().await?;
+    actor.require_scope("dms:write")?;
     let body = shared.store.write(|d| -> ApiResult<Value> {
         let id = d.open_dm(&actor, &input.workspace_id, &input.member_ids)?;
         let dm = d.dms.get(&id).map(|dm| d.dm_json(dm, &actor.user_id));
@@ -145,9 +154,37 @@ pub(crate) async fn read(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResult<
     ok(body)
 }
 
-/// Bot-forbidden DM endpoints (`DELETE /api/dms/{id}`, `POST …/open`).
-pub(crate) fn bot_forbidden(shared: &Shared, ctx: &Ctx, message: &str) -> ApiResult<Resp> {
+/// `DELETE /api/dms/{id}`: hides the conversation for a human caller
+/// (`{"ok": true}`); bots get 403.
+pub(crate) fn hide(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
-    actor.deny_bot(message)?;
+    actor.deny_bot("bot tokens cannot close direct conversations")?;
+    shared.store.write(|d| -> ApiResult<()> {
+        d.dm_access(&actor, id)?;
+        if let Some(dm) = d.dms.get_mut(id)
+            && !dm.hidden_by.contains(&actor.user_id)
+        {
+            dm.hidden_by.push(actor.user_id.clone());
+        }
+        Ok(())
+    })?;
     ok(json!({ "ok": true }))
+}
+
+/// `POST /api/dms/{id}/open`: un-hides the conversation for a human caller
+/// and answers `{"conversation": …}`; bots get 403.
+pub(crate) fn reopen(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
+    let actor = auth(shared, ctx)?;
+    actor.deny_bot("bot tokens cannot reopen direct conversations")?;
+    let dm = shared.store.write(|d| -> ApiResult<Value> {
+        d.dm_access(&actor, id)?;
+        if let Some(dm) = d.dms.get_mut(id) {
+            dm.hidden_by.retain(|u| u != &actor.user_id);
+        }
+        Ok(d.dms
+            .get(id)
+            .map(|dm| d.dm_json(dm, &actor.user_id))
+            .unwrap_or(Value::Null))
+    })?;
+    ok(json!({ "conversation": dm }))
 }

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{auth, int_param, workspace_param};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, NO_ROWS};
+use crate::gojson::GoShape;
 use crate::http::{Ctx, Resp, bytes_response, json_response, ok};
 use crate::ids::now_rfc3339;
 use crate::server::Shared;
@@ -44,39 +45,48 @@ pub(crate) fn list(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
         Some(l) if (1..=500).contains(&l) => l as usize,
         _ => 200,
     };
-    let include_tail = ctx.q("include_tail") == Some("true")
-        && !shared
-            .faults
-            .omit_tail_cursor
-            .load(std::sync::atomic::Ordering::Relaxed);
+    let include_tail = ctx.q("include_tail") == Some("true");
     let after = ctx.q("after_cursor").map(str::to_owned);
-    let (events, tail) = shared.store.read(|d| -> ApiResult<_> {
+    let (events, tail, shape) = shared.store.read(|d| -> ApiResult<_> {
         d.workspace_access(&actor, &ws)?;
+        // Like the server: `tail_cursor` is present whenever asked for
+        // (`""` when nothing is visible yet), unless acting as an older server.
+        let tail = (include_tail && !d.omit_tail_cursor).then(|| {
+            d.logs
+                .get(&ws)
+                .and_then(|log| log.tail_for(&actor.user_id))
+                .map(|(_, c)| c)
+                .unwrap_or_default()
+        });
         let Some(log) = d.logs.get(&ws) else {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), tail, d.shape));
         };
-        let tail = include_tail
-            .then(|| log.tail_for(&actor.user_id).map(|(_, c)| c))
-            .flatten();
         let from = log.position_after_lenient(after.as_deref());
         let (events, _) = log.page(from, limit, &actor.user_id);
-        Ok((events, tail))
+        Ok((events, tail, d.shape))
     })?;
+    // Kind mode keeps the older testkit behaviour of omitting an empty tail.
+    let tail = tail.filter(|t| shape == GoShape::Go || !t.is_empty());
     let mut buf =
-        BytesMut::with_capacity(16 + events.iter().map(|e| e.bytes.len() + 1).sum::<usize>());
-    buf.put_slice(b"{\"events\":[");
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            buf.put_u8(b',');
+        BytesMut::with_capacity(48 + events.iter().map(|e| e.bytes.len() + 1).sum::<usize>());
+    // Keys sorted like Go's map encoding: "events" < "tail_cursor".
+    if events.is_empty() && shape == GoShape::Go {
+        buf.put_slice(b"{\"events\":null");
+    } else {
+        buf.put_slice(b"{\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            buf.put_slice(&e.bytes);
         }
-        buf.put_slice(&e.bytes);
+        buf.put_u8(b']');
     }
-    buf.put_u8(b']');
     if let Some(t) = tail {
         buf.put_slice(b",\"tail_cursor\":");
-        buf.put_slice(&serde_json::to_vec(&t).unwrap_or_default());
+        buf.put_slice(&crate::gojson::to_vec(&t));
     }
-    buf.put_u8(b'}');
+    buf.put_slice(b"}\n");
     Ok(bytes_response(StatusCode::OK, Bytes::from(buf)))
 }
 
@@ -94,73 +104,97 @@ struct EphemeralInput {
     payload: Option<Value>,
 }
 
-/// `POST /api/realtime/ephemeral` (202).
+/// `POST /api/realtime/ephemeral` (202), with the server's check order:
+/// event type, workspace binding and membership (403), then the target.
 pub(crate) async fn ephemeral(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("messages:write")?;
     let input: EphemeralInput = ctx.json().await?;
-    let ws = input.workspace_id.trim().to_owned();
-    if ws.is_empty() {
-        actor.require_workspace("")?;
-        return Err(ApiError::bad_request("workspace_id is required"));
-    }
-    let kind = input.kind.trim();
+    let kind = input.kind.as_str();
     if !matches!(
         kind,
         "typing.started" | "typing.stopped" | "presence.changed" | "agent.progress"
     ) {
         return Err(ApiError::bad_request("unsupported ephemeral event type"));
     }
-    let channel = input
-        .channel_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let dm = input
-        .direct_conversation_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let ws = input.workspace_id.clone();
+    actor.require_workspace(&ws)?;
+    shared
+        .store
+        .read(|d| d.workspace_access(&actor, &ws).map(|_| ()))?;
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let channel = trimmed(&input.channel_id);
+    let dm = trimmed(&input.direct_conversation_id);
+    if kind == "agent.progress" {
+        if !actor.is_bot() {
+            return Err(ApiError::forbidden("bot token required"));
+        }
+        if channel.is_some() == dm.is_some() {
+            return Err(ApiError::bad_request(
+                "agent.progress requires exactly one of channel_id or direct_conversation_id",
+            ));
+        }
+    }
+    if kind.starts_with("typing.") && channel.is_none() && dm.is_none() {
+        return Err(ApiError::bad_request(
+            "typing events require channel_id or direct_conversation_id",
+        ));
+    }
     if channel.is_some() && dm.is_some() {
         return Err(ApiError::bad_request(
             "channel_id and direct_conversation_id are mutually exclusive",
-        ));
-    }
-    if kind == "agent.progress" && !actor.is_bot() {
-        return Err(ApiError::forbidden("bot token required"));
-    }
-    if kind != "presence.changed" && channel.is_none() && dm.is_none() {
-        return Err(ApiError::bad_request(
-            "channel_id or direct_conversation_id is required",
         ));
     }
     let mut payload = match input.payload {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    payload.insert("user_id".into(), json!(actor.user_id));
     payload.remove("channel_id");
     payload.remove("direct_conversation_id");
     let event = shared.store.write(|d| -> ApiResult<Value> {
-        d.workspace_access(&actor, &ws)?;
-        let vis = if let Some(dm) = dm {
+        let vis = if let Some(dm) = &dm {
+            let found = d
+                .dms
+                .get(dm)
+                .filter(|x| x.members.contains(&actor.user_id))
+                .ok_or_else(|| ApiError::forbidden(NO_ROWS))?;
+            if found.workspace_id != ws {
+                return Err(ApiError::forbidden(
+                    "direct conversation is not in this workspace",
+                ));
+            }
             actor.require_scope("dms:write")?;
-            let members = d.dm_access(&actor, dm)?.members.clone();
+            let members = found.members.clone();
             payload.insert("direct_conversation_id".into(), json!(dm));
             Visibility::Members(members.into())
         } else {
-            if let Some(c) = channel {
-                let ch = d.channel_access(&actor, c)?;
+            if let Some(c) = &channel {
+                let ch = d
+                    .channels
+                    .get(c)
+                    .filter(|ch| d.workspace_access(&actor, &ch.workspace_id).is_ok())
+                    .ok_or_else(|| ApiError::forbidden(NO_ROWS))?;
                 if ch.workspace_id != ws {
-                    return Err(ApiError::forbidden(
-                        "bot token cannot access this workspace",
-                    ));
+                    return Err(ApiError::forbidden("channel is not in this workspace"));
                 }
                 payload.insert("channel_id".into(), json!(c));
             }
             Visibility::All
         };
-        let ev = d.publish_ephemeral(&ws, kind, None, channel, Value::Object(payload), vis);
+        payload.insert("user_id".into(), json!(actor.user_id));
+        let ev = d.publish_ephemeral(
+            &ws,
+            kind,
+            None,
+            channel.as_deref(),
+            Value::Object(payload),
+            vis,
+        );
         Ok(ev.to_value())
     })?;
     Ok(json_response(
@@ -181,8 +215,9 @@ struct CommandInput {
 
 #[derive(Debug, Deserialize)]
 struct CommandsInput {
+    /// `None` for a missing key or `null` (the server answers 400).
     #[serde(default)]
-    commands: Vec<CommandInput>,
+    commands: Option<Vec<CommandInput>>,
 }
 
 fn valid_command(c: &str) -> bool {
@@ -203,12 +238,15 @@ pub(crate) async fn set_commands(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Re
     };
     actor.require_scope("commands:write")?;
     let input: CommandsInput = ctx.json().await?;
-    if input.commands.len() > 100 {
+    let Some(commands) = input.commands else {
+        return Err(ApiError::bad_request("commands is required"));
+    };
+    if commands.len() > 100 {
         return Err(ApiError::bad_request("too many bot commands"));
     }
     let now = now_rfc3339();
     let mut list = Vec::new();
-    for c in &input.commands {
+    for c in &commands {
         let command = c.command.trim();
         let command = if command.starts_with('/') {
             command.to_owned()
@@ -230,7 +268,7 @@ pub(crate) async fn set_commands(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Re
         }));
     }
     let value = Value::Array(list);
-    shared.store.write(|d| -> ApiResult<()> {
+    let rendered = shared.store.write(|d| -> ApiResult<Value> {
         d.workspace_access(&actor, &bot.workspace_id)?;
         d.bot_commands.insert(actor.user_id.clone(), value.clone());
         d.publish_ephemeral(
@@ -241,16 +279,16 @@ pub(crate) async fn set_commands(shared: &Shared, ctx: &mut Ctx) -> ApiResult<Re
             json!({ "workspace_id": bot.workspace_id, "bot_user_id": actor.user_id }),
             Visibility::All,
         );
-        Ok(())
+        Ok(d.list(value.as_array().cloned().unwrap_or_default()))
     })?;
-    ok(json!({ "bot_commands": value }))
+    ok(json!({ "bot_commands": rendered }))
 }
 
 /// `GET /api/workspaces/{id}/bot-commands`.
 pub(crate) fn workspace_commands(shared: &Shared, ctx: &Ctx, ws: &str) -> ApiResult<Resp> {
     let actor = auth(shared, ctx)?;
     actor.require_scope("workspaces:read")?;
-    let list = shared.store.read(|d| -> ApiResult<Vec<Value>> {
+    let list = shared.store.read(|d| -> ApiResult<Value> {
         let w = d.workspace_access(&actor, ws)?;
         let mut out = Vec::new();
         for (member, _) in &w.members {
@@ -279,7 +317,7 @@ pub(crate) fn workspace_commands(shared: &Shared, ctx: &Ctx, ws: &str) -> ApiRes
                 }));
             }
         }
-        Ok(out)
+        Ok(d.list(out))
     })?;
     ok(json!({ "bot_commands": list }))
 }
@@ -338,7 +376,7 @@ pub(crate) fn search(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
                     "created_at": m.created_at,
                     "reply_count": d.messages.get(&m.thread_root_id).map(|r| r.replies.len()).unwrap_or(0),
                     "snippet": m.body,
-                    "highlights": [],
+                    "highlights": d.list(Vec::new()),
                 });
                 if let Some(c) = &m.channel_id {
                     r["channel_id"] = json!(c);
@@ -360,7 +398,7 @@ pub(crate) fn search(shared: &Shared, ctx: &Ctx) -> ApiResult<Resp> {
             })
             .collect();
         let next = (offset + limit < total).then(|| (offset + limit).to_string());
-        Ok(json!({ "results": results, "next_cursor": next }))
+        Ok(json!({ "results": d.list(results), "next_cursor": next }))
     })?;
     ok(body)
 }

@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{auth, int_param, nonce_param, workspace_param};
+use super::{auth, nonce_param, workspace_param};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Resp, created, json_response, ok};
@@ -30,42 +30,56 @@ fn invalid(msg: &str) -> ApiError {
     ApiError::bad_request(format!("invalid message page request: {msg}"))
 }
 
-/// Parses `after_seq`/`before_seq`/`around_seq`/`mode`/`limit`.
+/// Parses `after_seq`/`before_seq`/`around_seq`/`mode`/`limit` like the
+/// server's `parseMessagePageRequest` (threads: `latest`, and `mode` is
+/// refused). Without a cursor a message page is the latest window; a
+/// missing, unparsable, non-positive or over-200 `limit` means 100.
 pub(crate) fn parse_page(ctx: &Ctx, thread: bool) -> ApiResult<PageReq> {
-    let seq = |name: &str| -> ApiResult<Option<i64>> {
-        match int_param(ctx, name).map_err(|_| invalid(&format!("{name} must be an integer")))? {
-            Some(v) if v < 0 => Err(invalid(&format!("{name} must be non-negative"))),
-            v => Ok(v),
+    let mut cursors = 0;
+    let mut seq = |name: &str| -> ApiResult<Option<i64>> {
+        let Some(raw) = ctx.query.get(name) else {
+            return Ok(None);
+        };
+        cursors += 1;
+        if raw.trim().is_empty() {
+            return Err(invalid(&format!("{name} is required")));
+        }
+        match raw.parse::<i64>() {
+            Ok(v) if v >= 0 => Ok(Some(v)),
+            _ => Err(invalid(&format!("{name} must be a non-negative integer"))),
         }
     };
-    let (after, before, around) = (seq("after_seq")?, seq("before_seq")?, seq("around_seq")?);
-    let cursors = [after, before, around]
-        .iter()
-        .filter(|v| v.is_some())
-        .count();
+    let (before, after, around) = (seq("before_seq")?, seq("after_seq")?, seq("around_seq")?);
     if cursors > 1 {
         return Err(invalid(
-            "after_seq, before_seq and around_seq are mutually exclusive",
+            "before_seq, after_seq, and around_seq are mutually exclusive",
         ));
     }
     let latest = if thread {
-        if ctx.q("mode").is_some() {
-            return Err(invalid("mode is not supported for threads"));
+        if ctx.query.contains_key("mode") {
+            return Err(ApiError::bad_request(
+                "use latest or a thread sequence cursor",
+            ));
         }
-        ctx.q("latest") == Some("true")
+        ctx.q("latest").map(str::trim) == Some("true")
     } else {
         match ctx.q("mode") {
-            None => false,
+            None => cursors == 0,
+            Some("latest") if cursors > 0 => {
+                return Err(invalid("mode and cursor params are mutually exclusive"));
+            }
             Some("latest") => true,
-            Some(_) => return Err(invalid("unsupported mode")),
+            Some(other) => {
+                return Err(invalid(&format!(
+                    "unsupported message page mode {}",
+                    serde_json::to_string(other).unwrap_or_default()
+                )));
+            }
         }
     };
-    if latest && cursors > 0 {
-        return Err(invalid("mode=latest cannot be combined with a cursor"));
-    }
-    let limit = match int_param(ctx, "limit").map_err(|_| invalid("limit must be an integer"))? {
-        None => 100,
-        Some(l) => l.clamp(1, 200) as usize,
+    let limit = match ctx.q("limit").and_then(|l| l.parse::<i64>().ok()) {
+        Some(l) if (1..=200).contains(&l) => l as usize,
+        _ => 100,
     };
     Ok(PageReq {
         after,
@@ -76,20 +90,31 @@ pub(crate) fn parse_page(ctx: &Ctx, thread: bool) -> ApiResult<PageReq> {
     })
 }
 
-/// The `[start, end)` index window of a page over `n` items (seq = index + 1).
+/// The `[start, end)` index window of a page over `n` items (seq = index + 1),
+/// chosen like the server's store queries.
 pub(crate) fn window(n: usize, req: &PageReq) -> (usize, usize) {
     let limit = req.limit;
     if let Some(a) = req.after {
+        // seq > a, ascending.
         let start = (a.max(0) as usize).min(n);
         (start, (start + limit).min(n))
     } else if let Some(b) = req.before {
+        // seq < b, the newest `limit` of them.
         let end = ((b - 1).max(0) as usize).min(n);
         (end.saturating_sub(limit), end)
     } else if let Some(c) = req.around {
-        let center = ((c - 1).max(0) as usize).min(n);
-        let start = center.saturating_sub(limit / 2);
-        let end = (start + limit).min(n);
-        (end.saturating_sub(limit).min(start), end)
+        // ceil(limit/2) at or before c, the rest after it; a short side
+        // lends its share to the other.
+        let pivot = (c.max(0) as usize).min(n);
+        let left_limit = limit / 2 + limit % 2;
+        let right_limit = limit - left_limit;
+        let mut take_left = pivot.min(left_limit);
+        let right_want = right_limit + (left_limit - take_left);
+        let take_right = (n - pivot).min(right_want);
+        if take_right < right_want {
+            take_left = pivot.min(limit - take_right);
+        }
+        (pivot - take_left, pivot + take_right)
     } else if req.latest {
         (n.saturating_sub(limit), n)
     } else {
@@ -99,7 +124,8 @@ pub(crate) fn window(n: usize, req: &PageReq) -> (usize, usize) {
 
 fn page_meta(start: usize, end: usize, n: usize) -> (i64, i64, bool, bool) {
     if start >= end {
-        (0, 0, start > 0, end < n)
+        // The server leaves every field zero on an empty page.
+        (0, 0, false, false)
     } else {
         (start as i64 + 1, end as i64, start > 0, end < n)
     }
@@ -112,11 +138,11 @@ impl Data {
         let msgs: Vec<Value> = ids[start..end]
             .iter()
             .filter_map(|id| self.messages.get(id))
-            .map(|m| self.message_json(m, viewer))
+            .map(|m| self.page_message_json(m, viewer))
             .collect();
         let (oldest, newest, has_older, has_newer) = page_meta(start, end, ids.len());
         json!({
-            "messages": msgs,
+            "messages": self.list(msgs),
             "oldest_seq": oldest,
             "newest_seq": newest,
             "has_older": has_older,
@@ -318,8 +344,8 @@ pub(crate) fn thread(shared: &Shared, ctx: &Ctx, id: &str) -> ApiResult<Resp> {
             .collect();
         let (oldest, newest, has_older, has_newer) = page_meta(start, end, root.replies.len());
         Ok(json!({
-            "root": d.message_json(root, &actor.user_id),
-            "replies": replies,
+            "root": d.page_message_json(root, &actor.user_id),
+            "replies": d.list(replies),
             "thread_state": d.thread_state_json(root),
             "oldest_seq": oldest,
             "newest_seq": newest,
@@ -386,6 +412,7 @@ impl Data {
             .unwrap_or(0);
         m.reactions.retain(|(_, u)| !u.is_empty());
         let summary = m.reactions_json(&actor.user_id);
+        let summary = self.list(summary);
         if !changed {
             return Ok((None, summary));
         }

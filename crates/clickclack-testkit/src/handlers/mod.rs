@@ -1,10 +1,12 @@
 //! HTTP handlers, one module per API area.
 
+pub(crate) mod bots;
 pub(crate) mod channels;
 pub(crate) mod dms;
 pub(crate) mod events;
 pub(crate) mod messages;
 pub(crate) mod profile;
+pub(crate) mod routes;
 pub(crate) mod uploads;
 
 use crate::auth::{Actor, authenticate, bearer};

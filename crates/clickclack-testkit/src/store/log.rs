@@ -65,7 +65,7 @@ pub(crate) struct Envelope<'a> {
 
 impl Envelope<'_> {
     pub(crate) fn to_bytes(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+        Bytes::from(crate::gojson::to_vec(self))
     }
 }
 

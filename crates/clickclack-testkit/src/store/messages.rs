@@ -194,7 +194,7 @@ impl Data {
         };
         let msg = MessageRec {
             id: id.clone(),
-            route_id: route_id('M'),
+            route_id: None,
             workspace_id: workspace_id.clone(),
             channel_id: channel_id.clone(),
             dm_id: dm_id.clone(),
@@ -242,6 +242,8 @@ impl Data {
             Target::Thread(r) => {
                 if let Some(root) = self.messages.get_mut(r) {
                     root.replies.push(id.clone());
+                    // The server assigns a thread root its route id on the first reply.
+                    root.route_id.get_or_insert_with(|| route_id('M'));
                 }
             }
         }

@@ -13,11 +13,13 @@ use serde_json::Value;
 
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult, NO_ROWS};
+use crate::gojson::GoShape;
 use crate::hub::Hub;
 use crate::ids::{IdGen, ephemeral_stamp, now_rfc3339};
 use log::{Envelope, EventLog, LoggedEvent, Visibility};
 use records::{
-    ChannelRec, DmRec, MessageRec, ReadRec, SessionRec, TokenRec, UploadRec, UserRec, WorkspaceRec,
+    ChannelRec, DmRec, MessageRec, ReadRec, SessionRec, SetupCodeRec, TokenRec, TopicRec,
+    UploadRec, UserRec, WorkspaceRec,
 };
 
 /// All server state.
@@ -47,6 +49,17 @@ pub(crate) struct Data {
     pub(crate) bot_commands: HashMap<String, Value>,
     /// Workspace id → durable log.
     pub(crate) logs: HashMap<String, EventLog>,
+    /// Topics, in creation order.
+    pub(crate) topics: Vec<TopicRec>,
+    /// Bot setup codes (pending and claimed).
+    pub(crate) setup_codes: Vec<SetupCodeRec>,
+    /// Recent setup-code claim attempts per client IP (rate limit).
+    pub(crate) claim_attempts: HashMap<std::net::IpAddr, Vec<tokio::time::Instant>>,
+    /// How empty lists (and other Go-isms) are rendered.
+    pub(crate) shape: GoShape,
+    /// True to act like an older server whose `GET /api/realtime/events`
+    /// never sends `tail_cursor`.
+    pub(crate) omit_tail_cursor: bool,
     /// Workspaces with new durable events since the last unlock.
     pending_wakes: Vec<String>,
     /// Ephemeral events to publish after unlock.
@@ -93,6 +106,12 @@ impl Store {
 }
 
 impl Data {
+    /// A list field without `omitempty`, rendered like the Go server
+    /// (`null` when empty; see [`GoShape`]).
+    pub(crate) fn list(&self, items: Vec<Value>) -> Value {
+        self.shape.list(items)
+    }
+
     /// Appends a durable event and returns it.
     pub(crate) fn append_event(
         &mut self,

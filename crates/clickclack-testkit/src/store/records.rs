@@ -14,7 +14,10 @@ pub(crate) struct UserRec {
     pub(crate) owner_user_id: Option<String>,
     pub(crate) display_name: String,
     pub(crate) handle: String,
+    pub(crate) avatar_url: String,
     pub(crate) created_at: String,
+    /// Appearance preferences set with `PATCH /api/me` (shown on `/api/me`).
+    pub(crate) appearance: Option<Value>,
 }
 
 impl UserRec {
@@ -27,7 +30,7 @@ impl UserRec {
         }
         m.insert("display_name".into(), json!(self.display_name));
         m.insert("handle".into(), json!(self.handle));
-        m.insert("avatar_url".into(), json!(""));
+        m.insert("avatar_url".into(), json!(self.avatar_url));
         m.insert("created_at".into(), json!(self.created_at));
         Value::Object(m)
     }
@@ -131,13 +134,18 @@ pub(crate) struct DmRec {
     pub(crate) created_at: String,
     pub(crate) members: Vec<String>,
     pub(crate) roots: Vec<String>,
+    /// Members who closed (hid) the conversation; it leaves their list until
+    /// reopened or re-created.
+    pub(crate) hidden_by: Vec<String>,
 }
 
 /// A message (root, reply, channel or DM).
 #[derive(Debug, Clone)]
 pub(crate) struct MessageRec {
     pub(crate) id: String,
-    pub(crate) route_id: String,
+    /// Assigned when the message becomes a thread root (first reply) or on
+    /// `POST /api/messages/{id}/route`; omitted from JSON until then.
+    pub(crate) route_id: Option<String>,
     pub(crate) workspace_id: String,
     pub(crate) channel_id: Option<String>,
     pub(crate) dm_id: Option<String>,
@@ -167,20 +175,20 @@ impl MessageRec {
         self.parent_message_id.is_none()
     }
 
-    pub(crate) fn reactions_json(&self, viewer: &str) -> Value {
-        Value::Array(
-            self.reactions
-                .iter()
-                .filter(|(_, users)| !users.is_empty())
-                .map(|(emoji, users)| {
-                    json!({
-                        "emoji": emoji,
-                        "count": users.len(),
-                        "reacted_by_me": users.iter().any(|u| u == viewer),
-                    })
+    /// The `[ReactionSummary]` of the message for `viewer` (empty reactions
+    /// are dropped).
+    pub(crate) fn reactions_json(&self, viewer: &str) -> Vec<Value> {
+        self.reactions
+            .iter()
+            .filter(|(_, users)| !users.is_empty())
+            .map(|(emoji, users)| {
+                json!({
+                    "emoji": emoji,
+                    "count": users.len(),
+                    "reacted_by_me": users.iter().any(|u| u == viewer),
                 })
-                .collect(),
-        )
+            })
+            .collect()
     }
 }
 
@@ -247,7 +255,7 @@ impl TokenRec {
             m.insert("owner_user_id".into(), json!(o));
         }
         m.insert("name".into(), json!(self.name));
-        m.insert("scopes".into(), json!(self.scopes));
+        m.insert("scopes".into(), json!(self.scopes)); // never empty
         if let Some(c) = &self.created_by {
             m.insert("created_by".into(), json!(c));
         }
@@ -257,6 +265,73 @@ impl TokenRec {
         }
         if let Some(raw) = raw {
             m.insert("token".into(), json!(raw));
+        }
+        Value::Object(m)
+    }
+}
+
+/// A topic (workspace-wide, or scoped to one channel).
+#[derive(Debug, Clone)]
+pub(crate) struct TopicRec {
+    pub(crate) id: String,
+    pub(crate) workspace_id: String,
+    pub(crate) channel_id: Option<String>,
+    pub(crate) name: String,
+    pub(crate) created_by: String,
+    pub(crate) created_at: String,
+}
+
+impl TopicRec {
+    pub(crate) fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("workspace_id".into(), json!(self.workspace_id));
+        if let Some(c) = &self.channel_id {
+            m.insert("channel_id".into(), json!(c));
+        }
+        m.insert("name".into(), json!(self.name));
+        m.insert("created_by".into(), json!(self.created_by));
+        m.insert("created_at".into(), json!(self.created_at));
+        Value::Object(m)
+    }
+}
+
+/// A pending bot setup code: a deferred token grant, stored by hash.
+#[derive(Debug, Clone)]
+pub(crate) struct SetupCodeRec {
+    pub(crate) id: String,
+    /// SHA-256 hex of `bot-setup-code:` + the normalized code.
+    pub(crate) code_hash: String,
+    pub(crate) workspace_id: String,
+    pub(crate) bot_user_id: String,
+    pub(crate) token_name: String,
+    pub(crate) scopes: Vec<String>,
+    /// The normalized `defaults` object.
+    pub(crate) defaults: Value,
+    pub(crate) created_by: String,
+    pub(crate) created_at: String,
+    pub(crate) expires_at: String,
+    /// When the code stops being claimable (Tokio clock, so paused-time
+    /// tests can expire it).
+    pub(crate) expires: tokio::time::Instant,
+    pub(crate) claimed: bool,
+}
+
+impl SetupCodeRec {
+    /// The `BotSetupCode` JSON; `code` only in the mint response.
+    pub(crate) fn to_json(&self, code: Option<&str>) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("bot_user_id".into(), json!(self.bot_user_id));
+        m.insert("workspace_id".into(), json!(self.workspace_id));
+        m.insert("token_name".into(), json!(self.token_name));
+        m.insert("scopes".into(), json!(self.scopes));
+        m.insert("defaults".into(), self.defaults.clone());
+        m.insert("created_by".into(), json!(self.created_by));
+        m.insert("created_at".into(), json!(self.created_at));
+        m.insert("expires_at".into(), json!(self.expires_at));
+        if let Some(code) = code {
+            m.insert("code".into(), json!(code));
         }
         Value::Object(m)
     }

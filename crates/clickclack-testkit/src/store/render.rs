@@ -5,13 +5,27 @@ use serde_json::{Map, Value, json};
 
 use super::Data;
 use super::records::{DmRec, MessageRec};
+use crate::gojson::GoShape;
 
 impl Data {
     /// A message as returned by the API, hydrated for `viewer`.
     pub(crate) fn message_json(&self, m: &MessageRec, viewer: &str) -> Value {
+        self.message_json_with(m, viewer, false)
+    }
+
+    /// A message as a page lists it: like the server's `hydrateThreadStates`,
+    /// every root carries a `thread_state`, a zero one (`reply_count: 0`,
+    /// `last_reply_author_ids: null`) when it has no replies.
+    pub(crate) fn page_message_json(&self, m: &MessageRec, viewer: &str) -> Value {
+        self.message_json_with(m, viewer, self.shape == GoShape::Go)
+    }
+
+    fn message_json_with(&self, m: &MessageRec, viewer: &str, zero_state: bool) -> Value {
         let mut o = Map::new();
         o.insert("id".into(), json!(m.id));
-        o.insert("route_id".into(), json!(m.route_id));
+        if let Some(r) = &m.route_id {
+            o.insert("route_id".into(), json!(r));
+        }
         o.insert("workspace_id".into(), json!(m.workspace_id));
         if let Some(c) = &m.channel_id {
             o.insert("channel_id".into(), json!(c));
@@ -70,14 +84,14 @@ impl Data {
                 }
             }
         }
-        if m.is_root() && !m.replies.is_empty() {
+        if m.is_root() && (zero_state || !m.replies.is_empty()) {
             o.insert("thread_state".into(), self.thread_state_json(m));
         }
         if let Some(n) = &m.nonce {
             o.insert("nonce".into(), json!(n));
         }
         if m.reactions.iter().any(|(_, u)| !u.is_empty()) {
-            o.insert("reactions".into(), m.reactions_json(viewer));
+            o.insert("reactions".into(), Value::Array(m.reactions_json(viewer)));
         }
         Value::Object(o)
     }
@@ -105,7 +119,8 @@ impl Data {
         if let Some(at) = last_at {
             o.insert("last_reply_at".into(), json!(at));
         }
-        o.insert("last_reply_author_ids".into(), json!(authors));
+        let authors = authors.into_iter().map(|a| json!(a)).collect();
+        o.insert("last_reply_author_ids".into(), self.list(authors));
         Value::Object(o)
     }
 
@@ -124,7 +139,7 @@ impl Data {
             "route_id": dm.route_id,
             "workspace_id": dm.workspace_id,
             "created_at": dm.created_at,
-            "members": members,
+            "members": self.list(members),
             "last_seq": last_seq,
             "last_read_seq": last_read,
             "unread_count": (last_seq - last_read).max(0),
