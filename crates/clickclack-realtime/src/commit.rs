@@ -67,14 +67,24 @@ impl Shared {
     /// backwards (a server restored from an older backup) — and persists it.
     /// Commits of cursors above `anchor` that were handed out before are
     /// ignored from now on.
+    ///
+    /// An anchor *ahead* of the committed cursor is kept in memory only: the
+    /// consumer may still be filling the gap between the two, and a restart
+    /// before it commits past the anchor must see that gap again (it resumes
+    /// from the old cursor, gets a new `Resync` and backfills). The stored
+    /// cursor moves once the consumer commits an event after the anchor.
     pub(crate) async fn reanchor(&self, anchor: &Cursor) -> Result<(), Error> {
         let _guard = self.save_lock.lock().await;
-        {
+        let ahead = {
             let mut c = self.lock();
+            let ahead = c.committed.as_ref().is_some_and(|old| anchor > old);
             c.committed = Some(anchor.clone());
             c.yielded = Some(anchor.clone());
+            ahead
+        };
+        if !ahead {
+            self.store.save(&self.key, anchor).await?;
         }
-        self.store.save(&self.key, anchor).await?;
         Ok(())
     }
 
@@ -177,5 +187,23 @@ mod tests {
         assert!(shared.commit(&c("cur_11")).await.expect("commit"));
         shared.forget_yielded_above(&c("cur_11"));
         assert!(!shared.commit(&c("cur_12")).await.expect("commit"));
+    }
+
+    #[tokio::test]
+    async fn reanchor_ahead_keeps_the_stored_cursor_until_a_commit_passes_it() {
+        let store = MemoryCursorStore::new();
+        store.save("k", &c("cur_10")).await.expect("save");
+        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(c("cur_10")));
+        shared.reanchor(&c("cur_50")).await.expect("reanchor");
+        // Reconnects resume after the anchor ...
+        assert_eq!(shared.committed(), Some(c("cur_50")));
+        // ... but a restart still sees the gap from the old cursor.
+        assert_eq!(store.get("k"), Some(c("cur_10")));
+        // Gap events below the anchor do not move anything.
+        assert!(!shared.commit(&c("cur_20")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_10")));
+        shared.yielded(&c("cur_51"));
+        assert!(shared.commit(&c("cur_51")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_51")));
     }
 }

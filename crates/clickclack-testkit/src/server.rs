@@ -200,7 +200,7 @@ impl Default for TestServerBuilder {
 }
 
 /// Whether a default server renders empty lists as `[]` instead of Go's `null`.
-const DEFAULT_EMPTY_LISTS_AS_ARRAYS: bool = true;
+const DEFAULT_EMPTY_LISTS_AS_ARRAYS: bool = false;
 
 impl TestServerBuilder {
     /// The address to bind (default `127.0.0.1:0`).
