@@ -9,8 +9,12 @@
 //!
 //! Each test starts its own cluster (a restart must not disturb the other).
 
+#[path = "support/fleet.rs"]
+mod fleet_support;
 #[path = "support/pg_cluster.rs"]
 mod pg_cluster;
+
+use fleet_support::{accounts, wait_for};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -22,31 +26,12 @@ use clickclack_proto::Cursor;
 use openclaw_clickclack::state::{
     LeaseManager, LeaseTimings, ReplicaId, StateBackend, StateLocation,
 };
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const FAST: LeaseTimings = LeaseTimings {
     ttl: Duration::from_millis(900),
     heartbeat: Duration::from_millis(200),
 };
-
-fn accounts(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("acct{i:02}")).collect()
-}
-
-async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    loop {
-        if cond() {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// An in-process replica whose "runner" commits `cur_<tag>_<n>` every 50 ms
 /// for each held account until the lease is lost or handed off.

@@ -2,8 +2,12 @@
 //! throwaway cluster): even split, takeover after a crash, handover on a
 //! clean shutdown, and a single replica on the file backend.
 
+#[path = "support/fleet.rs"]
+mod fleet_support;
 #[path = "support/pg_cluster.rs"]
 mod pg_cluster;
+
+use fleet_support::{accounts, wait_for};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +17,6 @@ use openclaw_clickclack::state::{
     FileBackend, Lease, LeaseManager, LeaseTimings, ReplicaId, StateBackend, StateLocation,
 };
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const FAST: LeaseTimings = LeaseTimings {
@@ -32,10 +35,6 @@ struct Replica {
     /// Leases kept alive after a simulated crash (never dropped = never released).
     frozen: Arc<Mutex<Vec<Lease>>>,
     crash: CancellationToken,
-}
-
-fn accounts(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("acct{i:02}")).collect()
 }
 
 fn start(backend: Arc<dyn StateBackend>, name: &str, accounts: Vec<String>) -> Replica {
@@ -108,20 +107,6 @@ impl Replica {
         self.shutdown.cancel();
         let _ = self.manager.await;
         let _ = self.runner.await;
-    }
-}
-
-async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    loop {
-        if cond() {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
