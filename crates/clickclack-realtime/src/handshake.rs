@@ -27,7 +27,8 @@ const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// How much of a refused upgrade's body is kept for the error.
 const ERROR_BODY_LIMIT: usize = 8 * 1024;
 /// The subprotocol prefix the server accepts a bearer token in.
-pub(crate) const BEARER_PROTOCOL_PREFIX: &str = "clickclack.bearer.";
+pub(crate) const BEARER_PROTOCOL_PREFIX: &str =
+    clickclack_proto::headers::BEARER_SUBPROTOCOL_PREFIX;
 
 /// How the token travels on the upgrade request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +78,7 @@ pub(crate) fn build_request(
         .header(USER_AGENT, user_agent);
     if let Some(token) = token {
         let value = match auth {
-            AuthMode::Header => format!("Bearer {token}"),
+            AuthMode::Header => format!("{}{token}", clickclack_proto::headers::BEARER_PREFIX),
             AuthMode::Subprotocol => format!("{BEARER_PROTOCOL_PREFIX}{token}"),
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| invalid("token"))?;

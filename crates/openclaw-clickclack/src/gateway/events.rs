@@ -11,7 +11,7 @@ use clickclack_proto::{MessageId, Timestamp, UserId};
 use crate::scheduler::ConversationKey;
 
 /// Longest accepted correlation id.
-pub const MAX_CORRELATION_ID_LEN: usize = 128;
+pub const MAX_CORRELATION_ID_LEN: usize = clickclack_proto::headers::MAX_CORRELATION_ID_LEN;
 
 /// An event that may start a turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +48,7 @@ pub enum EventAction {
 /// `[A-Za-z0-9._:-]`; otherwise it is silently omitted.
 pub fn valid_correlation_id(raw: Option<&str>) -> Option<String> {
     let id = raw?.trim();
-    let ok = !id.is_empty()
-        && id.len() <= MAX_CORRELATION_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    ok.then(|| id.to_owned())
+    clickclack_proto::headers::is_valid_correlation_id(id).then(|| id.to_owned())
 }
 
 /// Classifies a durable event for the account whose bot user is `bot_user_id`.
