@@ -4,6 +4,7 @@ mod common;
 
 mod endpoints;
 mod escaping;
+mod owner_endpoints;
 mod pagination;
 mod raw_request;
 mod reliability;
