@@ -549,10 +549,11 @@ async fn native_progress_and_metrics() {
         .await;
     let source = fx.post("with progress");
     wait_until("answered", WAIT, || fx.replies_to(&source).len() == 1).await;
-    assert!(
-        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 2,
-        "start line and clear"
-    );
+    // The clear may follow the reply: wait for it rather than race it.
+    wait_until("start line and clear", WAIT, || {
+        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 2
+    })
+    .await;
     let counters = gateway.metrics().account("default");
     wait_until("reply counted", WAIT, || {
         counters.replies.load(Ordering::Relaxed) == 1
