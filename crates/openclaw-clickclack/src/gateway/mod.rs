@@ -31,13 +31,18 @@
 //! ```
 
 mod account;
+mod activity;
+pub mod attachments;
 pub mod catch_up;
 pub mod commands;
 pub mod engine;
+pub mod envelope;
 pub mod events;
+pub mod host;
 pub mod metrics;
 mod pipeline;
 pub mod progress;
+pub mod session_key;
 mod state_lock;
 pub mod status;
 
@@ -537,6 +542,10 @@ impl Gateway {
                 ReplyEngine::Model { agent_id, .. } => agent_id.clone(),
             }
             .unwrap_or_else(|| account_id.clone());
+            let engine_agent = match &engine {
+                ReplyEngine::Agent { agent_id, .. } => Some(agent_id.clone()),
+                ReplyEngine::Model { .. } => None,
+            };
             let deps = AccountDeps {
                 turn: TurnSettings {
                     policy,
@@ -548,6 +557,14 @@ impl Gateway {
                     clock: options.clock.clone(),
                     label_fallback,
                     turn_slots: Arc::clone(&turn_slots),
+                    host: Arc::new(host::HostFeatures::new(
+                        &account,
+                        config,
+                        &match &engine_agent {
+                            Some(agent) => agent.clone(),
+                            None => engine::resolve_agent_id(&account, config),
+                        },
+                    )),
                 },
                 account,
                 status: status.clone(),
@@ -555,7 +572,12 @@ impl Gateway {
                 store: Arc::clone(&store),
                 intake: intake.clone(),
                 work: work.clone(),
-                commands: options.commands.clone(),
+                // The native commands unless the caller publishes its own.
+                commands: if options.commands.is_empty() {
+                    host::native_menu()
+                } else {
+                    options.commands.clone()
+                },
                 scheduler: SchedulerConfig {
                     max_concurrency: options.max_concurrency.max(1),
                     max_in_flight: options.max_in_flight.max(1),
