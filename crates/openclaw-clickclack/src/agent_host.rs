@@ -43,7 +43,7 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 pub struct AgentTurn {
     /// Agent id (normalised, e.g. `main`).
     pub agent_id: String,
-    /// Stable per conversation ([`session_key`]).
+    /// The host session key ([`crate::gateway::session_key`]).
     pub session_key: String,
     /// The new input (usually one `user` message; earlier context lives in the
     /// agent's session).

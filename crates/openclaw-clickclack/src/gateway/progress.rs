@@ -1,7 +1,7 @@
 //! Native progress (`nativeProgress: true`, reference row 38): `agent.progress`
 //! ephemerals through the turn, with a monotonic `seq`:
 //!
-//! 1. start: `append` line `turn` "<label> is responding" (`running`);
+//! 1. start: `append` line `turn` "`<label>` is responding" (`running`);
 //! 2. a retried model/agent call: `update` of `turn` saying so;
 //! 3. each activity item the agent reports: `append` (first) or `update`
 //!    of its own line (`kind` `commentary` or `tool`, `tool_name`);
