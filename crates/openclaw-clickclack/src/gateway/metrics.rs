@@ -177,6 +177,8 @@ const COUNTERS: [CounterFamily; 10] = [
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     accounts: Arc<Mutex<BTreeMap<String, Arc<AccountMetrics>>>>,
+    /// The fleet section (leases, epochs), for a replica on PostgreSQL.
+    pub(crate) fleet: super::fleet_metrics::FleetSource,
 }
 
 /// One scrape: the accounts' counters and their up state, encoded by
@@ -260,6 +262,7 @@ impl Metrics {
             // Writing into a String cannot fail; keep what was encoded.
             tracing::warn!(%error, "metrics encoding failed");
         }
+        self.fleet.render(&mut out);
         out
     }
 }
