@@ -246,6 +246,12 @@ async fn a_cursor_ahead_of_the_server_is_re_anchored_and_the_bot_answers() {
         .await
         .expect("save");
     let gateway = fx.start(&config, fx.options()).await;
+    // Messages posted before the stream has re-anchored fall in the reported
+    // gap (the stored cursor says nothing about where the bot really was).
+    wait_until("re-anchored", WAIT, || {
+        logs.contains("[default] ClickClack realtime resync")
+    })
+    .await;
     let live = fx.post("after the restore");
     wait_until("live answered", WAIT, || fx.replies_to(&live).len() == 1).await;
     let latest = fx.server.latest_cursor(&fx.seed.workspace.id);
@@ -254,7 +260,6 @@ async fn a_cursor_ahead_of_the_server_is_re_anchored_and_the_bot_answers() {
     })
     .await;
     gateway.shutdown().await;
-    assert!(logs.contains("[default] ClickClack realtime resync"));
     assert_eq!(
         fx.replies_to(&first).len(),
         1,
