@@ -424,6 +424,9 @@ pub struct ResolvedAccount {
     pub allow_bots: AllowBots,
     /// Merged `botLoopProtection`.
     pub bot_loop_protection: Option<BotLoopProtection>,
+    /// `channels.defaults.botLoopProtection`: shared defaults under the
+    /// account's own `botLoopProtection`.
+    pub bot_loop_defaults: Option<BotLoopProtection>,
     /// Merged `groups` (trimmed keys).
     pub groups: BTreeMap<String, GroupConfig>,
     /// `responsePrefix`.
@@ -441,6 +444,18 @@ pub struct ResolvedAccount {
 }
 
 impl ResolvedAccount {
+    /// Where this account's keys live in the config file:
+    /// `channels.clickclack` for `default`, else
+    /// `channels.clickclack.accounts.<id>` (used to name invalid values).
+    #[must_use]
+    pub fn config_path(&self) -> String {
+        if self.account_id == DEFAULT_ACCOUNT_ID {
+            "channels.clickclack".to_owned()
+        } else {
+            format!("channels.clickclack.accounts.{}", self.account_id)
+        }
+    }
+
     /// Fails with `ClickClack is not configured for account "<id>"` (and a
     /// hint naming what is missing) unless the account is configured.
     ///
@@ -606,6 +621,7 @@ pub fn resolve_account(
         mention_patterns: merged.mention_patterns.clone().unwrap_or_default(),
         allow_bots: merged.allow_bots.unwrap_or_default(),
         bot_loop_protection: merged.bot_loop_protection,
+        bot_loop_defaults: config.channel_defaults_bot_loop_protection,
         groups,
         response_prefix: merged.response_prefix.clone(),
         media_max_mb: merged.media_max_mb,
@@ -616,6 +632,60 @@ pub fn resolve_account(
         account_id,
         config: merged,
     })
+}
+
+/// Refuses two **enabled** accounts that would run as the same bot: the same
+/// non-empty token against the same API endpoint. The reference lists the
+/// implicit `default` account next to named accounts, and named accounts
+/// inherit the root `token`; so a root token plus `accounts: { work: {} }`
+/// would start the same bot twice and answer every message twice. This is
+/// the config-level check (no request leaves the process); the gateway also
+/// refuses two accounts whose `/api/me` is the same bot user.
+///
+/// # Errors
+/// [`ClickClackError::SharedToken`] naming both accounts; `inherited` is set
+/// when the second account's token comes from the root keys.
+pub fn refuse_shared_tokens(
+    config: &OpenClawConfig,
+    accounts: &[ResolvedAccount],
+) -> Result<(), ClickClackError> {
+    let enabled: Vec<&ResolvedAccount> = accounts.iter().filter(|a| a.enabled).collect();
+    for (i, a) in enabled.iter().enumerate() {
+        let token = a.token.expose_secret();
+        if token.trim().is_empty() {
+            continue;
+        }
+        if let Some(b) = enabled[i + 1..]
+            .iter()
+            .find(|b| b.token.expose_secret() == token && b.api_endpoint == a.api_endpoint)
+        {
+            return Err(ClickClackError::SharedToken {
+                first: a.account_id.clone(),
+                second: b.account_id.clone(),
+                inherited: inherits_root_credential(config, &b.account_id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `true` when `account_id` is a named account that sets neither `token` nor
+/// `tokenFile` while the root does (so it inherits the root credential).
+fn inherits_root_credential(config: &OpenClawConfig, account_id: &str) -> bool {
+    let Some(channel) = &config.clickclack else {
+        return false;
+    };
+    let root_has = channel
+        .root
+        .token
+        .as_ref()
+        .is_some_and(|t| t.is_configured())
+        || non_blank(channel.root.token_file.as_deref()).is_some();
+    let own = account_entry(channel, account_id).is_some_and(|(_, entry)| {
+        entry.token.as_ref().is_some_and(|t| t.is_configured())
+            || non_blank(entry.token_file.as_deref()).is_some()
+    });
+    account_id != DEFAULT_ACCOUNT_ID && root_has && !own
 }
 
 /// Resolves an account that must be listed ([`list_account_ids`]); `None`
