@@ -330,6 +330,7 @@ pub fn merged_account_config(config: &OpenClawConfig, account_id: &str) -> Merge
             crate::config::DiscussionsConfig::merged_with,
         ),
         catch_up_max_age: pick!(catch_up_max_age),
+        tls: pick!(tls),
     };
 
     let account_token_file = non_blank(account.token_file.as_deref()).map(str::to_owned);
@@ -439,11 +440,70 @@ pub struct ResolvedAccount {
     /// [`DEFAULT_CATCH_UP_MAX_AGE`]. The gateway's `--catch-up-max-age` flag
     /// ([`crate::gateway::GatewayOptions::catch_up_max_age`]) overrides it.
     pub catch_up_max_age: std::time::Duration,
+    /// `tls.caFile` (trimmed): extra CA certificates trusted for this
+    /// account's REST and realtime connections (see [`tls_settings`]).
+    pub ca_file: Option<std::path::PathBuf>,
     /// The merged config (with `allowFrom` defaulted), as the TS `config` field.
     pub config: AccountConfig,
 }
 
+/// The environment variable naming a PEM file of extra trusted CA
+/// certificates (the OpenSSL convention), for every account.
+pub const SSL_CERT_FILE_ENV: &str = "SSL_CERT_FILE";
+
+/// What a client trusts: the built-in roots, plus the certificates of
+/// `ca_file` (an account's `tls.caFile`) and of `$SSL_CERT_FILE`. Never less:
+/// certificate verification cannot be turned off.
+///
+/// # Errors
+/// A file that cannot be read or holds no certificate, named with where it
+/// was configured and how to fix it.
+pub fn tls_settings(
+    ca_file: Option<(&std::path::Path, &str)>,
+    env: &dyn EnvSource,
+) -> Result<clickclack_client::TlsSettings, String> {
+    let mut tls = clickclack_client::TlsSettings::default();
+    if let Some((path, config_path)) = ca_file {
+        tls = tls.add_pem_file(path).map_err(|e| {
+            format!(
+                "{config_path}: {}; point it at a PEM file of your CA certificate(s)",
+                transport_detail(&e)
+            )
+        })?;
+    }
+    if let Some(file) = env.var(SSL_CERT_FILE_ENV).filter(|v| !v.trim().is_empty()) {
+        tls = tls.add_pem_file(file.trim()).map_err(|e| {
+            format!(
+                "{SSL_CERT_FILE_ENV}: {}; point it at a PEM file of CA certificates, or unset it",
+                transport_detail(&e)
+            )
+        })?;
+    }
+    Ok(tls)
+}
+
+/// The text of a client error.
+fn transport_detail(e: &clickclack_client::Error) -> String {
+    e.to_string()
+}
+
 impl ResolvedAccount {
+    /// The TLS trust for this account's client: `tls.caFile` and
+    /// `$SSL_CERT_FILE` on top of the built-in roots ([`tls_settings`]).
+    ///
+    /// # Errors
+    /// See [`tls_settings`].
+    pub fn tls_settings(
+        &self,
+        env: &dyn EnvSource,
+    ) -> Result<clickclack_client::TlsSettings, String> {
+        let config_path = format!("{}.tls.caFile", self.config_path());
+        tls_settings(
+            self.ca_file.as_deref().map(|p| (p, config_path.as_str())),
+            env,
+        )
+    }
+
     /// Where this account's keys live in the config file:
     /// `channels.clickclack` for `default`, else
     /// `channels.clickclack.accounts.<id>` (used to name invalid values).
@@ -627,6 +687,11 @@ pub fn resolve_account(
         media_max_mb: merged.media_max_mb,
         media_max_bytes: media_max_bytes(merged.media_max_mb),
         catch_up_max_age: merged.catch_up_max_age.unwrap_or(DEFAULT_CATCH_UP_MAX_AGE),
+        ca_file: merged
+            .tls
+            .as_ref()
+            .and_then(|t| optional_trimmed(t.ca_file.as_deref()))
+            .map(std::path::PathBuf::from),
         base_url,
         workspace,
         account_id,

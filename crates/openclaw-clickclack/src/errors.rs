@@ -45,6 +45,13 @@ pub enum ClickClackError {
         /// `channels.clickclack` (the legacy single-account keys).
         inherited: bool,
     },
+    /// The account's TLS trust could not be set up (`tls.caFile` or
+    /// `SSL_CERT_FILE` unreadable or without a certificate).
+    #[error("ClickClack TLS setup failed: {message}")]
+    TlsSetup {
+        /// What failed, where it was configured, and the fix.
+        message: String,
+    },
     /// Row 8: no workspace matched by id, slug or name.
     #[error("ClickClack workspace not found: {value}")]
     WorkspaceNotFound {
