@@ -447,7 +447,12 @@ async fn doctor_reports_config_and_workspace_problems() {
         out.stdout
     );
 
-    let (_dir, config) = write_config(&env, "accounts: { other: { workspace: 'nope' } },");
+    // (`default` is disabled: otherwise `other` inheriting the root token is
+    // the same bot twice, which doctor refuses like the gateway does.)
+    let (_dir, config) = write_config(
+        &env,
+        "accounts: { default: { enabled: false }, other: { workspace: 'nope' } },",
+    );
     let out = run(
         args(&[
             "doctor",
