@@ -271,8 +271,12 @@ pub struct GatewayOptions {
     pub clock: Clock,
     /// Turns running at once per account, across conversations (default 8).
     pub max_concurrency: usize,
-    /// Events received but not yet committed per account (default 256).
+    /// Events received but not yet committed per account (default 4096).
     pub max_in_flight: usize,
+    /// Turns queued or running in one conversation (default 64). Further
+    /// events of that conversation are deferred and read again once it
+    /// drains, so one slow or flooding conversation never stalls the others.
+    pub max_per_conversation: usize,
     /// Bound for finishing in-flight replies at shutdown (default 10 s).
     pub shutdown_grace: Duration,
     /// Commands published in each bot's menu (default none: clears a stale
@@ -303,6 +307,7 @@ impl Default for GatewayOptions {
             clock: Clock::system(),
             max_concurrency: SchedulerConfig::default().max_concurrency,
             max_in_flight: SchedulerConfig::default().max_in_flight,
+            max_per_conversation: SchedulerConfig::default().max_per_conversation,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             commands: Vec::new(),
             retry_base: Duration::from_millis(250),
@@ -503,6 +508,8 @@ impl Gateway {
             scheduler: SchedulerConfig {
                 max_concurrency: options.max_concurrency.max(1),
                 max_in_flight: options.max_in_flight.max(1),
+                max_per_conversation: options.max_per_conversation.max(1),
+                ..SchedulerConfig::default()
             },
             commands: options.commands.clone(),
             catch_up_override: options.catch_up_max_age,
