@@ -465,3 +465,80 @@ async fn connection_loss_and_rest_failures_recover_without_stopping() {
     gateway.shutdown().await;
     assert_eq!(fx.replies_to(&source).len(), 1);
 }
+
+/// Conversation A (#general's top level) has a slow model and more events
+/// than its per-conversation cap; conversation B (a thread) keeps getting
+/// answers meanwhile. After A's model recovers, A's deferred events are read
+/// again from the committed cursor: every message is answered exactly once,
+/// in order, with one model call each.
+#[tokio::test]
+async fn a_slow_flooded_conversation_does_not_stall_the_others() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fx = Fixture::with_model(holding_model(Arc::clone(&gate)).await).await;
+    let options = openclaw_clickclack::gateway::GatewayOptions {
+        max_per_conversation: 2,
+        ..fx.options()
+    };
+    let gateway = fx.start(&fx.model_config("", ""), options).await;
+    let owner = fx.seed.owner.user.id.clone();
+    let bot = fx.seed.bot.user.id.clone();
+    let root = fx.post("thread root");
+    wait_until("root answered", WAIT, || fx.replies_to(&root).len() == 1).await;
+
+    let flood: Vec<Message> = (0..6).map(|i| fx.post(&format!("hold {i}"))).collect();
+    wait_until("A's first model call is held", WAIT, || {
+        fx.model.calls_containing("hold") == 1
+    })
+    .await;
+    for i in 0..3 {
+        let body = format!("thread {i}");
+        fx.server.post_thread_reply(&owner, &root.id, &body);
+        let want = format!("echo: {body}");
+        wait_until("B answered while A is stuck", WAIT, || {
+            fx.server
+                .thread_replies(&root.id)
+                .iter()
+                .any(|m| m.author_id == bot && m.body == want)
+        })
+        .await;
+    }
+    assert_eq!(
+        fx.model.calls_containing("hold"),
+        1,
+        "A is still on its first message"
+    );
+    let metrics = gateway.metrics().account("default");
+    assert!(metrics.deferred.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+
+    gate.add_permits(1_000);
+    wait_until("every A message answered", WAIT, || {
+        flood.iter().all(|m| !fx.replies_to(m).is_empty())
+    })
+    .await;
+    gateway.shutdown().await;
+    let roots: Vec<_> = fx.bot_roots().into_iter().map(|m| m.id).collect();
+    let mut seqs = Vec::new();
+    for (i, source) in flood.iter().enumerate() {
+        let replies = fx.replies_to(source);
+        assert_eq!(replies.len(), 1, "{}", source.body);
+        assert_eq!(replies[0].body, format!("echo: hold {i}"));
+        assert_eq!(
+            fx.model.calls_for_message(&source.body),
+            1,
+            "{}",
+            source.body
+        );
+        seqs.push(roots.iter().position(|id| *id == replies[0].id));
+    }
+    assert!(seqs.is_sorted(), "A's answers are in order: {seqs:?}");
+    for i in 0..3 {
+        let want = format!("echo: thread {i}");
+        let answers = fx.server.thread_replies(&root.id);
+        assert_eq!(
+            answers.iter().filter(|m| m.body == want).count(),
+            1,
+            "{want}"
+        );
+        assert_eq!(fx.model.calls_for_message(&format!("thread {i}")), 1);
+    }
+}
