@@ -334,8 +334,13 @@ impl AccountDeps {
     async fn start_inner(&mut self) -> Result<Option<Arc<AccountRuntime>>, GatewayError> {
         self.account.require_configured()?;
         let account_id = self.id().to_owned();
+        let tls = self
+            .account
+            .tls_settings(&crate::config::ProcessEnv)
+            .map_err(|message| crate::errors::ClickClackError::TlsSetup { message })?;
         let client = Client::builder(self.account.api_endpoint.clone())
             .token(self.account.token.expose_secret().to_owned())
+            .tls(tls)
             .build()
             .map_err(|source| GatewayError::Api {
                 account_id: account_id.clone(),
