@@ -409,6 +409,35 @@ impl GatewayControl for FleetControl {
         r.kill(i).await;
     }
 
+    async fn terminate(&mut self) {
+        // A graceful stop of one replica: SIGTERM, it hands its accounts back.
+        let mut r = self.replicas.lock().await;
+        let running: Vec<usize> = (0..r.list.len())
+            .filter(|i| r.list[*i].child.is_some() && !r.list[*i].paused)
+            .collect();
+        if running.len() < 2 {
+            return;
+        }
+        let i = running[self.rng.usize(0..running.len())];
+        for (k, v) in r.scrape(i).await {
+            *r.dead_totals.entry(k).or_default() += v;
+        }
+        r.signal(i, libc::SIGTERM);
+        if let Some(mut child) = r.list[i].child.take()
+            && tokio::time::timeout(Duration::from_secs(20), child.wait())
+                .await
+                .is_err()
+        {
+            println!(
+                "chaos: {} ignored SIGTERM for 20 s; killing it",
+                r.list[i].name
+            );
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        r.list[i].metrics = None;
+    }
+
     fn is_running(&self) -> bool {
         // At least one replica always runs: the engine may "crash" one.
         true
