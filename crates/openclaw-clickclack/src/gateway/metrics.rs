@@ -93,6 +93,8 @@ type Counter = (
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     accounts: Arc<Mutex<BTreeMap<String, Arc<AccountMetrics>>>>,
+    /// The fleet section (leases, epochs), for a replica on PostgreSQL.
+    pub(crate) fleet: super::fleet_metrics::FleetSource,
 }
 
 /// The `# HELP` and `# TYPE` lines of one metric family.
@@ -221,6 +223,7 @@ impl Metrics {
                 );
             }
         }
+        self.fleet.render(&mut out);
         out
     }
 }

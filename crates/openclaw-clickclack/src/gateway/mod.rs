@@ -35,6 +35,7 @@ pub mod catch_up;
 pub mod commands;
 pub mod engine;
 pub mod events;
+mod fleet_metrics;
 pub mod metrics;
 mod pipeline;
 pub mod progress;
@@ -711,6 +712,7 @@ fn start_fleet(
     let (manager, mut leases) = LeaseManager::new(backend, replica.clone(), ids, timings);
     let manager = manager.drain_grace(options.shutdown_grace + Duration::from_secs(3));
     let snapshot = manager.snapshot();
+    supervisor.metrics().fleet.set(manager.snapshot());
     let shutdown = CancellationToken::new();
     tracing::info!(replica = %replica, "fleet replica starting");
     let manager = tokio::spawn(manager.run(shutdown.clone()));

@@ -210,6 +210,11 @@ impl Supervisor {
         prepare(config, env, account, &self.inner.shared.overrides)
     }
 
+    /// The gateway's counters.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.shared.metrics
+    }
+
     /// The status board the accounts report to.
     pub(crate) fn status(&self) -> &StatusBoard {
         &self.inner.shared.status
