@@ -64,10 +64,7 @@ use crate::agent_host::AgentHost;
 use crate::config::{EnvSource, OpenClawConfig};
 use crate::errors::ClickClackError;
 use crate::llm::{LlmError, LlmRuntime};
-use crate::policy::{
-    AllowBots, BotLoopGuard, BotLoopProtection, GroupOverride, InboundPolicyConfig,
-    PolicyConfigError,
-};
+use crate::policy::{BotLoopGuard, PolicyConfigError};
 use crate::retry::{DEFAULT_RETRY_WINDOW, RetryWindow};
 use crate::scheduler::SchedulerConfig;
 use crate::secrets::SecretError;
@@ -274,8 +271,12 @@ pub struct GatewayOptions {
     pub clock: Clock,
     /// Turns running at once per account, across conversations (default 8).
     pub max_concurrency: usize,
-    /// Events received but not yet committed per account (default 256).
+    /// Events received but not yet committed per account (default 4096).
     pub max_in_flight: usize,
+    /// Turns queued or running in one conversation (default 64). Further
+    /// events of that conversation are deferred and read again once it
+    /// drains, so one slow or flooding conversation never stalls the others.
+    pub max_per_conversation: usize,
     /// Bound for finishing in-flight replies at shutdown (default 10 s).
     pub shutdown_grace: Duration,
     /// Commands published in each bot's menu (default none: clears a stale
@@ -306,6 +307,7 @@ impl Default for GatewayOptions {
             clock: Clock::system(),
             max_concurrency: SchedulerConfig::default().max_concurrency,
             max_in_flight: SchedulerConfig::default().max_in_flight,
+            max_per_conversation: SchedulerConfig::default().max_per_conversation,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             commands: Vec::new(),
             retry_base: Duration::from_millis(250),
@@ -329,58 +331,6 @@ impl std::fmt::Debug for GatewayOptions {
             .field("retry_window", &self.retry_window)
             .field("max_turns", &self.max_turns)
             .finish_non_exhaustive()
-    }
-}
-
-fn policy_allow_bots(value: crate::config::AllowBots) -> AllowBots {
-    match value {
-        crate::config::AllowBots::False => AllowBots::False,
-        crate::config::AllowBots::True => AllowBots::True,
-        crate::config::AllowBots::Mentions => AllowBots::Mentions,
-    }
-}
-
-fn policy_loop(value: Option<crate::config::BotLoopProtection>) -> BotLoopProtection {
-    let clamp = |v: Option<u64>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-    value.map_or_else(BotLoopProtection::default, |v| BotLoopProtection {
-        enabled: v.enabled,
-        max_events_per_window: clamp(v.max_events_per_window),
-        window_seconds: clamp(v.window_seconds),
-        cooldown_seconds: clamp(v.cooldown_seconds),
-    })
-}
-
-/// The inbound policy inputs of a resolved account.
-pub fn policy_config(account: &ResolvedAccount, config: &OpenClawConfig) -> InboundPolicyConfig {
-    let config_path = if account.account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
-        "channels.clickclack".to_owned()
-    } else {
-        format!("channels.clickclack.accounts.{}", account.account_id)
-    };
-    InboundPolicyConfig {
-        account_id: account.account_id.clone(),
-        config_path,
-        allow_from: account.allow_from.clone(),
-        allow_bots: policy_allow_bots(account.allow_bots),
-        require_mention: account.require_mention,
-        mention_patterns: account.mention_patterns.clone(),
-        groups: account
-            .groups
-            .iter()
-            .map(|(k, g)| {
-                (
-                    k.clone(),
-                    GroupOverride {
-                        require_mention: g.require_mention,
-                        mention_patterns: g.mention_patterns.clone(),
-                        allow_bots: g.allow_bots.map(policy_allow_bots),
-                        bot_loop_protection: g.bot_loop_protection.map(|b| policy_loop(Some(b))),
-                    },
-                )
-            })
-            .collect(),
-        bot_loop_protection: policy_loop(account.bot_loop_protection),
-        bot_loop_defaults: policy_loop(config.channel_defaults_bot_loop_protection),
     }
 }
 
@@ -429,25 +379,21 @@ fn state_error(e: StateError) -> GatewayError {
 }
 
 /// Refuses two enabled accounts with the same token on the same server
-/// (for example a root `token` inherited by `accounts: { work: {} }`).
-fn refuse_shared_tokens(accounts: &[ResolvedAccount]) -> Result<(), GatewayError> {
-    for (i, a) in accounts.iter().enumerate() {
-        let token = a.token.expose_secret();
-        if token.trim().is_empty() {
-            continue;
-        }
-        if let Some(b) = accounts[i + 1..]
-            .iter()
-            .find(|b| b.token.expose_secret() == token && b.api_endpoint == a.api_endpoint)
-        {
-            return Err(GatewayError::DuplicateBot {
-                first: a.account_id.clone(),
-                second: b.account_id.clone(),
-                bot_user_id: "(same token)".to_owned(),
-            });
-        }
-    }
-    Ok(())
+/// (for example a root `token` inherited by `accounts: { work: {} }`): the
+/// config layer's check ([`crate::accounts::refuse_shared_tokens`]), as a
+/// [`GatewayError::DuplicateBot`].
+fn refuse_shared_tokens(
+    config: &OpenClawConfig,
+    accounts: &[ResolvedAccount],
+) -> Result<(), GatewayError> {
+    crate::accounts::refuse_shared_tokens(config, accounts).map_err(|e| match e {
+        ClickClackError::SharedToken { first, second, .. } => GatewayError::DuplicateBot {
+            first,
+            second,
+            bot_user_id: "(same token)".to_owned(),
+        },
+        other => other.into(),
+    })
 }
 
 impl Gateway {
@@ -491,7 +437,7 @@ impl Gateway {
         if accounts.is_empty() {
             return Err(GatewayError::NoAccounts);
         }
-        refuse_shared_tokens(&accounts)?;
+        refuse_shared_tokens(config, &accounts)?;
         let status = StatusBoard::default();
         let metrics = Metrics::default();
         let overrides = EngineOverrides {
@@ -562,6 +508,8 @@ impl Gateway {
             scheduler: SchedulerConfig {
                 max_concurrency: options.max_concurrency.max(1),
                 max_in_flight: options.max_in_flight.max(1),
+                max_per_conversation: options.max_per_conversation.max(1),
+                ..SchedulerConfig::default()
             },
             commands: options.commands.clone(),
             catch_up_override: options.catch_up_max_age,

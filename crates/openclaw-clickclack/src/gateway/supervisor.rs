@@ -30,13 +30,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::GatewayError;
 use super::account::{AccountDeps, BotIdentities, TurnSettings};
 use super::catch_up::Clock;
 use super::commands::MenuCommand;
 use super::engine::{EngineOverrides, ReplyEngine, build_engine};
 use super::metrics::Metrics;
 use super::status::{Lifecycle, StatusBoard};
-use super::{GatewayError, policy_config};
 use crate::accounts::ResolvedAccount;
 use crate::config::{EnvSource, OpenClawConfig};
 use crate::policy::{BotLoopGuard, InboundPolicy};
@@ -86,7 +86,7 @@ pub(crate) fn prepare(
 ) -> Result<AccountSpec, GatewayError> {
     crate::diagnose::require_usable(&account, env)?;
     let engine = build_engine(&account, config, env, overrides)?;
-    let policy = InboundPolicy::new(&policy_config(&account, config))?;
+    let policy = InboundPolicy::new(&account)?;
     let history_limit = config
         .clickclack
         .as_ref()
