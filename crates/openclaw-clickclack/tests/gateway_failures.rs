@@ -379,3 +379,87 @@ async fn a_split_reply_interrupted_after_part_0_resumes_at_part_1() {
     assert_eq!(format!("{}{}", posted[0].body, posted[1].body), big);
     assert_eq!(fx.model.calls_for_message("big question"), 1);
 }
+
+/// Model faults from the testkit's stub, each shorter than the retry window
+/// (→ exactly the real answer) and longer (→ exactly one visible failure).
+#[tokio::test]
+async fn model_faults_shorter_and_longer_than_the_window() {
+    use clickclack_testkit::model_stub::StubFault;
+
+    struct Row {
+        fault: StubFault,
+        /// `None`: the fault lasts 2 calls; `Some`: it outlasts the window.
+        outlasts_window: bool,
+        /// The expected reply body, or the prefix of a visible failure.
+        reply: &'static str,
+    }
+    let rows = [
+        Row {
+            fault: StubFault::Html,
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::Html,
+            outlasts_window: true,
+            reply: "I couldn't answer this: the model provider sent a response that could not be read.",
+        },
+        Row {
+            fault: StubFault::Status(503),
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::Status(429),
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::CloseConnection,
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::CloseConnection,
+            outlasts_window: true,
+            reply: "I couldn't answer this",
+        },
+        Row {
+            fault: StubFault::Delay(Duration::from_millis(200)),
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+    ];
+    for row in rows {
+        let what = format!("{:?} outlasts={}", row.fault, row.outlasts_window);
+        let fx = Fixture::new().await;
+        let options = if row.outlasts_window {
+            fx.model
+                .fail_for(Duration::from_secs(3600), row.fault.clone());
+            short_window(&fx)
+        } else {
+            fx.model.fail_next(2, row.fault.clone());
+            fx.options()
+        };
+        let gateway = fx.start(&fx.model_config("", ""), options).await;
+        let source = fx.post("q");
+        wait_until(&what, WAIT, || fx.replies_to(&source).len() == 1).await;
+        gateway.shutdown().await;
+        let replies = fx.replies_to(&source);
+        assert_eq!(replies.len(), 1, "{what}");
+        assert!(
+            replies[0].body.starts_with(row.reply),
+            "{what}: {}",
+            replies[0].body
+        );
+        if !row.outlasts_window {
+            // A late answer is still the first answer; the other faults cost two calls.
+            let calls = if matches!(row.fault, StubFault::Delay(_)) {
+                1
+            } else {
+                3
+            };
+            assert_eq!(fx.model.calls_for_message("q"), calls, "{what}");
+        }
+    }
+}
