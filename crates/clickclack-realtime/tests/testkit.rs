@@ -480,10 +480,7 @@ async fn max_attempts_ends_the_stream_with_gave_up() {
     let (server, seed, client) = setup().await;
     server.faults().refuse_connections(GUARD);
     let mut stream = builder(client, seed.workspace.id.clone())
-        .backoff(clickclack_realtime::BackoffPolicy {
-            max_attempts: Some(3),
-            ..fast_backoff()
-        })
+        .backoff(fast_backoff().with_max_attempts(Some(3)))
         .start()
         .await
         .expect("start");
@@ -519,10 +516,7 @@ async fn attempts_reset_after_a_healthy_connection() {
     let (server, seed, client) = setup().await;
     for (healthy_after, second_attempt) in [(Duration::ZERO, 1), (Duration::from_secs(3600), 2)] {
         let mut stream = builder(client.clone(), seed.workspace.id.clone())
-            .backoff(clickclack_realtime::BackoffPolicy {
-                healthy_after,
-                ..fast_backoff()
-            })
+            .backoff(fast_backoff().with_healthy_after(healthy_after))
             .start()
             .await
             .expect("start");
@@ -609,11 +603,8 @@ async fn a_token_without_realtime_read_is_refused_for_good() {
 #[tokio::test(start_paused = true)]
 async fn close_1013_waits_the_jittered_delay_on_a_paused_clock() {
     let (server, seed, client) = setup().await;
-    let policy = clickclack_realtime::BackoffPolicy {
-        base: Duration::from_secs(10),
-        cap: Duration::from_secs(60),
-        ..clickclack_realtime::BackoffPolicy::default()
-    };
+    let policy =
+        clickclack_realtime::BackoffPolicy::new(Duration::from_secs(10), Duration::from_secs(60));
     let mut stream = builder(client, seed.workspace.id.clone())
         .backoff(policy)
         .handshake_timeout(Duration::from_secs(3600))

@@ -26,11 +26,7 @@ pub fn client(base_url: &str, token: &str) -> Client {
 
 /// Tiny real backoff durations, so reconnect tests run fast on real sockets.
 pub fn fast_backoff() -> BackoffPolicy {
-    BackoffPolicy {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(40),
-        ..BackoffPolicy::default()
-    }
+    BackoffPolicy::new(Duration::from_millis(5), Duration::from_millis(40))
 }
 
 /// A builder with fast backoff and a short handshake timeout.

@@ -439,10 +439,10 @@ impl AccountDeps {
         let mut builder = RealtimeStream::builder(runtime.client.clone(), workspace.clone())
             .cursor_store(Arc::clone(&self.store))
             .cursor_key(format!("{account_id}.{workspace}"))
-            .backoff(BackoffPolicy {
-                base: Duration::from_millis(self.account.reconnect_ms),
-                ..BackoffPolicy::default()
-            });
+            .backoff(
+                BackoffPolicy::default()
+                    .with_base(Duration::from_millis(self.account.reconnect_ms)),
+            );
         if let Some(c) = &after {
             builder = builder.start_after(c.clone());
         }
