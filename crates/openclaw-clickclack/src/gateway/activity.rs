@@ -93,13 +93,10 @@ impl<'a> ActivityRows<'a> {
             return;
         }
         let turn_id = self.source.id.as_str();
-        let request = CreateMessage {
-            body: body.clone(),
-            nonce: Some(activity_nonce(self.account_id, turn_id, &key)),
-            kind: Some(kind),
-            turn_id: Some(turn_id.to_owned()),
-            ..CreateMessage::default()
-        };
+        let request = CreateMessage::new(body.clone())
+            .with_nonce(activity_nonce(self.account_id, turn_id, &key))
+            .with_kind(kind)
+            .with_turn_id(turn_id);
         let sent = match (&self.source.direct_conversation_id, &self.source.channel_id) {
             (Some(dm), _) => self.client.send_dm(dm, request).await,
             (None, Some(channel)) => self.client.send_message(channel, request).await,
