@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use clickclack_client::{Client, ErrorKind};
 use clickclack_proto::{ChannelId, ConversationId, MessageId, UserId, WorkspaceId, slugify};
-use clickclack_target_parser::Target;
+use clickclack_target_parser::{ParseTargetError, Target};
 
 use crate::errors::ClickClackError;
 use crate::outbound::SendError;
@@ -257,6 +257,11 @@ impl<'a> Resolver<'a> {
                 })
             }
             Target::Channel(name) => Ok(Destination::Channel(self.channel(workspace, name).await?)),
+            // A kind added by a later target-parser: this adapter cannot send to it.
+            other => Err(ClickClackError::Target(ParseTargetError::Unsupported {
+                raw: other.to_string(),
+            })
+            .into()),
         }
     }
 }

@@ -226,6 +226,74 @@ async fn resync_4001_catches_up_the_gap() {
     assert_eq!(fx.replies_to(&gap).len(), 1);
 }
 
+/// A stored cursor ahead of everything the server issued (a server restored
+/// from an older backup): the stream re-anchors at the server's tail, the
+/// gateway follows it backwards, and new messages are answered.
+#[tokio::test]
+async fn a_cursor_ahead_of_the_server_is_re_anchored_and_the_bot_answers() {
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let first = fx.post("before the restore");
+    wait_until("answered", WAIT, || fx.replies_to(&first).len() == 1).await;
+    gateway.shutdown().await;
+
+    let ahead = Cursor::new("cur_7zzzzzzzzzzzzzzzzzzzzzzzzz");
+    let key = format!("default.{}", fx.seed.workspace.id);
+    FileCursorStore::new(fx.state.path())
+        .save(&key, &ahead)
+        .await
+        .expect("save");
+    let gateway = fx.start(&config, fx.options()).await;
+    let live = fx.post("after the restore");
+    wait_until("live answered", WAIT, || fx.replies_to(&live).len() == 1).await;
+    let latest = fx.server.latest_cursor(&fx.seed.workspace.id);
+    wait_until_async("cursor moved back to the server", WAIT, || async {
+        stored_cursor(&fx).await == latest
+    })
+    .await;
+    gateway.shutdown().await;
+    assert!(logs.contains("[default] ClickClack realtime resync"));
+    assert_eq!(
+        fx.replies_to(&first).len(),
+        1,
+        "the old message is not answered again"
+    );
+    assert_eq!(fx.replies_to(&live).len(), 1);
+}
+
+/// A cursor file deleted between two runs: the gap is reported (log, status,
+/// counter), never silent, and the bot goes on answering live messages.
+#[tokio::test]
+async fn a_deleted_cursor_is_reported_loudly_then_the_bot_answers() {
+    let (logs, _guard) = capture_logs();
+    let fx = Fixture::new().await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let first = fx.post("before the deletion");
+    wait_until("answered", WAIT, || fx.replies_to(&first).len() == 1).await;
+    gateway.shutdown().await;
+
+    let key = format!("default.{}", fx.seed.workspace.id);
+    let path = FileCursorStore::new(fx.state.path()).path_for(&key);
+    std::fs::remove_file(&path).expect("cursor file existed");
+    let gateway = fx.start(&config, fx.options()).await;
+    let live = fx.post("after the deletion");
+    wait_until("live answered", WAIT, || fx.replies_to(&live).len() == 1).await;
+    let skipped = gateway
+        .metrics()
+        .account("default")
+        .gaps_skipped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    gateway.shutdown().await;
+    assert!(
+        logs.contains("was lost; started at the server's tail"),
+        "logged"
+    );
+    assert_eq!(skipped, 1, "counted as a skipped gap");
+}
+
 fn two_accounts_config(fx: &Fixture, second_token: &str) -> String {
     fx.model_config(
         &format!(r#"accounts: {{ work: {{ name: "Work", token: "{second_token}" }} }},"#),

@@ -14,7 +14,10 @@ pub const PROVIDER_PREFIXES: [&str; 2] = ["clickclack", "cc"];
 pub const TARGET_HINT: &str = "<channel:name|dm:usr_id|thread:msg_id>";
 
 /// Whether a target is a one-to-one conversation or a shared room.
+///
+/// Non-exhaustive: a later kind of conversation may be added in a minor release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ChatType {
     /// A direct message with one user (`dm:`).
     Direct,
@@ -23,7 +26,10 @@ pub enum ChatType {
 }
 
 /// The kind part of a target: `channel`, `dm` or `thread`.
+///
+/// Non-exhaustive: a later grammar may add a kind in a minor release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum TargetKind {
     /// `channel:<name-or-id>`.
     Channel,
@@ -84,7 +90,12 @@ impl fmt::Display for TargetKind {
 /// Values returned by [`parse`] always hold a non-empty id without
 /// surrounding whitespace; for those, `parse(&target.to_string())` gives the
 /// same target back.
+///
+/// Non-exhaustive: a later grammar may add a kind in a minor release, so a
+/// `match` outside this crate needs a `_` arm. Build one with
+/// [`Target::channel`], [`Target::dm`], [`Target::thread`] or [`Target::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Target {
     /// A channel, by name (`general`) or by id (`chn_…`).
     Channel(String),
@@ -104,6 +115,29 @@ impl Target {
             TargetKind::Dm => Self::Dm(id),
             TargetKind::Thread => Self::Thread(id),
         }
+    }
+
+    /// A channel target, by name or `chn_` id (not validated).
+    ///
+    /// ```
+    /// # use clickclack_target_parser::Target;
+    /// assert_eq!(Target::channel("general").to_string(), "channel:general");
+    /// ```
+    #[must_use]
+    pub fn channel(name_or_id: impl Into<String>) -> Self {
+        Self::Channel(name_or_id.into())
+    }
+
+    /// A DM target to a **user** id (not validated).
+    #[must_use]
+    pub fn dm(user_id: impl Into<String>) -> Self {
+        Self::Dm(user_id.into())
+    }
+
+    /// A thread target by its **root message** id (not validated).
+    #[must_use]
+    pub fn thread(root_message_id: impl Into<String>) -> Self {
+        Self::Thread(root_message_id.into())
     }
 
     /// Parses a target string; see [`parse`].

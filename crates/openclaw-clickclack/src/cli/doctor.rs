@@ -454,6 +454,13 @@ async fn default_to(
                 Some("set defaultTo to thread:<id of an existing root message>".to_owned()),
             ),
         },
+        other => report.fail(
+            DEFAULT_TO,
+            format!("Unsupported ClickClack target: {other}"),
+            Some(
+                "set defaultTo to channel:<name|chn_id>, dm:<usr_id> or thread:<msg_id>".to_owned(),
+            ),
+        ),
     }
 }
 

@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use clickclack_client::{Backoff, Client};
 use clickclack_proto::{Cursor, WorkspaceId};
-use clickclack_realtime::{Backfill, BackoffPolicy, CursorStore, RealtimeItem, RealtimeStream};
+use clickclack_realtime::{
+    Backfill, BackoffPolicy, CursorStore, RealtimeItem, RealtimeStream, ResyncReason,
+};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -150,6 +152,20 @@ impl Position {
         self.catch_up_until
             .as_ref()
             .is_none_or(|until| cursor <= until)
+    }
+
+    /// Follows a re-anchored stream: when the anchor sorts before what was
+    /// already submitted (a cursor ahead of the server, e.g. after the server
+    /// was restored from an older backup), later events must not be dropped
+    /// as "already submitted", so the position moves back to the anchor.
+    fn follow_anchor(&mut self, anchor: &Cursor) {
+        if self
+            .last_submitted
+            .as_ref()
+            .is_some_and(|last| anchor < last)
+        {
+            self.last_submitted = Some(anchor.clone());
+        }
     }
 
     fn extend_catch_up(&mut self, until: Option<Cursor>) {
@@ -519,8 +535,17 @@ impl AccountDeps {
                     anchor,
                 }) => {
                     AccountMetrics::bump(&self.metrics.resyncs);
-                    tracing::warn!(account = %account_id, anchor = %anchor,
-                        "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
+                    if let ResyncReason::CursorLost { location } = &reason {
+                        AccountMetrics::bump(&self.metrics.gaps_skipped);
+                        let message = format!(
+                            "cursor {location} was lost; started at the server's tail, so messages that arrived while the gateway was down are not answered"
+                        );
+                        tracing::error!(account = %account_id, anchor = %anchor, "[{account_id}] ClickClack {message}");
+                    } else {
+                        tracing::warn!(account = %account_id, anchor = %anchor,
+                            "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
+                    }
+                    pos.follow_anchor(&anchor);
                     self.catch_up_gap(&scheduler, runtime, &mut pos, previous, anchor)
                         .await
                 }
