@@ -1,8 +1,8 @@
 //! `cargo xtask chaos [--minutes N] [--seed S] [--accounts N]`: the chaos
 //! suite against a real `openclaw-clickclack gateway` process, which is
-//! killed (SIGKILL) and restarted with its persisted state directory while
-//! the testkit's faults fire, and the model in front of it has outages
-//! (503, slow, refused, HTML 200). Prints the figures; fails unless lost = 0,
+//! killed (SIGKILL) or stopped (SIGTERM) and restarted with its persisted
+//! state directory while the testkit's faults fire, and the testkit's model
+//! stub has outages (503, slow, refused, HTML 200, connections cut). Prints the figures; fails unless lost = 0,
 //! duplicated = 0, silent = 0 (every human message has exactly one bot reply:
 //! an answer or a visible failure), no reply to a message older than
 //! `catchUpMaxAge`, and every account is ready again. A failing seed is printed for replay.
@@ -282,6 +282,31 @@ impl GatewayControl for Process {
         if let Some(mut child) = self.child.take() {
             let _ = child.start_kill();
             let _ = child.wait().await;
+        }
+        self.metrics = None;
+    }
+
+    async fn terminate(&mut self) {
+        let (r, s) = self.scrape().await;
+        self.totals.0 += r;
+        self.totals.1 += s;
+        let _ = self.max_rss();
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
+                // SAFETY: `kill` only sends a signal to our own child process.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+            // The gateway's grace is 10 s, plus 2 s to cut: more is a hang.
+            if tokio::time::timeout(Duration::from_secs(15), child.wait())
+                .await
+                .is_err()
+            {
+                println!("chaos: the gateway ignored SIGTERM for 15 s; killing it");
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
         }
         self.metrics = None;
     }

@@ -17,219 +17,92 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clickclack_proto::{ChannelId, ConversationId, Cursor, MessageId, WorkspaceId};
 use clickclack_realtime::{CursorStore, FileCursorStore};
-use clickclack_testkit::model_stub::{ModelStub, StubReply, echo_reply};
+use clickclack_testkit::model_stub::{ModelStub, StubFault};
 use clickclack_testkit::{BotSpec, RawResponse, TestBot, TestServer, TestUser};
 use openclaw_clickclack::nonce::reply_nonce;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// The start of every visible failure reply of the gateway.
 pub const FAILURE_REPLY_PREFIX: &str = "I couldn't answer this";
 
-/// What the chaos model does right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ModelMode {
-    /// Echo the question (with its tag).
-    Answer,
-    /// HTTP 503 from the model.
-    Unavailable,
-    /// Answer after this delay.
-    Slow(Duration),
-    /// Nothing listens: connections are refused.
-    Refused,
-    /// A proxy's HTML page with status 200.
-    Html,
-}
-
-#[derive(Debug)]
-struct ModelState {
-    mode: ModelMode,
-    until: Instant,
-}
-
-impl ModelState {
-    fn current(&self) -> ModelMode {
-        if Instant::now() < self.until {
-            self.mode
-        } else {
-            ModelMode::Answer
-        }
-    }
-}
-
-/// The model the gateway talks to during chaos: an echo [`ModelStub`]
-/// behind a small TCP gate on a fixed port. Faults: 503s and slow answers
-/// (in the stub), refused connections and HTML-200 pages (in the gate).
+/// The model the gateway talks to during chaos: the testkit's echo
+/// [`ModelStub`] with its own fault programming — 503 bodies, 200 HTML pages,
+/// late answers, connections cut without a response (`fail_for`) and a port
+/// that stops listening (`stop_listening` / `resume_listening`).
 pub struct ChaosModel {
-    stub: ModelStub,
-    addr: SocketAddr,
-    state: Arc<Mutex<ModelState>>,
-    gate: JoinHandle<()>,
+    stub: Arc<ModelStub>,
+    resume: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl ChaosModel {
-    /// Starts the stub and its gate on `127.0.0.1:<free port>`.
+    /// Starts the echo stub on `127.0.0.1:<free port>`.
     pub async fn start() -> Result<ChaosModel, String> {
-        let state = Arc::new(Mutex::new(ModelState {
-            mode: ModelMode::Answer,
-            until: Instant::now(),
-        }));
-        let for_stub = Arc::clone(&state);
-        let stub = ModelStub::start_with(move |request| {
-            let mode = lock(&for_stub).current();
-            Box::pin(async move {
-                match mode {
-                    ModelMode::Unavailable => StubReply::Status(503),
-                    ModelMode::Slow(delay) => {
-                        tokio::time::sleep(delay).await;
-                        StubReply::Text(echo_reply(&request))
-                    }
-                    _ => StubReply::Text(echo_reply(&request)),
-                }
-            })
-        })
-        .await;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("model gate: {e}"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("model gate: {e}"))?;
-        let gate = tokio::spawn(gate_loop(listener, stub.addr(), Arc::clone(&state)));
         Ok(ChaosModel {
-            stub,
-            addr,
-            state,
-            gate,
+            stub: Arc::new(ModelStub::start().await),
+            resume: Mutex::new(None),
         })
     }
 
     /// The provider `baseUrl` (`http://127.0.0.1:PORT/v1`).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        self.stub.base_url()
     }
 
-    /// Completions the stub answered (or failed) so far.
+    /// Completions the stub received so far (faulted ones included).
     pub fn calls(&self) -> u64 {
         self.stub.request_count()
     }
 
-    fn set(&self, mode: ModelMode, for_: Duration) {
-        *lock(&self.state) = ModelState {
-            mode,
-            until: Instant::now() + for_,
-        };
+    /// Every call during `for_` gets `fault`.
+    fn fail_for(&self, for_: Duration, fault: StubFault) {
+        self.stub.fail_for(for_, fault);
+    }
+
+    /// Nothing listens on the model's port during `for_` (connections are
+    /// refused, open ones cut); then it listens again on the same port.
+    fn refuse_for(&self, for_: Duration) {
+        self.stub.stop_listening();
+        let stub = Arc::clone(&self.stub);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(for_).await;
+            // The port was ours a moment ago; retry if the OS is slow to free it.
+            while stub.resume_listening().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        if let Some(old) = lock(&self.resume).replace(task) {
+            old.abort();
+        }
     }
 
     /// Back to answering.
-    pub fn clear(&self) {
-        self.set(ModelMode::Answer, Duration::ZERO);
+    pub async fn clear(&self) {
+        self.stub.clear_faults();
+        if let Some(task) = lock(&self.resume).take() {
+            task.abort();
+        }
+        while self.stub.resume_listening().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
 impl Drop for ChaosModel {
     fn drop(&mut self) {
-        self.gate.abort();
+        if let Some(task) = lock(&self.resume).take() {
+            task.abort();
+        }
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Accepts on `listener` and forwards to the stub, or refuses (the
-/// listener is closed meanwhile and every forwarded connection cut), or
-/// answers an HTML page. Re-binds the same address after a refusal.
-async fn gate_loop(listener: TcpListener, stub: SocketAddr, state: Arc<Mutex<ModelState>>) {
-    let addr = listener.local_addr().ok();
-    let mut listener = Some(listener);
-    let mut conns: Vec<JoinHandle<()>> = Vec::new();
-    let mut last_mode = ModelMode::Answer;
-    loop {
-        let mode = lock(&state).current();
-        if mode != last_mode && matches!(mode, ModelMode::Refused | ModelMode::Html) {
-            // Pooled connections would hide the fault: cut them.
-            for c in conns.drain(..) {
-                c.abort();
-            }
-        }
-        last_mode = mode;
-        conns.retain(|c| !c.is_finished());
-        if mode == ModelMode::Refused {
-            listener = None;
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        }
-        let Some(l) = &listener else {
-            let Some(addr) = addr else { return };
-            match TcpListener::bind(addr).await {
-                Ok(l) => listener = Some(l),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-            continue;
-        };
-        let accepted = tokio::time::timeout(Duration::from_millis(50), l.accept()).await;
-        let Ok(Ok((mut client, _))) = accepted else {
-            continue;
-        };
-        let html = mode == ModelMode::Html;
-        conns.push(tokio::spawn(async move {
-            if html {
-                let _ = answer_html(&mut client).await;
-                return;
-            }
-            if let Ok(mut upstream) = TcpStream::connect(stub).await {
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            }
-        }));
-    }
-}
-
-/// Reads one HTTP request and answers a 200 HTML page, then closes.
-async fn answer_html(client: &mut TcpStream) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 64 * 1024 {
-            return Ok(());
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + length {
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = "<html><body><h1>502 Bad Gateway</h1><p>upstream is restarting</p></body></html>";
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    client.write_all(response.as_bytes()).await?;
-    client.shutdown().await
 }
 
 /// What one chaos run does.
@@ -262,8 +135,11 @@ pub struct Plan {
 pub trait GatewayControl {
     /// Starts the gateway (returns once it runs, not necessarily ready).
     fn start(&mut self) -> impl Future<Output = Result<(), String>>;
-    /// Stops it abruptly, without committing anything more.
+    /// Stops it abruptly, without committing anything more (SIGKILL).
     fn crash(&mut self) -> impl Future<Output = ()>;
+    /// Stops it gracefully (SIGTERM): intake stops, in-flight turns get the
+    /// grace, the rest is replayed after the restart.
+    fn terminate(&mut self) -> impl Future<Output = ()>;
     /// Whether it runs.
     fn is_running(&self) -> bool;
     /// Whether every account is `ready`.
@@ -550,6 +426,8 @@ enum Fault {
         prefix: &'static str,
     },
     Restart {
+        /// SIGTERM (graceful shutdown within the grace) instead of SIGKILL.
+        graceful: bool,
         down: Duration,
         /// Done to one account's cursor file while the gateway is down.
         cursor: Option<CursorFault>,
@@ -565,6 +443,9 @@ enum Fault {
     ModelRefused(Duration),
     /// A proxy in front of the model answers 200 with an HTML page for a while.
     ModelHtml(Duration),
+    /// The model's connections are cut without a response for a while (a
+    /// timeout or reset as the gateway sees it).
+    ModelCut(Duration),
     /// ClickClack answers 200 with a body that is not its JSON.
     RestGarbage {
         method: &'static str,
@@ -620,11 +501,15 @@ impl Fault {
             Fault::Burst { status, .. } => format!("burst-{status}"),
             Fault::Delay { .. } => "delay".into(),
             Fault::LoseResponse { .. } => "lost-response".into(),
-            Fault::Restart { .. } => "restart".into(),
+            Fault::Restart {
+                graceful: false, ..
+            } => "sigkill-restart".into(),
+            Fault::Restart { graceful: true, .. } => "sigterm-restart".into(),
             Fault::Model503(_) => "model-503".into(),
             Fault::ModelSlow { .. } => "model-slow".into(),
             Fault::ModelRefused(_) => "model-refused".into(),
             Fault::ModelHtml(_) => "model-html-200".into(),
+            Fault::ModelCut(_) => "model-cut".into(),
             Fault::RestGarbage { .. } => "rest-200-garbage".into(),
         }
     }
@@ -636,8 +521,9 @@ fn pick_fault(rng: &mut fastrand::Rng, restarts: bool, model: bool) -> Fault {
     let ms = |rng: &mut fastrand::Rng, lo: u64, hi: u64| Duration::from_millis(rng.u64(lo..=hi));
     if model && rng.u32(0..100) < 30 {
         // Model and proxy faults, shorter than the gateway's retry window.
-        return match rng.u32(0..5) {
+        return match rng.u32(0..6) {
             0 => Fault::Model503(ms(rng, 1000, 8000)),
+            5 => Fault::ModelCut(ms(rng, 500, 4000)),
             1 => Fault::ModelSlow {
                 delay: ms(rng, 1000, 4000),
                 for_: ms(rng, 2000, 8000),
@@ -687,6 +573,7 @@ fn pick_fault(rng: &mut fastrand::Rng, restarts: bool, model: bool) -> Fault {
                 prefix: SEND_PREFIXES[rng.usize(0..3)],
             },
             _ if restarts => Fault::Restart {
+                graceful: rng.u32(0..3) == 0,
                 down: ms(rng, 100, 2500),
                 cursor: match rng.u32(0..6) {
                     0 => Some(CursorFault::Ahead),
@@ -892,22 +779,27 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             Fault::LoseResponse { prefix } => faults.lose_next_response("POST", prefix),
             Fault::Model503(d) => {
                 if let Some(m) = self.model {
-                    m.set(ModelMode::Unavailable, *d);
+                    m.fail_for(*d, StubFault::Status(503));
                 }
             }
             Fault::ModelSlow { delay, for_ } => {
                 if let Some(m) = self.model {
-                    m.set(ModelMode::Slow(*delay), *for_);
+                    m.fail_for(*for_, StubFault::Delay(*delay));
                 }
             }
             Fault::ModelRefused(d) => {
                 if let Some(m) = self.model {
-                    m.set(ModelMode::Refused, *d);
+                    m.refuse_for(*d);
                 }
             }
             Fault::ModelHtml(d) => {
                 if let Some(m) = self.model {
-                    m.set(ModelMode::Html, *d);
+                    m.fail_for(*d, StubFault::Html);
+                }
+            }
+            Fault::ModelCut(d) => {
+                if let Some(m) = self.model {
+                    m.fail_for(*d, StubFault::CloseConnection);
                 }
             }
             Fault::RestGarbage { method, prefix, n } => faults.respond_next_n(
@@ -918,12 +810,20 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                     .header("content-type", "text/html")
                     .body("<html><body>proxy error page</body></html>"),
             ),
-            Fault::Restart { down, cursor } => {
+            Fault::Restart {
+                graceful,
+                down,
+                cursor,
+            } => {
                 if restart_at.is_some() || !self.gateway.is_running() {
                     return;
                 }
                 self.sample_rss();
-                self.gateway.crash().await;
+                if *graceful {
+                    self.gateway.terminate().await;
+                } else {
+                    self.gateway.crash().await;
+                }
                 self.report.restarts += 1;
                 *restart_at = Some(Instant::now() + *down);
                 if let Some(cursor) = cursor {
@@ -1155,7 +1055,7 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 }
                 self.server.faults().clear();
                 if let Some(m) = self.model {
-                    m.clear();
+                    m.clear().await;
                 }
                 self.stale_phase().await?;
                 stale_done = true;
@@ -1197,7 +1097,7 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
         // Calm: no more faults; the gateway must recover on its own.
         self.server.faults().clear();
         if let Some(m) = self.model {
-            m.clear();
+            m.clear().await;
         }
         if restart_at.take().is_some() || !self.gateway.is_running() {
             self.gateway.start().await?;

@@ -89,7 +89,7 @@ fn history(
         History::ForwardFrom(seq) => PageRequest::after(seq),
         History::BackwardFromNewest => PageRequest::latest(),
     }
-    .limit(page_size);
+    .with_limit(page_size);
     let forward = matches!(direction, History::ForwardFrom(_));
     paginate(first, move |req: PageRequest| {
         let client = client.clone();
@@ -107,7 +107,7 @@ fn history(
                     .max()
                     .or(page.newest_seq)
                     .filter(|_| page.has_newer)
-                    .map(|seq| PageRequest::after(seq).limit(page_size));
+                    .map(|seq| PageRequest::after(seq).with_limit(page_size));
                 Ok((page.messages, next))
             } else {
                 let next = page
@@ -117,7 +117,7 @@ fn history(
                     .min()
                     .or(page.oldest_seq)
                     .filter(|_| page.has_older)
-                    .map(|seq| PageRequest::before(seq).limit(page_size));
+                    .map(|seq| PageRequest::before(seq).with_limit(page_size));
                 let mut items = page.messages;
                 items.reverse();
                 Ok((items, next))

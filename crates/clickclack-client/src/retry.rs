@@ -95,8 +95,12 @@ impl RetryPolicy {
 }
 
 /// How safe it is to repeat a request; the client stores it in the request's
-/// extensions. Without it, the method decides (`GET`/`HEAD`/`PUT` are safe).
+/// extensions (inside [`RequestMeta`]), where a custom tower layer can read it.
+/// Without it, the method decides (`GET`/`HEAD`/`PUT` are safe).
+///
+/// Non-exhaustive: a later release may add a finer class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Idempotency {
     /// Repeating has no extra effect.
     Safe,
@@ -107,8 +111,14 @@ pub enum Idempotency {
     Unsafe,
 }
 
-/// Per-call data the client attaches to each request.
+/// Per-call data the client attaches to each request's extensions.
+///
+/// Only the client creates it; a custom tower layer (see
+/// [`ClientBuilder::layer`](crate::ClientBuilder::layer)) may read it with
+/// `request.extensions().get::<RequestMeta>()`. Non-exhaustive: a later
+/// release may attach more.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct RequestMeta {
     /// How safe a retry is.
     pub idempotency: Idempotency,

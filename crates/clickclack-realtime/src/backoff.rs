@@ -11,7 +11,20 @@ use std::time::Duration;
 /// lose the server at the same moment does not reconnect in lock-step.
 /// The attempt counter resets once a connection has stayed up for
 /// [`BackoffPolicy::healthy_after`].
+///
+/// Non-exhaustive: start from [`BackoffPolicy::new`] or `default()` and use the
+/// `with_*` setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use clickclack_realtime::BackoffPolicy;
+///
+/// let policy = BackoffPolicy::new(Duration::from_millis(200), Duration::from_secs(10))
+///     .with_max_attempts(Some(20));
+/// assert_eq!(policy.ceiling(1), Duration::from_millis(200));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackoffPolicy {
     /// Upper bound of the first delay.
     pub base: Duration,
@@ -36,6 +49,41 @@ impl Default for BackoffPolicy {
 }
 
 impl BackoffPolicy {
+    /// Delays from `base` (upper bound of the first) up to `cap`; the other
+    /// settings keep their defaults (reset after 30 s up, retry forever).
+    pub fn new(base: Duration, cap: Duration) -> Self {
+        Self {
+            base,
+            cap,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the upper bound of the first delay.
+    pub fn with_base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// Sets the longest delay.
+    pub fn with_cap(mut self, cap: Duration) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// Sets how long a connection must stay open to reset the attempt counter.
+    pub fn with_healthy_after(mut self, healthy_after: Duration) -> Self {
+        self.healthy_after = healthy_after;
+        self
+    }
+
+    /// Sets the number of consecutive failed attempts after which the stream
+    /// gives up (`None`: retry forever).
+    pub fn with_max_attempts(mut self, max_attempts: Option<u32>) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
     /// The shared jitter arithmetic of the REST client.
     fn curve(&self) -> clickclack_client::Backoff {
         clickclack_client::Backoff::new(self.base, self.cap)

@@ -167,9 +167,7 @@ fn classify(failure: HandshakeFailure, target: &WsTarget, max_retry_after: Durat
             )
             .then(|| headers.get(http::header::RETRY_AFTER))
             .flatten()
-            .and_then(|v| {
-                clickclack_client::retry::parse_retry_after(v, std::time::SystemTime::now())
-            })
+            .and_then(|v| clickclack_client::parse_retry_after(v, std::time::SystemTime::now()))
             .map(|after| after.min(max_retry_after));
             DialError::Retry {
                 reason: format!("upgrade refused: {err}"),

@@ -12,7 +12,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Ping cadence and the silence that counts as a dead connection.
+///
+/// Non-exhaustive: build one with [`HeartbeatPolicy::new`] or `default()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeartbeatPolicy {
     /// How often to send a ping (default 20 s).
     pub ping_interval: Duration,
@@ -30,6 +33,15 @@ impl Default for HeartbeatPolicy {
 }
 
 impl HeartbeatPolicy {
+    /// Pings every `ping_interval`; `dead_after` silent intervals (at least
+    /// one) make the connection dead.
+    pub fn new(ping_interval: Duration, dead_after: u32) -> Self {
+        Self {
+            ping_interval,
+            dead_after,
+        }
+    }
+
     /// The silence after which the connection is dead.
     pub fn silence_limit(&self) -> Duration {
         self.ping_interval.saturating_mul(self.dead_after.max(1))

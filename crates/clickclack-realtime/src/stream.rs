@@ -281,10 +281,7 @@ impl RealtimeStreamBuilder {
 
     /// Ping every `interval`; the connection is dead after `dead_after` silent intervals.
     pub fn ping_interval(mut self, interval: Duration, dead_after: u32) -> Self {
-        self.options.heartbeat = HeartbeatPolicy {
-            ping_interval: interval,
-            dead_after,
-        };
+        self.options.heartbeat = HeartbeatPolicy::new(interval, dead_after);
         self
     }
 
@@ -449,5 +446,25 @@ mod tests {
         check::<RealtimeItem>();
         check::<Error>();
         check::<RealtimeStreamBuilder>();
+        check::<crate::BackoffPolicy>();
+        check::<crate::HeartbeatPolicy>();
+        check::<crate::RealtimeOptions>();
+        check::<crate::Stats>();
+        check::<crate::ConnectionState>();
+        check::<crate::ResyncReason>();
+        check::<crate::ReconnectCause>();
+        check::<crate::AuthMode>();
+        check::<crate::Backfill>();
+        check::<crate::CursorStoreError>();
+        check::<crate::MemoryCursorStore>();
+        check::<crate::FileCursorStore>();
+        check::<crate::InvalidUrl>();
+    }
+
+    #[test]
+    fn errors_are_std_errors_with_their_source() {
+        let api = clickclack_client::Error::new(clickclack_client::ErrorKind::Unauthorized);
+        let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::Api(api));
+        assert!(err.source().is_some(), "the client error is the source");
     }
 }

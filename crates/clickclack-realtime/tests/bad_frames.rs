@@ -19,7 +19,7 @@ use proptest::test_runner::{Config, TestRunner};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
-use support::raw_ws::{Accept, handshake};
+use support::raw_ws::{Accept, event_json, frame, handshake, header};
 use support::*;
 
 fn cases(default: u32) -> u32 {
@@ -27,29 +27,6 @@ fn cases(default: u32) -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// An unmasked server frame header for `len` payload bytes.
-fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
-    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-    match len {
-        n if n < 126 => out.push(n as u8),
-        n if n <= u64::from(u16::MAX) => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-    }
-    out
-}
-
-fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = header(fin, opcode, payload.len() as u64);
-    out.extend_from_slice(payload);
-    out
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
@@ -92,21 +69,6 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(payload, fragments)| Step::Event { payload, fragments }),
         1 => prop::collection::vec(any::<u8>(), 0..125).prop_map(Step::Ping),
     ]
-}
-
-fn event_json(n: u64, payload: Option<&serde_json::Value>) -> String {
-    let good = serde_json::json!({ "message_id": format!("msg_{n:010}"), "author_id": "usr_raw" });
-    serde_json::json!({
-        "id": format!("evt_{n:010}"),
-        "cursor": format!("cur_{n:010}"),
-        "type": "message.created",
-        "workspace_id": "wsp_raw",
-        "channel_id": "chn_raw",
-        "seq": n,
-        "created_at": "2026-05-08T12:00:00.123456789Z",
-        "payload": payload.unwrap_or(&good),
-    })
-    .to_string()
 }
 
 /// Encodes the steps; returns the bytes and the cursors of the events in order.

@@ -11,24 +11,8 @@ use clickclack_realtime::{
     ConnectionState, CursorStore, CursorStoreError, Error, FileCursorStore, RealtimeItem,
     ResyncReason,
 };
-use clickclack_testkit::{Seed, TestServer};
 
 use support::*;
-
-async fn setup() -> (TestServer, Seed, clickclack_client::Client) {
-    let server = TestServer::start().await;
-    let seed = server.seed();
-    let client = client(&server.base_url(), &seed.bot.token);
-    (server, seed, client)
-}
-
-fn post(server: &TestServer, seed: &Seed, body: &str) -> String {
-    server
-        .post_message(&seed.owner.user.id, &seed.general.id, body)
-        .id
-        .as_str()
-        .to_owned()
-}
 
 const KEY: &str = "acct.wsp";
 

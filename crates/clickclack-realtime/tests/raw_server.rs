@@ -15,40 +15,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use support::raw_ws::{Accept, handshake};
+use support::raw_ws::{Accept, event_json, frame, handshake};
 use support::*;
-
-/// An unmasked server frame.
-fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(n as u8),
-        n if n <= u16::MAX as usize => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(payload);
-    out
-}
-
-fn event_json(n: u64) -> String {
-    serde_json::json!({
-        "id": format!("evt_{n:010}"),
-        "cursor": format!("cur_{n:010}"),
-        "type": "message.created",
-        "workspace_id": "wsp_raw",
-        "channel_id": "chn_raw",
-        "seq": n,
-        "created_at": "2026-05-08T12:00:00.123456789Z",
-        "payload": { "message_id": format!("msg_{n:010}"), "author_id": "usr_raw" }
-    })
-    .to_string()
-}
 
 async fn listener() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -111,11 +79,11 @@ async fn malformed_frames_are_reported_and_skipped() {
         };
         handshake(&mut sock, Accept::Correct).await;
         let mut out = Vec::new();
-        out.extend(frame(0x1, b"this is not json"));
-        out.extend(frame(0x2, b"\x00\x01binary"));
-        out.extend(frame(0x1, &[0xff, 0xfe, 0xfd])); // invalid UTF-8
-        out.extend(frame(0x1, b"[1,2,3]")); // JSON, but not an event
-        out.extend(frame(0x1, event_json(1).as_bytes()));
+        out.extend(frame(true, 0x1, b"this is not json"));
+        out.extend(frame(true, 0x2, b"\x00\x01binary"));
+        out.extend(frame(true, 0x1, &[0xff, 0xfe, 0xfd])); // invalid UTF-8
+        out.extend(frame(true, 0x1, b"[1,2,3]")); // JSON, but not an event
+        out.extend(frame(true, 0x1, event_json(1, None).as_bytes()));
         let _ = sock.write_all(&out).await;
         // Hold the socket open until the client goes away.
         let mut buf = [0u8; 64];
@@ -170,13 +138,8 @@ async fn a_wrong_accept_key_is_refused_and_retried() {
         .start()
         .await
         .expect("start");
-    match next_item(&mut stream).await {
-        Some(Ok(RealtimeItem::Reconnecting {
-            cause: ReconnectCause::ConnectFailed(reason),
-            ..
-        })) => assert!(reason.contains("Sec-WebSocket-Accept"), "{reason}"),
-        other => panic!("expected a refused handshake, got {other:?}"),
-    }
+    let reason = connect_failure(&mut stream).await;
+    assert!(reason.contains("Sec-WebSocket-Accept"), "{reason}");
     next_connected(&mut stream).await;
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }
@@ -196,13 +159,8 @@ async fn a_handshake_that_never_answers_times_out() {
         .start()
         .await
         .expect("start");
-    match next_item(&mut stream).await {
-        Some(Ok(RealtimeItem::Reconnecting {
-            cause: ReconnectCause::ConnectFailed(reason),
-            ..
-        })) => assert!(reason.contains("timed out"), "{reason}"),
-        other => panic!("expected a handshake timeout, got {other:?}"),
-    }
+    let reason = connect_failure(&mut stream).await;
+    assert!(reason.contains("timed out"), "{reason}");
 }
 
 #[tokio::test]
@@ -220,7 +178,7 @@ async fn a_slow_consumer_pushes_back_on_the_server() {
         let mut n = 0u64;
         loop {
             n += 1;
-            let bytes = frame(0x1, event_json(n).as_bytes());
+            let bytes = frame(true, 0x1, event_json(n, None).as_bytes());
             let mut off = 0;
             while off < bytes.len() {
                 // `write` is cancel-safe: a timed-out call wrote nothing.
@@ -287,13 +245,8 @@ async fn an_https_base_url_speaks_tls_and_a_failed_tls_handshake_is_retried() {
         .start()
         .await
         .expect("start");
-    match next_item(&mut stream).await {
-        Some(Ok(RealtimeItem::Reconnecting {
-            cause: ReconnectCause::ConnectFailed(reason),
-            ..
-        })) => assert!(reason.contains("TLS"), "{reason}"),
-        other => panic!("expected a TLS failure, got {other:?}"),
-    }
+    let reason = connect_failure(&mut stream).await;
+    assert!(reason.contains("TLS"), "{reason}");
     // 0x16: a TLS handshake record (ClientHello), not plain HTTP.
     assert_eq!(seen.recv().await, Some(0x16));
 }

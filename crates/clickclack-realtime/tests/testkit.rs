@@ -8,25 +8,21 @@ use std::time::Duration;
 use clickclack_client::ErrorKind;
 use clickclack_proto::Cursor;
 use clickclack_realtime::{
-    Error, FileCursorStore, MemoryCursorStore, RealtimeItem, ReconnectCause, ResyncReason,
+    Error, FileCursorStore, MemoryCursorStore, RealtimeItem, RealtimeStream, ReconnectCause,
+    ResyncReason,
 };
-use clickclack_testkit::{Seed, TestServer};
+use clickclack_testkit::Seed;
 
 use support::*;
 
-async fn setup() -> (TestServer, Seed, clickclack_client::Client) {
-    let server = TestServer::start().await;
-    let seed = server.seed();
-    let client = client(&server.base_url(), &seed.bot.token);
-    (server, seed, client)
-}
-
-fn post(server: &TestServer, seed: &Seed, body: &str) -> String {
-    server
-        .post_message(&seed.owner.user.id, &seed.general.id, body)
-        .id
-        .as_str()
-        .to_owned()
+/// A stream with the default settings, started and connected.
+async fn live_stream(client: clickclack_client::Client, seed: &Seed) -> RealtimeStream {
+    let mut stream = builder(client, seed.workspace.id.clone())
+        .start()
+        .await
+        .expect("start");
+    next_connected(&mut stream).await;
+    stream
 }
 
 #[tokio::test]
@@ -76,11 +72,7 @@ async fn fresh_start_anchors_at_tail_then_replays_and_goes_live() {
 async fn abrupt_drops_during_a_burst_deliver_every_event_once_in_order() {
     let (server, seed, client) = setup().await;
     let server = Arc::new(server);
-    let mut stream = builder(client, seed.workspace.id.clone())
-        .start()
-        .await
-        .expect("start");
-    next_connected(&mut stream).await;
+    let mut stream = live_stream(client, &seed).await;
     let producer = {
         let server = Arc::clone(&server);
         let seed_owner = seed.owner.user.id.clone();
@@ -202,11 +194,7 @@ async fn close_4001_from_a_pruned_cursor_resyncs_then_goes_live() {
 #[tokio::test]
 async fn close_1008_on_revoke_is_terminal_without_reconnects() {
     let (server, seed, client) = setup().await;
-    let mut stream = builder(client, seed.workspace.id.clone())
-        .start()
-        .await
-        .expect("start");
-    next_connected(&mut stream).await;
+    let mut stream = live_stream(client, &seed).await;
     server.revoke_token(&seed.bot.token_id);
     match next_item(&mut stream).await {
         Some(Err(Error::AccessRevoked { code, reason })) => {
@@ -280,11 +268,7 @@ async fn the_bearer_subprotocol_also_authenticates() {
 #[tokio::test]
 async fn an_uncommitted_event_is_redelivered_after_a_reconnect() {
     let (server, seed, client) = setup().await;
-    let mut stream = builder(client, seed.workspace.id.clone())
-        .start()
-        .await
-        .expect("start");
-    next_connected(&mut stream).await;
+    let mut stream = live_stream(client, &seed).await;
     let ids: Vec<String> = (0..3)
         .map(|i| post(&server, &seed, &format!("m{i}")))
         .collect();
@@ -307,11 +291,7 @@ async fn an_uncommitted_event_is_redelivered_after_a_reconnect() {
 #[tokio::test]
 async fn a_committed_event_is_not_redelivered_after_a_reconnect() {
     let (server, seed, client) = setup().await;
-    let mut stream = builder(client, seed.workspace.id.clone())
-        .start()
-        .await
-        .expect("start");
-    next_connected(&mut stream).await;
+    let mut stream = live_stream(client, &seed).await;
     let a = post(&server, &seed, "a");
     let event = next_event(&mut stream).await;
     assert_eq!(message_id(&event), a);
@@ -404,11 +384,7 @@ async fn pings_keep_an_idle_connection_alive() {
 #[tokio::test]
 async fn ephemeral_events_pass_through() {
     let (server, seed, client) = setup().await;
-    let mut stream = builder(client, seed.workspace.id.clone())
-        .start()
-        .await
-        .expect("start");
-    next_connected(&mut stream).await;
+    let mut stream = live_stream(client, &seed).await;
     for _ in 0..2 {
         server.publish_ephemeral(
             &seed.workspace.id,
@@ -426,11 +402,7 @@ async fn ephemeral_events_pass_through() {
 #[tokio::test]
 async fn next_event_is_cancel_safe_in_select() {
     let (server, seed, client) = setup().await;
-    let mut stream = builder(client, seed.workspace.id.clone())
-        .start()
-        .await
-        .expect("start");
-    next_connected(&mut stream).await;
+    let mut stream = live_stream(client, &seed).await;
     let posted: Vec<String> = (0..50)
         .map(|i| post(&server, &seed, &format!("c{i}")))
         .collect();
@@ -508,10 +480,7 @@ async fn max_attempts_ends_the_stream_with_gave_up() {
     let (server, seed, client) = setup().await;
     server.faults().refuse_connections(GUARD);
     let mut stream = builder(client, seed.workspace.id.clone())
-        .backoff(clickclack_realtime::BackoffPolicy {
-            max_attempts: Some(3),
-            ..fast_backoff()
-        })
+        .backoff(fast_backoff().with_max_attempts(Some(3)))
         .start()
         .await
         .expect("start");
@@ -547,10 +516,7 @@ async fn attempts_reset_after_a_healthy_connection() {
     let (server, seed, client) = setup().await;
     for (healthy_after, second_attempt) in [(Duration::ZERO, 1), (Duration::from_secs(3600), 2)] {
         let mut stream = builder(client.clone(), seed.workspace.id.clone())
-            .backoff(clickclack_realtime::BackoffPolicy {
-                healthy_after,
-                ..fast_backoff()
-            })
+            .backoff(fast_backoff().with_healthy_after(healthy_after))
             .start()
             .await
             .expect("start");
@@ -637,11 +603,8 @@ async fn a_token_without_realtime_read_is_refused_for_good() {
 #[tokio::test(start_paused = true)]
 async fn close_1013_waits_the_jittered_delay_on_a_paused_clock() {
     let (server, seed, client) = setup().await;
-    let policy = clickclack_realtime::BackoffPolicy {
-        base: Duration::from_secs(10),
-        cap: Duration::from_secs(60),
-        ..clickclack_realtime::BackoffPolicy::default()
-    };
+    let policy =
+        clickclack_realtime::BackoffPolicy::new(Duration::from_secs(10), Duration::from_secs(60));
     let mut stream = builder(client, seed.workspace.id.clone())
         .backoff(policy)
         .handshake_timeout(Duration::from_secs(3600))

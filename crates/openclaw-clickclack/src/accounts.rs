@@ -330,6 +330,7 @@ pub fn merged_account_config(config: &OpenClawConfig, account_id: &str) -> Merge
             crate::config::DiscussionsConfig::merged_with,
         ),
         catch_up_max_age: pick!(catch_up_max_age),
+        tls: pick!(tls),
     };
 
     let account_token_file = non_blank(account.token_file.as_deref()).map(str::to_owned);
@@ -424,6 +425,9 @@ pub struct ResolvedAccount {
     pub allow_bots: AllowBots,
     /// Merged `botLoopProtection`.
     pub bot_loop_protection: Option<BotLoopProtection>,
+    /// `channels.defaults.botLoopProtection`: shared defaults under the
+    /// account's own `botLoopProtection`.
+    pub bot_loop_defaults: Option<BotLoopProtection>,
     /// Merged `groups` (trimmed keys).
     pub groups: BTreeMap<String, GroupConfig>,
     /// `responsePrefix`.
@@ -436,11 +440,82 @@ pub struct ResolvedAccount {
     /// [`DEFAULT_CATCH_UP_MAX_AGE`]. The gateway's `--catch-up-max-age` flag
     /// ([`crate::gateway::GatewayOptions::catch_up_max_age`]) overrides it.
     pub catch_up_max_age: std::time::Duration,
+    /// `tls.caFile` (trimmed): extra CA certificates trusted for this
+    /// account's REST and realtime connections (see [`tls_settings`]).
+    pub ca_file: Option<std::path::PathBuf>,
     /// The merged config (with `allowFrom` defaulted), as the TS `config` field.
     pub config: AccountConfig,
 }
 
+/// The environment variable naming a PEM file of extra trusted CA
+/// certificates (the OpenSSL convention), for every account.
+pub const SSL_CERT_FILE_ENV: &str = "SSL_CERT_FILE";
+
+/// What a client trusts: the built-in roots, plus the certificates of
+/// `ca_file` (an account's `tls.caFile`) and of `$SSL_CERT_FILE`. Never less:
+/// certificate verification cannot be turned off.
+///
+/// # Errors
+/// A file that cannot be read or holds no certificate, named with where it
+/// was configured and how to fix it.
+pub fn tls_settings(
+    ca_file: Option<(&std::path::Path, &str)>,
+    env: &dyn EnvSource,
+) -> Result<clickclack_client::TlsSettings, String> {
+    let mut tls = clickclack_client::TlsSettings::default();
+    if let Some((path, config_path)) = ca_file {
+        tls = tls.add_pem_file(path).map_err(|e| {
+            format!(
+                "{config_path}: {}; point it at a PEM file of your CA certificate(s)",
+                transport_detail(&e)
+            )
+        })?;
+    }
+    if let Some(file) = env.var(SSL_CERT_FILE_ENV).filter(|v| !v.trim().is_empty()) {
+        tls = tls.add_pem_file(file.trim()).map_err(|e| {
+            format!(
+                "{SSL_CERT_FILE_ENV}: {}; point it at a PEM file of CA certificates, or unset it",
+                transport_detail(&e)
+            )
+        })?;
+    }
+    Ok(tls)
+}
+
+/// The text of a client error.
+fn transport_detail(e: &clickclack_client::Error) -> String {
+    e.to_string()
+}
+
 impl ResolvedAccount {
+    /// The TLS trust for this account's client: `tls.caFile` and
+    /// `$SSL_CERT_FILE` on top of the built-in roots ([`tls_settings`]).
+    ///
+    /// # Errors
+    /// See [`tls_settings`].
+    pub fn tls_settings(
+        &self,
+        env: &dyn EnvSource,
+    ) -> Result<clickclack_client::TlsSettings, String> {
+        let config_path = format!("{}.tls.caFile", self.config_path());
+        tls_settings(
+            self.ca_file.as_deref().map(|p| (p, config_path.as_str())),
+            env,
+        )
+    }
+
+    /// Where this account's keys live in the config file:
+    /// `channels.clickclack` for `default`, else
+    /// `channels.clickclack.accounts.<id>` (used to name invalid values).
+    #[must_use]
+    pub fn config_path(&self) -> String {
+        if self.account_id == DEFAULT_ACCOUNT_ID {
+            "channels.clickclack".to_owned()
+        } else {
+            format!("channels.clickclack.accounts.{}", self.account_id)
+        }
+    }
+
     /// Fails with `ClickClack is not configured for account "<id>"` (and a
     /// hint naming what is missing) unless the account is configured.
     ///
@@ -606,16 +681,76 @@ pub fn resolve_account(
         mention_patterns: merged.mention_patterns.clone().unwrap_or_default(),
         allow_bots: merged.allow_bots.unwrap_or_default(),
         bot_loop_protection: merged.bot_loop_protection,
+        bot_loop_defaults: config.channel_defaults_bot_loop_protection,
         groups,
         response_prefix: merged.response_prefix.clone(),
         media_max_mb: merged.media_max_mb,
         media_max_bytes: media_max_bytes(merged.media_max_mb),
         catch_up_max_age: merged.catch_up_max_age.unwrap_or(DEFAULT_CATCH_UP_MAX_AGE),
+        ca_file: merged
+            .tls
+            .as_ref()
+            .and_then(|t| optional_trimmed(t.ca_file.as_deref()))
+            .map(std::path::PathBuf::from),
         base_url,
         workspace,
         account_id,
         config: merged,
     })
+}
+
+/// Refuses two **enabled** accounts that would run as the same bot: the same
+/// non-empty token against the same API endpoint. The reference lists the
+/// implicit `default` account next to named accounts, and named accounts
+/// inherit the root `token`; so a root token plus `accounts: { work: {} }`
+/// would start the same bot twice and answer every message twice. This is
+/// the config-level check (no request leaves the process); the gateway also
+/// refuses two accounts whose `/api/me` is the same bot user.
+///
+/// # Errors
+/// [`ClickClackError::SharedToken`] naming both accounts; `inherited` is set
+/// when the second account's token comes from the root keys.
+pub fn refuse_shared_tokens(
+    config: &OpenClawConfig,
+    accounts: &[ResolvedAccount],
+) -> Result<(), ClickClackError> {
+    let enabled: Vec<&ResolvedAccount> = accounts.iter().filter(|a| a.enabled).collect();
+    for (i, a) in enabled.iter().enumerate() {
+        let token = a.token.expose_secret();
+        if token.trim().is_empty() {
+            continue;
+        }
+        if let Some(b) = enabled[i + 1..]
+            .iter()
+            .find(|b| b.token.expose_secret() == token && b.api_endpoint == a.api_endpoint)
+        {
+            return Err(ClickClackError::SharedToken {
+                first: a.account_id.clone(),
+                second: b.account_id.clone(),
+                inherited: inherits_root_credential(config, &b.account_id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `true` when `account_id` is a named account that sets neither `token` nor
+/// `tokenFile` while the root does (so it inherits the root credential).
+fn inherits_root_credential(config: &OpenClawConfig, account_id: &str) -> bool {
+    let Some(channel) = &config.clickclack else {
+        return false;
+    };
+    let root_has = channel
+        .root
+        .token
+        .as_ref()
+        .is_some_and(|t| t.is_configured())
+        || non_blank(channel.root.token_file.as_deref()).is_some();
+    let own = account_entry(channel, account_id).is_some_and(|(_, entry)| {
+        entry.token.as_ref().is_some_and(|t| t.is_configured())
+            || non_blank(entry.token_file.as_deref()).is_some()
+    });
+    account_id != DEFAULT_ACCOUNT_ID && root_has && !own
 }
 
 /// Resolves an account that must be listed ([`list_account_ids`]); `None`

@@ -98,9 +98,13 @@ pub fn build_client(
     options: &ChannelOptions,
 ) -> Result<Client, SendError> {
     crate::diagnose::require_usable(account, &crate::config::ProcessEnv)?;
+    let tls = account
+        .tls_settings(&crate::config::ProcessEnv)
+        .map_err(|message| ClickClackError::TlsSetup { message })?;
     let mut builder = Client::builder(account.api_endpoint.clone())
         .token(account.token.expose_secret())
-        .user_agent(USER_AGENT);
+        .user_agent(USER_AGENT)
+        .tls(tls);
     if let Some(policy) = &options.retry_policy {
         builder = builder.retry_policy(policy.clone());
     }

@@ -11,6 +11,10 @@
 //!   never reaches a user.
 //! * [`escape_control`] and [`redact_url`]: server text is printed as data
 //!   (control characters escaped) and a password inside a URL is never shown.
+//! * [`explain_tls`]: a TLS failure says what failed (certificate not
+//!   trusted, name mismatch, expired, not TLS at all) and how to fix it —
+//!   trusting a private CA through `tls.caFile` or `SSL_CERT_FILE`, never by
+//!   turning verification off.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,6 +29,49 @@ use crate::secrets::{
     BOT_TOKEN_ENV, MAX_TOKEN_FILE_BYTES, SecretInput, SecretSource, TokenSource, TokenStatus,
     token_file_path,
 };
+
+/// What failed in a TLS handshake, and how to fix it, when `error` (or
+/// anything in its source chain) is a certificate or TLS protocol failure.
+/// Works on any error type: the REST client's and the realtime stream's.
+#[must_use]
+pub fn explain_tls(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut chain = String::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        chain.push_str(&e.to_string());
+        chain.push('\n');
+        next = e.source();
+    }
+    explain_tls_text(&chain)
+}
+
+/// [`explain_tls`] over an error's text (the realtime stream reports TLS
+/// failures as text).
+#[must_use]
+pub fn explain_tls_text(text: &str) -> Option<String> {
+    const TRUST: &str = "if the server uses a private or corporate CA, set channels.clickclack.tls.caFile (or the SSL_CERT_FILE environment variable) to its PEM certificate; verification is never turned off";
+    let has = |needle: &str| text.contains(needle);
+    if has("UnknownIssuer") || has("unknown issuer") || has("UnknownCA") {
+        Some(format!(
+            "TLS failed: the server's certificate is not trusted (issued by an unknown CA); {TRUST}"
+        ))
+    } else if has("NotValidForName") || has("not valid for name") {
+        Some("TLS failed: the server's certificate does not match the host name in baseUrl; use the host name the certificate was issued for (check its subjectAltName), or reissue the certificate for this name".to_owned())
+    } else if has("Expired") || has("expired") && has("certificate") {
+        Some("TLS failed: the server's certificate has expired (or this machine's clock is wrong); renew the certificate on the server, and check the clock".to_owned())
+    } else if has("NotValidYet") {
+        Some("TLS failed: the server's certificate is not valid yet (or this machine's clock is wrong); check the clock".to_owned())
+    } else if has("invalid peer certificate") || has("BadSignature") {
+        Some(format!(
+            "TLS failed: the server's certificate was rejected; {TRUST}"
+        ))
+    } else if has("InvalidContentType") || has("corrupt message") || has("received corrupt message")
+    {
+        Some("TLS failed: the server did not answer with TLS on this port; use http:// in baseUrl for a plain-HTTP server, or the server's TLS port".to_owned())
+    } else {
+        None
+    }
+}
 
 /// The command that writes a working account (shown in fixes).
 pub const SETUP_COMMAND: &str = "openclaw-clickclack channels add clickclack";

@@ -31,6 +31,27 @@ pub enum ClickClackError {
         /// The listed ids.
         known: Vec<String>,
     },
+    /// Two enabled accounts would run as the same bot: the same token on the
+    /// same server (typically a root `token` inherited by a named account).
+    #[error(
+        "ClickClack accounts \"{first}\" and \"{second}\" use the same bot token: every message would be answered twice"
+    )]
+    SharedToken {
+        /// The first account (listing order).
+        first: String,
+        /// The second account.
+        second: String,
+        /// `true` when the token of `second` is inherited from the root of
+        /// `channels.clickclack` (the legacy single-account keys).
+        inherited: bool,
+    },
+    /// The account's TLS trust could not be set up (`tls.caFile` or
+    /// `SSL_CERT_FILE` unreadable or without a certificate).
+    #[error("ClickClack TLS setup failed: {message}")]
+    TlsSetup {
+        /// What failed, where it was configured, and the fix.
+        message: String,
+    },
     /// Row 8: no workspace matched by id, slug or name.
     #[error("ClickClack workspace not found: {value}")]
     WorkspaceNotFound {
@@ -142,6 +163,17 @@ impl ClickClackError {
                     crate::diagnose::SETUP_COMMAND
                 ))
             }
+            Self::SharedToken {
+                second, inherited, ..
+            } => Some(if *inherited {
+                format!(
+                    "the root channels.clickclack.token/tokenFile is the default account's and every named account inherits it: move it under channels.clickclack.accounts.default, and give \"{second}\" its own token (or set channels.clickclack.accounts.{second}.enabled: false)"
+                )
+            } else {
+                format!(
+                    "give each account its own bot token (mint one per bot), or disable one of them (channels.clickclack.accounts.{second}.enabled: false)"
+                )
+            }),
             Self::UnknownAccount { .. } => Some(
                 "pass one of the configured account ids with --account, or add it under channels.clickclack.accounts".to_owned(),
             ),

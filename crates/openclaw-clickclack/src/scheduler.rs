@@ -11,10 +11,30 @@
 //! - reports the committed cursor as the **contiguous prefix** of finished
 //!   events ([`CommitTracker`]): an event's cursor is committed only once it and
 //!   every event submitted before it have finished;
-//! - bounds memory: at most [`SchedulerConfig::max_in_flight`] events may be
-//!   submitted but not yet committed; [`Scheduler::submit`] waits for room
-//!   (backpressure on the event reader). There is one worker task per
-//!   conversation that currently has work, never more tasks than that.
+//! - bounds memory with three limits, so that one slow or flooding
+//!   conversation delays only itself:
+//!   1. **per conversation**: at most [`SchedulerConfig::max_per_conversation`]
+//!      jobs queued or running. An event of a conversation at its cap is
+//!      **deferred** ([`Submitted::Deferred`]): it keeps its place in the
+//!      commit order (the committed cursor never passes it in this
+//!      scheduler) but its job is dropped, and every later event of that
+//!      conversation is deferred too (order). The reader does not wait, so
+//!      the other conversations keep flowing. When the deferred
+//!      conversation's queue has drained, [`Scheduler::replay_requested`]
+//!      fires: the caller stops reading, lets the queued jobs finish and
+//!      reads again from [`Scheduler::committed`] with a fresh scheduler —
+//!      the deferred events come back from the server's log; events that
+//!      were answered meanwhile are recognised by their reply nonces before
+//!      any model call;
+//!   2. **jobs per account**: at most [`SchedulerConfig::max_jobs`] jobs queued
+//!      or running across conversations (boxed futures: the real memory);
+//!   3. **uncommitted per account**: at most [`SchedulerConfig::max_in_flight`]
+//!      events submitted but not yet committed (a cursor each; finished
+//!      events wait here behind a slow earlier one).
+//!
+//!   [`Scheduler::submit`] waits only for limits 2 and 3 (backpressure on the
+//!   event reader when the whole account is overloaded). There is one worker
+//!   task per conversation that currently has work, never more tasks than that.
 //!
 //! A job that returns [`JobOutcome::Retry`] (or panics) **halts** the
 //! scheduler: queued jobs that have not started are dropped, running jobs
@@ -203,6 +223,27 @@ pub enum JobOutcome {
     Retry,
 }
 
+/// What [`Scheduler::submit`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Submitted {
+    /// Queued behind the earlier jobs of its conversation.
+    Queued(Ticket),
+    /// Its conversation was at [`SchedulerConfig::max_per_conversation`] (or
+    /// already had deferred events): the job was dropped and the event stays
+    /// uncommitted until it is read again (see the module docs).
+    Deferred(Ticket),
+}
+
+impl Submitted {
+    /// The event's place in the commit order.
+    pub fn ticket(self) -> Ticket {
+        match self {
+            Submitted::Queued(t) | Submitted::Deferred(t) => t,
+        }
+    }
+}
+
 /// Why [`Scheduler::submit`] refused an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -220,16 +261,24 @@ pub enum SubmitError {
 pub struct SchedulerConfig {
     /// Jobs running at once across conversations (default 8, minimum 1).
     pub max_concurrency: usize,
-    /// Events submitted but not yet committed (default 256, minimum 1);
+    /// Events submitted but not yet committed (default 4096, minimum 1);
     /// `submit` waits when reached.
     pub max_in_flight: usize,
+    /// Jobs queued or running across conversations (default 256, minimum 1);
+    /// `submit` waits when reached.
+    pub max_jobs: usize,
+    /// Jobs queued or running in one conversation (default 64, minimum 1);
+    /// further events of that conversation are deferred, never waited for.
+    pub max_per_conversation: usize,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             max_concurrency: 8,
-            max_in_flight: 256,
+            max_in_flight: 4096,
+            max_jobs: 256,
+            max_per_conversation: 64,
         }
     }
 }
@@ -245,18 +294,33 @@ pub struct SchedulerStats {
     pub active_conversations: usize,
     /// Whether a job asked for a replay.
     pub halted: bool,
+    /// Events deferred because their conversation was at its cap.
+    pub deferred: usize,
 }
 
 type Job = Pin<Box<dyn Future<Output = JobOutcome> + Send + 'static>>;
 
 struct Conversation {
     jobs: VecDeque<(Ticket, Job)>,
+    /// Whether the worker is running a job (popped from `jobs`).
+    running: bool,
     worker: Option<AbortHandle>,
+}
+
+impl Conversation {
+    /// Jobs queued or running.
+    fn held(&self) -> usize {
+        self.jobs.len() + usize::from(self.running)
+    }
 }
 
 struct State<C> {
     tracker: CommitTracker<C>,
     conversations: HashMap<ConversationKey, Conversation>,
+    /// Conversations with deferred events: their later events are deferred too.
+    deferred: std::collections::HashSet<ConversationKey>,
+    deferred_events: usize,
+    per_conversation: usize,
     outstanding: usize,
     halted: bool,
     closed: bool,
@@ -266,9 +330,14 @@ struct State<C> {
 struct Shared<C> {
     state: Mutex<State<C>>,
     concurrency: Semaphore,
+    /// Limit 3: uncommitted events; a permit is returned when its event commits.
     in_flight: Semaphore,
+    /// Limit 2: jobs queued or running; a permit is returned when its job ends.
+    jobs: Semaphore,
     committed: watch::Sender<Option<C>>,
     idle: watch::Sender<bool>,
+    /// Set once a conversation with deferred events has drained.
+    replay: watch::Sender<bool>,
 }
 
 impl<C> Shared<C> {
@@ -292,6 +361,7 @@ impl<C: Clone> Shared<C> {
     }
 
     fn job_ended(&self, state: &mut State<C>) {
+        self.jobs.add_permits(1);
         state.outstanding = state.outstanding.saturating_sub(1);
         if state.outstanding == 0 {
             self.idle.send_replace(true);
@@ -301,6 +371,7 @@ impl<C: Clone> Shared<C> {
     fn halt(&self, state: &mut State<C>) {
         state.halted = true;
         self.in_flight.close();
+        self.jobs.close();
     }
 }
 
@@ -329,6 +400,9 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
                 state: Mutex::new(State {
                     tracker: CommitTracker::new(start),
                     conversations: HashMap::new(),
+                    deferred: std::collections::HashSet::new(),
+                    deferred_events: 0,
+                    per_conversation: config.max_per_conversation.max(1),
                     outstanding: 0,
                     halted: false,
                     closed: false,
@@ -336,63 +410,70 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
                 }),
                 concurrency: Semaphore::new(config.max_concurrency.max(1)),
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
+                jobs: Semaphore::new(config.max_jobs.max(1)),
                 committed,
                 idle,
+                replay: watch::channel(false).0,
             }),
         }
     }
 
     /// Submits the next event (in cursor order) with its job. Waits while
-    /// `max_in_flight` events are uncommitted. The job starts after every
-    /// earlier job of the same conversation has finished.
+    /// `max_in_flight` events are uncommitted or `max_jobs` jobs are queued;
+    /// never waits for a full conversation (the event is deferred instead,
+    /// see the module docs). The job starts after every earlier job of the
+    /// same conversation has finished.
     pub async fn submit<F>(
         &self,
         cursor: C,
         key: ConversationKey,
         job: F,
-    ) -> Result<Ticket, SubmitError>
+    ) -> Result<Submitted, SubmitError>
     where
         F: Future<Output = JobOutcome> + Send + 'static,
     {
-        self.enqueue(cursor, Some((key, Box::pin(job)))).await
-    }
-
-    /// Submits an event that needs no work (filtered, or not a message): it
-    /// is committed as soon as everything before it has finished.
-    pub async fn submit_completed(&self, cursor: C) -> Result<Ticket, SubmitError> {
-        self.enqueue(cursor, None).await
-    }
-
-    async fn enqueue(
-        &self,
-        cursor: C,
-        job: Option<(ConversationKey, Job)>,
-    ) -> Result<Ticket, SubmitError> {
-        let shared = &self.shared;
         self.refusal()?;
-        match shared.in_flight.acquire().await {
-            // Released in `finish` when the entry is committed.
-            Ok(permit) => permit.forget(),
-            Err(_) => return Err(self.refusal().err().unwrap_or(SubmitError::Closed)),
+        let mut job_permit = false;
+        self.acquire(&self.shared.in_flight).await?;
+        if !self.must_defer(&key) {
+            if let Err(e) = self.acquire(&self.shared.jobs).await {
+                self.shared.in_flight.add_permits(1);
+                return Err(e);
+            }
+            job_permit = true;
         }
+        let shared = &self.shared;
         let mut state = shared.lock();
-        if state.halted || state.closed {
+        if let Err(e) = Self::accepting(&state) {
             shared.in_flight.add_permits(1);
-            return Err(if state.halted {
-                SubmitError::Halted
-            } else {
-                SubmitError::Closed
-            });
+            if job_permit {
+                shared.jobs.add_permits(1);
+            }
+            return Err(e);
         }
         let ticket = state.tracker.register(cursor);
-        let Some((key, job)) = job else {
-            shared.finish(&mut state, ticket);
-            return Ok(ticket);
-        };
+        let full = state.deferred.contains(&key)
+            || state
+                .conversations
+                .get(&key)
+                .is_some_and(|c| c.held() >= state.per_conversation);
+        if !job_permit || full {
+            if job_permit {
+                shared.jobs.add_permits(1);
+            }
+            state.deferred_events += 1;
+            state.deferred.insert(key.clone());
+            if !state.conversations.contains_key(&key) {
+                // Nothing of this conversation runs: read it again now.
+                shared.replay.send_replace(true);
+            }
+            return Ok(Submitted::Deferred(ticket));
+        }
         state.outstanding += 1;
         if state.outstanding == 1 {
             shared.idle.send_replace(false);
         }
+        let job: Job = Box::pin(job);
         if let Some(conversation) = state.conversations.get_mut(&key) {
             conversation.jobs.push_back((ticket, job));
         } else {
@@ -401,15 +482,53 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
                 key,
                 Conversation {
                     jobs: VecDeque::from([(ticket, job)]),
+                    running: false,
                     worker: Some(worker.abort_handle()),
                 },
             );
         }
+        Ok(Submitted::Queued(ticket))
+    }
+
+    /// Submits an event that needs no work (filtered, or not a message): it
+    /// is committed as soon as everything before it has finished.
+    pub async fn submit_completed(&self, cursor: C) -> Result<Ticket, SubmitError> {
+        self.refusal()?;
+        self.acquire(&self.shared.in_flight).await?;
+        let mut state = self.shared.lock();
+        if let Err(e) = Self::accepting(&state) {
+            self.shared.in_flight.add_permits(1);
+            return Err(e);
+        }
+        let ticket = state.tracker.register(cursor);
+        self.shared.finish(&mut state, ticket);
         Ok(ticket)
     }
 
-    fn refusal(&self) -> Result<(), SubmitError> {
+    /// Takes one permit of a limit and keeps it taken (it is returned by
+    /// hand), or says why the scheduler stopped accepting.
+    async fn acquire(&self, limit: &Semaphore) -> Result<(), SubmitError> {
+        match limit.acquire().await {
+            Ok(permit) => {
+                permit.forget();
+                Ok(())
+            }
+            // Closed by `halt` (a replay) or by `close`/`abort`.
+            Err(_) => Err(self.refusal().err().unwrap_or(SubmitError::Closed)),
+        }
+    }
+
+    /// Whether an event of `key` would be deferred now.
+    fn must_defer(&self, key: &ConversationKey) -> bool {
         let state = self.shared.lock();
+        state.deferred.contains(key)
+            || state
+                .conversations
+                .get(key)
+                .is_some_and(|c| c.held() >= state.per_conversation)
+    }
+
+    fn accepting(state: &State<C>) -> Result<(), SubmitError> {
         if state.halted {
             Err(SubmitError::Halted)
         } else if state.closed {
@@ -417,6 +536,20 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
         } else {
             Ok(())
         }
+    }
+
+    fn refusal(&self) -> Result<(), SubmitError> {
+        Self::accepting(&self.shared.lock())
+    }
+
+    /// Resolves once the scheduler wants to be replaced: a conversation with
+    /// deferred events has drained, so the caller should stop reading, drain
+    /// ([`Scheduler::close`], [`Scheduler::wait_idle`]) and read again from
+    /// [`Scheduler::committed`]. Pending forever when nothing was deferred.
+    pub async fn replay_requested(&self) {
+        let mut replay = self.shared.replay.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = replay.wait_for(|wanted| *wanted).await;
     }
 
     /// The committed cursor: the last event whose predecessors all finished.
@@ -442,6 +575,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
             uncommitted: state.tracker.pending(),
             active_conversations: state.conversations.len(),
             halted: state.halted,
+            deferred: state.deferred_events,
         }
     }
 
@@ -450,6 +584,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
         let mut state = self.shared.lock();
         state.closed = true;
         self.shared.in_flight.close();
+        self.shared.jobs.close();
     }
 
     /// Waits until no job is queued or running.
@@ -466,6 +601,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
         state.aborted = true;
         state.closed = true;
         self.shared.in_flight.close();
+        self.shared.jobs.close();
         for (_, conversation) in state.conversations.drain() {
             if let Some(worker) = conversation.worker {
                 worker.abort();
@@ -499,14 +635,18 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
             if state.aborted {
                 return;
             }
-            let next = state
-                .conversations
-                .get_mut(&key)
-                .and_then(|c| c.jobs.pop_front());
+            let next = state.conversations.get_mut(&key).and_then(|c| {
+                let next = c.jobs.pop_front();
+                c.running = next.is_some();
+                next
+            });
             match next {
                 Some((ticket, job)) => (ticket, job, state.halted),
                 None => {
                     state.conversations.remove(&key);
+                    if state.deferred.contains(&key) {
+                        shared.replay.send_replace(true);
+                    }
                     return;
                 }
             }

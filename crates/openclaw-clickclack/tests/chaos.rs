@@ -66,6 +66,15 @@ impl GatewayControl for InProcess {
         tokio::task::yield_now().await;
     }
 
+    async fn terminate(&mut self) {
+        let (r, s) = self.current();
+        self.totals.0 += r;
+        self.totals.1 += s;
+        if let Some(g) = self.gateway.take() {
+            g.shutdown().await;
+        }
+    }
+
     fn is_running(&self) -> bool {
         self.gateway.is_some()
     }

@@ -447,7 +447,12 @@ async fn doctor_reports_config_and_workspace_problems() {
         out.stdout
     );
 
-    let (_dir, config) = write_config(&env, "accounts: { other: { workspace: 'nope' } },");
+    // (`default` is disabled: otherwise `other` inheriting the root token is
+    // the same bot twice, which doctor refuses like the gateway does.)
+    let (_dir, config) = write_config(
+        &env,
+        "accounts: { default: { enabled: false }, other: { workspace: 'nope' } },",
+    );
     let out = run(
         args(&[
             "doctor",
@@ -1154,5 +1159,131 @@ async fn unimplemented_keys_are_named_at_start() {
         ),
         "{}",
         gateway.stderr
+    );
+}
+
+/// A TLS-terminating proxy on loopback in front of the testkit (REST and
+/// WebSocket bytes copied both ways), serving the fixture certificate issued
+/// for `localhost` by the fixture test CA. Returns its port.
+async fn tls_proxy(upstream: std::net::SocketAddr) -> u16 {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .expect("server.pem")
+        .map(|c| c.expect("certificate"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("server.key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_ca_is_trusted_through_tls_ca_file_or_ssl_cert_file() {
+    let env = start().await;
+    env.server
+        .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hi");
+    let port = tls_proxy(env.server.addr()).await;
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, base: &str, extra: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, config_text(base, extra)).expect("write config");
+        path.to_string_lossy().into_owned()
+    };
+    let https = format!("https://localhost:{port}");
+    let key = [("ANTHROPIC_API_KEY", "sk-ant-test")];
+    let token = Some(env.seed.bot.token.clone());
+
+    // 1. No extra trust: the certificate is not trusted, and the fix says how.
+    let plain = write("plain.json", &https, "");
+    let out = run_with(args(&["doctor", "--config", &plain]), token.clone(), &key).await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("TLS failed: the server's certificate is not trusted")
+            && out.stdout.contains("tls.caFile"),
+        "{}",
+        out.stdout
+    );
+
+    // 2. `tls.caFile`: REST and the realtime WebSocket (wss) both pass.
+    let with_ca = write(
+        "ca.json",
+        &https,
+        &format!("tls: {{ caFile: {:?} }},", ca.to_string_lossy()),
+    );
+    let out = run_with(args(&["doctor", "--config", &with_ca]), token.clone(), &key).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("✓ realtime reachable"),
+        "{}",
+        out.stdout
+    );
+
+    // 3. The standard SSL_CERT_FILE does the same without any config key.
+    let ca_env = ca.to_string_lossy().into_owned();
+    let out = run_with(
+        args(&["doctor", "--config", &plain]),
+        token.clone(),
+        &[key[0], ("SSL_CERT_FILE", ca_env.as_str())],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+
+    // 4. A trusted certificate for another name: the mismatch is named.
+    let by_ip = write(
+        "ip.json",
+        &format!("https://127.0.0.1:{port}"),
+        &format!("tls: {{ caFile: {:?} }},", ca.to_string_lossy()),
+    );
+    let out = run_with(args(&["doctor", "--config", &by_ip]), token.clone(), &key).await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("the server's certificate does not match the host name"),
+        "{}",
+        out.stdout
+    );
+
+    // 5. An unreadable caFile names the key and the fix.
+    let missing = write(
+        "missing.json",
+        &https,
+        r#"tls: { caFile: "/nonexistent/ca.pem" },"#,
+    );
+    let out = run_with(args(&["doctor", "--config", &missing]), token, &key).await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("channels.clickclack.tls.caFile")
+            && out.stdout.contains("/nonexistent/ca.pem"),
+        "{}",
+        out.stdout
     );
 }

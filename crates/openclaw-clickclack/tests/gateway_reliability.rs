@@ -41,6 +41,15 @@ fn event_cursor(fx: &Fixture, message: &Message) -> Cursor {
         .expect("event of the message")
 }
 
+/// Runs the gateway until `text`, posted now, is answered, then stops it.
+async fn answered_in_one_run(fx: &Fixture, config: &str, text: &str) -> Message {
+    let gateway = fx.start(config, fx.options()).await;
+    let message = fx.post(text);
+    wait_until("answered", WAIT, || fx.replies_to(&message).len() == 1).await;
+    gateway.shutdown().await;
+    message
+}
+
 async fn stored_cursor(fx: &Fixture) -> Option<Cursor> {
     let key = format!("default.{}", fx.seed.workspace.id);
     FileCursorStore::new(fx.state.path())
@@ -103,10 +112,7 @@ async fn restart_answers_messages_sent_while_down_but_not_older_than_catch_up_ma
     let (logs, _guard) = capture_logs();
     let fx = Fixture::new().await;
     let config = fx.model_config("", "");
-    let gateway = fx.start(&config, fx.options()).await;
-    let first = fx.post("first");
-    wait_until("first answered", WAIT, || fx.replies_to(&first).len() == 1).await;
-    gateway.shutdown().await;
+    let first = answered_in_one_run(&fx, &config, "first").await;
 
     // Sent while the gateway was down: answered after the restart.
     let down = fx.post("sent while down");
@@ -204,10 +210,7 @@ async fn resync_4001_catches_up_the_gap() {
     let (logs, _guard) = capture_logs();
     let fx = Fixture::new().await;
     let config = fx.model_config("", "");
-    let gateway = fx.start(&config, fx.options()).await;
-    let first = fx.post("before the outage");
-    wait_until("answered", WAIT, || fx.replies_to(&first).len() == 1).await;
-    gateway.shutdown().await;
+    let first = answered_in_one_run(&fx, &config, "before the outage").await;
 
     // While down: a message arrives and the server prunes the log up to it,
     // so the stored cursor is unknown and the server answers 4001.
@@ -234,10 +237,7 @@ async fn a_cursor_ahead_of_the_server_is_re_anchored_and_the_bot_answers() {
     let (logs, _guard) = capture_logs();
     let fx = Fixture::new().await;
     let config = fx.model_config("", "");
-    let gateway = fx.start(&config, fx.options()).await;
-    let first = fx.post("before the restore");
-    wait_until("answered", WAIT, || fx.replies_to(&first).len() == 1).await;
-    gateway.shutdown().await;
+    let first = answered_in_one_run(&fx, &config, "before the restore").await;
 
     let ahead = Cursor::new("cur_7zzzzzzzzzzzzzzzzzzzzzzzzz");
     let key = format!("default.{}", fx.seed.workspace.id);
@@ -246,6 +246,12 @@ async fn a_cursor_ahead_of_the_server_is_re_anchored_and_the_bot_answers() {
         .await
         .expect("save");
     let gateway = fx.start(&config, fx.options()).await;
+    // Messages posted before the stream has re-anchored fall in the reported
+    // gap (the stored cursor says nothing about where the bot really was).
+    wait_until("re-anchored", WAIT, || {
+        logs.contains("[default] ClickClack realtime resync")
+    })
+    .await;
     let live = fx.post("after the restore");
     wait_until("live answered", WAIT, || fx.replies_to(&live).len() == 1).await;
     let latest = fx.server.latest_cursor(&fx.seed.workspace.id);
@@ -254,7 +260,6 @@ async fn a_cursor_ahead_of_the_server_is_re_anchored_and_the_bot_answers() {
     })
     .await;
     gateway.shutdown().await;
-    assert!(logs.contains("[default] ClickClack realtime resync"));
     assert_eq!(
         fx.replies_to(&first).len(),
         1,
@@ -270,10 +275,7 @@ async fn a_deleted_cursor_is_reported_loudly_then_the_bot_answers() {
     let (logs, _guard) = capture_logs();
     let fx = Fixture::new().await;
     let config = fx.model_config("", "");
-    let gateway = fx.start(&config, fx.options()).await;
-    let first = fx.post("before the deletion");
-    wait_until("answered", WAIT, || fx.replies_to(&first).len() == 1).await;
-    gateway.shutdown().await;
+    let first = answered_in_one_run(&fx, &config, "before the deletion").await;
 
     let key = format!("default.{}", fx.seed.workspace.id);
     let path = FileCursorStore::new(fx.state.path()).path_for(&key);
@@ -292,6 +294,7 @@ async fn a_deleted_cursor_is_reported_loudly_then_the_bot_answers() {
         "logged"
     );
     assert_eq!(skipped, 1, "counted as a skipped gap");
+    assert_eq!(fx.replies_to(&first).len(), 1, "nothing answered twice");
 }
 
 fn two_accounts_config(fx: &Fixture, second_token: &str) -> String {
@@ -461,4 +464,81 @@ async fn connection_loss_and_rest_failures_recover_without_stopping() {
     );
     gateway.shutdown().await;
     assert_eq!(fx.replies_to(&source).len(), 1);
+}
+
+/// Conversation A (#general's top level) has a slow model and more events
+/// than its per-conversation cap; conversation B (a thread) keeps getting
+/// answers meanwhile. After A's model recovers, A's deferred events are read
+/// again from the committed cursor: every message is answered exactly once,
+/// in order, with one model call each.
+#[tokio::test]
+async fn a_slow_flooded_conversation_does_not_stall_the_others() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fx = Fixture::with_model(holding_model(Arc::clone(&gate)).await).await;
+    let options = openclaw_clickclack::gateway::GatewayOptions {
+        max_per_conversation: 2,
+        ..fx.options()
+    };
+    let gateway = fx.start(&fx.model_config("", ""), options).await;
+    let owner = fx.seed.owner.user.id.clone();
+    let bot = fx.seed.bot.user.id.clone();
+    let root = fx.post("thread root");
+    wait_until("root answered", WAIT, || fx.replies_to(&root).len() == 1).await;
+
+    let flood: Vec<Message> = (0..6).map(|i| fx.post(&format!("hold {i}"))).collect();
+    wait_until("A's first model call is held", WAIT, || {
+        fx.model.calls_containing("hold") == 1
+    })
+    .await;
+    for i in 0..3 {
+        let body = format!("thread {i}");
+        fx.server.post_thread_reply(&owner, &root.id, &body);
+        let want = format!("echo: {body}");
+        wait_until("B answered while A is stuck", WAIT, || {
+            fx.server
+                .thread_replies(&root.id)
+                .iter()
+                .any(|m| m.author_id == bot && m.body == want)
+        })
+        .await;
+    }
+    assert_eq!(
+        fx.model.calls_containing("hold"),
+        1,
+        "A is still on its first message"
+    );
+    let metrics = gateway.metrics().account("default");
+    assert!(metrics.deferred.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+
+    gate.add_permits(1_000);
+    wait_until("every A message answered", WAIT, || {
+        flood.iter().all(|m| !fx.replies_to(m).is_empty())
+    })
+    .await;
+    gateway.shutdown().await;
+    let roots: Vec<_> = fx.bot_roots().into_iter().map(|m| m.id).collect();
+    let mut seqs = Vec::new();
+    for (i, source) in flood.iter().enumerate() {
+        let replies = fx.replies_to(source);
+        assert_eq!(replies.len(), 1, "{}", source.body);
+        assert_eq!(replies[0].body, format!("echo: hold {i}"));
+        assert_eq!(
+            fx.model.calls_for_message(&source.body),
+            1,
+            "{}",
+            source.body
+        );
+        seqs.push(roots.iter().position(|id| *id == replies[0].id));
+    }
+    assert!(seqs.is_sorted(), "A's answers are in order: {seqs:?}");
+    for i in 0..3 {
+        let want = format!("echo: thread {i}");
+        let answers = fx.server.thread_replies(&root.id);
+        assert_eq!(
+            answers.iter().filter(|m| m.body == want).count(),
+            1,
+            "{want}"
+        );
+        assert_eq!(fx.model.calls_for_message(&format!("thread {i}")), 1);
+    }
 }

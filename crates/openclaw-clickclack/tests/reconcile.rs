@@ -109,7 +109,7 @@ async fn uploads_without_messages_replay_normally() {
         client
             .upload(
                 UploadRequest::bytes(ws.clone(), format!("{i}.png"), Bytes::from_static(b"x"))
-                    .nonce(nonces.upload),
+                    .with_nonce(nonces.upload),
             )
             .await
             .expect("upload");
@@ -138,7 +138,7 @@ async fn attachments_are_repaired_once_every_message_exists() {
         let upload = client
             .upload(
                 UploadRequest::bytes(ws.clone(), format!("{i}.png"), Bytes::from_static(b"x"))
-                    .nonce(nonces.upload),
+                    .with_nonce(nonces.upload),
             )
             .await
             .expect("upload");

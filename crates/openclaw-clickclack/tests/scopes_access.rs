@@ -118,7 +118,7 @@ async fn call(name: &str, c: &Ctx, round: usize) -> Result<(), Error> {
             cl.patch_channel(&c.general, &req).await.map(drop)
         }
         "list_messages" => cl
-            .list_messages(&c.general, &PageRequest::latest().limit(5))
+            .list_messages(&c.general, &PageRequest::latest().with_limit(5))
             .await
             .map(drop),
         "get_message" => cl.get_message(&c.human_message).await.map(drop),
@@ -147,7 +147,7 @@ async fn call(name: &str, c: &Ctx, round: usize) -> Result<(), Error> {
         "list_dms" => cl.list_dms(ws).await.map(drop),
         "get_dm" => cl.get_dm(&c.dm).await.map(drop),
         "list_dm_messages" => cl
-            .list_dm_messages(&c.dm, &PageRequest::latest().limit(5))
+            .list_dm_messages(&c.dm, &PageRequest::latest().with_limit(5))
             .await
             .map(drop),
         "mark_dm_read" => cl.mark_dm_read(&c.dm, 1).await.map(drop),

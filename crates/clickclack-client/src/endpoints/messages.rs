@@ -32,7 +32,18 @@ pub enum PageAnchor {
 }
 
 /// Query of the channel/DM message list (`GET …/messages`).
+///
+/// Non-exhaustive: build one with [`PageRequest::oldest`] (or `default()`),
+/// [`PageRequest::latest`], [`PageRequest::after`], [`PageRequest::before`] or
+/// [`PageRequest::around`], then the `with_*` setters:
+///
+/// ```
+/// use clickclack_client::PageRequest;
+/// let page = PageRequest::latest().with_limit(50);
+/// assert_eq!(page.limit, Some(50));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PageRequest {
     /// Where the page starts.
     pub anchor: PageAnchor,
@@ -43,6 +54,11 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The server's default window (the oldest messages); same as `default()`.
+    pub fn oldest() -> Self {
+        Self::default()
+    }
+
     /// The newest window.
     pub fn latest() -> Self {
         Self {
@@ -76,8 +92,14 @@ impl PageRequest {
     }
 
     /// Sets the page size.
-    pub fn limit(mut self, limit: u32) -> Self {
+    pub fn with_limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Only messages of this topic (channels).
+    pub fn with_topic(mut self, topic_id: impl Into<TopicId>) -> Self {
+        self.topic_id = Some(topic_id.into());
         self
     }
 

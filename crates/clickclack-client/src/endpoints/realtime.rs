@@ -10,7 +10,10 @@ use crate::error::Error;
 use crate::url::{ApiPath, Query};
 
 /// Where an ephemeral event goes.
+///
+/// Non-exhaustive: the server may accept more targets later.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EphemeralTarget {
     /// A channel.
     Channel(ChannelId),

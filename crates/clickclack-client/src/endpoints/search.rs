@@ -7,7 +7,10 @@ use crate::error::Error;
 use crate::url::{ApiPath, Query};
 
 /// Query of `GET /api/search`.
+///
+/// Non-exhaustive: start from [`SearchQuery::new`] and use the `with_*` setters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchQuery {
     /// The workspace to search.
     pub workspace_id: WorkspaceId,
@@ -33,6 +36,36 @@ impl SearchQuery {
             q: q.into(),
             ..Self::default()
         }
+    }
+
+    /// Only this channel.
+    pub fn with_channel(mut self, channel_id: impl Into<ChannelId>) -> Self {
+        self.channel_id = Some(channel_id.into());
+        self
+    }
+
+    /// Only this DM.
+    pub fn with_direct_conversation(mut self, conversation_id: impl Into<ConversationId>) -> Self {
+        self.direct_conversation_id = Some(conversation_id.into());
+        self
+    }
+
+    /// Sort order: `relevance` or `newest`.
+    pub fn with_sort(mut self, sort: impl Into<String>) -> Self {
+        self.sort = Some(sort.into());
+        self
+    }
+
+    /// Sets the page size.
+    pub fn with_limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Continues after a previous page's `next_cursor`.
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
     }
 
     pub(crate) fn to_query(&self) -> Query {

@@ -12,7 +12,12 @@ use crate::retry::Idempotency;
 use crate::url::{ApiPath, Query};
 
 /// Query of `GET /api/messages/{id}/thread`.
+///
+/// Non-exhaustive: build one with [`ThreadQuery::new`] (the server's default
+/// window), [`ThreadQuery::latest`], [`ThreadQuery::after`] or
+/// [`ThreadQuery::before`], then [`ThreadQuery::with_limit`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ThreadQuery {
     /// Page size (server: 1–200, default 100).
     pub limit: Option<u32>,
@@ -25,6 +30,41 @@ pub struct ThreadQuery {
 }
 
 impl ThreadQuery {
+    /// The server's default window (the oldest replies); same as `default()`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `latest=true`: the newest window of replies (ascending).
+    pub fn latest() -> Self {
+        Self {
+            latest: true,
+            ..Self::default()
+        }
+    }
+
+    /// Replies after this `thread_seq` (exclusive).
+    pub fn after(seq: i64) -> Self {
+        Self {
+            after_seq: Some(seq),
+            ..Self::default()
+        }
+    }
+
+    /// Replies before this `thread_seq` (exclusive).
+    pub fn before(seq: i64) -> Self {
+        Self {
+            before_seq: Some(seq),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the page size.
+    pub fn with_limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
     pub(crate) fn to_query(&self) -> Query {
         Query::new()
             .push_opt("limit", self.limit.map(|l| l.to_string()))

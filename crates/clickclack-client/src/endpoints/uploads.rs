@@ -26,6 +26,9 @@ use crate::url::{ApiPath, Query};
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
 
 /// Where the bytes of an upload come from.
+///
+/// Non-exhaustive: a later release may add a source.
+#[non_exhaustive]
 pub enum UploadSource {
     /// In-memory bytes (re-sendable, so retried and reconciled like other creates).
     Bytes(Bytes),
@@ -47,7 +50,12 @@ impl std::fmt::Debug for UploadSource {
 }
 
 /// An upload request (`POST /api/uploads?workspace_id=&nonce=`).
+///
+/// Non-exhaustive: build one with [`UploadRequest::bytes`],
+/// [`UploadRequest::file`] or [`UploadRequest::stream`], then the `with_*`
+/// setters.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct UploadRequest {
     /// The workspace (sent as a query parameter).
     pub workspace_id: WorkspaceId,
@@ -114,19 +122,35 @@ impl UploadRequest {
     }
 
     /// Sets the content type.
-    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
         self.content_type = Some(content_type.into());
         self
     }
 
-    /// Sets the nonce.
-    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+    /// Sets the nonce (one is generated when none is set).
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> Self {
         self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// Sets the image/video size in pixels.
+    pub fn with_dimensions(mut self, width: u32, height: u32) -> Self {
+        self.width = Some(width);
+        self.height = Some(height);
+        self
+    }
+
+    /// Sets the audio/video duration in milliseconds.
+    pub fn with_duration_ms(mut self, duration_ms: u64) -> Self {
+        self.duration_ms = Some(duration_ms);
         self
     }
 }
 
 /// A download in progress: metadata plus a size-capped byte stream.
+///
+/// Non-exhaustive: only the client creates it; a later release may add metadata.
+#[non_exhaustive]
 pub struct Download {
     /// `Content-Type` of the response.
     pub content_type: Option<String>,
@@ -412,7 +436,7 @@ mod tests {
     #[test]
     fn multipart_puts_workspace_before_file() {
         let req = UploadRequest::bytes("wsp_1", "a\"b.txt", Bytes::from_static(b"hi"))
-            .content_type("text/plain");
+            .with_content_type("text/plain");
         let (head, tail) = multipart_parts("BOUND", &req);
         let head = std::str::from_utf8(&head).unwrap();
         let ws = head.find("name=\"workspace_id\"").unwrap();

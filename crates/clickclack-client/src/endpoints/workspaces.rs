@@ -8,7 +8,11 @@ use crate::error::{Error, ErrorKind};
 use crate::url::{ApiPath, Query};
 
 /// Query of `GET /api/workspaces/{id}/members`.
+///
+/// Non-exhaustive: start from [`MembersQuery::new`] (or `default()`) and use
+/// the `with_*` setters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MembersQuery {
     /// Page size (server: 1–200, default 100).
     pub limit: Option<u32>,
@@ -21,6 +25,35 @@ pub struct MembersQuery {
 }
 
 impl MembersQuery {
+    /// The first page with the server's default size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the page size.
+    pub fn with_limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Continues after a previous page's `next_cursor`.
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// Only members matching this search string.
+    pub fn with_search(mut self, q: impl Into<String>) -> Self {
+        self.q = Some(q.into());
+        self
+    }
+
+    /// Only members with this role (`owner`, `member`, `bot`, …).
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.role = Some(role.into());
+        self
+    }
+
     pub(crate) fn to_query(&self) -> Query {
         Query::new()
             .push_opt("limit", self.limit.map(|l| l.to_string()))

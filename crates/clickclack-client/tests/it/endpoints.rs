@@ -69,13 +69,7 @@ async fn members_page_and_stream() {
             .any(|m| m.user.id == env.seed.owner.user.id)
     );
     let all: Vec<_> = c
-        .members(
-            &env.seed.workspace.id,
-            MembersQuery {
-                limit: Some(1),
-                ..MembersQuery::default()
-            },
-        )
+        .members(&env.seed.workspace.id, MembersQuery::new().with_limit(1))
         .collect()
         .await;
     let ids: Vec<_> = all.into_iter().map(|m| m.unwrap().user.id).collect();
@@ -360,7 +354,7 @@ async fn uploads_bytes_file_stream_download_attach() {
     let up = c
         .upload(
             UploadRequest::bytes(ws.clone(), "hello.txt", Bytes::from_static(b"hello upload"))
-                .content_type("text/plain"),
+                .with_content_type("text/plain"),
         )
         .await
         .unwrap();
@@ -566,7 +560,9 @@ async fn upload_and_message_nonces_share_one_validation() {
     let ws = &env.seed.workspace.id;
     let long = "n".repeat(129);
     let e = c
-        .upload(UploadRequest::bytes(ws.clone(), "a.txt", Bytes::from_static(b"a")).nonce(&long))
+        .upload(
+            UploadRequest::bytes(ws.clone(), "a.txt", Bytes::from_static(b"a")).with_nonce(&long),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidRequest);
@@ -587,7 +583,8 @@ async fn upload_and_message_nonces_share_one_validation() {
     // A trimmed nonce is what the server stores.
     let up = c
         .upload(
-            UploadRequest::bytes(ws.clone(), "b.txt", Bytes::from_static(b"b")).nonce("  up-1  "),
+            UploadRequest::bytes(ws.clone(), "b.txt", Bytes::from_static(b"b"))
+                .with_nonce("  up-1  "),
         )
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod api;
 mod endpoints;
 mod escaping;
 mod owner_endpoints;

@@ -150,14 +150,14 @@ async fn json_success_bodies_are_capped_at_16_mib() {
             .post_message(&env.seed.owner.user.id, &env.seed.general.id, &big);
     }
     let e = c
-        .list_messages(&env.seed.general.id, &PageRequest::latest().limit(100))
+        .list_messages(&env.seed.general.id, &PageRequest::latest().with_limit(100))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Decode);
     assert!(e.to_string().contains("16777216"), "{e}");
     // Under the cap it works.
     let ok = c
-        .list_messages(&env.seed.general.id, &PageRequest::latest().limit(10))
+        .list_messages(&env.seed.general.id, &PageRequest::latest().with_limit(10))
         .await
         .unwrap();
     assert_eq!(ok.messages.len(), 10);

@@ -26,11 +26,7 @@ pub fn client(base_url: &str, token: &str) -> Client {
 
 /// Tiny real backoff durations, so reconnect tests run fast on real sockets.
 pub fn fast_backoff() -> BackoffPolicy {
-    BackoffPolicy {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(40),
-        ..BackoffPolicy::default()
-    }
+    BackoffPolicy::new(Duration::from_millis(5), Duration::from_millis(40))
 }
 
 /// A builder with fast backoff and a short handshake timeout.
@@ -78,4 +74,41 @@ pub fn message_id(event: &Event) -> String {
         }
         other => panic!("expected message.created, got {other:?}"),
     }
+}
+
+/// The reason of the next item, which must be a `Reconnecting` after a failed
+/// connect (refused upgrade, TLS failure, timeout); panics otherwise.
+pub async fn connect_failure(stream: &mut RealtimeStream) -> String {
+    match next_item(stream).await {
+        Some(Ok(RealtimeItem::Reconnecting {
+            cause: clickclack_realtime::ReconnectCause::ConnectFailed(reason),
+            ..
+        })) => reason,
+        other => panic!("expected a failed connect, got {other:?}"),
+    }
+}
+
+/// A testkit server, its seed, and a client for the seeded bot.
+pub async fn setup() -> (
+    clickclack_testkit::TestServer,
+    clickclack_testkit::Seed,
+    Client,
+) {
+    let server = clickclack_testkit::TestServer::start().await;
+    let seed = server.seed();
+    let client = client(&server.base_url(), &seed.bot.token);
+    (server, seed, client)
+}
+
+/// Posts `body` as the seeded owner in `#general`; returns the message id.
+pub fn post(
+    server: &clickclack_testkit::TestServer,
+    seed: &clickclack_testkit::Seed,
+    body: &str,
+) -> String {
+    server
+        .post_message(&seed.owner.user.id, &seed.general.id, body)
+        .id
+        .as_str()
+        .to_owned()
 }

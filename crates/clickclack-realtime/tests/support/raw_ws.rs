@@ -48,3 +48,44 @@ pub async fn handshake(sock: &mut TcpStream, accept: Accept) -> String {
     let _ = sock.write_all(resp.as_bytes()).await;
     head
 }
+
+/// An unmasked server frame header for `len` payload bytes.
+pub fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+    match len {
+        n if n < 126 => out.push(n as u8),
+        n if n <= u64::from(u16::MAX) => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    out
+}
+
+/// An unmasked server frame carrying `payload`.
+pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = header(fin, opcode, payload.len() as u64);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A `message.created` event numbered `n` (cursor `cur_<n>`), with `payload`
+/// or a valid one.
+pub fn event_json(n: u64, payload: Option<&serde_json::Value>) -> String {
+    let good = serde_json::json!({ "message_id": format!("msg_{n:010}"), "author_id": "usr_raw" });
+    serde_json::json!({
+        "id": format!("evt_{n:010}"),
+        "cursor": format!("cur_{n:010}"),
+        "type": "message.created",
+        "workspace_id": "wsp_raw",
+        "channel_id": "chn_raw",
+        "seq": n,
+        "created_at": "2026-05-08T12:00:00.123456789Z",
+        "payload": payload.unwrap_or(&good),
+    })
+    .to_string()
+}

@@ -164,10 +164,12 @@ pub async fn add(
                 .and_then(|u| normalize_base_url(u).ok())
                 .unwrap_or(parsed.base_url.clone()),
         );
-        write.workspace = Some(claimed.workspace.id.clone());
+        write.workspace = Some(claimed.workspace.id.as_str().to_owned());
         // Flags win over the owner's defaults.
         write.default_to = write.default_to.or(claimed.defaults.default_to.clone());
-        write.allow_from = write.allow_from.or(claimed.defaults.allow_from.clone());
+        write.allow_from = write.allow_from.or_else(|| {
+            (!claimed.defaults.allow_from.is_empty()).then(|| claimed.defaults.allow_from.clone())
+        });
         write.agent_activity = write.agent_activity.or(claimed.defaults.agent_activity);
         connected_as = Some(claimed.bot.handle.clone());
         new_token = Some(claimed.token.clone());

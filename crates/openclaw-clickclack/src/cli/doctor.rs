@@ -181,6 +181,7 @@ async fn checks(
 
     // 2. account configured
     let config = loaded.config.clone();
+    let loaded_config = loaded.config.clone();
     let channel = match ClickClackChannel::from_config(loaded.config) {
         Ok(channel) => channel,
         Err(e) => {
@@ -209,7 +210,10 @@ async fn checks(
         *agent = Some((config, agent_id));
     }
     // The same check `message send` and `gateway` make, with the same words.
-    if let Err(e) = crate::diagnose::require_usable(&account, &ProcessEnv) {
+    let shared = crate::accounts::resolve_all_accounts(&loaded_config, &ProcessEnv)
+        .map_err(ClickClackError::from)
+        .and_then(|all| crate::accounts::refuse_shared_tokens(&loaded_config, &all));
+    if let Err(e) = crate::diagnose::require_usable(&account, &ProcessEnv).and(shared) {
         report.fail(ACCOUNT, e.to_string(), e.hint())?;
         report.replies(replies)?;
         return report.skip_rest(

@@ -4,7 +4,14 @@
 //! openclaw-clickclack gateway [--config PATH] [--account ID]… [--state-dir DIR]
 //!                             [--metrics-addr 127.0.0.1:9464] [--log-format text|json]
 //!                             [--max-concurrency N] [--catch-up-max-age SECS] [--shutdown-grace SECS]
+//!                             [--state postgres://…] [--replica-id NAME]
+//!                             [--lease-ttl-ms MS] [--lease-heartbeat-ms MS]
 //! ```
+//!
+//! State: `--state-dir DIR` (default, files, one gateway per directory) or
+//! `--state postgres://…` (also `OPENCLAW_CLICKCLACK_STATE_URL`): this
+//! gateway becomes one replica of a fleet and runs only the accounts whose
+//! lease it holds (see [`crate::state`]).
 //!
 //! Prints one status line per account change on stdout. Logs go to stderr
 //! (`RUST_LOG` filters them; default `info`), as JSON with `--log-format json`;
@@ -25,6 +32,7 @@ use super::{CliError, Context, Outcome};
 use crate::accounts::{list_enabled_accounts, normalize_account_id};
 use crate::config::{LoadedConfig, ProcessEnv};
 use crate::gateway::{Gateway, GatewayOptions, Lifecycle};
+use crate::state::{LeaseTimings, STATE_URL_ENV, StateLocation};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -62,6 +70,20 @@ pub struct GatewayArgs {
     /// Seconds to let in-flight replies finish at shutdown.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace: u64,
+    /// Shared state of a fleet of gateways: postgres://user:password@host/db
+    /// (a directory path here is the same as --state-dir).
+    #[arg(long = "state", value_name = "URL", env = STATE_URL_ENV, hide_env_values = true, conflicts_with = "state_dir")]
+    pub state: Option<String>,
+    /// This replica's name in the fleet (default: host name, pid and a random suffix).
+    #[arg(long, value_name = "NAME")]
+    pub replica_id: Option<String>,
+    /// Lease duration by the database clock, in milliseconds (fleet only).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub lease_ttl_ms: u64,
+    /// Lease renewal and rebalancing interval, in milliseconds (fleet only;
+    /// the ttl must be at least three heartbeats).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub lease_heartbeat_ms: u64,
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM.
@@ -106,6 +128,13 @@ async fn serve(
         .map_err(|e| e.to_string())?;
     if let Some(addr) = gateway.metrics_addr() {
         emit(out, &format!("metrics on http://{addr}/metrics"));
+    }
+    if let Some(fleet) = gateway.fleet() {
+        let location = gateway.state_location().unwrap_or_default();
+        emit(
+            out,
+            &format!("fleet replica {} on {location}", fleet.replica),
+        );
     }
     let status = gateway.status().clone();
     let mut changes = status.subscribe();
@@ -164,9 +193,22 @@ pub async fn run(
     if !preflight(&loaded, &args.account, err)? {
         return Ok(Outcome::Failure);
     }
+    let state = match &args.state {
+        Some(raw) => Some(
+            raw.parse::<StateLocation>()
+                .map_err(|e| CliError::Usage(e.to_string()))?,
+        ),
+        None => None,
+    };
     let options = GatewayOptions {
         accounts: args.account.clone(),
         state_dir: args.state_dir.clone(),
+        state,
+        replica_id: args.replica_id.clone(),
+        lease_timings: LeaseTimings {
+            ttl: Duration::from_millis(args.lease_ttl_ms),
+            heartbeat: Duration::from_millis(args.lease_heartbeat_ms),
+        },
         metrics_addr: args.metrics_addr,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         max_concurrency: args.max_concurrency.max(1),

@@ -42,6 +42,7 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "groups",
     "discussions",
     "catchUpMaxAge",
+    "tls",
 ];
 
 /// Keys allowed only at the root of `channels.clickclack`.
@@ -150,6 +151,15 @@ impl DiscussionsConfig {
     }
 }
 
+/// `tls` (not in the TypeScript plugin): extra trust for a server behind a
+/// private CA. Verification is never turned off.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsConfig {
+    /// `caFile`: a PEM file of CA certificates trusted in addition to the
+    /// built-in roots, for REST and the realtime WebSocket.
+    pub ca_file: Option<String>,
+}
+
 /// One account's keys as written (every field optional). Used both for the
 /// root of `channels.clickclack` and for each `accounts.<id>` entry.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -215,6 +225,8 @@ pub struct AccountConfig {
     /// number of seconds (`600`) or a duration string (`"10m"`, `"30s"`,
     /// `"1h30m"`); `0` answers no backlog at all.
     pub catch_up_max_age: Option<std::time::Duration>,
+    /// `tls`.
+    pub tls: Option<TlsConfig>,
 }
 
 /// `channels.clickclack`: the root account plus the multi-account keys.
@@ -349,6 +361,15 @@ fn decode_discussions(obj: &Obj<'_>, issues: &mut Issues) -> Option<DiscussionsC
     })
 }
 
+fn decode_tls(obj: &Obj<'_>, issues: &mut Issues) -> Option<TlsConfig> {
+    let value = obj.get("tls")?;
+    let inner = Obj::new(value, &obj.child("tls"), issues)?;
+    inner.deny_unknown(&["caFile"], issues);
+    Some(TlsConfig {
+        ca_file: inner.string("caFile", issues),
+    })
+}
+
 /// Decodes the account keys of `obj` (unknown-key checking is the caller's job).
 fn decode_account_fields(obj: &Obj<'_>, issues: &mut Issues) -> AccountConfig {
     AccountConfig {
@@ -383,6 +404,7 @@ fn decode_account_fields(obj: &Obj<'_>, issues: &mut Issues) -> AccountConfig {
         groups: decode_groups(obj, issues),
         discussions: decode_discussions(obj, issues),
         catch_up_max_age: obj.duration("catchUpMaxAge", issues),
+        tls: decode_tls(obj, issues),
     }
 }
 

@@ -60,7 +60,7 @@ use serde_json::{Map, Value};
 
 pub use channel::{
     ACCOUNT_KEYS, AccountConfig, AllowBots, BotLoopProtection, ClickClackConfig, DiscussionsConfig,
-    GroupConfig, MAX_RECONNECT_MS, MIN_RECONNECT_MS, ROOT_ONLY_KEYS, ReplyMode,
+    GroupConfig, MAX_RECONNECT_MS, MIN_RECONNECT_MS, ROOT_ONLY_KEYS, ReplyMode, TlsConfig,
 };
 pub use duration::{DURATION_HINT, MAX_CONFIG_DURATION, duration_from_secs, parse_duration};
 pub use env::{EnvSource, MapEnv, ProcessEnv};

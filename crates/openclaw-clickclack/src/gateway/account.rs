@@ -49,7 +49,7 @@ use crate::outbound::{AccountSender, SendError};
 use crate::policy::{BotLoopGuard, InboundPolicy};
 use crate::resolve::{ResolveCache, resolve_workspace};
 use crate::retry::{Classify, GaveUp, RetryWindow, Transience};
-use crate::scheduler::{Scheduler, SchedulerConfig, SubmitError};
+use crate::scheduler::{Scheduler, SchedulerConfig, SubmitError, Submitted};
 
 /// How long running turns get after the work token is cut before they are aborted.
 const CUT_GRACE: Duration = Duration::from_secs(1);
@@ -334,8 +334,13 @@ impl AccountDeps {
     async fn start_inner(&mut self) -> Result<Option<Arc<AccountRuntime>>, GatewayError> {
         self.account.require_configured()?;
         let account_id = self.id().to_owned();
+        let tls = self
+            .account
+            .tls_settings(&crate::config::ProcessEnv)
+            .map_err(|message| crate::errors::ClickClackError::TlsSetup { message })?;
         let client = Client::builder(self.account.api_endpoint.clone())
             .token(self.account.token.expose_secret().to_owned())
+            .tls(tls)
             .build()
             .map_err(|source| GatewayError::Api {
                 account_id: account_id.clone(),
@@ -431,10 +436,10 @@ impl AccountDeps {
         let mut builder = RealtimeStream::builder(runtime.client.clone(), workspace.clone())
             .cursor_store(Arc::clone(&self.store))
             .cursor_key(format!("{account_id}.{workspace}"))
-            .backoff(BackoffPolicy {
-                base: Duration::from_millis(self.account.reconnect_ms),
-                ..BackoffPolicy::default()
-            });
+            .backoff(
+                BackoffPolicy::default()
+                    .with_base(Duration::from_millis(self.account.reconnect_ms)),
+            );
         if let Some(c) = &after {
             builder = builder.start_after(c.clone());
         }
@@ -495,7 +500,18 @@ impl AccountDeps {
         };
         let mut connected_once = false;
         let end = loop {
-            let Some(item) = self.intake.run_until_cancelled(stream.next_event()).await else {
+            // `next_event` is cancel-safe: losing the race to a replay request
+            // drops no event.
+            let next = tokio::select! {
+                biased;
+                () = scheduler.replay_requested() => None,
+                next = self.intake.run_until_cancelled(stream.next_event()) => Some(next),
+            };
+            let Some(next) = next else {
+                tracing::info!(account = %account_id, "[{account_id}] a conversation with deferred events drained; reading again from the committed cursor");
+                break SessionEnd::Replay(None);
+            };
+            let Some(item) = next else {
                 break SessionEnd::Shutdown;
             };
             let Some(item) = item else {
@@ -624,9 +640,16 @@ impl AccountDeps {
                 inbound.catch_up = pos.is_catch_up(&cursor);
                 let key = inbound.conversation.clone();
                 let job = Arc::clone(runtime).run_turn(inbound);
-                self.intake
-                    .run_until_cancelled(scheduler.submit(cursor.clone(), key, job))
-                    .await
+                let submitted = self
+                    .intake
+                    .run_until_cancelled(scheduler.submit(cursor.clone(), key.clone(), job))
+                    .await;
+                if let Some(Ok(Submitted::Deferred(_))) = submitted {
+                    AccountMetrics::bump(&self.metrics.deferred);
+                    tracing::debug!(account = %self.id(), cursor = %cursor, conversation = %key,
+                        "conversation queue full; event deferred until it drains");
+                }
+                submitted.map(|s| s.map(Submitted::ticket))
             }
             EventAction::OwnMessage | EventAction::Ignore => {
                 self.intake

@@ -1,5 +1,15 @@
-//! Counters per account, rendered in the Prometheus text format, and the
-//! optional `/healthz` + `/metrics` HTTP endpoint (`--metrics-addr`).
+//! Counters per account, exposed in the Prometheus text format (0.0.4) by the
+//! `prometheus-client` crate, and the optional `/healthz` + `/metrics` HTTP
+//! endpoint (`--metrics-addr`).
+//!
+//! The counters live in [`AccountMetrics`] (plain atomics the pipeline bumps);
+//! on each scrape a [`Collector`] snapshots them and `prometheus-client`
+//! encodes the families (names, `# HELP`/`# TYPE`, label escaping, histogram
+//! buckets). Exposed families, each labelled `account`:
+//! `clickclack_gateway_{events,replies,skipped,reconnects,resyncs,model_errors,
+//! failed_visibly,undeliverable,gaps_skipped,deferred}_total` (counters),
+//! `clickclack_gateway_model_latency_seconds` (histogram) and
+//! `clickclack_gateway_account_up` (gauge).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -15,6 +25,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -31,7 +48,7 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// The counters of one account.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AccountMetrics {
     /// Durable events received.
     pub events: AtomicU64,
@@ -52,9 +69,30 @@ pub struct AccountMetrics {
     pub undeliverable: AtomicU64,
     /// Resync gaps that could not be read back after retrying.
     pub gaps_skipped: AtomicU64,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_micros: AtomicU64,
+    /// Events deferred because their conversation's queue was full; they are
+    /// read again from the committed cursor once that conversation drains.
+    pub deferred: AtomicU64,
+    latency: Histogram,
+    model_calls: AtomicU64,
+}
+
+impl Default for AccountMetrics {
+    fn default() -> Self {
+        AccountMetrics {
+            events: AtomicU64::new(0),
+            replies: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            resyncs: AtomicU64::new(0),
+            model_errors: AtomicU64::new(0),
+            failed_visibly: AtomicU64::new(0),
+            undeliverable: AtomicU64::new(0),
+            gaps_skipped: AtomicU64::new(0),
+            deferred: AtomicU64::new(0),
+            latency: Histogram::new(LATENCY_BUCKETS),
+            model_calls: AtomicU64::new(0),
+        }
+    }
 }
 
 impl AccountMetrics {
@@ -65,46 +103,126 @@ impl AccountMetrics {
 
     /// Records one model (or agent) call duration.
     pub fn observe_model_latency(&self, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        for (bucket, bound) in self.latency_buckets.iter().zip(LATENCY_BUCKETS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.latency.observe(elapsed.as_secs_f64());
+        self.model_calls.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Model calls observed.
     pub fn model_calls(&self) -> u64 {
-        self.latency_count.load(Ordering::Relaxed)
+        self.model_calls.load(Ordering::Relaxed)
     }
 }
 
-/// A counter's name, help text and field.
-type Counter = (
+/// A counter family's name (without `_total`, which the encoder adds), help
+/// text and field.
+type CounterFamily = (
     &'static str,
     &'static str,
     fn(&AccountMetrics) -> &AtomicU64,
 );
 
+/// Every counter family, in exposition order.
+const COUNTERS: [CounterFamily; 10] = [
+    (
+        "clickclack_gateway_events",
+        "Durable realtime events received.",
+        |m| &m.events,
+    ),
+    ("clickclack_gateway_replies", "Replies delivered.", |m| {
+        &m.replies
+    }),
+    (
+        "clickclack_gateway_skipped",
+        "Inbound messages not answered (policy, age, unreadable).",
+        |m| &m.skipped,
+    ),
+    (
+        "clickclack_gateway_reconnects",
+        "Realtime reconnect attempts.",
+        |m| &m.reconnects,
+    ),
+    (
+        "clickclack_gateway_resyncs",
+        "Realtime resyncs (close 4001).",
+        |m| &m.resyncs,
+    ),
+    (
+        "clickclack_gateway_model_errors",
+        "Turns whose model or agent calls failed after the retry window.",
+        |m| &m.model_errors,
+    ),
+    (
+        "clickclack_gateway_failed_visibly",
+        "Visible failure replies posted.",
+        |m| &m.failed_visibly,
+    ),
+    (
+        "clickclack_gateway_undeliverable",
+        "Replies that could not be posted (not retried).",
+        |m| &m.undeliverable,
+    ),
+    (
+        "clickclack_gateway_gaps_skipped",
+        "Resync gaps that could not be read back after retrying.",
+        |m| &m.gaps_skipped,
+    ),
+    (
+        "clickclack_gateway_deferred",
+        "Events deferred because their conversation's queue was full (read again later).",
+        |m| &m.deferred,
+    ),
+];
+
 /// The counters of every account of a gateway.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     accounts: Arc<Mutex<BTreeMap<String, Arc<AccountMetrics>>>>,
+    /// The fleet section (leases, epochs), for a replica on PostgreSQL.
+    pub(crate) fleet: super::fleet_metrics::FleetSource,
 }
 
-/// The `# HELP` and `# TYPE` lines of one metric family.
-fn write_header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// One scrape: the accounts' counters and their up state, encoded by
+/// `prometheus-client`.
+#[derive(Debug)]
+struct Scrape {
+    accounts: Vec<(String, Arc<AccountMetrics>)>,
+    up: Option<Vec<(String, bool)>>,
 }
 
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, help, get) in COUNTERS {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (account, m) in &self.accounts {
+                let labels = [("account", account.as_str())];
+                ConstCounter::new(get(m).load(Ordering::Relaxed))
+                    .encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "clickclack_gateway_model_latency_seconds",
+            "Model or agent call latency.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (account, m) in &self.accounts {
+            let labels = [("account", account.as_str())];
+            m.latency.encode(family.encode_family(&labels)?)?;
+        }
+        if let Some(up) = &self.up {
+            let mut family = encoder.encode_descriptor(
+                "clickclack_gateway_account_up",
+                "1 when the account's realtime socket is open.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (account, up) in up {
+                let labels = [("account", account.as_str())];
+                ConstGauge::new(i64::from(*up)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Metrics {
@@ -122,105 +240,29 @@ impl Metrics {
             .collect()
     }
 
-    /// Renders every counter in the Prometheus text exposition format.
+    /// Renders every counter in the Prometheus text exposition format
+    /// (version 0.0.4), with the accounts' up gauge when `status` is given.
     pub fn render(&self, status: Option<&StatusBoard>) -> String {
-        let accounts = self.snapshot();
+        let scrape = Scrape {
+            accounts: self.snapshot(),
+            up: status.map(|status| {
+                status
+                    .all()
+                    .into_iter()
+                    .map(|s| (s.account_id, s.lifecycle == Lifecycle::Ready))
+                    .collect()
+            }),
+        };
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(scrape));
         let mut out = String::new();
-        let counters: [Counter; 9] = [
-            (
-                "clickclack_gateway_events_total",
-                "Durable realtime events received.",
-                |m| &m.events,
-            ),
-            (
-                "clickclack_gateway_replies_total",
-                "Replies delivered.",
-                |m| &m.replies,
-            ),
-            (
-                "clickclack_gateway_skipped_total",
-                "Inbound messages not answered (policy, age, unreadable).",
-                |m| &m.skipped,
-            ),
-            (
-                "clickclack_gateway_reconnects_total",
-                "Realtime reconnect attempts.",
-                |m| &m.reconnects,
-            ),
-            (
-                "clickclack_gateway_resyncs_total",
-                "Realtime resyncs (close 4001).",
-                |m| &m.resyncs,
-            ),
-            (
-                "clickclack_gateway_model_errors_total",
-                "Turns whose model or agent calls failed after the retry window.",
-                |m| &m.model_errors,
-            ),
-            (
-                "clickclack_gateway_failed_visibly_total",
-                "Visible failure replies posted.",
-                |m| &m.failed_visibly,
-            ),
-            (
-                "clickclack_gateway_undeliverable_total",
-                "Replies that could not be posted (not retried).",
-                |m| &m.undeliverable,
-            ),
-            (
-                "clickclack_gateway_gaps_skipped_total",
-                "Resync gaps that could not be read back after retrying.",
-                |m| &m.gaps_skipped,
-            ),
-        ];
-        for (name, help, get) in counters {
-            write_header(&mut out, name, help, "counter");
-            for (account, m) in &accounts {
-                let _ = writeln!(
-                    out,
-                    "{name}{{account=\"{}\"}} {}",
-                    escape_label(account),
-                    get(m).load(Ordering::Relaxed)
-                );
-            }
+        if let Err(error) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
+        {
+            // Writing into a String cannot fail; keep what was encoded.
+            tracing::warn!(%error, "metrics encoding failed");
         }
-        let name = "clickclack_gateway_model_latency_seconds";
-        write_header(&mut out, name, "Model or agent call latency.", "histogram");
-        for (account, m) in &accounts {
-            let account = escape_label(account);
-            for (bucket, bound) in m.latency_buckets.iter().zip(LATENCY_BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{account=\"{account}\",le=\"{bound}\"}} {}",
-                    bucket.load(Ordering::Relaxed)
-                );
-            }
-            let count = m.latency_count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{account=\"{account}\",le=\"+Inf\"}} {count}"
-            );
-            let sum = m.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1_000_000.0;
-            let _ = writeln!(out, "{name}_sum{{account=\"{account}\"}} {sum}");
-            let _ = writeln!(out, "{name}_count{{account=\"{account}\"}} {count}");
-        }
-        if let Some(status) = status {
-            let name = "clickclack_gateway_account_up";
-            write_header(
-                &mut out,
-                name,
-                "1 when the account's realtime socket is open.",
-                "gauge",
-            );
-            for s in status.all() {
-                let up = u8::from(s.lifecycle == Lifecycle::Ready);
-                let _ = writeln!(
-                    out,
-                    "{name}{{account=\"{}\"}} {up}",
-                    escape_label(&s.account_id)
-                );
-            }
-        }
+        self.fleet.render(&mut out);
         out
     }
 }
@@ -244,7 +286,7 @@ async fn serve(
         ("GET", "/metrics") => text(
             StatusCode::OK,
             metrics.render(Some(&status)),
-            "text/plain; version=0.0.4; charset=utf-8",
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
         ),
         ("GET", "/healthz") => {
             let all = status.all();
@@ -348,6 +390,176 @@ mod server_tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
+
+    /// One parsed sample line: name, labels, value.
+    type Sample = (String, BTreeMap<String, String>, f64);
+
+    /// A strict parser of the Prometheus text format 0.0.4: every line is a
+    /// `# HELP`, a `# TYPE` or a sample `name{k="v",...} value` whose family
+    /// was typed before; anything else is an error naming the line.
+    fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
+        let mut typed = BTreeMap::new();
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').ok_or(line)?;
+                typed.insert(name.to_owned(), kind.to_owned());
+                continue;
+            }
+            if line.starts_with("# HELP ") {
+                continue;
+            }
+            let name_end = line
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .ok_or(line)?;
+            let name = &line[..name_end];
+            let mut rest = &line[name_end..];
+            let mut labels = BTreeMap::new();
+            if let Some(body) = rest.strip_prefix('{') {
+                let mut chars = body.char_indices().peekable();
+                let mut key = String::new();
+                let end = loop {
+                    let (i, c) = chars.next().ok_or(line)?;
+                    match c {
+                        '}' if key.is_empty() => break i,
+                        ',' if key.is_empty() => {}
+                        '=' => {
+                            if chars.next().map(|(_, c)| c) != Some('"') {
+                                return Err(format!("unquoted label value: {line}"));
+                            }
+                            let mut value = String::new();
+                            loop {
+                                match chars.next().ok_or(line)?.1 {
+                                    '"' => break,
+                                    '\\' => match chars.next().ok_or(line)?.1 {
+                                        'n' => value.push('\n'),
+                                        c @ ('\\' | '"') => value.push(c),
+                                        c => return Err(format!("bad escape \\{c}: {line}")),
+                                    },
+                                    c => value.push(c),
+                                }
+                            }
+                            labels.insert(std::mem::take(&mut key), value);
+                        }
+                        c if c.is_ascii_alphanumeric() || c == '_' => key.push(c),
+                        _ => return Err(format!("bad label syntax: {line}")),
+                    }
+                };
+                rest = &body[end + 1..];
+            }
+            let value = rest.strip_prefix(' ').ok_or(line)?;
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                v => v.parse().map_err(|_| format!("bad value: {line}"))?,
+            };
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| typed.get(*base).is_some_and(|k| k == "histogram"))
+                .unwrap_or(name);
+            if !typed.contains_key(family) {
+                return Err(format!("sample before its # TYPE: {line}"));
+            }
+            samples.push((name.to_owned(), labels, value));
+        }
+        Ok(samples)
+    }
+
+    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        samples
+            .iter()
+            .find(|(n, l, _)| {
+                n == name
+                    && labels.len() == l.len()
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, v)| *v)
+    }
+
+    #[tokio::test]
+    async fn metrics_scrape_over_a_socket_parses() {
+        let metrics = Metrics::default();
+        let work = metrics.account("work");
+        for _ in 0..3 {
+            AccountMetrics::bump(&work.replies);
+        }
+        AccountMetrics::bump(&work.deferred);
+        work.observe_model_latency(Duration::from_millis(300));
+        work.observe_model_latency(Duration::from_secs(90));
+        // A label value that needs escaping.
+        let odd = metrics.account("we\"ird\\name\n");
+        AccountMetrics::bump(&odd.events);
+        let status = StatusBoard::default();
+        status.register("work", "http://127.0.0.1:1");
+        status.set("work", Lifecycle::Ready, None);
+        let server = MetricsServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), metrics, status)
+            .await
+            .expect("bind");
+
+        let mut scrape = TcpStream::connect(server.addr).await.expect("connect");
+        scrape
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = String::new();
+        scrape.read_to_string(&mut response).await.expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("http response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4"),
+            "{head}"
+        );
+        let samples = parse_exposition(body).unwrap_or_else(|e| panic!("{e}\n{body}"));
+        let work = [("account", "work")];
+        assert_eq!(
+            value(&samples, "clickclack_gateway_replies_total", &work),
+            Some(3.0)
+        );
+        assert_eq!(
+            value(&samples, "clickclack_gateway_deferred_total", &work),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&samples, "clickclack_gateway_events_total", &work),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "clickclack_gateway_events_total",
+                &[("account", "we\"ird\\name\n")]
+            ),
+            Some(1.0)
+        );
+        let latency = "clickclack_gateway_model_latency_seconds";
+        assert_eq!(
+            value(&samples, &format!("{latency}_count"), &work),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &samples,
+                &format!("{latency}_bucket"),
+                &[("account", "work"), ("le", "0.5")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &samples,
+                &format!("{latency}_bucket"),
+                &[("account", "work"), ("le", "+Inf")]
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&samples, "clickclack_gateway_account_up", &work),
+            Some(1.0)
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn idle_connections_are_capped_and_timed_out() {

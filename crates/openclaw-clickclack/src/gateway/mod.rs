@@ -35,11 +35,12 @@ pub mod catch_up;
 pub mod commands;
 pub mod engine;
 pub mod events;
+mod fleet_metrics;
 pub mod metrics;
 mod pipeline;
 pub mod progress;
-mod state_lock;
 pub mod status;
+pub mod supervisor;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,17 +64,17 @@ use crate::agent_host::AgentHost;
 use crate::config::{EnvSource, OpenClawConfig};
 use crate::errors::ClickClackError;
 use crate::llm::{LlmError, LlmRuntime};
-use crate::policy::{
-    AllowBots, BotLoopGuard, BotLoopProtection, GroupOverride, InboundPolicy, InboundPolicyConfig,
-    PolicyConfigError,
-};
+use crate::policy::{BotLoopGuard, PolicyConfigError};
 use crate::retry::{DEFAULT_RETRY_WINDOW, RetryWindow};
 use crate::scheduler::SchedulerConfig;
 use crate::secrets::SecretError;
 
-use account::{AccountDeps, BotIdentities, TurnSettings};
-use engine::{EngineOverrides, build_engine};
-pub use state_lock::StateDirLock;
+use crate::state::{
+    FleetSnapshot, LeaseManager, LeaseTimings, ReplicaId, StateBackend, StateError, StateLocation,
+};
+use account::BotIdentities;
+use engine::EngineOverrides;
+pub use supervisor::{AccountSpec, SuperviseError, Supervisor};
 
 /// Default number of turns producing a reply at once, across every account.
 pub const DEFAULT_MAX_TURNS: usize = 64;
@@ -214,6 +215,12 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    /// The state backend (files or PostgreSQL) cannot be used.
+    #[error(transparent)]
+    State(StateError),
+    /// Invalid lease timings (`--lease-ttl`, `--lease-heartbeat`).
+    #[error(transparent)]
+    LeaseTimings(#[from] crate::state::LeaseTimingsError),
     /// An account could not start for another reason.
     #[error("ClickClack account \"{account_id}\": {message}")]
     Startup {
@@ -240,6 +247,14 @@ pub struct GatewayOptions {
     pub accounts: Vec<String>,
     /// Where cursors are stored (default [`default_state_dir`]).
     pub state_dir: Option<PathBuf>,
+    /// Where the state lives when not in `state_dir`: a PostgreSQL URL runs
+    /// this gateway as one replica of a fleet (leases, fencing epochs). A
+    /// [`StateLocation::Files`] here is the same as `state_dir`.
+    pub state: Option<StateLocation>,
+    /// Lease ttl and heartbeat of a fleet (PostgreSQL state only).
+    pub lease_timings: LeaseTimings,
+    /// This replica's name in a fleet (default: host name + pid + random).
+    pub replica_id: Option<String>,
     /// A custom cursor store (replaces the file store in `state_dir`).
     pub cursor_store: Option<Arc<dyn CursorStore>>,
     /// Serve `/healthz` and `/metrics` here.
@@ -256,8 +271,12 @@ pub struct GatewayOptions {
     pub clock: Clock,
     /// Turns running at once per account, across conversations (default 8).
     pub max_concurrency: usize,
-    /// Events received but not yet committed per account (default 256).
+    /// Events received but not yet committed per account (default 4096).
     pub max_in_flight: usize,
+    /// Turns queued or running in one conversation (default 64). Further
+    /// events of that conversation are deferred and read again once it
+    /// drains, so one slow or flooding conversation never stalls the others.
+    pub max_per_conversation: usize,
     /// Bound for finishing in-flight replies at shutdown (default 10 s).
     pub shutdown_grace: Duration,
     /// Commands published in each bot's menu (default none: clears a stale
@@ -277,6 +296,9 @@ impl Default for GatewayOptions {
         GatewayOptions {
             accounts: Vec::new(),
             state_dir: None,
+            state: None,
+            lease_timings: LeaseTimings::default(),
+            replica_id: None,
             cursor_store: None,
             metrics_addr: None,
             llm: None,
@@ -285,6 +307,7 @@ impl Default for GatewayOptions {
             clock: Clock::system(),
             max_concurrency: SchedulerConfig::default().max_concurrency,
             max_in_flight: SchedulerConfig::default().max_in_flight,
+            max_per_conversation: SchedulerConfig::default().max_per_conversation,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             commands: Vec::new(),
             retry_base: Duration::from_millis(250),
@@ -299,6 +322,8 @@ impl std::fmt::Debug for GatewayOptions {
         f.debug_struct("GatewayOptions")
             .field("accounts", &self.accounts)
             .field("state_dir", &self.state_dir)
+            .field("state", &self.state)
+            .field("lease_timings", &self.lease_timings)
             .field("metrics_addr", &self.metrics_addr)
             .field("catch_up_max_age", &self.catch_up_max_age)
             .field("max_concurrency", &self.max_concurrency)
@@ -306,58 +331,6 @@ impl std::fmt::Debug for GatewayOptions {
             .field("retry_window", &self.retry_window)
             .field("max_turns", &self.max_turns)
             .finish_non_exhaustive()
-    }
-}
-
-fn policy_allow_bots(value: crate::config::AllowBots) -> AllowBots {
-    match value {
-        crate::config::AllowBots::False => AllowBots::False,
-        crate::config::AllowBots::True => AllowBots::True,
-        crate::config::AllowBots::Mentions => AllowBots::Mentions,
-    }
-}
-
-fn policy_loop(value: Option<crate::config::BotLoopProtection>) -> BotLoopProtection {
-    let clamp = |v: Option<u64>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-    value.map_or_else(BotLoopProtection::default, |v| BotLoopProtection {
-        enabled: v.enabled,
-        max_events_per_window: clamp(v.max_events_per_window),
-        window_seconds: clamp(v.window_seconds),
-        cooldown_seconds: clamp(v.cooldown_seconds),
-    })
-}
-
-/// The inbound policy inputs of a resolved account.
-pub fn policy_config(account: &ResolvedAccount, config: &OpenClawConfig) -> InboundPolicyConfig {
-    let config_path = if account.account_id == crate::accounts::DEFAULT_ACCOUNT_ID {
-        "channels.clickclack".to_owned()
-    } else {
-        format!("channels.clickclack.accounts.{}", account.account_id)
-    };
-    InboundPolicyConfig {
-        account_id: account.account_id.clone(),
-        config_path,
-        allow_from: account.allow_from.clone(),
-        allow_bots: policy_allow_bots(account.allow_bots),
-        require_mention: account.require_mention,
-        mention_patterns: account.mention_patterns.clone(),
-        groups: account
-            .groups
-            .iter()
-            .map(|(k, g)| {
-                (
-                    k.clone(),
-                    GroupOverride {
-                        require_mention: g.require_mention,
-                        mention_patterns: g.mention_patterns.clone(),
-                        allow_bots: g.allow_bots.map(policy_allow_bots),
-                        bot_loop_protection: g.bot_loop_protection.map(|b| policy_loop(Some(b))),
-                    },
-                )
-            })
-            .collect(),
-        bot_loop_protection: policy_loop(account.bot_loop_protection),
-        bot_loop_defaults: policy_loop(config.channel_defaults_bot_loop_protection),
     }
 }
 
@@ -371,9 +344,21 @@ pub struct Gateway {
     /// Cancelled when the grace is over: cut model calls and sends.
     work: CancellationToken,
     grace: Duration,
-    tasks: Vec<JoinHandle<()>>,
+    supervisor: Supervisor,
+    fleet: Option<Fleet>,
     metrics_server: Option<metrics::MetricsServer>,
-    _lock: Option<StateDirLock>,
+    /// The state backend; for files it holds the state-dir lock.
+    backend: Option<Arc<dyn StateBackend>>,
+}
+
+/// The lease side of a fleet replica.
+struct Fleet {
+    replica: ReplicaId,
+    /// Cancelled at shutdown: the lease manager hands every account back.
+    shutdown: CancellationToken,
+    manager: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
+    snapshot: tokio::sync::watch::Receiver<FleetSnapshot>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -384,33 +369,31 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-/// One account ready to spawn.
-struct Prepared {
-    account: ResolvedAccount,
-    engine: ReplyEngine,
-    policy: InboundPolicy,
+fn state_error(e: StateError) -> GatewayError {
+    match e {
+        StateError::Locked { dir, .. } => GatewayError::StateDirLocked {
+            path: PathBuf::from(dir),
+        },
+        other => GatewayError::State(other),
+    }
 }
 
 /// Refuses two enabled accounts with the same token on the same server
-/// (for example a root `token` inherited by `accounts: { work: {} }`).
-fn refuse_shared_tokens(accounts: &[ResolvedAccount]) -> Result<(), GatewayError> {
-    for (i, a) in accounts.iter().enumerate() {
-        let token = a.token.expose_secret();
-        if token.trim().is_empty() {
-            continue;
-        }
-        if let Some(b) = accounts[i + 1..]
-            .iter()
-            .find(|b| b.token.expose_secret() == token && b.api_endpoint == a.api_endpoint)
-        {
-            return Err(GatewayError::DuplicateBot {
-                first: a.account_id.clone(),
-                second: b.account_id.clone(),
-                bot_user_id: "(same token)".to_owned(),
-            });
-        }
-    }
-    Ok(())
+/// (for example a root `token` inherited by `accounts: { work: {} }`): the
+/// config layer's check ([`crate::accounts::refuse_shared_tokens`]), as a
+/// [`GatewayError::DuplicateBot`].
+fn refuse_shared_tokens(
+    config: &OpenClawConfig,
+    accounts: &[ResolvedAccount],
+) -> Result<(), GatewayError> {
+    crate::accounts::refuse_shared_tokens(config, accounts).map_err(|e| match e {
+        ClickClackError::SharedToken { first, second, .. } => GatewayError::DuplicateBot {
+            first,
+            second,
+            bot_user_id: "(same token)".to_owned(),
+        },
+        other => other.into(),
+    })
 }
 
 impl Gateway {
@@ -454,7 +437,7 @@ impl Gateway {
         if accounts.is_empty() {
             return Err(GatewayError::NoAccounts);
         }
-        refuse_shared_tokens(&accounts)?;
+        refuse_shared_tokens(config, &accounts)?;
         let status = StatusBoard::default();
         let metrics = Metrics::default();
         let overrides = EngineOverrides {
@@ -466,22 +449,12 @@ impl Gateway {
         for account in accounts {
             status.register(&account.account_id, &account.base_url);
             metrics.account(&account.account_id);
-            let checked = crate::diagnose::require_usable(&account, env)
-                .map_err(GatewayError::from)
-                .and_then(|()| build_engine(&account, config, env, &overrides))
-                .and_then(|engine| {
-                    let policy = InboundPolicy::new(&policy_config(&account, config))?;
-                    Ok((engine, policy))
-                });
-            match checked {
-                Ok((engine, policy)) => prepared.push(Prepared {
-                    account,
-                    engine,
-                    policy,
-                }),
+            let id = account.account_id.clone();
+            match supervisor::prepare(config, env, account, &overrides) {
+                Ok(spec) => prepared.push(spec),
                 Err(e) => {
-                    tracing::error!(account = %account.account_id, "{e}");
-                    status.set(&account.account_id, Lifecycle::Stopped, Some(e.to_string()));
+                    tracing::error!(account = %id, "{e}");
+                    status.set(&id, Lifecycle::Stopped, Some(e.to_string()));
                     refused.push(e);
                 }
             }
@@ -491,16 +464,27 @@ impl Gateway {
         {
             return Err(first);
         }
-        let (store, lock): (Arc<dyn CursorStore>, Option<StateDirLock>) =
-            match &options.cursor_store {
-                Some(store) => (Arc::clone(store), None),
-                None => {
-                    let dir = options
-                        .state_dir
-                        .clone()
-                        .unwrap_or_else(|| default_state_dir(env));
-                    let lock = StateDirLock::acquire(&dir)?;
-                    (Arc::new(FileCursorStore::new(dir)), Some(lock))
+        let location = match (&options.state, &options.state_dir) {
+            (Some(location), _) => location.clone(),
+            (None, Some(dir)) => StateLocation::Files(dir.clone()),
+            (None, None) => StateLocation::Files(default_state_dir(env)),
+        };
+        let lease_timings = options.lease_timings.validate()?;
+        let (store, backend): (Arc<dyn CursorStore>, Option<Arc<dyn StateBackend>>) =
+            match (&options.cursor_store, &location) {
+                (Some(store), StateLocation::Files(_)) => (Arc::clone(store), None),
+                (_, StateLocation::Files(dir)) => {
+                    // One lock: the file backend's flock on `<dir>/gateway.lock`.
+                    let backend = location.open().await.map_err(state_error)?;
+                    (Arc::new(FileCursorStore::new(dir.clone())), Some(backend))
+                }
+                (_, StateLocation::Postgres(_)) => {
+                    let backend = location.open().await.map_err(state_error)?;
+                    // Never used: fleet accounts run only under a lease's fenced store.
+                    (
+                        Arc::new(clickclack_realtime::MemoryCursorStore::default()),
+                        Some(backend),
+                    )
                 }
             };
         let metrics_server = match options.metrics_addr {
@@ -513,80 +497,56 @@ impl Gateway {
         };
         let intake = CancellationToken::new();
         let work = CancellationToken::new();
-        let guard = Arc::new(BotLoopGuard::new());
-        let identities = BotIdentities::default();
-        let turn_slots = Arc::new(Semaphore::new(options.max_turns.max(1)));
-        let retry = RetryWindow::new(options.retry_window)
-            .with_backoff(Backoff::new(options.retry_base, Duration::from_secs(30)));
-        let history_limit = config
-            .clickclack
-            .as_ref()
-            .and_then(|c| c.history_limit)
-            .map(|l| u32::try_from(l).unwrap_or(u32::MAX));
-        let mut tasks = Vec::new();
-        for Prepared {
-            account,
-            engine,
-            policy,
-        } in prepared
-        {
-            let account_id = account.account_id.clone();
-            // Progress label: account name → bot handle → agentId → accountId.
-            let label_fallback = match &engine {
-                ReplyEngine::Agent { agent_id, .. } => Some(agent_id.clone()),
-                ReplyEngine::Model { agent_id, .. } => agent_id.clone(),
-            }
-            .unwrap_or_else(|| account_id.clone());
-            let deps = AccountDeps {
-                turn: TurnSettings {
-                    policy,
-                    guard: Arc::clone(&guard),
-                    engine,
-                    history_limit,
-                    // Precedence: the CLI flag, then the account's catchUpMaxAge, then the default.
-                    catch_up_max_age: options.catch_up_max_age.unwrap_or(account.catch_up_max_age),
-                    clock: options.clock.clone(),
-                    label_fallback,
-                    turn_slots: Arc::clone(&turn_slots),
-                },
-                account,
-                status: status.clone(),
-                metrics: metrics.account(&account_id),
-                store: Arc::clone(&store),
-                intake: intake.clone(),
-                work: work.clone(),
-                commands: options.commands.clone(),
-                scheduler: SchedulerConfig {
-                    max_concurrency: options.max_concurrency.max(1),
-                    max_in_flight: options.max_in_flight.max(1),
-                },
-                retry,
-                identities: identities.clone(),
-            };
-            let board = status.clone();
-            let span = tracing::info_span!("account", account = %account_id);
-            tasks.push(tokio::spawn(tracing::Instrument::instrument(
-                async move {
-                    match deps.run().await {
-                        Ok(()) => board.set(&account_id, Lifecycle::Stopped, None),
-                        Err(e) => {
-                            tracing::error!(account = %account_id, "{e}");
-                            board.set(&account_id, Lifecycle::Stopped, Some(e.to_string()));
-                        }
+        let shared = supervisor::Shared {
+            status: status.clone(),
+            metrics: metrics.clone(),
+            guard: Arc::new(BotLoopGuard::new()),
+            identities: BotIdentities::default(),
+            turn_slots: Arc::new(Semaphore::new(options.max_turns.max(1))),
+            retry: RetryWindow::new(options.retry_window)
+                .with_backoff(Backoff::new(options.retry_base, Duration::from_secs(30))),
+            scheduler: SchedulerConfig {
+                max_concurrency: options.max_concurrency.max(1),
+                max_in_flight: options.max_in_flight.max(1),
+                max_per_conversation: options.max_per_conversation.max(1),
+                ..SchedulerConfig::default()
+            },
+            commands: options.commands.clone(),
+            catch_up_override: options.catch_up_max_age,
+            clock: options.clock.clone(),
+            overrides,
+            grace: options.shutdown_grace,
+            store,
+        };
+        let supervisor = Supervisor::new(shared, intake.clone(), work.clone());
+        let fleet = match (&location, &backend) {
+            (StateLocation::Postgres(_), Some(backend)) => Some(start_fleet(
+                &supervisor,
+                Arc::clone(backend),
+                prepared,
+                &options,
+                lease_timings,
+            )),
+            _ => {
+                for spec in prepared {
+                    // Every id is distinct and nothing is shutting down yet.
+                    if let Err(e) = supervisor.start(spec) {
+                        tracing::error!("{e}");
                     }
-                },
-                span,
-            )));
-        }
+                }
+                None
+            }
+        };
         Ok(Gateway {
             status,
             metrics,
             intake,
             work,
             grace: options.shutdown_grace,
-            tasks,
+            supervisor,
+            fleet,
             metrics_server,
-            _lock: lock,
+            backend,
         })
     }
 
@@ -605,49 +565,67 @@ impl Gateway {
         self.metrics_server.as_ref().map(|m| m.addr)
     }
 
-    /// Whether every account has stopped.
+    /// The account supervisor: start, stop or restart one account by id
+    /// (config reload). See [`supervisor`].
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    /// This replica's id and lease state, when the state is in PostgreSQL.
+    pub fn fleet(&self) -> Option<FleetSnapshot> {
+        self.fleet.as_ref().map(|f| f.snapshot.borrow().clone())
+    }
+
+    /// The state backend's location, without credentials.
+    pub fn state_location(&self) -> Option<String> {
+        self.backend.as_ref().map(|b| b.location())
+    }
+
+    /// Whether every account has stopped (never, for a fleet replica: it
+    /// waits for leases until shut down).
     pub fn is_finished(&self) -> bool {
-        self.tasks.iter().all(JoinHandle::is_finished)
+        self.fleet.is_none() && self.supervisor.running().is_empty()
     }
 
     /// Waits until every account has stopped on its own (fatal errors).
     pub async fn wait(&mut self) {
-        for task in &mut self.tasks {
-            let _ = task.await;
+        if self.fleet.is_some() {
+            std::future::pending::<()>().await;
         }
-        self.tasks.clear();
+        self.supervisor.idle().await;
     }
 
     /// Graceful shutdown: stop taking events at once, let in-flight replies
     /// finish within [`GatewayOptions::shutdown_grace`], then cut model calls
     /// and sends (those events are replayed on the next start), commit
-    /// cursors, close sockets. Returns within the grace plus about two seconds.
+    /// cursors, close sockets. Returns within the grace plus about two
+    /// seconds (a fleet replica: plus one heartbeat to release its leases).
     pub async fn shutdown(mut self) {
-        self.intake.cancel();
-        let mut tasks = std::mem::take(&mut self.tasks);
-        let all = async {
-            for task in &mut tasks {
-                let _ = task.await;
-            }
-        };
-        if tokio::time::timeout(self.grace, all).await.is_err() {
+        if let Some(fleet) = &self.fleet {
+            // Hand every account back: each stops gracefully, then its lease is released.
+            fleet.shutdown.cancel();
+        } else {
+            self.intake.cancel();
+        }
+        if tokio::time::timeout(self.grace, self.supervisor.idle())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "in-flight replies did not finish within the shutdown grace; cutting them (they are replayed on the next start)"
             );
-            self.work.cancel();
-            let rest = async {
-                for task in &mut tasks {
-                    let _ = task.await;
-                }
-            };
-            if tokio::time::timeout(Duration::from_secs(2), rest)
-                .await
-                .is_err()
-            {
-                for task in &tasks {
-                    task.abort();
-                }
+        }
+        self.intake.cancel();
+        self.work.cancel();
+        self.supervisor.join_all(Duration::from_secs(2)).await;
+        if let Some(fleet) = self.fleet.take() {
+            let bound = self.grace + Duration::from_secs(5);
+            let mut manager = fleet.manager;
+            if tokio::time::timeout(bound, &mut manager).await.is_err() {
+                manager.abort();
             }
+            fleet.dispatcher.abort();
+            tracing::info!(replica = %fleet.replica, "replica stopped");
         }
         if let Some(server) = self.metrics_server.take() {
             server.stop();
@@ -655,10 +633,69 @@ impl Gateway {
     }
 }
 
+/// Starts the lease manager of a fleet replica and the dispatcher that runs
+/// each account whose lease arrives.
+fn start_fleet(
+    supervisor: &Supervisor,
+    backend: Arc<dyn StateBackend>,
+    prepared: Vec<AccountSpec>,
+    options: &GatewayOptions,
+    timings: LeaseTimings,
+) -> Fleet {
+    let replica = options
+        .replica_id
+        .clone()
+        .map(ReplicaId::new)
+        .unwrap_or_else(ReplicaId::generate);
+    let ids: Vec<String> = prepared.iter().map(|s| s.account_id().to_owned()).collect();
+    let specs: std::collections::HashMap<String, AccountSpec> = prepared
+        .into_iter()
+        .map(|s| (s.account_id().to_owned(), s))
+        .collect();
+    for id in &ids {
+        supervisor
+            .status()
+            .set(id, Lifecycle::Stopped, Some(STANDBY.to_owned()));
+    }
+    let (manager, mut leases) = LeaseManager::new(backend, replica.clone(), ids, timings);
+    let manager = manager.drain_grace(options.shutdown_grace + Duration::from_secs(3));
+    let snapshot = manager.snapshot();
+    supervisor.metrics().fleet.set(manager.snapshot());
+    let shutdown = CancellationToken::new();
+    tracing::info!(replica = %replica, "fleet replica starting");
+    let manager = tokio::spawn(manager.run(shutdown.clone()));
+    let sup = supervisor.clone();
+    let dispatcher = tokio::spawn(async move {
+        while let Some(lease) = leases.recv().await {
+            let id = lease.account().to_owned();
+            let Some(spec) = specs.get(&id).cloned() else {
+                continue;
+            };
+            // The previous runner of this account may still be ending (lost lease).
+            sup.cut(&id).await;
+            if let Err(e) = sup.start_leased(spec, lease) {
+                tracing::warn!(account = %id, "[{id}] {e}");
+            }
+        }
+    });
+    Fleet {
+        replica,
+        shutdown,
+        manager,
+        dispatcher,
+        snapshot,
+    }
+}
+
+/// The status message of a fleet account that another replica serves.
+pub const STANDBY: &str = "standby: another replica holds this account's lease";
+
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        self.supervisor.abort_all();
+        if let Some(fleet) = &self.fleet {
+            fleet.manager.abort();
+            fleet.dispatcher.abort();
         }
     }
 }

@@ -488,11 +488,7 @@ impl AccountRuntime {
     /// Earlier messages of the conversation as context (`historyLimit`), oldest first.
     async fn history(&self, client: &Client, message: &Message, limit: u32) -> Vec<ChatMessage> {
         let fetched: Result<Vec<Message>, ClientError> = if message.parent_message_id.is_some() {
-            let query = ThreadQuery {
-                limit: Some(limit.saturating_add(1).min(200)),
-                latest: true,
-                ..ThreadQuery::default()
-            };
+            let query = ThreadQuery::latest().with_limit(limit.saturating_add(1).min(200));
             client
                 .get_thread(&message.thread_root_id, &query)
                 .await
@@ -502,7 +498,7 @@ impl AccountRuntime {
                     all
                 })
         } else if let Some(seq) = message.channel_seq {
-            let page = PageRequest::before(seq).limit(limit.min(200));
+            let page = PageRequest::before(seq).with_limit(limit.min(200));
             match (&message.direct_conversation_id, &message.channel_id) {
                 (Some(dm), _) => client.list_dm_messages(dm, &page).await.map(|p| p.messages),
                 (None, Some(channel)) => client

@@ -56,7 +56,7 @@ pub use runtime::{DEFAULT_ANTHROPIC_MAX_TOKENS, HttpLlmRuntime};
 pub use secret::ApiKey;
 
 pub(crate) use http::{
-    HttpTransport, JsonPost, RetryMode, bearer as http_bearer, join_url as http_join_url,
+    HttpTransport, RetryMode, bearer as http_bearer, join_url as http_join_url,
     sensitive as http_header,
 };
 pub(crate) use openai::{ChatCall as ChatCallArgs, OpenAiClient};

@@ -138,6 +138,9 @@ impl From<clickclack_client::Error> for SendError {
 }
 
 fn describe_api(error: &clickclack_client::Error) -> String {
+    if let Some(tls) = crate::diagnose::explain_tls(error) {
+        return format!("ClickClack request failed: {tls}");
+    }
     match (error.status(), error.server_message()) {
         (Some(status), Some(message)) => format!("ClickClack {}: {message}", status.as_u16()),
         (Some(status), None) => format!("ClickClack {}: {error}", status.as_u16()),

@@ -131,8 +131,8 @@ impl MediaAttachment {
             }
         };
         request
-            .content_type(self.resolved_content_type())
-            .nonce(nonce)
+            .with_content_type(self.resolved_content_type())
+            .with_nonce(nonce)
     }
 }
 

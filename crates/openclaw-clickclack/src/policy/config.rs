@@ -1,171 +1,46 @@
-//! Inbound policy configuration (reference rows 28–31) and its compiled form.
+//! The inbound policy of one account (reference rows 28–31), compiled from
+//! the account's [`ResolvedAccount`]: the policy reads the one account-config
+//! representation, it has no config types of its own.
 
 use std::collections::BTreeMap;
 
-use regex::{Regex, RegexBuilder};
-use serde::{Deserialize, Deserializer};
-
 use super::allow_from::AllowList;
 use super::loop_guard::BotLoopSettings;
+use crate::accounts::ResolvedAccount;
+use crate::config::{AllowBots, BotLoopProtection};
+use regex::{Regex, RegexBuilder};
 
 /// Upper bound on the compiled size of one `mentionPatterns` regex.
 const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
-/// `allowBots`: whether messages written by other bots may start a turn.
-///
-/// Config form: `false`, `true` or `"mentions"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum AllowBots {
-    /// Bot-authored messages are dropped (the default).
-    #[default]
-    False,
-    /// Bot-authored messages are allowed (subject to `allowFrom` by id).
-    True,
-    /// Allowed in direct messages, and in groups only when this bot was mentioned.
-    Mentions,
-}
-
-impl AllowBots {
-    /// The config spelling: `false`, `true` or `mentions`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AllowBots::False => "false",
-            AllowBots::True => "true",
-            AllowBots::Mentions => "mentions",
-        }
+/// The built-in bot-loop settings with the fields `config` sets laid over them.
+fn resolve_bot_loop(config: &BotLoopProtection) -> BotLoopSettings {
+    let d = BotLoopSettings::default();
+    let narrow =
+        |v: Option<u64>, default: u32| v.map_or(default, |v| u32::try_from(v).unwrap_or(u32::MAX));
+    BotLoopSettings {
+        enabled: config.enabled.unwrap_or(d.enabled),
+        max_events_per_window: narrow(config.max_events_per_window, d.max_events_per_window),
+        window_seconds: narrow(config.window_seconds, d.window_seconds),
+        cooldown_seconds: narrow(config.cooldown_seconds, d.cooldown_seconds),
     }
 }
 
-impl<'de> Deserialize<'de> for AllowBots {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Bool(true) => Ok(AllowBots::True),
-            Raw::Bool(false) => Ok(AllowBots::False),
-            Raw::Text(text) if text == "mentions" => Ok(AllowBots::Mentions),
-            Raw::Text(text) => Err(serde::de::Error::custom(format!(
-                "allowBots must be true, false or \"mentions\", found \"{text}\""
-            ))),
+/// Rejects a zero `botLoopProtection` number (the schema already does for
+/// files; this guards accounts built in code).
+fn validate_bot_loop(config: &BotLoopProtection, path: &str) -> Result<(), PolicyConfigError> {
+    for (field, value) in [
+        ("maxEventsPerWindow", config.max_events_per_window),
+        ("windowSeconds", config.window_seconds),
+        ("cooldownSeconds", config.cooldown_seconds),
+    ] {
+        if value == Some(0) {
+            return Err(PolicyConfigError::NotPositive {
+                path: format!("{path}.botLoopProtection.{field}"),
+            });
         }
     }
-}
-
-/// `botLoopProtection` as written in config: every field optional, merged
-/// field by field (`channels.defaults` → account → `groups["*"]` →
-/// `groups[<channel>]`) over the built-in [`BotLoopSettings::default`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BotLoopProtection {
-    /// `enabled` (built-in default `true`).
-    pub enabled: Option<bool>,
-    /// `maxEventsPerWindow` (built-in default 20).
-    pub max_events_per_window: Option<u32>,
-    /// `windowSeconds` (built-in default 60).
-    pub window_seconds: Option<u32>,
-    /// `cooldownSeconds` (built-in default 60).
-    pub cooldown_seconds: Option<u32>,
-}
-
-impl BotLoopProtection {
-    /// Field-wise overlay: values set in `over` win.
-    pub fn overlay(self, over: &BotLoopProtection) -> BotLoopProtection {
-        BotLoopProtection {
-            enabled: over.enabled.or(self.enabled),
-            max_events_per_window: over.max_events_per_window.or(self.max_events_per_window),
-            window_seconds: over.window_seconds.or(self.window_seconds),
-            cooldown_seconds: over.cooldown_seconds.or(self.cooldown_seconds),
-        }
-    }
-
-    /// Resolves the unset fields from [`BotLoopSettings::default`].
-    pub fn resolve(&self) -> BotLoopSettings {
-        let d = BotLoopSettings::default();
-        BotLoopSettings {
-            enabled: self.enabled.unwrap_or(d.enabled),
-            max_events_per_window: self
-                .max_events_per_window
-                .unwrap_or(d.max_events_per_window),
-            window_seconds: self.window_seconds.unwrap_or(d.window_seconds),
-            cooldown_seconds: self.cooldown_seconds.unwrap_or(d.cooldown_seconds),
-        }
-    }
-
-    fn validate(&self, path: &str) -> Result<(), PolicyConfigError> {
-        for (field, value) in [
-            ("maxEventsPerWindow", self.max_events_per_window),
-            ("windowSeconds", self.window_seconds),
-            ("cooldownSeconds", self.cooldown_seconds),
-        ] {
-            if value == Some(0) {
-                return Err(PolicyConfigError::NotPositive {
-                    path: format!("{path}.botLoopProtection.{field}"),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One `groups.<channelId>` (or `groups["*"]`) entry: per-field overrides of
-/// the account policy for group messages. Unset fields fall through to
-/// `groups["*"]`, then to the account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GroupOverride {
-    /// `requireMention` override.
-    pub require_mention: Option<bool>,
-    /// `mentionPatterns` override (replaces, does not extend, the inherited list).
-    pub mention_patterns: Option<Vec<String>>,
-    /// `allowBots` override.
-    pub allow_bots: Option<AllowBots>,
-    /// `botLoopProtection` override (merged field-wise).
-    pub bot_loop_protection: Option<BotLoopProtection>,
-}
-
-/// The inbound policy inputs of one resolved account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboundPolicyConfig {
-    /// Account id, used in log lines (`[<acct>] …`).
-    pub account_id: String,
-    /// Config path of the account, used to name invalid values in errors,
-    /// e.g. `channels.clickclack` or `channels.clickclack.accounts.work`.
-    pub config_path: String,
-    /// `allowFrom` (resolved default `["*"]`).
-    pub allow_from: Vec<String>,
-    /// Account-level `allowBots` (default `false`).
-    pub allow_bots: AllowBots,
-    /// Account-level `requireMention` (default `false`).
-    pub require_mention: bool,
-    /// Account-level `mentionPatterns` (default empty). Matched
-    /// case-insensitively, like the reference's `new RegExp(p, "i")`.
-    pub mention_patterns: Vec<String>,
-    /// `groups`: channel id (keys are trimmed) or `"*"` → overrides.
-    pub groups: BTreeMap<String, GroupOverride>,
-    /// Account-level `botLoopProtection`.
-    pub bot_loop_protection: BotLoopProtection,
-    /// `channels.defaults.botLoopProtection` (shared defaults under the account).
-    pub bot_loop_defaults: BotLoopProtection,
-}
-
-impl Default for InboundPolicyConfig {
-    fn default() -> Self {
-        InboundPolicyConfig {
-            account_id: "default".to_owned(),
-            config_path: "channels.clickclack".to_owned(),
-            allow_from: vec!["*".to_owned()],
-            allow_bots: AllowBots::False,
-            require_mention: false,
-            mention_patterns: Vec::new(),
-            groups: BTreeMap::new(),
-            bot_loop_protection: BotLoopProtection::default(),
-            bot_loop_defaults: BotLoopProtection::default(),
-        }
-    }
+    Ok(())
 }
 
 /// An invalid inbound policy value.
@@ -212,7 +87,8 @@ pub(crate) struct EffectiveBotPolicy {
     pub(crate) bot_loop: BotLoopSettings,
 }
 
-/// [`InboundPolicyConfig`] validated and compiled (regexes built once).
+/// The policy keys of a [`ResolvedAccount`], validated and compiled (regexes
+/// built once).
 #[derive(Debug, Clone)]
 pub struct InboundPolicy {
     pub(crate) account_id: String,
@@ -242,22 +118,26 @@ fn compile_patterns(patterns: &[String], path: &str) -> Result<Vec<Regex>, Polic
 }
 
 impl InboundPolicy {
-    /// Validates and compiles a policy. Errors name the config path of the
-    /// offending value.
-    pub fn new(config: &InboundPolicyConfig) -> Result<InboundPolicy, PolicyConfigError> {
-        let path = config.config_path.as_str();
-        config.bot_loop_defaults.validate("channels.defaults")?;
-        config.bot_loop_protection.validate(path)?;
-        let mention_patterns = compile_patterns(&config.mention_patterns, path)?;
+    /// Validates and compiles the policy of `account`. Errors name the config
+    /// path of the offending value (e.g.
+    /// `channels.clickclack.accounts.work.groups.chn_1.mentionPatterns[0]`).
+    pub fn new(account: &ResolvedAccount) -> Result<InboundPolicy, PolicyConfigError> {
+        let path = account.config_path();
+        let path = path.as_str();
+        let defaults = account.bot_loop_defaults.unwrap_or_default();
+        let own = account.bot_loop_protection.unwrap_or_default();
+        validate_bot_loop(&defaults, "channels.defaults")?;
+        validate_bot_loop(&own, path)?;
+        let mention_patterns = compile_patterns(&account.mention_patterns, path)?;
         let mut groups = BTreeMap::new();
-        for (key, group) in &config.groups {
+        for (key, group) in &account.groups {
             let group_path = format!("{path}.groups.{key}");
             let key = key.trim();
             if key.is_empty() {
                 continue;
             }
             if let Some(blp) = &group.bot_loop_protection {
-                blp.validate(&group_path)?;
+                validate_bot_loop(blp, &group_path)?;
             }
             let mention_patterns = group
                 .mention_patterns
@@ -275,15 +155,13 @@ impl InboundPolicy {
             );
         }
         Ok(InboundPolicy {
-            account_id: config.account_id.clone(),
-            allow_list: AllowList::new(&config.allow_from),
-            allow_bots: config.allow_bots,
-            require_mention: config.require_mention,
+            account_id: account.account_id.clone(),
+            allow_list: AllowList::new(&account.allow_from),
+            allow_bots: account.allow_bots,
+            require_mention: account.require_mention,
             mention_patterns,
             groups,
-            bot_loop_base: config
-                .bot_loop_defaults
-                .overlay(&config.bot_loop_protection),
+            bot_loop_base: defaults.merged_with(own),
         })
     }
 
@@ -331,12 +209,12 @@ impl InboundPolicy {
         let mut blp = self.bot_loop_base;
         for group in [wildcard, exact].into_iter().flatten() {
             if let Some(over) = &group.bot_loop_protection {
-                blp = blp.overlay(over);
+                blp = blp.merged_with(*over);
             }
         }
         EffectiveBotPolicy {
             allow_bots,
-            bot_loop: blp.resolve(),
+            bot_loop: resolve_bot_loop(&blp),
         }
     }
 }
@@ -344,15 +222,18 @@ impl InboundPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::GroupConfig;
 
-    fn config() -> InboundPolicyConfig {
-        InboundPolicyConfig {
-            account_id: "work".into(),
-            config_path: "channels.clickclack.accounts.work".into(),
-            require_mention: true,
-            mention_patterns: vec!["@account-bot".into()],
-            ..Default::default()
-        }
+    fn config() -> ResolvedAccount {
+        let mut account = crate::accounts::resolve_account(
+            &crate::config::OpenClawConfig::default(),
+            Some("work"),
+            &crate::config::MapEnv::new(),
+        )
+        .unwrap();
+        account.require_mention = true;
+        account.mention_patterns = vec!["@account-bot".into()];
+        account
     }
 
     #[test]
@@ -360,7 +241,7 @@ mod tests {
         let mut cfg = config();
         cfg.groups.insert(
             "*".into(),
-            GroupOverride {
+            GroupConfig {
                 require_mention: Some(true),
                 mention_patterns: Some(vec!["wild".into()]),
                 ..Default::default()
@@ -368,7 +249,7 @@ mod tests {
         );
         cfg.groups.insert(
             " chn_1 ".into(),
-            GroupOverride {
+            GroupConfig {
                 require_mention: Some(false),
                 ..Default::default()
             },
@@ -388,7 +269,7 @@ mod tests {
         let mut cfg = config();
         cfg.groups.insert(
             "chn_1".into(),
-            GroupOverride {
+            GroupConfig {
                 mention_patterns: Some(vec!["hey".into()]),
                 ..Default::default()
             },
@@ -404,7 +285,7 @@ mod tests {
         let mut cfg = config();
         cfg.groups.insert(
             "*".into(),
-            GroupOverride {
+            GroupConfig {
                 require_mention: Some(false),
                 allow_bots: Some(AllowBots::True),
                 ..Default::default()
@@ -420,13 +301,13 @@ mod tests {
     fn resolves_exact_wildcard_and_account_bot_policies_independently() {
         let mut cfg = config();
         cfg.allow_bots = AllowBots::Mentions;
-        cfg.bot_loop_protection = BotLoopProtection {
+        cfg.bot_loop_protection = Some(BotLoopProtection {
             max_events_per_window: Some(5),
             ..Default::default()
-        };
+        });
         cfg.groups.insert(
             "*".into(),
-            GroupOverride {
+            GroupConfig {
                 bot_loop_protection: Some(BotLoopProtection {
                     window_seconds: Some(30),
                     ..Default::default()
@@ -436,7 +317,7 @@ mod tests {
         );
         cfg.groups.insert(
             "chn_1".into(),
-            GroupOverride {
+            GroupConfig {
                 allow_bots: Some(AllowBots::True),
                 bot_loop_protection: Some(BotLoopProtection {
                     cooldown_seconds: Some(90),
@@ -468,7 +349,7 @@ mod tests {
         let mut cfg = config();
         cfg.groups.insert(
             "chn_1".into(),
-            GroupOverride {
+            GroupConfig {
                 mention_patterns: Some(vec!["ok".into(), "(unclosed".into()]),
                 ..Default::default()
             },
@@ -492,28 +373,14 @@ mod tests {
     #[test]
     fn zero_bot_loop_values_are_rejected() {
         let mut cfg = config();
-        cfg.bot_loop_protection.window_seconds = Some(0);
+        cfg.bot_loop_protection = Some(BotLoopProtection {
+            window_seconds: Some(0),
+            ..Default::default()
+        });
         let err = InboundPolicy::new(&cfg).unwrap_err();
         assert_eq!(
             err.to_string(),
             "channels.clickclack.accounts.work.botLoopProtection.windowSeconds must be a positive integer"
         );
-    }
-
-    #[test]
-    fn deserializes_config_shapes() {
-        let g: GroupOverride = serde_json::from_str(
-            r#"{"requireMention":true,"allowBots":"mentions","botLoopProtection":{"maxEventsPerWindow":3}}"#,
-        )
-        .unwrap();
-        assert_eq!(g.allow_bots, Some(AllowBots::Mentions));
-        assert_eq!(
-            g.bot_loop_protection.unwrap().max_events_per_window,
-            Some(3)
-        );
-        let a: AllowBots = serde_json::from_str("false").unwrap();
-        assert_eq!(a, AllowBots::False);
-        assert!(serde_json::from_str::<AllowBots>(r#""always""#).is_err());
-        assert!(serde_json::from_str::<GroupOverride>(r#"{"nope":1}"#).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! The inbound decision for one fetched message (reference rows 28–31).
 
-use super::config::{AllowBots, InboundPolicy};
+use super::config::InboundPolicy;
 use super::loop_guard::{BotLoopGuard, BotLoopSubject, LoopVerdict};
 use super::mention::MentionFacts;
+use crate::config::AllowBots;
 
 /// The facts about one authoritative (re-fetched) message that the policy needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

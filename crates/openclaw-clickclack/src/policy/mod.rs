@@ -1,20 +1,22 @@
 //! Inbound policy: who may start a turn, and when (reference rows 28–31).
 //!
 //! Pure functions over small input structs. Build an [`InboundPolicy`] once per
-//! account from an [`InboundPolicyConfig`] (regexes compiled, invalid
+//! account from its [`ResolvedAccount`](crate::accounts::ResolvedAccount) (the
+//! one account-config representation; regexes compiled, invalid
 //! `mentionPatterns` reported with their config path), then call
 //! [`InboundPolicy::decide`] for every authoritative message:
 //!
 //! ```
-//! use openclaw_clickclack::policy::{
-//!     BotLoopGuard, Decision, InboundFacts, InboundPolicy, InboundPolicyConfig,
-//! };
+//! use openclaw_clickclack::accounts::resolve_account;
+//! use openclaw_clickclack::config::{MapEnv, parse_config_str};
+//! use openclaw_clickclack::policy::{BotLoopGuard, Decision, InboundFacts, InboundPolicy};
 //!
-//! let policy = InboundPolicy::new(&InboundPolicyConfig {
-//!     account_id: "work".into(),
-//!     require_mention: true,
-//!     ..Default::default()
-//! })?;
+//! let env = MapEnv::new();
+//! let config = parse_config_str(
+//!     r#"{ channels: { clickclack: { accounts: { work: { requireMention: true } } } } }"#,
+//!     &env,
+//! )?;
+//! let policy = InboundPolicy::new(&resolve_account(&config, Some("work"), &env)?)?;
 //! let guard = BotLoopGuard::new();
 //! let facts = InboundFacts {
 //!     message_id: "msg_1",
@@ -35,7 +37,7 @@
 //!     "[work] skipped ClickClack message before agent dispatch: kind=group requireMention=true \
 //!      wasMentioned=false hasAnyMention=false commandAuthorized=true"
 //! );
-//! # Ok::<(), openclaw_clickclack::policy::PolicyConfigError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod allow_from;
@@ -45,10 +47,7 @@ mod loop_guard;
 mod mention;
 
 pub use allow_from::{AllowList, normalize_user_id};
-pub use config::{
-    AllowBots, BotLoopProtection, GroupOverride, InboundPolicy, InboundPolicyConfig,
-    PolicyConfigError,
-};
+pub use config::{InboundPolicy, PolicyConfigError};
 pub use decision::{
     Admission, Decision, DropReason, InboundFacts, LogLevel, Rejection, access_drop_log_line,
 };

@@ -2,16 +2,20 @@
 //! group-policy suites (§3 candidates 21–24, 37–38, 49–52, 57–58).
 
 use super::*;
+use crate::accounts::ResolvedAccount;
+use crate::config::{AllowBots, BotLoopProtection, GroupConfig};
 
-fn policy(cfg: InboundPolicyConfig) -> InboundPolicy {
+fn policy(cfg: ResolvedAccount) -> InboundPolicy {
     InboundPolicy::new(&cfg).unwrap()
 }
 
-fn cfg() -> InboundPolicyConfig {
-    InboundPolicyConfig {
-        account_id: "default".into(),
-        ..Default::default()
-    }
+fn cfg() -> ResolvedAccount {
+    crate::accounts::resolve_account(
+        &crate::config::OpenClawConfig::default(),
+        Some("default"),
+        &crate::config::MapEnv::new(),
+    )
+    .unwrap()
 }
 
 fn group_msg(body: &str) -> InboundFacts<'_> {
@@ -103,7 +107,7 @@ fn non_message_kinds_are_never_dispatched() {
 
 #[test]
 fn senders_outside_allow_from_are_dropped_with_the_reference_line() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         allow_from: vec!["usr_owner".into()],
         ..cfg()
     });
@@ -119,7 +123,7 @@ fn senders_outside_allow_from_are_dropped_with_the_reference_line() {
 
 #[test]
 fn accepts_clickclack_dm_target_syntax_in_allow_from() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         allow_from: vec!["clickclack:dm:usr_alice".into()],
         ..cfg()
     });
@@ -128,7 +132,7 @@ fn accepts_clickclack_dm_target_syntax_in_allow_from() {
 
 #[test]
 fn rejects_an_unmentioned_group_message_when_mention_is_required() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         require_mention: true,
         ..cfg()
     });
@@ -145,7 +149,7 @@ fn rejects_an_unmentioned_group_message_when_mention_is_required() {
 
 #[test]
 fn mentioning_another_user_does_not_bypass_gating() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         require_mention: true,
         ..cfg()
     });
@@ -156,7 +160,7 @@ fn mentioning_another_user_does_not_bypass_gating() {
 
 #[test]
 fn mention_patterns_count_as_mentions() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         require_mention: true,
         mention_patterns: vec![r"\bhelper bot\b".into()],
         ..cfg()
@@ -166,13 +170,13 @@ fn mention_patterns_count_as_mentions() {
 
 #[test]
 fn direct_messages_are_never_gated() {
-    let mut c = InboundPolicyConfig {
+    let mut c = ResolvedAccount {
         require_mention: true,
         ..cfg()
     };
     c.groups.insert(
         "*".into(),
-        GroupOverride {
+        GroupConfig {
             require_mention: Some(true),
             ..Default::default()
         },
@@ -184,13 +188,13 @@ fn direct_messages_are_never_gated() {
 
 #[test]
 fn group_override_disables_gating_for_one_channel() {
-    let mut c = InboundPolicyConfig {
+    let mut c = ResolvedAccount {
         require_mention: true,
         ..cfg()
     };
     c.groups.insert(
         "chn_1".into(),
-        GroupOverride {
+        GroupConfig {
             require_mention: Some(false),
             ..Default::default()
         },
@@ -206,7 +210,7 @@ fn group_override_disables_gating_for_one_channel() {
 
 #[test]
 fn ignores_bot_authored_messages_by_default() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         allow_from: vec!["usr_sender".into()],
         ..cfg()
     });
@@ -222,7 +226,7 @@ fn ignores_bot_authored_messages_by_default() {
 
 #[test]
 fn bot_opt_in_does_not_bypass_the_wildcard_human_default() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         allow_bots: AllowBots::True,
         ..cfg()
     });
@@ -232,12 +236,15 @@ fn bot_opt_in_does_not_bypass_the_wildcard_human_default() {
 
 #[test]
 fn dispatches_an_allowed_bot_message_with_loop_guard_facts() {
-    let mut c = InboundPolicyConfig {
+    let mut c = ResolvedAccount {
         allow_from: vec!["usr_sender".into()],
         allow_bots: AllowBots::True,
         ..cfg()
     };
-    c.bot_loop_defaults.max_events_per_window = Some(7);
+    c.bot_loop_defaults = Some(BotLoopProtection {
+        max_events_per_window: Some(7),
+        ..Default::default()
+    });
     let p = policy(c);
     let a = admission(p.evaluate(&bot(group_msg("hello"))));
     let subject = a.bot_loop.unwrap();
@@ -261,7 +268,7 @@ fn dispatches_an_allowed_bot_message_with_loop_guard_facts() {
 
 #[test]
 fn thread_replies_use_the_thread_root_as_loop_conversation() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         allow_from: vec!["usr_sender".into()],
         allow_bots: AllowBots::True,
         ..cfg()
@@ -280,7 +287,7 @@ fn thread_replies_use_the_thread_root_as_loop_conversation() {
 
 #[test]
 fn mention_mode_requires_a_mention_in_groups_but_not_in_dms() {
-    let p = policy(InboundPolicyConfig {
+    let p = policy(ResolvedAccount {
         allow_from: vec!["usr_sender".into()],
         allow_bots: AllowBots::Mentions,
         ..cfg()
@@ -298,21 +305,21 @@ fn mention_mode_requires_a_mention_in_groups_but_not_in_dms() {
 
 #[test]
 fn group_allow_bots_resolution_exact_then_wildcard_then_account() {
-    let mut c = InboundPolicyConfig {
+    let mut c = ResolvedAccount {
         allow_from: vec!["usr_sender".into()],
         allow_bots: AllowBots::True,
         ..cfg()
     };
     c.groups.insert(
         "*".into(),
-        GroupOverride {
+        GroupConfig {
             allow_bots: Some(AllowBots::False),
             ..Default::default()
         },
     );
     c.groups.insert(
         "chn_1".into(),
-        GroupOverride {
+        GroupConfig {
             allow_bots: Some(AllowBots::Mentions),
             ..Default::default()
         },
@@ -331,12 +338,15 @@ fn group_allow_bots_resolution_exact_then_wildcard_then_account() {
 
 #[test]
 fn loop_guard_suppresses_the_second_bot_message_with_budget_one() {
-    let mut c = InboundPolicyConfig {
+    let mut c = ResolvedAccount {
         allow_from: vec!["*".into(), "usr_sender".into()],
         allow_bots: AllowBots::True,
         ..cfg()
     };
-    c.bot_loop_protection.max_events_per_window = Some(1);
+    c.bot_loop_protection = Some(BotLoopProtection {
+        max_events_per_window: Some(1),
+        ..Default::default()
+    });
     let p = policy(c);
     let guard = BotLoopGuard::new();
     assert!(
@@ -362,13 +372,16 @@ fn loop_guard_suppresses_the_second_bot_message_with_budget_one() {
 #[test]
 fn reciprocal_accounts_share_the_loop_budget() {
     let make = |id: &str| {
-        let mut c = InboundPolicyConfig {
+        let mut c = ResolvedAccount {
             account_id: id.into(),
             allow_from: vec!["usr_a".into(), "usr_b".into()],
             allow_bots: AllowBots::True,
             ..cfg()
         };
-        c.bot_loop_protection.max_events_per_window = Some(2);
+        c.bot_loop_protection = Some(BotLoopProtection {
+            max_events_per_window: Some(2),
+            ..Default::default()
+        });
         policy(c)
     };
     let (a, b) = (make("a"), make("b"));

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use proptest::prelude::*;
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot, watch};
 
 use super::*;
 
@@ -36,6 +36,7 @@ fn cfg(max_concurrency: usize, max_in_flight: usize) -> SchedulerConfig {
     SchedulerConfig {
         max_concurrency,
         max_in_flight,
+        ..SchedulerConfig::default()
     }
 }
 
@@ -350,4 +351,201 @@ async fn many_events_across_conversations_keep_per_conversation_order() {
         let want: Vec<usize> = (0..200).filter(|i| i % 7 == *conv).collect();
         assert_eq!(order, &want);
     }
+}
+
+/// One row of the per-conversation bound table: events in cursor order (the
+/// index is the cursor), each `(conversation, blocks until released)`.
+struct BoundCase {
+    name: &'static str,
+    per_conversation: usize,
+    events: &'static [(&'static str, bool)],
+    /// Events submitted as [`Submitted::Deferred`].
+    deferred: &'static [usize],
+    /// Events that finish while the blocking ones still block.
+    finished_while_blocked: &'static [usize],
+    /// Committed cursor once everything that can run has run.
+    committed_after: Option<usize>,
+    /// Whether the scheduler asks to be replaced at the end.
+    replay_after: bool,
+}
+
+const BOUND_CASES: &[BoundCase] = &[
+    BoundCase {
+        name: "a slow conversation at its cap does not stall the others",
+        per_conversation: 2,
+        events: &[
+            ("a", true),
+            ("a", true),
+            ("a", true),
+            ("b", false),
+            ("b", false),
+        ],
+        deferred: &[2],
+        finished_while_blocked: &[3, 4],
+        committed_after: Some(1),
+        replay_after: true,
+    },
+    BoundCase {
+        name: "under the cap nothing is deferred",
+        per_conversation: 4,
+        events: &[("a", true), ("a", false), ("b", false)],
+        deferred: &[],
+        finished_while_blocked: &[2],
+        committed_after: Some(2),
+        replay_after: false,
+    },
+    BoundCase {
+        name: "deferral is sticky: a later event of the conversation never overtakes",
+        per_conversation: 1,
+        events: &[("a", true), ("a", false), ("b", false), ("a", false)],
+        deferred: &[1, 3],
+        finished_while_blocked: &[2],
+        committed_after: Some(0),
+        replay_after: true,
+    },
+    BoundCase {
+        name: "the commit never passes a deferred event",
+        per_conversation: 1,
+        events: &[("a", true), ("a", false), ("b", false), ("c", false)],
+        deferred: &[1],
+        finished_while_blocked: &[2, 3],
+        committed_after: Some(0),
+        replay_after: true,
+    },
+    BoundCase {
+        name: "caps are per conversation",
+        per_conversation: 1,
+        events: &[("a", true), ("b", true), ("c", false), ("d", false)],
+        deferred: &[],
+        finished_while_blocked: &[2, 3],
+        committed_after: Some(3),
+        replay_after: false,
+    },
+];
+
+#[tokio::test]
+async fn per_conversation_bound_table() {
+    for case in BOUND_CASES {
+        let s = Scheduler::new(
+            SchedulerConfig {
+                max_concurrency: 8,
+                max_per_conversation: case.per_conversation,
+                ..SchedulerConfig::default()
+            },
+            None,
+        );
+        let (release, released) = watch::channel(false);
+        let (log, mut rx) = mpsc::unbounded_channel();
+        let mut deferred = Vec::new();
+        for (i, &(conversation, blocks)) in case.events.iter().enumerate() {
+            let (log, mut released) = (log.clone(), released.clone());
+            let submitted = s
+                .submit(i, ConversationKey::channel(conversation), async move {
+                    if blocks {
+                        let _ = released.wait_for(|r| *r).await;
+                    }
+                    let _ = log.send(i.to_string());
+                    JobOutcome::Done
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{}: submit {i}: {e}", case.name));
+            if let Submitted::Deferred(_) = submitted {
+                deferred.push(i);
+            }
+            settle().await;
+        }
+        assert_eq!(deferred, case.deferred, "{}: deferred", case.name);
+        let mut finished: Vec<usize> = drain(&mut rx).iter().map(|l| l.parse().unwrap()).collect();
+        finished.sort_unstable();
+        assert_eq!(
+            finished, case.finished_while_blocked,
+            "{}: finished",
+            case.name
+        );
+        assert_eq!(
+            s.committed(),
+            None,
+            "{}: the blocked first event holds the commit",
+            case.name
+        );
+        assert!(
+            s.replay_requested().now_or_never().is_none(),
+            "{}: no replay while the deferred conversation still runs",
+            case.name
+        );
+        assert_eq!(s.stats().deferred, case.deferred.len(), "{}", case.name);
+
+        release.send_replace(true);
+        s.wait_idle().await;
+        assert_eq!(
+            s.committed(),
+            case.committed_after,
+            "{}: committed",
+            case.name
+        );
+        assert_eq!(
+            s.replay_requested().now_or_never().is_some(),
+            case.replay_after,
+            "{}: replay requested",
+            case.name
+        );
+        // Deferred jobs were dropped, never run.
+        let ran: Vec<usize> = drain(&mut rx).iter().map(|l| l.parse().unwrap()).collect();
+        assert!(
+            ran.iter().all(|i| !case.deferred.contains(i)),
+            "{}: a deferred job ran: {ran:?}",
+            case.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn submit_waits_when_max_jobs_is_reached_but_not_for_a_full_conversation() {
+    let s = Scheduler::new(
+        SchedulerConfig {
+            max_concurrency: 8,
+            max_jobs: 2,
+            max_per_conversation: 1,
+            ..SchedulerConfig::default()
+        },
+        None,
+    );
+    let (log, _rx) = mpsc::unbounded_channel();
+    let (ga, gate_a) = oneshot::channel();
+    let (gb, gate_b) = oneshot::channel();
+    s.submit(
+        0,
+        ConversationKey::channel("a"),
+        gated("a", log.clone(), gate_a),
+    )
+    .await
+    .unwrap();
+    s.submit(
+        1,
+        ConversationKey::channel("b"),
+        gated("b", log.clone(), gate_b),
+    )
+    .await
+    .unwrap();
+    // Conversation `a` is full: deferred at once, no waiting.
+    let full = s
+        .submit(2, ConversationKey::channel("a"), async { JobOutcome::Done })
+        .now_or_never();
+    assert!(matches!(full, Some(Ok(Submitted::Deferred(_)))), "{full:?}");
+    // A new conversation needs a job slot: both are taken, so it waits.
+    let third = s.submit(3, ConversationKey::channel("c"), async { JobOutcome::Done });
+    tokio::pin!(third);
+    assert!(
+        (&mut third).now_or_never().is_none(),
+        "submit must wait for a job slot"
+    );
+    gb.send(JobOutcome::Done).unwrap();
+    assert!(matches!(third.await, Ok(Submitted::Queued(_))));
+    ga.send(JobOutcome::Done).unwrap();
+    s.wait_idle().await;
+    assert_eq!(
+        s.committed(),
+        Some(1),
+        "the deferred event 2 holds the commit"
+    );
 }

@@ -12,10 +12,10 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use clickclack_client::{Client, ErrorKind, RetryPolicy};
+use clickclack_proto::responses::SetupCodeClaimResponse;
 
 use crate::errors::setup;
-use crate::llm::{HttpOptions, HttpTransport, JsonPost, LlmError, RetryMode, RetryPolicy};
 
 /// The claim endpoint, relative to the API base.
 pub const CLAIM_PATH: &str = "/api/bot-setup-codes/claim";
@@ -98,111 +98,52 @@ fn normalize_code(raw: &str) -> Result<String, String> {
     }
 }
 
-/// The claim response (`contract_version` 1 and the legacy shape).
-#[derive(Deserialize)]
-pub struct Claimed {
-    /// The minted bot token (`ccb_…`).
-    pub token: String,
-    /// The bot.
-    #[serde(default)]
-    pub bot: ClaimedBot,
-    /// The workspace.
-    pub workspace: ClaimedWorkspace,
-    /// Defaults chosen by the owner.
-    #[serde(default)]
-    pub defaults: ClaimedDefaults,
-    /// Where the API lives, when it differs from the claim base.
-    #[serde(default)]
-    pub api_base_url: Option<String>,
-}
-
-impl std::fmt::Debug for Claimed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Claimed")
-            .field("bot", &self.bot.handle)
-            .field("workspace", &self.workspace.id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// `bot` of a claim.
-#[derive(Debug, Default, Deserialize)]
-pub struct ClaimedBot {
-    /// `usr_…`.
-    #[serde(default)]
-    pub id: String,
-    /// Handle without `@`.
-    #[serde(default)]
-    pub handle: String,
-}
-
-/// `workspace` of a claim.
-#[derive(Debug, Deserialize)]
-pub struct ClaimedWorkspace {
-    /// `wsp_…`.
-    pub id: String,
-    /// Display name.
-    #[serde(default)]
-    pub name: String,
-}
-
-/// `defaults` of a claim.
-#[derive(Debug, Default, Deserialize)]
-pub struct ClaimedDefaults {
-    /// `defaultTo`.
-    #[serde(default, rename = "defaultTo")]
-    pub default_to: Option<String>,
-    /// `allowFrom`.
-    #[serde(default, rename = "allowFrom")]
-    pub allow_from: Option<Vec<String>>,
-    /// `agentActivity`.
-    #[serde(default, rename = "agentActivity")]
-    pub agent_activity: Option<bool>,
-}
-
-/// Claims `code`: one unauthenticated POST, no retries, no redirects.
+/// Claims `code` through [`Client::claim_setup_code`]: one unauthenticated
+/// POST (the client is built without a token), no retries, no redirects
+/// followed, bounded by [`CLAIM_TIMEOUT`].
 ///
 /// # Errors
 /// The plugin's strings: 404 → invalid/expired/used, 429 → too many
 /// attempts, anything else → `Could not claim ClickClack setup code: <why>`.
-pub async fn claim(code: &SetupCode) -> Result<Claimed, String> {
-    let options = HttpOptions {
-        connect_timeout: CLAIM_TIMEOUT,
-        request_timeout: CLAIM_TIMEOUT,
-        max_response_bytes: 64 * 1024,
-        retry: RetryPolicy::none(),
-    };
-    let transport =
-        HttpTransport::new(options).map_err(|e| setup::code_claim_failed(&e.to_string()))?;
+pub async fn claim(code: &SetupCode) -> Result<SetupCodeClaimResponse, String> {
+    let client = Client::builder(code.base_url.clone())
+        .user_agent(crate::channel::USER_AGENT)
+        .connect_timeout(CLAIM_TIMEOUT)
+        .request_timeout(CLAIM_TIMEOUT)
+        .retry_policy(RetryPolicy::none())
+        .tls(
+            crate::accounts::tls_settings(None, &crate::config::ProcessEnv)
+                .map_err(|e| setup::code_claim_failed(&e))?,
+        )
+        .build()
+        .map_err(|e| setup::code_claim_failed(&e.to_string()))?;
     let url = code.claim_url();
-    let post = JsonPost {
-        provider: "ClickClack setup",
-        url: &url,
-        headers: Vec::new(),
-        body: serde_json::json!({ "code": code.code }).to_string().into(),
-        secret: None,
-        mode: RetryMode::NotProcessedOnly,
-    };
-    let bytes = transport
-        .post_json(&post)
+    let claimed = client
+        .claim_setup_code(&code.code)
         .await
-        .map_err(|e| match e.status() {
-            Some(404) => setup::CODE_INVALID.to_owned(),
-            Some(429) => setup::CODE_RATE_LIMITED.to_owned(),
-            Some(status) => setup::code_claim_failed(&format!("the server answered HTTP {status}")),
-            None => setup::code_claim_failed(&match e {
-                LlmError::Transport { message, .. } => {
-                    format!("cannot reach {url}: {message}")
-                }
-                LlmError::Timeout { .. } => {
-                    format!("no answer from {url} within {} s", CLAIM_TIMEOUT.as_secs())
-                }
-                other => other.to_string(),
-            }),
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => setup::CODE_INVALID.to_owned(),
+            ErrorKind::RateLimited { .. } => setup::CODE_RATE_LIMITED.to_owned(),
+            ErrorKind::Timeout => setup::code_claim_failed(&format!(
+                "no answer from {url} within {} s",
+                CLAIM_TIMEOUT.as_secs()
+            )),
+            ErrorKind::Transport => setup::code_claim_failed(&format!(
+                "cannot reach {url}: {}",
+                crate::diagnose::explain_tls(&e).unwrap_or_else(|| e.to_string())
+            )),
+            ErrorKind::Decode => {
+                setup::code_claim_failed("the server's answer is not a setup-code claim")
+            }
+            _ => match e.status() {
+                Some(status) => setup::code_claim_failed(&format!(
+                    "the server answered HTTP {}",
+                    status.as_u16()
+                )),
+                None => setup::code_claim_failed(&e.to_string()),
+            },
         })?;
-    let claimed: Claimed = serde_json::from_slice(&bytes)
-        .map_err(|_| setup::code_claim_failed("the server's answer is not a setup-code claim"))?;
-    if claimed.token.trim().is_empty() || claimed.workspace.id.trim().is_empty() {
+    if claimed.token.trim().is_empty() || claimed.workspace.id.as_str().trim().is_empty() {
         return Err(setup::code_claim_failed(
             "the server's answer has no token or workspace",
         ));

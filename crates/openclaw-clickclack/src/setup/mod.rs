@@ -14,6 +14,13 @@
 //! a token file removes `token`; `enabled: true` is set; `workspace` and
 //! `defaultTo` are trimmed; named account ids are normalised
 //! (`"Work Team"` → `work-team`) and written under `accounts.<id>`.
+//!
+//! Legacy single-account configs (the account's keys directly under
+//! `channels.clickclack`): adding a *named* account first moves the root's
+//! account-scoped keys ([`PROMOTED_ROOT_KEYS`]) into `accounts.default`, as
+//! the OpenClaw host's setup does. Otherwise the new account would inherit
+//! the root token and run the same bot twice. `baseUrl`, `workspace` and the
+//! policy keys stay at the root, shared by every account.
 
 pub mod code;
 
@@ -113,10 +120,13 @@ impl AddRequest {
         if self.code.is_some() {
             return Ok(());
         }
-        let prefix = account_prefix(&account_id);
+        // The account's own key, else the root's (which every account inherits).
         let existing_value = |key: &str| {
+            let existing = existing?;
+            let prefix = account_prefix(existing, &account_id);
             existing
-                .and_then(|e| e.get(&with_key(&prefix, key)))
+                .get(&with_key(&prefix, key))
+                .or_else(|| existing.get(&["channels", "clickclack", key]))
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .filter(|v| !v.trim().is_empty())
         };
@@ -180,10 +190,53 @@ pub struct AccountWrite {
     pub agent_activity: Option<bool>,
 }
 
-/// `channels.clickclack` or `channels.clickclack.accounts.<id>`.
-fn account_prefix(account_id: &str) -> Vec<String> {
+/// Root keys that belong to the implicit `default` account and move to
+/// `accounts.default` when a named account is added to a single-account
+/// config (the ClickClack keys of the host's single-account promotion list).
+pub const PROMOTED_ROOT_KEYS: &[&str] = &["name", "token", "tokenFile", "allowFrom", "defaultTo"];
+
+/// Moves [`PROMOTED_ROOT_KEYS`] from the root of `channels.clickclack` into
+/// `accounts.default`, when `accounts` is absent or empty and the root has
+/// any of them. Returns the keys moved.
+fn promote_legacy_root(edit: &mut Json5Edit) -> Result<Vec<&'static str>, String> {
+    let accounts = edit.get(&["channels", "clickclack", "accounts"]);
+    if accounts
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Ok(Vec::new());
+    }
+    let mut moved = Vec::new();
+    for key in PROMOTED_ROOT_KEYS {
+        let Some(value) = edit.get(&["channels", "clickclack", key]) else {
+            continue;
+        };
+        edit.set(
+            &[
+                "channels",
+                "clickclack",
+                "accounts",
+                DEFAULT_ACCOUNT_ID,
+                key,
+            ],
+            &value,
+        )
+        .map_err(|e| format!("cannot update the config: {e}"))?;
+        edit.remove(&["channels", "clickclack", key]);
+        moved.push(*key);
+    }
+    Ok(moved)
+}
+
+/// `channels.clickclack` (the legacy single-account root, for `default`
+/// while no `accounts.default` exists) or `channels.clickclack.accounts.<id>`.
+fn account_prefix(edit: &Json5Edit, account_id: &str) -> Vec<String> {
     let mut path = vec!["channels".to_owned(), "clickclack".to_owned()];
-    if account_id != DEFAULT_ACCOUNT_ID {
+    let promoted = edit
+        .get(&["channels", "clickclack", "accounts", DEFAULT_ACCOUNT_ID])
+        .is_some();
+    if account_id != DEFAULT_ACCOUNT_ID || promoted {
         path.push("accounts".to_owned());
         path.push(account_id.to_owned());
     }
@@ -203,7 +256,10 @@ fn with_key<'a>(prefix: &'a [String], key: &'a str) -> Vec<&'a str> {
 /// # Errors
 /// When a key on the way is not an object (e.g. `channels: 3`).
 pub fn apply(edit: &mut Json5Edit, write: &AccountWrite) -> Result<(), String> {
-    let prefix = account_prefix(&write.account_id);
+    if write.account_id != DEFAULT_ACCOUNT_ID {
+        promote_legacy_root(edit)?;
+    }
+    let prefix = account_prefix(edit, &write.account_id);
     let set = |edit: &mut Json5Edit, key: &str, value: Value| {
         edit.set(&with_key(&prefix, key), &value)
             .map_err(|e| format!("cannot update the config: {e}"))
@@ -404,6 +460,55 @@ mod tests {
         .unwrap();
         let value: Value = json5::from_str(edit.text()).unwrap();
         assert_eq!(value["channels"]["clickclack"].get("tokenFile"), None);
+    }
+
+    #[test]
+    fn adding_a_named_account_moves_the_legacy_root_to_accounts_default() {
+        let mut edit = Json5Edit::new(
+            "{ channels: { clickclack: { baseUrl: 'http://h', workspace: 'w', token: 'ccb_root', defaultTo: 'channel:ops', replyMode: 'model' } } }",
+        )
+        .unwrap();
+        let work = AccountWrite {
+            account_id: "work".to_owned(),
+            token_file: Some(PathBuf::from("/t/work")),
+            ..AccountWrite::default()
+        };
+        apply(&mut edit, &work).unwrap();
+        let value: Value = json5::from_str(edit.text()).unwrap();
+        assert_eq!(
+            value["channels"]["clickclack"],
+            json!({
+                "baseUrl": "http://h", "workspace": "w", "replyMode": "model",
+                "accounts": {
+                    "default": {"token": "ccb_root", "defaultTo": "channel:ops"},
+                    "work": {"tokenFile": "/t/work", "enabled": true},
+                },
+            })
+        );
+        // Later writes for `default` go to accounts.default, not the root.
+        apply(
+            &mut edit,
+            &AccountWrite {
+                account_id: "default".to_owned(),
+                token_file: Some(PathBuf::from("/t/default")),
+                ..AccountWrite::default()
+            },
+        )
+        .unwrap();
+        let value: Value = json5::from_str(edit.text()).unwrap();
+        assert_eq!(
+            value["channels"]["clickclack"]["accounts"]["default"],
+            json!({"tokenFile": "/t/default", "defaultTo": "channel:ops", "enabled": true})
+        );
+        assert_eq!(value["channels"]["clickclack"].get("token"), None);
+        // A config that already has named accounts is left as it is.
+        let mut edit = Json5Edit::new(
+            "{ channels: { clickclack: { token: 'ccb_root', accounts: { ops: { token: 'ccb_ops' } } } } }",
+        )
+        .unwrap();
+        apply(&mut edit, &work).unwrap();
+        let value: Value = json5::from_str(edit.text()).unwrap();
+        assert_eq!(value["channels"]["clickclack"]["token"], json!("ccb_root"));
     }
 
     #[test]

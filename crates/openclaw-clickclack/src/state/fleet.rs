@@ -80,6 +80,9 @@ pub struct FleetSnapshot {
     pub released: u64,
     /// Heartbeats or renewals that failed (database unreachable, timeout).
     pub backend_errors: u64,
+    /// Cursor commits refused: by the database fence (a newer epoch holds
+    /// the account) or locally, after the lease was already known lost.
+    pub fenced_commits: u64,
 }
 
 struct Held {
@@ -99,6 +102,8 @@ pub struct LeaseManager {
     snapshot: watch::Sender<FleetSnapshot>,
     ticks: u64,
     draining: bool,
+    /// Fenced commits of every lease this manager granted.
+    fenced: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for LeaseManager {
@@ -136,6 +141,7 @@ impl LeaseManager {
             lost: 0,
             released: 0,
             backend_errors: 0,
+            fenced_commits: 0,
         });
         let manager = LeaseManager {
             backend,
@@ -148,6 +154,7 @@ impl LeaseManager {
             snapshot,
             ticks: 0,
             draining: false,
+            fenced: Arc::default(),
         };
         (manager, rx)
     }
@@ -425,6 +432,7 @@ impl LeaseManager {
             lost: CancellationToken::new(),
             handoff: CancellationToken::new(),
             returned: CancellationToken::new(),
+            fenced: Arc::clone(&self.fenced),
         });
         self.held.insert(
             account,
@@ -452,7 +460,11 @@ impl LeaseManager {
                 handing_off: h.shared.handoff.is_cancelled(),
             })
             .collect();
-        self.snapshot.send_modify(|s| s.held = held);
+        let fenced = self.fenced.load(std::sync::atomic::Ordering::Relaxed);
+        self.snapshot.send_modify(|s| {
+            s.held = held;
+            s.fenced_commits = fenced;
+        });
     }
 }
 

@@ -205,11 +205,15 @@ pub(crate) struct LeaseShared {
     pub(crate) handoff: CancellationToken,
     /// Cancelled when the [`Lease`] is dropped (the account stopped).
     pub(crate) returned: CancellationToken,
+    /// Counts fenced commits (shared by every lease of one manager).
+    pub(crate) fenced: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LeaseShared {
     async fn commit(&self, key: &str, cursor: &Cursor) -> Result<(), StateError> {
         if self.lost.is_cancelled() {
+            self.fenced
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(StateError::Fenced {
                 account: self.account.clone(),
                 epoch: self.epoch,
@@ -222,6 +226,8 @@ impl LeaseShared {
         if let Err(e) = &result
             && e.is_fenced()
         {
+            self.fenced
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(replica = %self.replica, account = %self.account, epoch = %self.epoch,
                 "[{}] lease lost: a cursor commit was fenced; the account stops here", self.account);
             self.lost.cancel();

@@ -3,7 +3,8 @@
 
 use openclaw_clickclack::accounts::{
     account_entry, default_account_id, list_account_ids, list_enabled_accounts,
-    normalize_account_id, normalize_optional_account_id, resolve_account, resolve_listed_account,
+    normalize_account_id, normalize_optional_account_id, refuse_shared_tokens, resolve_account,
+    resolve_all_accounts, resolve_listed_account,
 };
 use openclaw_clickclack::config::{AllowBots, BotLoopProtection, GroupConfig, MapEnv};
 use openclaw_clickclack::errors::ClickClackError;
@@ -26,6 +27,52 @@ fn preserves_top_level_default_account_when_named_accounts_are_configured() {
     let enabled = list_enabled_accounts(&config, &no_env()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(enabled.len(), 1);
     assert_eq!(enabled[0].account_id, "default");
+}
+
+#[test]
+fn a_root_token_inherited_by_a_named_account_is_refused_with_the_fix() {
+    // Legacy root keys are the `default` account, and `work` inherits the
+    // root token: listed as the reference lists them, refused as one bot twice.
+    let config = parse(
+        r#"{ channels: { clickclack: {
+            baseUrl: "https://app.clickclack.chat", workspace: "wsp_1", token: "ccb_root",
+            accounts: { work: {} },
+        } } }"#,
+        &no_env(),
+    );
+    assert_eq!(list_account_ids(&config, &no_env()), ["default", "work"]);
+    let all = resolve_all_accounts(&config, &no_env()).unwrap_or_else(|e| panic!("{e}"));
+    let err = refuse_shared_tokens(&config, &all).expect_err("one bot twice");
+    assert_eq!(
+        err.to_string(),
+        "ClickClack accounts \"default\" and \"work\" use the same bot token: every message would be answered twice"
+    );
+    let hint = err.hint().unwrap_or_default();
+    assert!(
+        hint.contains("move it under channels.clickclack.accounts.default"),
+        "{hint}"
+    );
+    // The promoted shape (what `channels add --account work` writes) runs two bots.
+    let config = parse(
+        r#"{ channels: { clickclack: {
+            baseUrl: "https://app.clickclack.chat", workspace: "wsp_1",
+            accounts: { default: { token: "ccb_root" }, work: { token: "ccb_work" } },
+        } } }"#,
+        &no_env(),
+    );
+    let all = resolve_all_accounts(&config, &no_env()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 2);
+    assert_eq!(refuse_shared_tokens(&config, &all), Ok(()));
+    // A disabled duplicate is not a second bot.
+    let config = parse(
+        r#"{ channels: { clickclack: {
+            baseUrl: "https://app.clickclack.chat", workspace: "wsp_1", token: "ccb_root",
+            accounts: { work: { enabled: false } },
+        } } }"#,
+        &no_env(),
+    );
+    let all = resolve_all_accounts(&config, &no_env()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refuse_shared_tokens(&config, &all), Ok(()));
 }
 
 #[test]
