@@ -74,6 +74,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
 
 /// Runs the chaos suite.
 pub fn chaos(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--fleet") {
+        return crate::chaos_fleet::chaos(args);
+    }
     let args = parse(args)?;
     crate::cargo(
         &[
@@ -107,7 +110,7 @@ pub fn chaos(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }

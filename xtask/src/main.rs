@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod chaos;
 mod chaos_engine;
+mod chaos_fleet;
 mod demo;
 mod fuzz;
 mod msrv;
@@ -50,7 +51,8 @@ fn print_help() {
          ci     fmt --check, clippy -D warnings, cargo test --workspace, docs (-D warnings), msrv check,\n         \
          cargo deny (licenses, bans, sources), publish dry run, bench --quick\n  \
          bench  [--quick] [--server external|in-process] [--json PATH] [--only decode,rest,realtime,peer,gateway,scale]: release-mode benchmarks vs same-run baselines (peer: clickclack-dev and each client in its own process, with the Node peer); writes target/bench/latest.json and latest.svg\n  \
-         chaos  [--minutes N] [--seed S] [--accounts N]: a real gateway process under seeded faults; lost = 0, duplicated = 0\n  \
+         chaos  [--minutes N] [--seed S] [--accounts N]: a real gateway process under seeded faults; lost = 0, duplicated = 0\n         \
+         --fleet N: N replicas on a throwaway PostgreSQL; SIGKILL/SIGSTOP replicas, PostgreSQL restarts; takeover p50/p99\n  \
          fuzz   [--cases N]: the bad-input property tests with many more cases\n  \
          msrv   check that every crate's rust-version is the lowest its edition, language features and locked dependencies allow\n  \
          release [--dry-run] <crate> <version>: changelog entry, version bump (and dependents' requirements), publish dry run"

@@ -15,6 +15,7 @@ pub mod nonce;
 pub mod outbound;
 pub mod policy;
 pub mod preflight;
+pub mod reload;
 pub mod reply;
 pub mod resolve;
 pub mod retry;

@@ -349,3 +349,161 @@ async fn doctor_checks_the_openclaw_gateway_in_agent_mode() {
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert!(!out.stdout.contains("OpenClaw Gateway"), "{}", out.stdout);
 }
+
+/// Lines a child process printed, collected as they come.
+#[cfg(unix)]
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[cfg(unix)]
+impl Lines {
+    fn follow(&self, reader: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+        use tokio::io::AsyncBufReadExt;
+        let lines = self.0.clone();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(reader).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_reload_starts_stops_and_keeps_accounts_on_sighup_and_file_change() {
+    use clickclack_testkit::BotSpec;
+
+    let fx = Fixture::new().await;
+    let ws = fx.seed.workspace.id.clone();
+    let second = fx.server.create_bot(BotSpec::new(&ws, "Second Bot"));
+    let third = fx.server.create_bot(BotSpec::new(&ws, "Third Bot"));
+    let config_path = fx.state.path().join("openclaw.json5");
+    let with_accounts = |accounts: &str| {
+        fx.model_config(&format!("accounts: {{ default: {{}}, {accounts} }},"), "")
+    };
+    let second_entry = format!("second: {{ token: \"{}\" }}", second.token);
+    let third_entry = format!("third: {{ token: \"{}\" }}", third.token);
+    std::fs::write(&config_path, with_accounts(&second_entry)).expect("config v1");
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-clickclack"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["gateway", "--state-dir"])
+        .arg(fx.state.path().join("state"))
+        .env("RUST_LOG", "info")
+        .env_remove("CLICKCLACK_BOT_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let (out, err) = (Lines::default(), Lines::default());
+    out.follow(child.stdout.take().expect("stdout"));
+    err.follow(child.stderr.take().expect("stderr"));
+    let pid = child.id().expect("pid").to_string();
+    let hangup = || async {
+        let sent = tokio::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(sent.success());
+    };
+    let answered_by = |bot: &clickclack_proto::UserId, source: &clickclack_proto::Message| {
+        fx.server
+            .channel_messages(&fx.seed.general.id)
+            .iter()
+            .filter(|m| &m.author_id == bot && m.quoted_message_id.as_ref() == Some(&source.id))
+            .count()
+    };
+    let (first, two, three) = (
+        fx.seed.bot.user.id.clone(),
+        second.user.id.clone(),
+        third.user.id.clone(),
+    );
+    wait_until("both ready", WAIT, || {
+        out.count("[default] ready") == 1 && out.count("[second] ready") == 1
+    })
+    .await;
+    let m1 = fx.post("one");
+    wait_until("m1 answered twice", WAIT, || {
+        answered_by(&first, &m1) == 1 && answered_by(&two, &m1) == 1
+    })
+    .await;
+
+    // 1. SIGHUP: `second` removed, `third` added, `default` untouched.
+    std::fs::write(&config_path, with_accounts(&third_entry)).expect("config v2");
+    hangup().await;
+    wait_until("third ready, second stopped", WAIT, || {
+        out.count("[third] ready") == 1 && out.count("[second] stopped") == 1
+    })
+    .await;
+    let m2 = fx.post("two");
+    wait_until("m2 answered by default and third", WAIT, || {
+        answered_by(&first, &m2) == 1 && answered_by(&three, &m2) == 1
+    })
+    .await;
+    assert_eq!(answered_by(&two, &m2), 0, "the removed account stopped");
+
+    // 2. A bad config is rejected; the running accounts keep answering.
+    std::fs::write(&config_path, "{ channels: { clickclack: { bogus: 1 } } }").expect("bad");
+    hangup().await;
+    wait_until("rejected", WAIT, || {
+        err.count("config reload skipped (invalid config)") == 1
+    })
+    .await;
+    assert!(
+        err.text()
+            .contains("channels.clickclack.bogus: unknown key"),
+        "{}",
+        err.text()
+    );
+    let m3 = fx.post("three");
+    wait_until("m3 answered by default and third", WAIT, || {
+        answered_by(&first, &m3) == 1 && answered_by(&three, &m3) == 1
+    })
+    .await;
+
+    // 3. A plain file edit (no signal) is picked up too: `second` is back.
+    std::fs::write(
+        &config_path,
+        with_accounts(&format!("{second_entry}, {third_entry}")),
+    )
+    .expect("config v3");
+    wait_until("second ready again", WAIT, || {
+        out.count("[second] ready") == 2
+    })
+    .await;
+    let m4 = fx.post("four");
+    wait_until("m4 answered by all three", WAIT, || {
+        answered_by(&first, &m4) == 1
+            && answered_by(&two, &m4) == 1
+            && answered_by(&three, &m4) == 1
+    })
+    .await;
+
+    // `default` was never restarted, and nothing was answered twice.
+    assert_eq!(out.count("[default] ready"), 1, "{}", out.text());
+    for source in [&m1, &m2, &m3] {
+        assert!(answered_by(&first, source) == 1, "default answered once");
+    }
+    let _ = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
+    let _ = tokio::time::timeout(WAIT, child.wait()).await;
+}

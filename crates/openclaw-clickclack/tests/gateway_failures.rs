@@ -311,3 +311,155 @@ async fn tool_call_markup_and_a_long_answer_are_sanitized_and_split_in_order() {
     let nonces: Vec<_> = parts.iter().map(|m| m.nonce.clone()).collect();
     assert_ne!(nonces[0], nonces[1], "one nonce per part");
 }
+
+/// A model answer big enough to be split into two messages (~1.3 MB).
+fn big_answer() -> String {
+    (0..48_000)
+        .map(|i| format!("line {i:06} of a very long answer"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The process died between part 0 and part 1 of a split reply (simulated
+/// exactly: part 0 is on the server under its nonce, part 1 is not). The
+/// replayed turn finds part 0, sees it is too big to have been the last,
+/// looks up part 1, produces the text once more and sends only part 1.
+#[tokio::test]
+async fn a_split_reply_interrupted_after_part_0_resumes_at_part_1() {
+    use openclaw_clickclack::nonce::reply_nonce;
+    use openclaw_clickclack::outbound::split::{DEFAULT_MAX_BODY_JSON_BYTES, split_text};
+
+    let big = big_answer();
+    let answer = big.clone();
+    let model = ModelStub::start_with(move |request| {
+        let answer = answer.clone();
+        Box::pin(async move {
+            if request.last_user_message() == "big question" {
+                StubReply::Text(answer)
+            } else {
+                StubReply::Text(echo_reply(&request))
+            }
+        })
+    })
+    .await;
+    let fx = Fixture::with_model(model).await;
+    let config = fx.model_config("", "");
+    let gateway = fx.start(&config, fx.options()).await;
+    let warm = fx.post("warm up");
+    wait_until("warm-up answered", WAIT, || fx.replies_to(&warm).len() == 1).await;
+    gateway.shutdown().await;
+
+    let parts = split_text(&big, DEFAULT_MAX_BODY_JSON_BYTES);
+    assert_eq!(parts.len(), 2, "the answer splits in two");
+    let source = fx.post("big question");
+    let bot = fx.seed.bot.user.id.clone();
+    let part0 = fx.server.post_message_with_nonce(
+        &bot,
+        &fx.seed.general.id,
+        parts[0],
+        &reply_nonce("default", source.id.as_str(), 0),
+    );
+
+    let gateway = fx.start(&config, fx.options()).await;
+    let lines = || {
+        fx.bot_roots()
+            .into_iter()
+            .filter(|m| m.body.starts_with("line "))
+            .collect::<Vec<_>>()
+    };
+    wait_until("part 1 posted", WAIT, || lines().len() >= 2).await;
+    let after = fx.post("after the resume");
+    wait_until("next answered", WAIT, || fx.replies_to(&after).len() == 1).await;
+    gateway.shutdown().await;
+
+    let posted = lines();
+    assert_eq!(posted.len(), 2, "part 0 is not posted twice");
+    assert_eq!(posted[0].id, part0.id);
+    assert_eq!(posted[1].body, parts[1]);
+    assert_eq!(format!("{}{}", posted[0].body, posted[1].body), big);
+    assert_eq!(fx.model.calls_for_message("big question"), 1);
+}
+
+/// Model faults from the testkit's stub, each shorter than the retry window
+/// (→ exactly the real answer) and longer (→ exactly one visible failure).
+#[tokio::test]
+async fn model_faults_shorter_and_longer_than_the_window() {
+    use clickclack_testkit::model_stub::StubFault;
+
+    struct Row {
+        fault: StubFault,
+        /// `None`: the fault lasts 2 calls; `Some`: it outlasts the window.
+        outlasts_window: bool,
+        /// The expected reply body, or the prefix of a visible failure.
+        reply: &'static str,
+    }
+    let rows = [
+        Row {
+            fault: StubFault::Html,
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::Html,
+            outlasts_window: true,
+            reply: "I couldn't answer this: the model provider sent a response that could not be read.",
+        },
+        Row {
+            fault: StubFault::Status(503),
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::Status(429),
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::CloseConnection,
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+        Row {
+            fault: StubFault::CloseConnection,
+            outlasts_window: true,
+            reply: "I couldn't answer this",
+        },
+        Row {
+            fault: StubFault::Delay(Duration::from_millis(200)),
+            outlasts_window: false,
+            reply: "echo: q",
+        },
+    ];
+    for row in rows {
+        let what = format!("{:?} outlasts={}", row.fault, row.outlasts_window);
+        let fx = Fixture::new().await;
+        let options = if row.outlasts_window {
+            fx.model
+                .fail_for(Duration::from_secs(3600), row.fault.clone());
+            short_window(&fx)
+        } else {
+            fx.model.fail_next(2, row.fault.clone());
+            fx.options()
+        };
+        let gateway = fx.start(&fx.model_config("", ""), options).await;
+        let source = fx.post("q");
+        wait_until(&what, WAIT, || fx.replies_to(&source).len() == 1).await;
+        gateway.shutdown().await;
+        let replies = fx.replies_to(&source);
+        assert_eq!(replies.len(), 1, "{what}");
+        assert!(
+            replies[0].body.starts_with(row.reply),
+            "{what}: {}",
+            replies[0].body
+        );
+        if !row.outlasts_window {
+            // A late answer is still the first answer; the other faults cost two calls.
+            let calls = if matches!(row.fault, StubFault::Delay(_)) {
+                1
+            } else {
+                3
+            };
+            assert_eq!(fx.model.calls_for_message("q"), calls, "{what}");
+        }
+    }
+}

@@ -123,6 +123,7 @@ async fn serve(
     options: GatewayOptions,
     out: &mut (dyn Write + Send),
 ) -> Result<bool, String> {
+    let only = options.accounts.clone();
     let mut gateway = Gateway::start(&loaded.config, &ProcessEnv, options)
         .await
         .map_err(|e| e.to_string())?;
@@ -135,6 +136,30 @@ async fn serve(
             out,
             &format!("fleet replica {} on {location}", fleet.replica),
         );
+    }
+    // Config reload: the file is watched and SIGHUP forces a check (not in
+    // fleet mode, where the lease manager owns the account set).
+    let reload_stop = tokio_util::sync::CancellationToken::new();
+    let _reload_guard = reload_stop.clone().drop_guard();
+    if gateway.fleet().is_some() {
+        tokio::spawn(crate::reload::ignore_hangups(
+            reload_stop.clone(),
+            "config reload is not supported in fleet mode (--state); restart the replicas",
+        ));
+    } else {
+        match crate::reload::Reloader::new(
+            loaded.path.clone(),
+            loaded.config.clone(),
+            gateway.supervisor().clone(),
+            &only,
+            Box::new(ProcessEnv),
+            crate::reload::ReloadOptions::default(),
+        ) {
+            Ok(reloader) => {
+                tokio::spawn(reloader.run(reload_stop.clone()));
+            }
+            Err(e) => tracing::warn!("config reload is off: {e}"),
+        }
     }
     let status = gateway.status().clone();
     let mut changes = status.subscribe();

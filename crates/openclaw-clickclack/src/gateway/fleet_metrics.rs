@@ -1,9 +1,13 @@
 //! The fleet section of `/metrics`: which replica this is, the leases it
 //! holds (with their epochs) and what its lease manager has done.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use tokio::sync::watch;
 
 use crate::state::FleetSnapshot;
@@ -18,114 +22,104 @@ impl FleetSource {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
     }
 
-    /// Appends the fleet metrics (nothing for a gateway on files).
-    pub(crate) fn render(&self, out: &mut String) {
-        let snapshot = match &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(rx) => rx.borrow().clone(),
-            None => return,
-        };
-        render(out, &snapshot);
+    /// The fleet families for one scrape (`None` for a gateway on files).
+    pub(crate) fn collector(&self) -> Option<FleetCollector> {
+        let rx = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        rx.as_ref().map(|rx| FleetCollector(rx.borrow().clone()))
     }
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
+/// One scrape of the lease manager's state, encoded by `prometheus-client`.
+#[derive(Debug)]
+pub(crate) struct FleetCollector(FleetSnapshot);
 
-fn family(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// Renders one snapshot in the Prometheus text format.
-pub(crate) fn render(out: &mut String, s: &FleetSnapshot) {
-    let replica = escape(s.replica.as_str());
-    let name = "clickclack_fleet_replica_info";
-    family(
-        out,
-        name,
-        "This gateway's replica id and state backend.",
-        "gauge",
-    );
-    let _ = writeln!(
-        out,
-        "{name}{{replica=\"{replica}\",backend=\"{}\"}} 1",
-        s.backend.as_str()
-    );
-    let gauges: [(&str, &str, u64); 3] = [
-        (
-            "clickclack_fleet_replicas_seen",
-            "Live replicas at the last heartbeat.",
-            s.live_replicas as u64,
-        ),
-        (
-            "clickclack_fleet_target_share",
-            "Accounts this replica should hold.",
-            s.target as u64,
-        ),
-        (
-            "clickclack_fleet_leases_held",
-            "Account leases this replica holds.",
-            s.held.len() as u64,
-        ),
-    ];
-    for (name, help, value) in gauges {
-        family(out, name, help, "gauge");
-        let _ = writeln!(out, "{name}{{replica=\"{replica}\"}} {value}");
-    }
-    let name = "clickclack_fleet_lease_epoch";
-    family(
-        out,
-        name,
-        "Epoch of each lease held by this replica (handing_off=1 while it hands the account back).",
-        "gauge",
-    );
-    for held in &s.held {
-        let _ = writeln!(
-            out,
-            "{name}{{replica=\"{replica}\",account=\"{}\",handing_off=\"{}\"}} {}",
-            escape(&held.account),
-            u8::from(held.handing_off),
-            held.epoch.get()
-        );
-    }
-    let counters: [(&str, &str, u64); 6] = [
-        (
-            "clickclack_fleet_lease_acquisitions_total",
-            "Leases acquired by this replica.",
-            s.acquired,
-        ),
-        (
-            "clickclack_fleet_lease_takeovers_total",
-            "Leases taken over from a replica that had not released them.",
-            s.takeovers,
-        ),
-        (
-            "clickclack_fleet_lease_losses_total",
-            "Leases lost (fenced, or not renewed in time).",
-            s.lost,
-        ),
-        (
-            "clickclack_fleet_lease_releases_total",
-            "Leases handed back (rebalancing, shutdown).",
-            s.released,
-        ),
-        (
-            "clickclack_fleet_fenced_commits_total",
-            "Cursor commits refused because the lease was no longer held.",
-            s.fenced_commits,
-        ),
-        (
-            "clickclack_fleet_backend_errors_total",
-            "Heartbeats or lease operations that failed.",
-            s.backend_errors,
-        ),
-    ];
-    for (name, help, value) in counters {
-        family(out, name, help, "counter");
-        let _ = writeln!(out, "{name}{{replica=\"{replica}\"}} {value}");
+impl Collector for FleetCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = &self.0;
+        let replica = s.replica.as_str();
+        let mut family = encoder.encode_descriptor(
+            "clickclack_fleet_replica_info",
+            "This gateway's replica id and state backend.",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [("replica", replica), ("backend", s.backend.as_str())];
+        ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+        let gauges: [(&str, &str, usize); 3] = [
+            (
+                "clickclack_fleet_replicas_seen",
+                "Live replicas at the last heartbeat.",
+                s.live_replicas,
+            ),
+            (
+                "clickclack_fleet_target_share",
+                "Accounts this replica should hold.",
+                s.target,
+            ),
+            (
+                "clickclack_fleet_leases_held",
+                "Account leases this replica holds.",
+                s.held.len(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
+                .encode(family.encode_family(&[("replica", replica)])?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "clickclack_fleet_lease_epoch",
+            "Epoch of each lease this replica holds (handing_off=1 while it hands the account back).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for held in &s.held {
+            let handing_off = if held.handing_off { "1" } else { "0" };
+            let labels = [
+                ("replica", replica),
+                ("account", held.account.as_str()),
+                ("handing_off", handing_off),
+            ];
+            ConstGauge::new(held.epoch.get()).encode(family.encode_family(&labels)?)?;
+        }
+        // Counter names without `_total`: the encoder adds it.
+        let counters: [(&str, &str, u64); 6] = [
+            (
+                "clickclack_fleet_lease_acquisitions",
+                "Leases acquired by this replica.",
+                s.acquired,
+            ),
+            (
+                "clickclack_fleet_lease_takeovers",
+                "Leases taken over from a replica that had not released them.",
+                s.takeovers,
+            ),
+            (
+                "clickclack_fleet_lease_losses",
+                "Leases lost (fenced, or not renewed in time).",
+                s.lost,
+            ),
+            (
+                "clickclack_fleet_lease_releases",
+                "Leases handed back (rebalancing, shutdown).",
+                s.released,
+            ),
+            (
+                "clickclack_fleet_fenced_commits",
+                "Cursor commits refused because the lease was no longer held.",
+                s.fenced_commits,
+            ),
+            (
+                "clickclack_fleet_backend_errors",
+                "Heartbeats or lease operations that failed.",
+                s.backend_errors,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(value).encode(family.encode_family(&[("replica", replica)])?)?;
+        }
+        Ok(())
     }
 }
 
@@ -137,7 +131,7 @@ mod tests {
     #[test]
     fn a_snapshot_renders_replica_leases_and_counters() {
         let snapshot = FleetSnapshot {
-            replica: ReplicaId::new("r\"1"),
+            replica: ReplicaId::new("r1"),
             backend: BackendKind::Postgres,
             live_replicas: 3,
             target: 2,
@@ -153,17 +147,18 @@ mod tests {
             backend_errors: 0,
             fenced_commits: 3,
         };
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(FleetCollector(snapshot)));
         let mut out = String::new();
-        render(&mut out, &snapshot);
-        assert!(
-            out.contains(
-                "clickclack_fleet_replica_info{replica=\"r\\\"1\",backend=\"postgres\"} 1"
-            ),
-            "{out}"
-        );
-        assert!(out.contains("clickclack_fleet_replicas_seen{replica=\"r\\\"1\"} 3"));
-        assert!(out.contains("account=\"support\",handing_off=\"0\"} 7"));
-        assert!(out.contains("clickclack_fleet_lease_losses_total{replica=\"r\\\"1\"} 2"));
-        assert!(out.contains("clickclack_fleet_fenced_commits_total{replica=\"r\\\"1\"} 3"));
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).expect("encode");
+        for line in [
+            "clickclack_fleet_replica_info{replica=\"r1\",backend=\"postgres\"} 1",
+            "clickclack_fleet_replicas_seen{replica=\"r1\"} 3",
+            "clickclack_fleet_lease_epoch{replica=\"r1\",account=\"support\",handing_off=\"0\"} 7",
+            "clickclack_fleet_lease_losses_total{replica=\"r1\"} 2",
+            "clickclack_fleet_fenced_commits_total{replica=\"r1\"} 3",
+        ] {
+            assert!(out.contains(line), "{line} missing in\n{out}");
+        }
     }
 }

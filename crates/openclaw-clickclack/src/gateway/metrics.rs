@@ -255,6 +255,9 @@ impl Metrics {
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(scrape));
+        if let Some(fleet) = self.fleet.collector() {
+            registry.register_collector(Box::new(fleet));
+        }
         let mut out = String::new();
         if let Err(error) =
             prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
@@ -262,7 +265,6 @@ impl Metrics {
             // Writing into a String cannot fail; keep what was encoded.
             tracing::warn!(%error, "metrics encoding failed");
         }
-        self.fleet.render(&mut out);
         out
     }
 }

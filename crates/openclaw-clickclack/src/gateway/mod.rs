@@ -652,10 +652,10 @@ fn start_fleet(
         .into_iter()
         .map(|s| (s.account_id().to_owned(), s))
         .collect();
+    // Only the accounts this replica holds a lease for appear in the status
+    // (and `/healthz`); the others are served by another replica.
     for id in &ids {
-        supervisor
-            .status()
-            .set(id, Lifecycle::Stopped, Some(STANDBY.to_owned()));
+        supervisor.status().remove(id);
     }
     let (manager, mut leases) = LeaseManager::new(backend, replica.clone(), ids, timings);
     let manager = manager.drain_grace(options.shutdown_grace + Duration::from_secs(3));
@@ -686,9 +686,6 @@ fn start_fleet(
         snapshot,
     }
 }
-
-/// The status message of a fleet account that another replica serves.
-pub const STANDBY: &str = "standby: another replica holds this account's lease";
 
 impl Drop for Gateway {
     fn drop(&mut self) {

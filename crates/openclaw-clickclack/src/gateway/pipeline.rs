@@ -7,8 +7,15 @@
 //!    → [`TurnEnd::Replay`] (the event stays uncommitted and is read again).
 //! 3. **Policy** ([`InboundPolicy`]): a rejection is a deliberate skip, logged
 //!    with its reason.
-//! 4. **Already answered?** The reply's part-0 nonce is looked up by nonce
+//! 4. **Already answered?** The reply's part nonces are looked up by nonce
 //!    *before* the model or agent runs, so a replayed event spends nothing.
+//!    Part 0 first; when it is small enough that the splitter would not have
+//!    cut after it ([`LAST_PART_BELOW`]), the reply is complete — one lookup,
+//!    the common case. A bigger part may have had a successor: the next
+//!    part's nonce is looked up, and so on. A missing successor of a big
+//!    part means the turn may have stopped between two parts (a crash, a
+//!    SIGKILL): the turn resumes at the first missing part (see
+//!    [Resuming a split reply](#resuming-a-split-reply)).
 //! 5. **Produce** the reply with the model or agent: each call bounded by the
 //!    time left in the window, transient failures (503, HTML 200, timeout,
 //!    refused) retried; the turn holds one of the gateway's turn slots.
@@ -18,6 +25,24 @@
 //!    nonce — the human always sees one reply.
 //! 7. **Commit**: every [`TurnEnd`] but `Replay` lets the scheduler commit
 //!    the event's cursor.
+//!
+//! # Resuming a split reply
+//!
+//! The parts already posted do not contain the rest of the text, and the
+//! server keeps nothing else of it. A daemon either writes the produced text
+//! ahead of the first part (a local outbox: invisible to another replica that
+//! takes the account over after a crash, and a second store to keep
+//! consistent) or produces it again. We produce it again: the model or agent
+//! runs once more, the new text is sanitised and split exactly like a first
+//! delivery, and only the parts from the first missing index on are sent,
+//! under their own per-part nonces — parts already on the server are never
+//! posted twice, and a resumed turn that crashes again resumes again. The
+//! cost is bounded: only replies bigger than [`LAST_PART_BELOW`] can be
+//! ambiguous, and a second model call happens only when part 0 exists but a
+//! successor is missing, never when the reply was complete in one part. The
+//! limit: a model that answers differently the second time continues with
+//! the tail of its new answer; the human still gets a complete, single set
+//! of parts, not a doubled one.
 //!
 //! Shutdown: retry waits end when intake stops; the model call and the send
 //! end when the work token is cut. Both end the turn as `Replay`, never as a
@@ -41,6 +66,8 @@ use super::progress::{self, ProgressTarget};
 use crate::agent_host::{AgentTurn, session_key};
 use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, LlmError};
 use crate::nonce::{DurablePart, reply_delivery, text_nonce};
+use crate::outbound::sanitize::sanitize_assistant_text;
+use crate::outbound::split::{DEFAULT_MAX_BODY_JSON_BYTES, split_text};
 use crate::outbound::{AccountSender, OutboundMessage, SendError};
 use crate::policy::{BotLoopGuard, Decision, InboundFacts, InboundPolicy, LogLevel};
 use crate::reply::{no_sendable_text_log_line, shape_model_reply};
@@ -53,6 +80,27 @@ const MIN_ENGINE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// "No deadline of our own" (about 30 years: far beyond any call).
 const NO_DEADLINE: Duration = Duration::from_secs(1 << 30);
+
+/// A posted reply part whose body is shorter than this (in bytes) was the
+/// last part: the splitter never cuts a part below half of its window, and
+/// a window holds at least a sixth of the body budget in raw bytes (a
+/// control character escapes to 6 bytes), so every non-final part is at
+/// least a twelfth of [`DEFAULT_MAX_BODY_JSON_BYTES`].
+pub(crate) const LAST_PART_BELOW: usize = DEFAULT_MAX_BODY_JSON_BYTES / 12;
+
+/// How many parts step 4 looks up at most (a reply of ~60 MiB).
+const MAX_PROBED_PARTS: u64 = 64;
+
+/// What step 4 found on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Posted {
+    /// Nothing: a first delivery.
+    Nothing,
+    /// Every part is there.
+    Complete(Vec<MessageId>),
+    /// Parts `0..ids.len()` are there and a successor may be missing.
+    Partial(Vec<MessageId>),
+}
 
 /// Everything a turn of one account needs (shared by its turns).
 #[derive(Debug)]
@@ -161,6 +209,31 @@ impl ReplyPlan {
             ..OutboundMessage::default()
         }
     }
+
+    /// The nonce part `index` of this reply.
+    fn part(&self, index: u64) -> Option<DurablePart> {
+        let index = i64::try_from(index).ok()?;
+        DurablePart::new(self.delivery.queue_id(), index).ok()
+    }
+
+    /// The rest of a reply whose first `posted` parts are on the server:
+    /// `text` sanitised and split like a first delivery, from part `posted`
+    /// on, numbered from `posted` (no quote: the first part carried it).
+    /// `None` when the new text has no part left to send.
+    fn resume(&self, text: &str, posted: usize) -> Option<OutboundMessage> {
+        let sanitized = sanitize_assistant_text(text);
+        let parts = split_text(&sanitized, DEFAULT_MAX_BODY_JSON_BYTES);
+        let rest: String = parts.get(posted..)?.concat();
+        if rest.trim().is_empty() {
+            return None;
+        }
+        Some(OutboundMessage {
+            text: rest,
+            durable: Some(self.part(u64::try_from(posted).ok()?)?),
+            correlation_id: self.correlation_id.clone(),
+            ..OutboundMessage::default()
+        })
+    }
 }
 
 /// What the human reads when the model or agent could not answer: what
@@ -250,14 +323,29 @@ impl AccountRuntime {
         self.admit(&message)?;
         // 4. already answered?
         let plan = ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
-        if let Some(id) = self.already_answered(&plan).await? {
-            AccountMetrics::bump(&self.metrics.replies);
-            tracing::info!(account = %self.account_id, source = %message.id, reply = %id,
-                "[{}] ClickClack message already answered; not calling the model again", self.account_id);
-            return Ok(TurnEnd::Answered(vec![id]));
-        }
+        let posted = match self.posted_parts(&plan).await? {
+            Posted::Complete(ids) => {
+                AccountMetrics::bump(&self.metrics.replies);
+                tracing::info!(account = %self.account_id, source = %message.id, reply = %ids[0],
+                    "[{}] ClickClack message already answered; not calling the model again", self.account_id);
+                return Ok(TurnEnd::Answered(ids));
+            }
+            Posted::Partial(ids) => {
+                tracing::warn!(account = %self.account_id, source = %message.id, posted = ids.len(),
+                    "[{}] ClickClack split reply was interrupted after part {}; producing it again to send the rest",
+                    self.account_id, ids.len());
+                ids
+            }
+            Posted::Nothing => Vec::new(),
+        };
         // 5. produce.
         let produced = self.produce_with_progress(&client, &message, event).await?;
+        if !posted.is_empty() {
+            // 6. (resumed) the parts after the ones already posted.
+            return self
+                .resume_delivery(&plan, &message, produced, posted)
+                .await;
+        }
         // 6. deliver the answer, or a visible failure under the same nonce.
         match produced {
             Ok(text) => {
@@ -361,11 +449,43 @@ impl AccountRuntime {
         Err(self.skip())
     }
 
-    /// Step 4: the id of an earlier reply with this turn's part-0 nonce.
-    /// Unknown (an old server, a lookup that keeps failing) counts as "not
-    /// yet": the nonce still keeps the post single.
+    /// Step 4: which parts of this turn's reply are already posted (see the
+    /// module docs). Part 0 unknown (an old server, a lookup that keeps
+    /// failing) counts as "not yet": the nonce still keeps the post single;
+    /// a later part unknown counts as "complete" (no second model call).
+    async fn posted_parts(&self, plan: &ReplyPlan) -> Result<Posted, TurnEnd> {
+        let mut ids = Vec::new();
+        for index in 0..MAX_PROBED_PARTS {
+            let Some(part) = plan.part(index) else { break };
+            match self.posted_part(&part).await? {
+                Some(message) => {
+                    let last = message.body.len() < LAST_PART_BELOW;
+                    ids.push(message.id);
+                    if last {
+                        return Ok(Posted::Complete(ids));
+                    }
+                }
+                None if ids.is_empty() => return Ok(Posted::Nothing),
+                None => return Ok(Posted::Partial(ids)),
+            }
+        }
+        Ok(if ids.is_empty() {
+            Posted::Nothing
+        } else {
+            Posted::Complete(ids)
+        })
+    }
+
+    /// The id of an earlier reply with this turn's part-0 nonce (see
+    /// [`Self::posted_part`]).
     async fn already_answered(&self, plan: &ReplyPlan) -> Result<Option<MessageId>, TurnEnd> {
-        let nonce = text_nonce(&plan.delivery);
+        Ok(self.posted_part(&plan.delivery).await?.map(|m| m.id))
+    }
+
+    /// The message posted under `part`'s nonce, if any; a lookup that cannot
+    /// answer counts as "none".
+    async fn posted_part(&self, part: &DurablePart) -> Result<Option<Message>, TurnEnd> {
+        let nonce = text_nonce(part);
         let client = &self.client;
         let workspace = &self.workspace_id;
         let result = self
@@ -373,7 +493,7 @@ impl AccountRuntime {
             .run(&self.intake, |_| client.message_by_nonce(workspace, &nonce))
             .await;
         match result {
-            Ok(found) => Ok(found.map(|m| m.id)),
+            Ok(found) => Ok(found),
             Err(GaveUp::Cancelled) => Err(TurnEnd::Replay),
             Err(GaveUp::Permanent(e)) if e.kind() == &ErrorKind::Unauthorized => {
                 Err(TurnEnd::Replay)
@@ -638,6 +758,59 @@ impl AccountRuntime {
             tracing::info!(account = %account, source = %message.id, reply = %ids[0], parts = ids.len(),
                 "[{account}] ClickClack reply delivered");
             Ok(TurnEnd::Answered(ids))
+        }
+    }
+
+    /// Step 6 of a resumed turn: sends the parts after the `posted` ones. A
+    /// model that keeps failing now leaves the posted parts as the answer
+    /// (logged), rather than appending a failure notice to half an answer.
+    async fn resume_delivery(
+        &self,
+        plan: &ReplyPlan,
+        message: &Message,
+        produced: Result<String, LlmError>,
+        posted: Vec<MessageId>,
+    ) -> Result<TurnEnd, TurnEnd> {
+        let account = self.account_id.as_str();
+        let text = match produced {
+            Ok(text) => shape_model_reply(&text, self.response_prefix.as_deref()),
+            Err(error) => {
+                AccountMetrics::bump(&self.metrics.model_errors);
+                tracing::error!(account = %account, source = %message.id, error = %error,
+                    "[{account}] ClickClack could not produce the rest of a split reply; {} part(s) stay posted", posted.len());
+                None
+            }
+        };
+        let Some(rest) = text.and_then(|text| plan.resume(&text, posted.len())) else {
+            AccountMetrics::bump(&self.metrics.replies);
+            return Ok(TurnEnd::Answered(posted));
+        };
+        let sender = &self.sender;
+        let work = &self.work;
+        let result = self
+            .retry
+            .run(&self.intake, |_| {
+                let rest = &rest;
+                async move {
+                    match work
+                        .run_until_cancelled(sender.send_to(&plan.destination, rest))
+                        .await
+                    {
+                        None => Ok(None),
+                        Some(sent) => sent.map(Some),
+                    }
+                }
+            })
+            .await;
+        match result {
+            Ok(Some(ids)) => {
+                AccountMetrics::bump(&self.metrics.replies);
+                tracing::info!(account = %account, source = %message.id, resumed_at = posted.len(), parts = posted.len() + ids.len(),
+                    "[{account}] ClickClack split reply completed");
+                Ok(TurnEnd::Answered(posted.into_iter().chain(ids).collect()))
+            }
+            Ok(None) | Err(GaveUp::Cancelled | GaveUp::WindowClosed(_)) => Err(TurnEnd::Replay),
+            Err(GaveUp::Permanent(e)) => self.undeliverable(plan, message, e).await,
         }
     }
 

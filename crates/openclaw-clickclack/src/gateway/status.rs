@@ -130,6 +130,14 @@ impl StatusBoard {
         self.inner.changed.send_modify(|n| *n += 1);
     }
 
+    /// Forgets an account (a fleet replica no longer serves it: another
+    /// replica holds its lease), so `/healthz` covers only served accounts.
+    pub(crate) fn remove(&self, account_id: &str) {
+        if self.lock().remove(account_id).is_some() {
+            self.inner.changed.send_modify(|n| *n += 1);
+        }
+    }
+
     /// Applies `f` to an account's status; logs and notifies when the lifecycle changed.
     pub(crate) fn update(&self, account_id: &str, f: impl FnOnce(&mut AccountStatus)) {
         let changed = {

@@ -348,8 +348,8 @@ impl Supervisor {
     }
 
     /// Runs one leased account until it ends, its lease is lost (cut) or a
-    /// handoff is requested (graceful stop). `None`: the lease was lost
-    /// (status already says so).
+    /// handoff is requested (graceful stop). `None`: the lease is gone or
+    /// handed over; the account leaves this replica's status board.
     async fn run_leased(
         &self,
         deps: AccountDeps,
@@ -369,9 +369,7 @@ impl Supervisor {
                 intake.cancel();
                 work.cancel();
                 let _ = tokio::time::timeout(CUT_WAIT, &mut run).await;
-                board.set(&id, Lifecycle::Stopped, Some(format!(
-                    "lease lost at epoch {}: another replica serves this account now", lease.epoch()
-                )));
+                board.remove(&id);
                 return None;
             }
             () = lease.handoff_requested() => {
@@ -384,11 +382,8 @@ impl Supervisor {
             work.cancel();
             let _ = tokio::time::timeout(CUT_WAIT, &mut run).await;
         }
-        board.set(
-            &id,
-            Lifecycle::Stopped,
-            Some("handed over to another replica".to_owned()),
-        );
+        tracing::info!(account = %id, epoch = %lease.epoch(), "[{id}] handed over");
+        board.remove(&id);
         None
     }
 

@@ -158,7 +158,7 @@ pub async fn wait_ready(gateway: &Gateway) {
     .await;
 }
 
-/// A log buffer for `tracing_subscriber`.
+/// A log buffer filled by [`capture_logs`].
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<u8>>>);
 
@@ -172,14 +172,22 @@ impl Logs {
     }
 }
 
-pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// The buffer of the test running on this thread, if it captures logs.
+    static CAPTURE: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to the current thread's capture buffer (or nowhere).
+pub struct LogWriter(Option<Logs>);
 
 impl io::Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
+        if let Some(logs) = &self.0 {
+            logs.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -187,22 +195,44 @@ impl io::Write for LogWriter {
     }
 }
 
-impl<'a> MakeWriter<'a> for Logs {
+/// Routes each event to the buffer of the thread that emitted it.
+struct ThreadBuffers;
+
+impl<'a> MakeWriter<'a> for ThreadBuffers {
     type Writer = LogWriter;
     fn make_writer(&'a self) -> LogWriter {
-        LogWriter(Arc::clone(&self.0))
+        LogWriter(CAPTURE.with(|c| c.borrow().clone()))
+    }
+}
+
+/// Ends a capture (restores the thread's previous buffer) when dropped.
+pub struct CaptureGuard(Option<Logs>);
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CAPTURE.with(|c| *c.borrow_mut() = previous);
     }
 }
 
 /// Captures logs (debug and up, no ANSI) of the current thread. Use with a
 /// current-thread runtime (`#[tokio::test]`) so spawned tasks are captured too.
-pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+///
+/// One global subscriber routes events by thread: per-test thread-local
+/// subscribers (`set_default`) race on tracing's global interest cache when
+/// tests run in parallel, and then drop events at random.
+pub fn capture_logs() -> (Logs, CaptureGuard) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(ThreadBuffers)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the gateway tests");
+    });
     let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (logs, guard)
+    let previous = CAPTURE.with(|c| c.borrow_mut().replace(logs.clone()));
+    (logs, CaptureGuard(previous))
 }
