@@ -4,6 +4,7 @@ use crate::scope::Scope;
 
 /// The body of every error response: `{"error": "<message>"}` (protocol.md §4).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ErrorBody {
     /// The server's error message (a Go error string).
     #[serde(default)]

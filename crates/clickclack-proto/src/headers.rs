@@ -32,6 +32,7 @@ pub const REALTIME_REPLAY_MAX_EVENTS: usize = 5000;
 /// Why a nonce cannot be sent: longer than [`MAX_NONCE_LEN`] characters after trimming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a nonce may be at most {MAX_NONCE_LEN} characters (this one has {chars})")]
+#[non_exhaustive]
 pub struct NonceTooLong {
     /// The trimmed nonce's length in characters.
     pub chars: usize,

@@ -27,7 +27,7 @@ string_enum! {
 
 string_enum! {
     /// A member's role in a workspace.
-    WorkspaceRole {
+    WorkspaceRole default Member {
         /// `owner`
         Owner => "owner",
         /// `moderator`
@@ -80,6 +80,7 @@ impl UserKind {
 
 /// A user (human or bot).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct User {
     /// The user id (`usr_…`).
     pub id: UserId,
@@ -127,6 +128,7 @@ impl User {
 
 /// A workspace.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Workspace {
     /// The workspace id (`wsp_…`).
     pub id: WorkspaceId,
@@ -151,7 +153,8 @@ pub struct Workspace {
 }
 
 /// A workspace member (an entry of [`MembersPage`](crate::pages::MembersPage)).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkspaceMember {
     /// The workspace.
     #[serde(default)]
@@ -167,6 +170,7 @@ pub struct WorkspaceMember {
 
 /// A channel.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Channel {
     /// The channel id (`chn_…`).
     pub id: ChannelId,
@@ -226,6 +230,7 @@ impl Channel {
 
 /// Thread summary of a root message.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadState {
     /// The thread's root message.
     pub root_message_id: MessageId,
@@ -240,8 +245,19 @@ pub struct ThreadState {
     pub last_reply_author_ids: Vec<UserId>,
 }
 
+impl ThreadState {
+    /// The state of a thread without replies yet.
+    pub fn new(root_message_id: impl Into<MessageId>) -> Self {
+        Self {
+            root_message_id: root_message_id.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Per-emoji reaction summary on a message.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReactionSummary {
     /// The emoji, stored as given.
     pub emoji: String,
@@ -255,6 +271,7 @@ pub struct ReactionSummary {
 
 /// An uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Upload {
     /// The upload id (`upl_…`).
     pub id: UploadId,
@@ -296,6 +313,7 @@ pub struct Upload {
 /// `parent_message_id == thread_root_id`, a `thread_seq` and no `channel_seq`.
 /// Deleted messages keep their row with `body: ""` and `deleted_at` set.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Message {
     /// The message id (`msg_…`).
     pub id: MessageId,
@@ -415,6 +433,7 @@ impl Message {
 
 /// A direct conversation (DM).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DirectConversation {
     /// The conversation id (`dm_…`).
     pub id: ConversationId,
@@ -446,6 +465,7 @@ pub struct DirectConversation {
 
 /// A read receipt (channel or DM read pointer).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReadReceipt {
     /// The channel or DM id the pointer belongs to.
     pub scope_id: String,
@@ -461,6 +481,7 @@ pub struct ReadReceipt {
 
 /// A bot's slash command as stored by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotCommand {
     /// The command row id.
     #[serde(default)]
@@ -489,6 +510,7 @@ pub struct BotCommand {
 
 /// A bot token row (never the secret except `token` in create responses).
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotToken {
     /// The token row id (`btok_…`).
     pub id: BotTokenId,
@@ -547,6 +569,7 @@ pub type SearchHighlight = serde_json::Value;
 
 /// One search hit.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SearchResult {
     /// The message id.
     pub id: MessageId,
@@ -602,6 +625,7 @@ pub type RoleCounts = BTreeMap<String, i64>;
 
 /// A workspace topic (`GET`/`POST /api/workspaces/{id}/topics`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Topic {
     /// The topic id (as used by `topic_id` on messages).
     pub id: TopicId,
@@ -627,7 +651,7 @@ pub struct Topic {
 
 string_enum! {
     /// What a public route id points at ([`RouteTarget::target_type`], [`RouteTarget::parent_type`]).
-    RouteTargetType {
+    RouteTargetType default Channel {
         /// `channel`
         Channel => "channel",
         /// `direct` (a DM)
@@ -638,7 +662,8 @@ string_enum! {
 }
 
 /// A resolved public route (`GET /api/routes/{workspace_route_id}/{target_route_id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RouteTarget {
     /// The workspace.
     #[serde(default)]
@@ -670,6 +695,7 @@ pub struct RouteTarget {
 
 /// The workspace of an [`OwnedBot`] entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OwnedBotWorkspace {
     /// The workspace id.
     pub id: WorkspaceId,
@@ -683,6 +709,7 @@ pub struct OwnedBotWorkspace {
 
 /// One entry of `GET /api/me/bots`: a user-owned bot in one workspace.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OwnedBot {
     /// The bot user.
     pub bot: User,
@@ -695,6 +722,7 @@ pub struct OwnedBot {
 
 /// The bot named by a claimed setup code.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SetupCodeBot {
     /// The bot user id.
     pub id: UserId,
@@ -708,6 +736,7 @@ pub struct SetupCodeBot {
 
 /// The workspace named by a claimed setup code.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SetupCodeWorkspace {
     /// The workspace id.
     pub id: WorkspaceId,
@@ -724,6 +753,7 @@ pub struct SetupCodeWorkspace {
 
 /// OpenClaw defaults captured when the setup code was minted (keys are camelCase on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SetupCodeDefaults {
     /// Outbound target such as `channel:general`.
     #[serde(rename = "defaultTo", default, skip_serializing_if = "Option::is_none")]

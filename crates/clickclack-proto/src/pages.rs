@@ -9,6 +9,7 @@ use crate::objects::{Message, RoleCounts, SearchResult, ThreadState, WorkspaceMe
 /// `GET /api/channels/{id}/messages` and `GET /api/dms/{id}/messages`:
 /// root messages in ascending `channel_seq`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessagePage {
     /// The messages.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -29,6 +30,7 @@ pub struct MessagePage {
 
 /// `GET /api/messages/{id}/thread`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadPage {
     /// The root message.
     pub root: Message,
@@ -54,6 +56,7 @@ pub struct ThreadPage {
 
 /// `GET /api/realtime/events`: durable events in ascending cursor order.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventsPage {
     /// The events (possibly fewer than `limit` even when more exist).
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -70,6 +73,7 @@ pub struct EventsPage {
 
 /// `GET /api/workspaces/{id}/members`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MembersPage {
     /// The members.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -94,6 +98,7 @@ pub struct MembersPage {
 
 /// `GET /api/search`. `next_cursor` is serialized as `null` when absent.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SearchResults {
     /// The hits.
     #[serde(default, deserialize_with = "crate::go::list")]

@@ -10,6 +10,7 @@ use crate::objects::{ChannelKind, MessageKind};
 
 /// `POST /api/channels/{id}/messages` and `POST /api/dms/{id}/messages`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateMessage {
     /// Markdown body (required, non-empty).
     #[serde(default)]
@@ -44,26 +45,45 @@ impl CreateMessage {
     }
 
     /// Sets the nonce.
-    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> Self {
         self.nonce = Some(nonce.into());
         self
     }
 
     /// Sets the quoted message.
-    pub fn quote(mut self, message_id: impl Into<MessageId>) -> Self {
+    pub fn with_quote(mut self, message_id: impl Into<MessageId>) -> Self {
         self.quoted_message_id = Some(message_id.into());
         self
     }
 
     /// Sets the upload to attach.
-    pub fn upload(mut self, upload_id: impl Into<UploadId>) -> Self {
+    pub fn with_upload(mut self, upload_id: impl Into<UploadId>) -> Self {
         self.upload_id = Some(upload_id.into());
+        self
+    }
+
+    /// Posts in a topic (channels only).
+    pub fn with_topic(mut self, topic_id: impl Into<TopicId>) -> Self {
+        self.topic_id = Some(topic_id.into());
+        self
+    }
+
+    /// Sets the kind (agent activity kinds need `agent_activity:write`).
+    pub fn with_kind(mut self, kind: MessageKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Sets the agent turn id (agent activity kinds only).
+    pub fn with_turn_id(mut self, turn_id: impl Into<String>) -> Self {
+        self.turn_id = Some(turn_id.into());
         self
     }
 }
 
 /// `POST /api/messages/{id}/thread/replies`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateThreadReply {
     /// Markdown body (required).
     #[serde(default)]
@@ -86,14 +106,21 @@ impl CreateThreadReply {
     }
 
     /// Sets the nonce.
-    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> Self {
         self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// Sets the quoted message.
+    pub fn with_quote(mut self, message_id: impl Into<MessageId>) -> Self {
+        self.quoted_message_id = Some(message_id.into());
         self
     }
 }
 
 /// `POST /api/dms`: create or reuse a DM (the caller is added automatically).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateDirectConversation {
     /// The workspace.
     pub workspace_id: WorkspaceId,
@@ -117,6 +144,7 @@ impl CreateDirectConversation {
 
 /// `POST /api/messages/{id}/reactions`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AddReaction {
     /// The emoji, stored as given.
     pub emoji: String,
@@ -124,6 +152,7 @@ pub struct AddReaction {
 
 /// `POST /api/realtime/ephemeral`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PublishEphemeral {
     /// The workspace.
     pub workspace_id: WorkspaceId,
@@ -162,21 +191,21 @@ impl PublishEphemeral {
     }
 
     /// Targets a channel (clears a DM target).
-    pub fn channel(mut self, channel_id: impl Into<ChannelId>) -> Self {
+    pub fn with_channel(mut self, channel_id: impl Into<ChannelId>) -> Self {
         self.channel_id = Some(channel_id.into());
         self.direct_conversation_id = None;
         self
     }
 
     /// Targets a DM (clears a channel target).
-    pub fn direct_conversation(mut self, conversation_id: impl Into<ConversationId>) -> Self {
+    pub fn with_direct_conversation(mut self, conversation_id: impl Into<ConversationId>) -> Self {
         self.direct_conversation_id = Some(conversation_id.into());
         self.channel_id = None;
         self
     }
 
     /// Sets the caller payload.
-    pub fn payload(mut self, payload: serde_json::Map<String, serde_json::Value>) -> Self {
+    pub fn with_payload(mut self, payload: serde_json::Map<String, serde_json::Value>) -> Self {
         self.payload = Some(payload);
         self
     }
@@ -184,6 +213,7 @@ impl PublishEphemeral {
 
 /// One command of [`SetBotCommands`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotCommandInput {
     /// The command, with or without a leading `/`.
     pub command: String,
@@ -197,6 +227,7 @@ pub struct BotCommandInput {
 
 /// `PUT /api/bots/self/commands` (≤100 commands; an empty list clears the menu).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SetBotCommands {
     /// The full command menu.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -205,6 +236,7 @@ pub struct SetBotCommands {
 
 /// `POST /api/channels/{id}/read` and `POST /api/dms/{id}/read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MarkRead {
     /// The new read pointer.
     #[serde(default)]
@@ -213,6 +245,7 @@ pub struct MarkRead {
 
 /// `POST /api/workspaces/{id}/channels` (needs `channels:write`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateChannel {
     /// Name (slugified by the server; empty becomes `general`).
     #[serde(default)]
@@ -239,6 +272,7 @@ pub struct CreateChannel {
 
 /// `PATCH /api/channels/{id}` (needs `channels:write`); only set fields change.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PatchChannel {
     /// New name (slugified).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,6 +302,7 @@ pub struct PatchChannel {
 
 /// `PATCH /api/messages/{id}` (author only).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EditMessage {
     /// The new body.
     #[serde(default)]
@@ -276,6 +311,7 @@ pub struct EditMessage {
 
 /// `POST /api/messages/{id}/attachments` (author only).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AttachUpload {
     /// The upload to attach.
     pub upload_id: UploadId,
@@ -283,6 +319,7 @@ pub struct AttachUpload {
 
 /// `POST /api/bot-setup-codes/claim` (no authentication). `Debug` redacts the code.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClaimSetupCode {
     /// The setup code (case-insensitive; separators are ignored).
     #[serde(default)]
@@ -306,6 +343,7 @@ impl core::fmt::Debug for ClaimSetupCode {
 
 /// `PATCH /api/me` (humans; bot tokens get 403); only set fields change.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UpdateMe {
     /// New display name (≤80 chars).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,6 +364,7 @@ pub struct UpdateMe {
 
 /// `POST /api/workspaces` (humans; bot tokens get 403).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateWorkspace {
     /// Name (required).
     #[serde(default)]
@@ -337,6 +376,7 @@ pub struct CreateWorkspace {
 
 /// `POST /api/workspaces/{id}/topics` (needs `channels:write`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateTopic {
     /// Name (required, ≤80 chars).
     #[serde(default)]
@@ -344,4 +384,217 @@ pub struct CreateTopic {
     /// A channel to scope the topic to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<ChannelId>,
+}
+
+impl BotCommandInput {
+    /// A command (with or without a leading `/`) and its description.
+    pub fn new(command: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            command: command.into(),
+            description: description.into(),
+            args_hint: None,
+        }
+    }
+
+    /// Sets the argument hint.
+    pub fn with_args_hint(mut self, args_hint: impl Into<String>) -> Self {
+        self.args_hint = Some(args_hint.into());
+        self
+    }
+}
+
+impl SetBotCommands {
+    /// The full menu (an empty list clears it).
+    pub fn new(commands: impl IntoIterator<Item = BotCommandInput>) -> Self {
+        Self {
+            commands: commands.into_iter().collect(),
+        }
+    }
+}
+
+impl MarkRead {
+    /// Moves the read pointer to `seq`.
+    pub fn new(seq: i64) -> Self {
+        Self { seq }
+    }
+}
+
+impl CreateChannel {
+    /// A channel with this name (slugified by the server) and defaults otherwise.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the display title.
+    pub fn with_display_title(mut self, title: impl Into<String>) -> Self {
+        self.display_title = Some(title.into());
+        self
+    }
+
+    /// Sets the kind.
+    pub fn with_kind(mut self, kind: ChannelKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Marks the channel as managed by an external system.
+    pub fn with_external(
+        mut self,
+        external_ref: impl Into<String>,
+        external_url: impl Into<String>,
+    ) -> Self {
+        self.external_managed = Some(true);
+        self.external_ref = Some(external_ref.into());
+        self.external_url = Some(external_url.into());
+        self
+    }
+
+    /// Sets the sidebar section.
+    pub fn with_sidebar_section(mut self, section: impl Into<String>) -> Self {
+        self.sidebar_section = Some(section.into());
+        self
+    }
+}
+
+impl PatchChannel {
+    /// A patch that changes nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Renames the channel (slugified).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the display title.
+    pub fn with_display_title(mut self, title: impl Into<String>) -> Self {
+        self.display_title = Some(title.into());
+        self
+    }
+
+    /// Sets the kind.
+    pub fn with_kind(mut self, kind: ChannelKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Archives (`true`) or unarchives (`false`) the channel.
+    pub fn with_archived(mut self, archived: bool) -> Self {
+        self.archived = Some(archived);
+        self
+    }
+
+    /// Sets the externally managed flag.
+    pub fn with_external_managed(mut self, managed: bool) -> Self {
+        self.external_managed = Some(managed);
+        self
+    }
+
+    /// Sets the external reference.
+    pub fn with_external_ref(mut self, external_ref: impl Into<String>) -> Self {
+        self.external_ref = Some(external_ref.into());
+        self
+    }
+
+    /// Sets the external URL.
+    pub fn with_external_url(mut self, external_url: impl Into<String>) -> Self {
+        self.external_url = Some(external_url.into());
+        self
+    }
+
+    /// Sets the sidebar section.
+    pub fn with_sidebar_section(mut self, section: impl Into<String>) -> Self {
+        self.sidebar_section = Some(section.into());
+        self
+    }
+}
+
+impl EditMessage {
+    /// Replaces the body.
+    pub fn new(body: impl Into<String>) -> Self {
+        Self { body: body.into() }
+    }
+}
+
+impl AttachUpload {
+    /// Attaches this upload.
+    pub fn new(upload_id: impl Into<UploadId>) -> Self {
+        Self {
+            upload_id: upload_id.into(),
+        }
+    }
+}
+
+impl UpdateMe {
+    /// An update that changes nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the display name.
+    pub fn with_display_name(mut self, display_name: impl Into<String>) -> Self {
+        self.display_name = Some(display_name.into());
+        self
+    }
+
+    /// Sets the handle.
+    pub fn with_handle(mut self, handle: impl Into<String>) -> Self {
+        self.handle = Some(handle.into());
+        self
+    }
+
+    /// Sets the avatar URL.
+    pub fn with_avatar_url(mut self, avatar_url: impl Into<String>) -> Self {
+        self.avatar_url = Some(avatar_url.into());
+        self
+    }
+
+    /// Sets the notification settings.
+    pub fn with_notification_settings(mut self, settings: serde_json::Value) -> Self {
+        self.notification_settings = Some(settings);
+        self
+    }
+
+    /// Sets a partial appearance update.
+    pub fn with_appearance_preferences(mut self, preferences: serde_json::Value) -> Self {
+        self.appearance_preferences = Some(preferences);
+        self
+    }
+}
+
+impl CreateWorkspace {
+    /// A workspace with this name (slug derived by the server).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            slug: None,
+        }
+    }
+
+    /// Sets the slug.
+    pub fn with_slug(mut self, slug: impl Into<String>) -> Self {
+        self.slug = Some(slug.into());
+        self
+    }
+}
+
+impl CreateTopic {
+    /// A workspace-wide topic with this name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            channel_id: None,
+        }
+    }
+
+    /// Scopes the topic to a channel.
+    pub fn with_channel(mut self, channel_id: impl Into<ChannelId>) -> Self {
+        self.channel_id = Some(channel_id.into());
+        self
+    }
 }

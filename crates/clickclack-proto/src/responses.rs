@@ -11,6 +11,7 @@ use crate::objects::{
 
 /// `GET /api/me` and `PATCH /api/me`: `{"user": User}` (with `password_enrolled` / `appearance_preferences`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MeResponse {
     /// The caller (the bot user for bot tokens).
     pub user: User,
@@ -18,6 +19,7 @@ pub struct MeResponse {
 
 /// `GET /api/workspaces`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkspacesResponse {
     /// Visible workspaces (a bot sees only its token's workspace).
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -26,6 +28,7 @@ pub struct WorkspacesResponse {
 
 /// `GET /api/workspaces/{id}` and `POST /api/workspaces` (201).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkspaceResponse {
     /// The workspace.
     pub workspace: Workspace,
@@ -33,6 +36,7 @@ pub struct WorkspaceResponse {
 
 /// `GET /api/workspaces/{id}/channels`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChannelsResponse {
     /// The channels.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -41,6 +45,7 @@ pub struct ChannelsResponse {
 
 /// `POST /api/workspaces/{id}/channels` (201) and `PATCH /api/channels/{id}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChannelWriteResponse {
     /// The channel.
     pub channel: Channel,
@@ -51,6 +56,7 @@ pub struct ChannelWriteResponse {
 
 /// `GET /api/messages/{id}`, `GET /api/messages/by-nonce` and `POST /api/messages/{id}/route`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageResponse {
     /// The message.
     pub message: Message,
@@ -58,6 +64,7 @@ pub struct MessageResponse {
 
 /// Message create (201 with `event`, 200 without on nonce replay), edit and delete.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageWriteResponse {
     /// The message.
     pub message: Message,
@@ -68,6 +75,7 @@ pub struct MessageWriteResponse {
 
 /// `POST /api/messages/{id}/thread/replies`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadReplyResponse {
     /// The reply.
     pub message: Message,
@@ -81,6 +89,7 @@ pub struct ThreadReplyResponse {
 
 /// `POST`/`DELETE` reactions. On a replayed add, `event` is the zero event ([`Event::is_zero`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReactionResponse {
     /// The event: the zero event when the reaction already existed, `None`
     /// when the server sent no `event` key or `null`. See [`ReactionResponse::created_event`].
@@ -93,6 +102,7 @@ pub struct ReactionResponse {
 
 /// `GET /api/dms`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DirectConversationsResponse {
     /// The caller's DMs.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -101,6 +111,7 @@ pub struct DirectConversationsResponse {
 
 /// `POST /api/dms` (201, also on reuse) and `GET /api/dms/{id}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DirectConversationResponse {
     /// The conversation.
     pub conversation: DirectConversation,
@@ -108,6 +119,7 @@ pub struct DirectConversationResponse {
 
 /// `POST /api/uploads` and `GET /api/uploads/by-nonce`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UploadResponse {
     /// The upload.
     pub upload: Upload,
@@ -115,6 +127,7 @@ pub struct UploadResponse {
 
 /// `POST /api/channels/{id}/read` and `POST /api/dms/{id}/read`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReceiptResponse {
     /// The new read receipt.
     pub receipt: ReadReceipt,
@@ -122,6 +135,7 @@ pub struct ReceiptResponse {
 
 /// `POST /api/realtime/ephemeral` (202).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventResponse {
     /// The published cursorless event; `None` when the server sent no `event` key or `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +159,7 @@ impl ThreadReplyResponse {
 
 /// `PUT /api/bots/self/commands`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotCommandsResponse {
     /// The stored commands.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -153,6 +168,7 @@ pub struct BotCommandsResponse {
 
 /// `POST /api/messages/{id}/attachments`: `{"ok": true}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OkResponse {
     /// Always `true` on success.
     #[serde(default)]
@@ -161,6 +177,7 @@ pub struct OkResponse {
 
 /// `GET /api/event-types`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventTypesResponse {
     /// The durable event types.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -172,6 +189,7 @@ pub struct EventTypesResponse {
 ///
 /// `Debug` redacts the raw token.
 #[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateBotOutput {
     /// The bot user.
     pub bot: User,
@@ -195,6 +213,7 @@ impl core::fmt::Debug for CreateBotOutput {
 
 /// `GET /api/me/bots` (humans; bot tokens get 403).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OwnedBotsResponse {
     /// The caller's user-owned bots, one entry per workspace.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -203,6 +222,7 @@ pub struct OwnedBotsResponse {
 
 /// `GET /api/workspaces/{id}/topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicsResponse {
     /// The workspace's topics.
     #[serde(default, deserialize_with = "crate::go::list")]
@@ -211,13 +231,15 @@ pub struct TopicsResponse {
 
 /// `POST /api/workspaces/{id}/topics` (201).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicResponse {
     /// The created topic.
     pub topic: Topic,
 }
 
 /// `GET /api/routes/{workspace_route_id}/{target_route_id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RouteResponse {
     /// The resolved route.
     pub route: RouteTarget,
@@ -227,6 +249,7 @@ pub struct RouteResponse {
 ///
 /// `Debug` redacts the raw token.
 #[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SetupCodeClaimResponse {
     /// The one-time raw `ccb_…` token minted by this claim (secret).
     #[serde(default)]
@@ -258,5 +281,27 @@ impl core::fmt::Debug for SetupCodeClaimResponse {
             .field("contract_version", &self.contract_version)
             .field("api_base_url", &self.api_base_url)
             .finish()
+    }
+}
+
+impl MessageWriteResponse {
+    /// A write response carrying `message` and no event (what a client
+    /// reconstructs after finding a committed message by nonce).
+    pub fn new(message: Message) -> Self {
+        Self {
+            message,
+            event: None,
+        }
+    }
+}
+
+impl ThreadReplyResponse {
+    /// A reply response carrying `message`, the thread's state and no events.
+    pub fn new(message: Message, thread_state: ThreadState) -> Self {
+        Self {
+            message,
+            thread_state,
+            events: Vec::new(),
+        }
     }
 }

@@ -37,6 +37,7 @@ impl UnixTime {
 /// Why a [`Timestamp`] could not be parsed as RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid RFC 3339 timestamp {value:?}: {reason}")]
+#[non_exhaustive]
 pub struct TimestampError {
     /// The text that failed to parse.
     pub value: String,

@@ -286,12 +286,12 @@ fn malformed_envelopes_are_errors_not_panics() {
 
 #[test]
 fn built_events_serialize_to_wire_shape() {
-    let payload = EventPayload::MessageCreated(MessageCreatedPayload {
-        message_id: "msg_1".into(),
-        author_id: Some("usr_1".into()),
-        nonce: Some("n1".into()),
-        ..Default::default()
-    });
+    // Payload structs are #[non_exhaustive]: outside the crate, start from Default.
+    let mut created = MessageCreatedPayload::default();
+    created.message_id = "msg_1".into();
+    created.author_id = Some("usr_1".into());
+    created.nonce = Some("n1".into());
+    let payload = EventPayload::MessageCreated(created);
     let durable = Event::new(
         "wsp_1".into(),
         Timestamp::new("2026-05-08T12:00:00Z"),
@@ -312,14 +312,13 @@ fn built_events_serialize_to_wire_shape() {
     let back = Event::from_json_str(&durable.to_json_string()).unwrap();
     assert_eq!(back, durable);
 
+    let mut typing_payload = EphemeralPayload::default();
+    typing_payload.user_id = Some("usr_1".into());
+    typing_payload.direct_conversation_id = Some("dm_1".into());
     let typing = Event::new(
         "wsp_1".into(),
         Timestamp::new("2026-05-08T12:00:00Z"),
-        EventPayload::TypingStarted(EphemeralPayload {
-            user_id: Some("usr_1".into()),
-            direct_conversation_id: Some("dm_1".into()),
-            ..Default::default()
-        }),
+        EventPayload::TypingStarted(typing_payload),
     )
     .with_id("eph_20260508120000.000000000");
     assert_eq!(

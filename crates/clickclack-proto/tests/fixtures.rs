@@ -178,14 +178,14 @@ fn requests_round_trip() {
 #[test]
 fn request_builders_serialize_minimal_shapes() {
     let msg = CreateMessage::new("hello")
-        .nonce("n-1")
-        .quote("msg_1")
-        .upload("upl_1");
+        .with_nonce("n-1")
+        .with_quote("msg_1")
+        .with_upload("upl_1");
     assert_eq!(
         serde_json::to_value(&msg).unwrap(),
         serde_json::json!({"body": "hello", "nonce": "n-1", "quoted_message_id": "msg_1", "upload_id": "upl_1"})
     );
-    let reply = CreateThreadReply::new("r").nonce("n-2");
+    let reply = CreateThreadReply::new("r").with_nonce("n-2");
     assert_eq!(
         serde_json::to_value(&reply).unwrap(),
         serde_json::json!({"body": "r", "nonce": "n-2"})

@@ -29,6 +29,18 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// Builds a `#[non_exhaustive]` proto struct from `Default` plus the given
+/// fields, the way code outside the crate has to (`Type { a, b: x }` syntax).
+macro_rules! build {
+    ($ty:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let mut built = <$ty>::default();
+        $( build!(@set built $field $($value)?); )*
+        built
+    }};
+    (@set $built:ident $field:ident) => { $built.$field = $field; };
+    (@set $built:ident $field:ident $value:expr) => { $built.$field = $value; };
+}
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- generators
@@ -165,20 +177,22 @@ fn user() -> BoxedStrategy<User> {
                     appearance_preferences,
                     password_enrolled,
                 ),
-            )| User {
-                id,
-                kind,
-                owner_user_id,
-                display_name,
-                handle,
-                former_handle,
-                avatar_url,
-                created_at,
-                deleted_at,
-                notification_settings,
-                appearance_preferences,
-                // Go sends `false` for bots; absent and `true` are the shapes kept here.
-                password_enrolled: password_enrolled.filter(|b| *b),
+            )| {
+                build!(User {
+                    id,
+                    kind,
+                    owner_user_id,
+                    display_name,
+                    handle,
+                    former_handle,
+                    avatar_url,
+                    created_at,
+                    deleted_at,
+                    notification_settings,
+                    appearance_preferences,
+                    // Go sends `false` for bots; absent and `true` are the shapes kept here.
+                    password_enrolled: password_enrolled.filter(|b| *b),
+                })
             },
         )
         .boxed()
@@ -194,8 +208,8 @@ fn workspace() -> BoxedStrategy<Workspace> {
         ts(),
         opt(role()),
     )
-        .prop_map(
-            |(id, route_id, name, slug, icon_url, created_at, role)| Workspace {
+        .prop_map(|(id, route_id, name, slug, icon_url, created_at, role)| {
+            build!(Workspace {
                 id,
                 route_id,
                 name,
@@ -203,18 +217,20 @@ fn workspace() -> BoxedStrategy<Workspace> {
                 icon_url,
                 created_at,
                 role,
-            },
-        )
+            })
+        })
         .boxed()
 }
 
 fn member() -> BoxedStrategy<WorkspaceMember> {
     (id("wsp_"), user(), role(), ts())
-        .prop_map(|(workspace_id, user, role, joined_at)| WorkspaceMember {
-            workspace_id,
-            user,
-            role,
-            joined_at,
+        .prop_map(|(workspace_id, user, role, joined_at)| {
+            build!(WorkspaceMember {
+                workspace_id,
+                user,
+                role,
+                joined_at,
+            })
         })
         .boxed()
 }
@@ -252,23 +268,25 @@ fn channel() -> BoxedStrategy<Channel> {
                     sidebar_section,
                 ),
                 (last_seq, last_read_seq, unread_count),
-            )| Channel {
-                id,
-                route_id,
-                workspace_id,
-                name,
-                display_title,
-                kind,
-                created_at,
-                archived_at,
-                archived,
-                external_managed,
-                external_ref,
-                external_url,
-                sidebar_section,
-                last_seq,
-                last_read_seq,
-                unread_count,
+            )| {
+                build!(Channel {
+                    id,
+                    route_id,
+                    workspace_id,
+                    name,
+                    display_title,
+                    kind,
+                    created_at,
+                    archived_at,
+                    archived,
+                    external_managed,
+                    external_ref,
+                    external_url,
+                    sidebar_section,
+                    last_seq,
+                    last_read_seq,
+                    unread_count,
+                })
             },
         )
         .boxed()
@@ -277,11 +295,13 @@ fn channel() -> BoxedStrategy<Channel> {
 fn thread_state() -> BoxedStrategy<ThreadState> {
     (id("msg_"), num(), opt(ts()), list(id("usr_")))
         .prop_map(
-            |(root_message_id, reply_count, last_reply_at, last_reply_author_ids)| ThreadState {
-                root_message_id,
-                reply_count,
-                last_reply_at,
-                last_reply_author_ids,
+            |(root_message_id, reply_count, last_reply_at, last_reply_author_ids)| {
+                build!(ThreadState {
+                    root_message_id,
+                    reply_count,
+                    last_reply_at,
+                    last_reply_author_ids,
+                })
             },
         )
         .boxed()
@@ -289,10 +309,12 @@ fn thread_state() -> BoxedStrategy<ThreadState> {
 
 fn reaction_summary() -> BoxedStrategy<ReactionSummary> {
     (text(), num(), any::<bool>())
-        .prop_map(|(emoji, count, reacted_by_me)| ReactionSummary {
-            emoji,
-            count,
-            reacted_by_me,
+        .prop_map(|(emoji, count, reacted_by_me)| {
+            build!(ReactionSummary {
+                emoji,
+                count,
+                reacted_by_me,
+            })
         })
         .boxed()
 }
@@ -314,7 +336,7 @@ fn upload() -> BoxedStrategy<Upload> {
                 (id, workspace_id, owner_id, nonce, filename, content_type),
                 (byte_size, width, height, duration_ms, created_at),
             )| {
-                Upload {
+                build!(Upload {
                     id,
                     workspace_id,
                     owner_id,
@@ -326,7 +348,7 @@ fn upload() -> BoxedStrategy<Upload> {
                     height,
                     duration_ms,
                     created_at,
-                }
+                })
             },
         )
         .boxed()
@@ -392,34 +414,36 @@ fn message() -> BoxedStrategy<Message> {
                 ),
                 (kind, turn_id, author, attachments, quoted_message_id, quoted_body_snapshot),
                 (quoted_author_id, quoted_author, thread_state, nonce, reactions),
-            )| Message {
-                id,
-                route_id,
-                workspace_id,
-                channel_id,
-                direct_conversation_id,
-                author_id,
-                parent_message_id,
-                thread_root_id,
-                topic_id,
-                channel_seq,
-                thread_seq,
-                body,
-                body_format: BodyFormat::Markdown,
-                created_at,
-                edited_at,
-                deleted_at,
-                kind,
-                turn_id,
-                author,
-                attachments,
-                quoted_message_id,
-                quoted_body_snapshot,
-                quoted_author_id,
-                quoted_author,
-                thread_state,
-                nonce,
-                reactions,
+            )| {
+                build!(Message {
+                    id,
+                    route_id,
+                    workspace_id,
+                    channel_id,
+                    direct_conversation_id,
+                    author_id,
+                    parent_message_id,
+                    thread_root_id,
+                    topic_id,
+                    channel_seq,
+                    thread_seq,
+                    body,
+                    body_format: BodyFormat::Markdown,
+                    created_at,
+                    edited_at,
+                    deleted_at,
+                    kind,
+                    turn_id,
+                    author,
+                    attachments,
+                    quoted_message_id,
+                    quoted_body_snapshot,
+                    quoted_author_id,
+                    quoted_author,
+                    thread_state,
+                    nonce,
+                    reactions,
+                })
             },
         )
         .boxed()
@@ -443,7 +467,7 @@ fn direct_conversation() -> BoxedStrategy<DirectConversation> {
                 members,
                 (last_seq, last_read_seq, unread_count, can_send),
             )| {
-                DirectConversation {
+                build!(DirectConversation {
                     id,
                     route_id,
                     workspace_id,
@@ -453,7 +477,7 @@ fn direct_conversation() -> BoxedStrategy<DirectConversation> {
                     last_read_seq,
                     unread_count,
                     can_send,
-                }
+                })
             },
         )
         .boxed()
@@ -461,14 +485,14 @@ fn direct_conversation() -> BoxedStrategy<DirectConversation> {
 
 fn read_receipt() -> BoxedStrategy<ReadReceipt> {
     (id::<String>("chn_"), id("usr_"), num(), ts())
-        .prop_map(
-            |(scope_id, user_id, last_read_seq, last_read_at)| ReadReceipt {
+        .prop_map(|(scope_id, user_id, last_read_seq, last_read_at)| {
+            build!(ReadReceipt {
                 scope_id,
                 user_id,
                 last_read_seq,
                 last_read_at,
-            },
-        )
+            })
+        })
         .boxed()
 }
 
@@ -493,15 +517,17 @@ fn bot_command() -> BoxedStrategy<BotCommand> {
                 args_hint,
                 created_at,
                 updated_at,
-            )| BotCommand {
-                id,
-                workspace_id,
-                bot_user_id,
-                command,
-                description,
-                args_hint,
-                created_at,
-                updated_at,
+            )| {
+                build!(BotCommand {
+                    id,
+                    workspace_id,
+                    bot_user_id,
+                    command,
+                    description,
+                    args_hint,
+                    created_at,
+                    updated_at,
+                })
             },
         )
         .boxed()
@@ -530,7 +556,7 @@ fn bot_token() -> BoxedStrategy<BotToken> {
                 (id, bot_user_id, workspace_id, owner_user_id, name, scopes),
                 (created_by, created_at, last_used_at, revoked_at, token),
             )| {
-                BotToken {
+                build!(BotToken {
                     id,
                     bot_user_id,
                     workspace_id,
@@ -542,7 +568,7 @@ fn bot_token() -> BoxedStrategy<BotToken> {
                     last_used_at,
                     revoked_at,
                     token,
-                }
+                })
             },
         )
         .boxed()
@@ -591,23 +617,25 @@ fn search_result() -> BoxedStrategy<SearchResult> {
                     last_reply_at,
                 ),
                 (snippet, highlights),
-            )| SearchResult {
-                id,
-                workspace_id,
-                channel_id,
-                channel_name,
-                direct_conversation_id,
-                author,
-                parent_message_id,
-                thread_root_id,
-                channel_seq,
-                thread_seq,
-                created_at,
-                edited_at,
-                reply_count,
-                last_reply_at,
-                snippet,
-                highlights,
+            )| {
+                build!(SearchResult {
+                    id,
+                    workspace_id,
+                    channel_id,
+                    channel_name,
+                    direct_conversation_id,
+                    author,
+                    parent_message_id,
+                    thread_root_id,
+                    channel_seq,
+                    thread_seq,
+                    created_at,
+                    edited_at,
+                    reply_count,
+                    last_reply_at,
+                    snippet,
+                    highlights,
+                })
             },
         )
         .boxed()
@@ -631,7 +659,7 @@ fn payload() -> BoxedStrategy<EventPayload> {
                 (message_id, author_id, direct_conversation_id, topic_id, kind),
                 (turn_id, nonce, correlation_id, mentioned_user_ids),
             )| {
-                EventPayload::MessageCreated(MessageCreatedPayload {
+                EventPayload::MessageCreated(build!(MessageCreatedPayload {
                     message_id,
                     author_id,
                     direct_conversation_id,
@@ -641,7 +669,7 @@ fn payload() -> BoxedStrategy<EventPayload> {
                     nonce,
                     correlation_id,
                     mentioned_user_ids,
-                })
+                }))
             },
         );
     let changed = (
@@ -653,12 +681,12 @@ fn payload() -> BoxedStrategy<EventPayload> {
     )
         .prop_map(
             |(message_id, root_message_id, author_id, direct_conversation_id, deleted)| {
-                let p = MessageChangedPayload {
+                let p = build!(MessageChangedPayload {
                     message_id,
                     root_message_id,
                     author_id,
                     direct_conversation_id,
-                };
+                });
                 if deleted {
                     EventPayload::MessageDeleted(p)
                 } else {
@@ -675,7 +703,7 @@ fn payload() -> BoxedStrategy<EventPayload> {
                 (message_id, root_message_id, author_id, direct_conversation_id),
                 (nonce, correlation_id, mentioned_user_ids),
             )| {
-                EventPayload::ThreadReplyCreated(ThreadReplyCreatedPayload {
+                EventPayload::ThreadReplyCreated(build!(ThreadReplyCreatedPayload {
                     message_id,
                     root_message_id,
                     author_id,
@@ -683,15 +711,15 @@ fn payload() -> BoxedStrategy<EventPayload> {
                     nonce,
                     correlation_id,
                     mentioned_user_ids,
-                })
+                }))
             },
         );
     let state =
         (id("msg_"), opt(id("dm_"))).prop_map(|(root_message_id, direct_conversation_id)| {
-            EventPayload::ThreadStateUpdated(ThreadStateUpdatedPayload {
+            EventPayload::ThreadStateUpdated(build!(ThreadStateUpdatedPayload {
                 root_message_id,
                 direct_conversation_id,
-            })
+            }))
         });
     let reaction = (
         id("msg_"),
@@ -703,13 +731,13 @@ fn payload() -> BoxedStrategy<EventPayload> {
     )
         .prop_map(
             |(message_id, emoji, user_id, count, direct_conversation_id, added)| {
-                let p = ReactionPayload {
+                let p = build!(ReactionPayload {
                     message_id,
                     emoji,
                     user_id,
                     count,
                     direct_conversation_id,
-                };
+                });
                 if added {
                     EventPayload::ReactionAdded(p)
                 } else {
@@ -718,7 +746,7 @@ fn payload() -> BoxedStrategy<EventPayload> {
             },
         );
     let channel_ev = (id("chn_"), any::<bool>()).prop_map(|(channel_id, created)| {
-        let p = ChannelPayload { channel_id };
+        let p = build!(ChannelPayload { channel_id });
         if created {
             EventPayload::ChannelCreated(p)
         } else {
@@ -727,19 +755,19 @@ fn payload() -> BoxedStrategy<EventPayload> {
     });
     let updated = (prop_oneof![Just(ChannelId::default()), id("chn_")], yes()).prop_map(
         |(channel_id, archived)| {
-            EventPayload::ChannelUpdated(ChannelUpdatedPayload {
+            EventPayload::ChannelUpdated(build!(ChannelUpdatedPayload {
                 channel_id,
                 archived,
-            })
+            }))
         },
     );
     let read = (id("usr_"), opt(id("chn_")), opt(id("dm_")), any::<bool>()).prop_map(
         |(user_id, channel_id, direct_conversation_id, dm)| {
-            let p = ReadPayload {
+            let p = build!(ReadPayload {
                 user_id,
                 channel_id,
                 direct_conversation_id,
-            };
+            });
             if dm {
                 EventPayload::DmRead(p)
             } else {
@@ -749,11 +777,11 @@ fn payload() -> BoxedStrategy<EventPayload> {
     );
     let pin = (opt(id("chn_")), id("msg_"), opt(id("usr_")), any::<bool>()).prop_map(
         |(channel_id, message_id, pinned_by, added)| {
-            let p = PinPayload {
+            let p = build!(PinPayload {
                 channel_id,
                 message_id,
                 pinned_by,
-            };
+            });
             if added {
                 EventPayload::PinAdded(p)
             } else {
@@ -763,36 +791,36 @@ fn payload() -> BoxedStrategy<EventPayload> {
     );
     let workspaceish = prop_oneof![
         (id("usr_"), opt(role())).prop_map(|(user_id, role)| {
-            EventPayload::MemberModerationUpdated(ModerationPayload { user_id, role })
+            EventPayload::MemberModerationUpdated(build!(ModerationPayload { user_id, role }))
         }),
-        id("wsp_").prop_map(
-            |workspace_id| EventPayload::WorkspaceUpdated(WorkspacePayload { workspace_id })
-        ),
+        id("wsp_").prop_map(|workspace_id| EventPayload::WorkspaceUpdated(build!(
+            WorkspacePayload { workspace_id }
+        ))),
         (id("wsp_"), id("usr_")).prop_map(|(workspace_id, new_owner_user_id)| {
-            EventPayload::WorkspaceOwnershipTransferred(OwnershipTransferredPayload {
+            EventPayload::WorkspaceOwnershipTransferred(build!(OwnershipTransferredPayload {
                 workspace_id,
                 new_owner_user_id,
-            })
+            }))
         }),
         (id("wsp_"), id("usr_")).prop_map(|(workspace_id, bot_user_id)| {
-            EventPayload::BotCommandUpdated(BotCommandUpdatedPayload {
+            EventPayload::BotCommandUpdated(build!(BotCommandUpdatedPayload {
                 workspace_id,
                 bot_user_id,
-            })
+            }))
         }),
         (id("usr_"), opt(text()), opt(text()), opt(ts())).prop_map(
             |(bot_user_id, display_name, former_handle, deleted_at)| {
-                EventPayload::BotDeleted(BotDeletedPayload {
+                EventPayload::BotDeleted(build!(BotDeletedPayload {
                     bot_user_id,
                     display_name,
                     former_handle,
                     deleted_at,
-                })
+                }))
             }
         ),
-        id("usr_").prop_map(|bot_user_id| EventPayload::BotMembershipRemoved(
+        id("usr_").prop_map(|bot_user_id| EventPayload::BotMembershipRemoved(build!(
             BotMembershipRemovedPayload { bot_user_id }
-        )),
+        ))),
     ];
     let ephemeral = (
         opt(id("usr_")),
@@ -809,12 +837,12 @@ fn payload() -> BoxedStrategy<EventPayload> {
                 for k in ["user_id", "channel_id", "direct_conversation_id"] {
                     extra.remove(k);
                 }
-                let p = EphemeralPayload {
+                let p = build!(EphemeralPayload {
                     user_id,
                     channel_id,
                     direct_conversation_id,
                     extra,
-                };
+                });
                 match which {
                     0 => EventPayload::TypingStarted(p),
                     1 => EventPayload::TypingStopped(p),
@@ -889,14 +917,16 @@ fn topic() -> BoxedStrategy<Topic> {
         opt(ts()),
     )
         .prop_map(
-            |(id, workspace_id, channel_id, name, created_by, created_at, archived_at)| Topic {
-                id,
-                workspace_id,
-                channel_id,
-                name,
-                created_by,
-                created_at,
-                archived_at,
+            |(id, workspace_id, channel_id, name, created_by, created_at, archived_at)| {
+                build!(Topic {
+                    id,
+                    workspace_id,
+                    channel_id,
+                    name,
+                    created_by,
+                    created_at,
+                    archived_at,
+                })
             },
         )
         .boxed()
@@ -933,7 +963,7 @@ fn route_target() -> BoxedStrategy<RouteTarget> {
                 (workspace_id, workspace_route_id, target_type, target_id, target_route_id),
                 (parent_type, parent_id, parent_route_id, canonical_path),
             )| {
-                RouteTarget {
+                build!(RouteTarget {
                     workspace_id,
                     workspace_route_id,
                     target_type,
@@ -943,7 +973,7 @@ fn route_target() -> BoxedStrategy<RouteTarget> {
                     parent_id,
                     parent_route_id,
                     canonical_path,
-                }
+                })
             },
         )
         .boxed()
@@ -951,10 +981,12 @@ fn route_target() -> BoxedStrategy<RouteTarget> {
 
 fn owned_bot() -> BoxedStrategy<OwnedBot> {
     (user(), id("wsp_"), id("T"), text(), num())
-        .prop_map(|(bot, id, route_id, name, active_token_count)| OwnedBot {
-            bot,
-            workspace: OwnedBotWorkspace { id, route_id, name },
-            active_token_count,
+        .prop_map(|(bot, id, route_id, name, active_token_count)| {
+            build!(OwnedBot {
+                bot,
+                workspace: build!(OwnedBotWorkspace { id, route_id, name }),
+                active_token_count,
+            })
         })
         .boxed()
 }
@@ -977,27 +1009,27 @@ fn setup_claim() -> BoxedStrategy<SetupCodeClaimResponse> {
                 (ws_id, route_id, slug, name),
                 (default_to, allow_from, agent_activity, contract_version, api_base_url),
             )| {
-                SetupCodeClaimResponse {
+                build!(SetupCodeClaimResponse {
                     token,
-                    bot: SetupCodeBot {
+                    bot: build!(SetupCodeBot {
                         id: bot_id,
                         handle,
                         display_name,
-                    },
-                    workspace: SetupCodeWorkspace {
+                    }),
+                    workspace: build!(SetupCodeWorkspace {
                         id: ws_id,
                         route_id,
                         slug,
                         name,
-                    },
-                    defaults: SetupCodeDefaults {
+                    }),
+                    defaults: build!(SetupCodeDefaults {
                         default_to,
                         allow_from,
                         agent_activity,
-                    },
+                    }),
                     contract_version,
                     api_base_url,
-                }
+                })
             },
         )
         .boxed()
@@ -1154,64 +1186,64 @@ hostile! {
     search_result_: search_result();
     event_: event();
     message_page: (list(message()), opt(nonzero()), opt(nonzero()), any::<bool>(), any::<bool>())
-        .prop_map(|(messages, oldest_seq, newest_seq, has_older, has_newer)| MessagePage { messages, oldest_seq, newest_seq, has_older, has_newer });
+        .prop_map(|(messages, oldest_seq, newest_seq, has_older, has_newer)| build!(MessagePage { messages, oldest_seq, newest_seq, has_older, has_newer }));
     thread_page: (message(), list(message()), thread_state(), opt(nonzero()), opt(nonzero()), any::<bool>(), any::<bool>())
-        .prop_map(|(root, replies, thread_state, oldest_seq, newest_seq, has_older, has_newer)| ThreadPage { root, replies, thread_state, oldest_seq, newest_seq, has_older, has_newer });
-    events_page: (list(event()), opt(id("cur_"))).prop_map(|(events, tail_cursor)| EventsPage { events, tail_cursor });
+        .prop_map(|(root, replies, thread_state, oldest_seq, newest_seq, has_older, has_newer)| build!(ThreadPage { root, replies, thread_state, oldest_seq, newest_seq, has_older, has_newer }));
+    events_page: (list(event()), opt(id("cur_"))).prop_map(|(events, tail_cursor)| build!(EventsPage { events, tail_cursor }));
     members_page: (list(member()), opt(text()), any::<bool>(), opt(nonzero()), opt(prop::collection::btree_map("[a-z]{1,6}", num(), 0..3)))
-        .prop_map(|(members, next_cursor, has_more, total_count, total_by_role)| MembersPage { members, next_cursor, has_more, total_count, total_by_role });
-    search_results: (list(search_result()), opt(text())).prop_map(|(results, next_cursor)| SearchResults { results, next_cursor });
-    me_response: user().prop_map(|user| MeResponse { user });
-    workspaces_response: list(workspace()).prop_map(|workspaces| WorkspacesResponse { workspaces });
-    workspace_response: workspace().prop_map(|workspace| WorkspaceResponse { workspace });
-    channels_response: list(channel()).prop_map(|channels| ChannelsResponse { channels });
-    channel_write_response: (channel(), opt(event())).prop_map(|(channel, event)| ChannelWriteResponse { channel, event });
-    message_response: message().prop_map(|message| MessageResponse { message });
-    message_write_response: (message(), opt(event())).prop_map(|(message, event)| MessageWriteResponse { message, event });
-    thread_reply_response: (message(), thread_state(), list(event())).prop_map(|(message, thread_state, events)| ThreadReplyResponse { message, thread_state, events });
-    reaction_response: (opt(prop_oneof![event(), Just(Event::zero())]), list(reaction_summary())).prop_map(|(event, reactions)| ReactionResponse { event, reactions });
-    direct_conversations_response: list(direct_conversation()).prop_map(|conversations| DirectConversationsResponse { conversations });
-    direct_conversation_response: direct_conversation().prop_map(|conversation| DirectConversationResponse { conversation });
-    upload_response: upload().prop_map(|upload| UploadResponse { upload });
-    receipt_response: read_receipt().prop_map(|receipt| ReceiptResponse { receipt });
-    event_response: opt(event()).prop_map(|event| EventResponse { event });
-    bot_commands_response: list(bot_command()).prop_map(|bot_commands| BotCommandsResponse { bot_commands });
-    ok_response: any::<bool>().prop_map(|ok| OkResponse { ok });
-    event_types_response: list(text()).prop_map(|event_types| EventTypesResponse { event_types });
-    create_bot_output: (user(), opt(bot_token()), text()).prop_map(|(bot, bot_token, token)| CreateBotOutput { bot, bot_token, token });
+        .prop_map(|(members, next_cursor, has_more, total_count, total_by_role)| build!(MembersPage { members, next_cursor, has_more, total_count, total_by_role }));
+    search_results: (list(search_result()), opt(text())).prop_map(|(results, next_cursor)| build!(SearchResults { results, next_cursor }));
+    me_response: user().prop_map(|user| build!(MeResponse { user }));
+    workspaces_response: list(workspace()).prop_map(|workspaces| build!(WorkspacesResponse { workspaces }));
+    workspace_response: workspace().prop_map(|workspace| build!(WorkspaceResponse { workspace }));
+    channels_response: list(channel()).prop_map(|channels| build!(ChannelsResponse { channels }));
+    channel_write_response: (channel(), opt(event())).prop_map(|(channel, event)| build!(ChannelWriteResponse { channel, event }));
+    message_response: message().prop_map(|message| build!(MessageResponse { message }));
+    message_write_response: (message(), opt(event())).prop_map(|(message, event)| build!(MessageWriteResponse { message, event }));
+    thread_reply_response: (message(), thread_state(), list(event())).prop_map(|(message, thread_state, events)| build!(ThreadReplyResponse { message, thread_state, events }));
+    reaction_response: (opt(prop_oneof![event(), Just(Event::zero())]), list(reaction_summary())).prop_map(|(event, reactions)| build!(ReactionResponse { event, reactions }));
+    direct_conversations_response: list(direct_conversation()).prop_map(|conversations| build!(DirectConversationsResponse { conversations }));
+    direct_conversation_response: direct_conversation().prop_map(|conversation| build!(DirectConversationResponse { conversation }));
+    upload_response: upload().prop_map(|upload| build!(UploadResponse { upload }));
+    receipt_response: read_receipt().prop_map(|receipt| build!(ReceiptResponse { receipt }));
+    event_response: opt(event()).prop_map(|event| build!(EventResponse { event }));
+    bot_commands_response: list(bot_command()).prop_map(|bot_commands| build!(BotCommandsResponse { bot_commands }));
+    ok_response: any::<bool>().prop_map(|ok| build!(OkResponse { ok }));
+    event_types_response: list(text()).prop_map(|event_types| build!(EventTypesResponse { event_types }));
+    create_bot_output: (user(), opt(bot_token()), text()).prop_map(|(bot, bot_token, token)| build!(CreateBotOutput { bot, bot_token, token }));
     error_body: text().prop_map(ErrorBody::new);
     create_message: ((text(), opt(text()), opt(id("msg_")), opt(id("top_"))), (opt(id("upl_")), opt(message_kind()), opt(text())))
-        .prop_map(|((body, nonce, quoted_message_id, topic_id), (upload_id, kind, turn_id))| CreateMessage { body, nonce, quoted_message_id, topic_id, upload_id, kind, turn_id });
-    create_thread_reply: (text(), opt(id("msg_")), opt(text())).prop_map(|(body, quoted_message_id, nonce)| CreateThreadReply { body, quoted_message_id, nonce });
+        .prop_map(|((body, nonce, quoted_message_id, topic_id), (upload_id, kind, turn_id))| build!(CreateMessage { body, nonce, quoted_message_id, topic_id, upload_id, kind, turn_id }));
+    create_thread_reply: (text(), opt(id("msg_")), opt(text())).prop_map(|(body, quoted_message_id, nonce)| build!(CreateThreadReply { body, quoted_message_id, nonce }));
     create_direct_conversation: (id::<WorkspaceId>("wsp_"), list(id::<UserId>("usr_"))).prop_map(|(w, m)| CreateDirectConversation::new(w, m));
     add_reaction: text().prop_map(AddReaction::new);
     publish_ephemeral: (id("wsp_"), opt(id("chn_")), opt(id("dm_")), select(event::types::EPHEMERAL_PUBLISHABLE), opt(free_json()))
-        .prop_map(|(workspace_id, channel_id, direct_conversation_id, ty, payload)| PublishEphemeral {
+        .prop_map(|(workspace_id, channel_id, direct_conversation_id, ty, payload)| build!(PublishEphemeral {
             workspace_id, channel_id, direct_conversation_id, event_type: ty.to_owned(),
             payload: payload.and_then(|p| match p { Value::Object(m) => Some(m), _ => None }),
-        });
-    set_bot_commands: list((text(), text(), opt(text())).prop_map(|(command, description, args_hint)| BotCommandInput { command, description, args_hint }))
-        .prop_map(|commands| SetBotCommands { commands });
-    mark_read: num().prop_map(|seq| MarkRead { seq });
+        }));
+    set_bot_commands: list((text(), text(), opt(text())).prop_map(|(command, description, args_hint)| build!(BotCommandInput { command, description, args_hint })))
+        .prop_map(|commands| build!(SetBotCommands { commands }));
+    mark_read: num().prop_map(|seq| build!(MarkRead { seq }));
     create_channel: (text(), opt(text()), opt(channel_kind()), yes(), opt(text()), opt(text()), opt(text()))
-        .prop_map(|(name, display_title, kind, external_managed, external_ref, external_url, sidebar_section)| CreateChannel { name, display_title, kind, external_managed, external_ref, external_url, sidebar_section });
+        .prop_map(|(name, display_title, kind, external_managed, external_ref, external_url, sidebar_section)| build!(CreateChannel { name, display_title, kind, external_managed, external_ref, external_url, sidebar_section }));
     patch_channel: ((opt(text()), opt(text()), opt(channel_kind()), yes()), (yes(), opt(text()), opt(text()), opt(text())))
-        .prop_map(|((name, display_title, kind, archived), (external_managed, external_ref, external_url, sidebar_section))| PatchChannel { name, display_title, kind, archived, external_managed, external_ref, external_url, sidebar_section });
-    edit_message: text().prop_map(|body| EditMessage { body });
-    attach_upload: id("upl_").prop_map(|upload_id| AttachUpload { upload_id });
+        .prop_map(|((name, display_title, kind, archived), (external_managed, external_ref, external_url, sidebar_section))| build!(PatchChannel { name, display_title, kind, archived, external_managed, external_ref, external_url, sidebar_section }));
+    edit_message: text().prop_map(|body| build!(EditMessage { body }));
+    attach_upload: id("upl_").prop_map(|upload_id| build!(AttachUpload { upload_id }));
     topic_: topic();
     route_target_: route_target();
     owned_bot_: owned_bot();
     setup_code_claim_response: setup_claim();
-    owned_bots_response: list(owned_bot()).prop_map(|bots| OwnedBotsResponse { bots });
-    topics_response: list(topic()).prop_map(|topics| TopicsResponse { topics });
-    topic_response: topic().prop_map(|topic| TopicResponse { topic });
-    route_response: route_target().prop_map(|route| RouteResponse { route });
+    owned_bots_response: list(owned_bot()).prop_map(|bots| build!(OwnedBotsResponse { bots }));
+    topics_response: list(topic()).prop_map(|topics| build!(TopicsResponse { topics }));
+    topic_response: topic().prop_map(|topic| build!(TopicResponse { topic }));
+    route_response: route_target().prop_map(|route| build!(RouteResponse { route }));
     claim_setup_code: text().prop_map(ClaimSetupCode::new);
     update_me: (opt(text()), opt(text()), opt(text()), opt(free_json()), opt(free_json()))
-        .prop_map(|(display_name, handle, avatar_url, notification_settings, appearance_preferences)| UpdateMe { display_name, handle, avatar_url, notification_settings, appearance_preferences });
-    create_workspace: (text(), opt(text())).prop_map(|(name, slug)| CreateWorkspace { name, slug });
-    create_topic: (text(), opt(id("chn_"))).prop_map(|(name, channel_id)| CreateTopic { name, channel_id });
+        .prop_map(|(display_name, handle, avatar_url, notification_settings, appearance_preferences)| build!(UpdateMe { display_name, handle, avatar_url, notification_settings, appearance_preferences }));
+    create_workspace: (text(), opt(text())).prop_map(|(name, slug)| build!(CreateWorkspace { name, slug }));
+    create_topic: (text(), opt(id("chn_"))).prop_map(|(name, channel_id)| build!(CreateTopic { name, channel_id }));
 }
 
 /// The reshaper is not a no-op: it really turns `[]` into `null`, drops keys and adds keys.

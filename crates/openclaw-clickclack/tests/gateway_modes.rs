@@ -281,12 +281,9 @@ async fn bot_authors_and_non_message_kinds() {
     let commentary = other_client
         .send_message(
             &fx.seed.general.id,
-            CreateMessage {
-                body: "thinking…".to_owned(),
-                kind: Some(MessageKind::AgentCommentary),
-                turn_id: Some("turn-1".to_owned()),
-                ..CreateMessage::default()
-            },
+            CreateMessage::new("thinking…")
+                .with_kind(MessageKind::AgentCommentary)
+                .with_turn_id("turn-1"),
         )
         .await
         .expect("commentary")

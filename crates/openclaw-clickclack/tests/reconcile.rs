@@ -145,7 +145,7 @@ async fn attachments_are_repaired_once_every_message_exists() {
         let message = client
             .send_message(
                 &env.seed.general.id,
-                CreateMessage::new("proof").nonce(nonces.message),
+                CreateMessage::new("proof").with_nonce(nonces.message),
             )
             .await
             .expect("message")
@@ -193,7 +193,7 @@ async fn a_message_without_its_upload_is_unresolved() {
     let orphan = client
         .send_message(
             &env.seed.general.id,
-            CreateMessage::new("proof").nonce(nonces.message),
+            CreateMessage::new("proof").with_nonce(nonces.message),
         )
         .await
         .expect("message")

@@ -104,17 +104,11 @@ async fn call(name: &str, c: &Ctx, round: usize) -> Result<(), Error> {
         "list_channels" => cl.list_channels(ws).await.map(drop),
         "resolve_channel" => cl.resolve_channel(ws, "general").await.map(drop),
         "create_channel" => {
-            let req = CreateChannel {
-                name: format!("made-by-{}-{round}", c.bot.user.handle),
-                ..CreateChannel::default()
-            };
+            let req = CreateChannel::new(format!("made-by-{}-{round}", c.bot.user.handle));
             cl.create_channel(ws, &req).await.map(drop)
         }
         "patch_channel" => {
-            let req = PatchChannel {
-                display_title: Some(format!("General {round}")),
-                ..PatchChannel::default()
-            };
+            let req = PatchChannel::new().with_display_title(format!("General {round}"));
             cl.patch_channel(&c.general, &req).await.map(drop)
         }
         "list_messages" => cl
@@ -185,13 +179,7 @@ async fn call(name: &str, c: &Ctx, round: usize) -> Result<(), Error> {
             .await
             .map(drop),
         "set_bot_commands" => {
-            let req = SetBotCommands {
-                commands: vec![BotCommandInput {
-                    command: "help".to_owned(),
-                    description: "Show help".to_owned(),
-                    args_hint: None,
-                }],
-            };
+            let req = SetBotCommands::new([BotCommandInput::new("help", "Show help")]);
             cl.set_bot_commands(&req).await.map(drop)
         }
         other => panic!("no call named {other}"),

@@ -296,10 +296,7 @@ async fn bare_post(
     auth: String,
     body: String,
 ) -> Result<(), String> {
-    let request = CreateMessage {
-        nonce: Some(clickclack_client::generate_nonce()),
-        ..CreateMessage::new(body)
-    };
+    let request = CreateMessage::new(body).with_nonce(clickclack_client::generate_nonce());
     let bytes = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
     let req = http::Request::post(uri)
         .header(ACCEPT, "application/json")

@@ -58,13 +58,13 @@ async fn frames() -> Result<Vec<Frame>, String> {
     let reply = find(&|e| matches!(e.payload, EventPayload::ThreadReplyCreated(_)))?;
     let mut reaction = channel_msg.clone();
     reaction.event_type = "reaction.added".to_owned();
-    reaction.payload = EventPayload::ReactionAdded(ReactionPayload {
-        message_id: root.id.clone(),
-        emoji: "\u{1f44d}".to_owned(),
-        user_id: Some(alice.user.id.clone()),
-        count: Some(2),
-        direct_conversation_id: None,
-    });
+    // Payloads are #[non_exhaustive]: a server (here, the bench) starts from Default.
+    let mut added = ReactionPayload::default();
+    added.message_id = root.id.clone();
+    added.emoji = "\u{1f44d}".to_owned();
+    added.user_id = Some(alice.user.id.clone());
+    added.count = Some(2);
+    reaction.payload = EventPayload::ReactionAdded(added);
     let encode = |name: &'static str, e: &Event| -> Result<Frame, String> {
         let bytes = serde_json::to_vec(e).map_err(|err| format!("encode {name}: {err}"))?;
         Ok(Frame { name, bytes })

@@ -198,10 +198,8 @@ pub(crate) async fn start_minimal(base_url: &str, a: &Account) -> Result<JoinHan
                 && let Some(channel) = event.channel_id()
                 && let Ok(message) = client.get_message(&p.message_id).await
             {
-                let reply = CreateMessage {
-                    quoted_message_id: Some(message.id.clone()),
-                    ..CreateMessage::new(format!("echo: {}", message.body))
-                };
+                let reply = CreateMessage::new(format!("echo: {}", message.body))
+                    .with_quote(message.id.clone());
                 let _ = client.send_message(channel, reply).await;
             }
             let _ = stream.commit(event.cursor()).await;

@@ -139,10 +139,7 @@ async fn bare(senders: usize, duration: Duration, decode: bool) -> Result<Run, S
         let auth = auth.clone();
         async move {
             // The same JSON the client sends: the body plus a fresh nonce.
-            let request = CreateMessage {
-                nonce: Some(clickclack_client::generate_nonce()),
-                ..CreateMessage::new(BODY)
-            };
+            let request = CreateMessage::new(BODY).with_nonce(clickclack_client::generate_nonce());
             let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
             let req = http::Request::post(uri)
                 .header(ACCEPT, "application/json")

@@ -84,11 +84,10 @@ mod tests {
     use super::*;
 
     fn chn(id: &str, name: &str) -> Channel {
-        Channel {
-            id: id.into(),
-            name: name.into(),
-            ..Channel::default()
-        }
+        let mut channel = Channel::default();
+        channel.id = id.into();
+        channel.name = name.into();
+        channel
     }
 
     #[test]

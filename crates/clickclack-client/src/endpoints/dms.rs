@@ -30,10 +30,7 @@ impl Client {
         workspace: &WorkspaceId,
         user: &UserId,
     ) -> Result<DirectConversation, Error> {
-        let req = CreateDirectConversation {
-            workspace_id: workspace.clone(),
-            member_ids: vec![user.clone()],
-        };
+        let req = CreateDirectConversation::new(workspace.clone(), [user.clone()]);
         self.create_dm(&req).await
     }
 

@@ -194,12 +194,7 @@ impl Client {
             },
             None,
             nonce,
-            |message| async move {
-                MessageWriteResponse {
-                    message,
-                    event: None,
-                }
-            },
+            |message| async move { MessageWriteResponse::new(message) },
         )
         .await
     }
@@ -211,7 +206,7 @@ impl Client {
         body: impl Into<String>,
     ) -> Result<MessageWriteResponse, Error> {
         let path = ApiPath::new("/api/messages").seg(message.as_str());
-        let req = EditMessage { body: body.into() };
+        let req = EditMessage::new(body);
         self.json(Call::new(Method::PATCH, path).json(&req)?).await
     }
 

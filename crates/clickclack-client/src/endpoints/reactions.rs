@@ -20,9 +20,7 @@ impl Client {
         let path = ApiPath::new("/api/messages")
             .seg(message.as_str())
             .lit("reactions");
-        let req = AddReaction {
-            emoji: emoji.to_owned(),
-        };
+        let req = AddReaction::new(emoji);
         // Adding the same reaction twice is a no-op on the server: safe to retry.
         let call = Call::new(Method::POST, path)
             .json(&req)?

@@ -38,7 +38,7 @@ impl Client {
     async fn mark_read(&self, path: ApiPath, seq: i64) -> Result<ReadReceipt, Error> {
         // Setting a read pointer to a value is idempotent.
         let call = Call::new(Method::POST, path)
-            .json(&MarkRead { seq })?
+            .json(&MarkRead::new(seq))?
             .idempotency(Idempotency::Safe);
         let resp: ReceiptResponse = self.json(call).await?;
         Ok(resp.receipt)

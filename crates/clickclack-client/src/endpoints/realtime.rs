@@ -28,16 +28,14 @@ impl EphemeralTarget {
         event_type: &str,
         payload: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> PublishEphemeral {
-        let (channel_id, direct_conversation_id) = match self {
-            EphemeralTarget::Channel(c) => (Some(c.clone()), None),
-            EphemeralTarget::Dm(d) => (None, Some(d.clone())),
+        let request = PublishEphemeral::new(workspace.clone(), event_type);
+        let request = match self {
+            EphemeralTarget::Channel(c) => request.with_channel(c.clone()),
+            EphemeralTarget::Dm(d) => request.with_direct_conversation(d.clone()),
         };
-        PublishEphemeral {
-            workspace_id: workspace.clone(),
-            channel_id,
-            direct_conversation_id,
-            event_type: event_type.to_owned(),
-            payload,
+        match payload {
+            Some(payload) => request.with_payload(payload),
+            None => request,
         }
     }
 }

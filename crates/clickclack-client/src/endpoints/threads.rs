@@ -113,23 +113,12 @@ impl Client {
             None,
             &nonce,
             |message| async move {
-                let query = ThreadQuery {
-                    limit: Some(1),
-                    latest: true,
-                    ..ThreadQuery::default()
-                };
+                let query = ThreadQuery::latest().with_limit(1);
                 let thread_state = match self.get_thread(root, &query).await {
                     Ok(page) => page.thread_state,
-                    Err(_) => ThreadState {
-                        root_message_id: root.clone(),
-                        ..ThreadState::default()
-                    },
+                    Err(_) => ThreadState::new(root.clone()),
                 };
-                ThreadReplyResponse {
-                    message,
-                    thread_state,
-                    events: Vec::new(),
-                }
+                ThreadReplyResponse::new(message, thread_state)
             },
         )
         .await

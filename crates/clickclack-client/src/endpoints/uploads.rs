@@ -410,9 +410,7 @@ impl Client {
             .seg(message.as_str())
             .lit("attachments");
         let call = Call::new(Method::POST, path)
-            .json(&AttachUpload {
-                upload_id: upload.clone(),
-            })?
+            .json(&AttachUpload::new(upload.clone()))?
             .idempotency(Idempotency::Safe);
         let resp: OkResponse = self.json(call).await?;
         Ok(resp.ok)

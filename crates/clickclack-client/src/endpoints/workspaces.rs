@@ -126,12 +126,11 @@ mod tests {
     use super::*;
 
     fn ws(id: &str, slug: &str, name: &str) -> Workspace {
-        Workspace {
-            id: id.into(),
-            slug: slug.into(),
-            name: name.into(),
-            ..Workspace::default()
-        }
+        let mut workspace = Workspace::default();
+        workspace.id = id.into();
+        workspace.slug = slug.into();
+        workspace.name = name.into();
+        workspace
     }
 
     #[test]

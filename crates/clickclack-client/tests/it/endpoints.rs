@@ -107,10 +107,7 @@ async fn channels_list_resolve_create_patch() {
     );
 
     // bot:write lacks channels:write.
-    let req = CreateChannel {
-        name: "Release Notes".into(),
-        ..CreateChannel::default()
-    };
+    let req = CreateChannel::new("Release Notes");
     assert_missing_scope(c.create_channel(ws, &req).await, Scope::ChannelsWrite);
 
     let (_, admin) = env.bot_with("admin", &["bot:admin"]);
@@ -121,23 +118,14 @@ async fn channels_list_resolve_create_patch() {
         created.channel.id
     );
     let patched = admin
-        .patch_channel(
-            &created.channel.id,
-            &PatchChannel {
-                name: Some("notes".into()),
-                ..PatchChannel::default()
-            },
-        )
+        .patch_channel(&created.channel.id, &PatchChannel::new().with_name("notes"))
         .await
         .unwrap();
     assert_eq!(patched.channel.name, "notes");
     assert_missing_scope(
         c.patch_channel(
             &created.channel.id,
-            &PatchChannel {
-                archived: Some(true),
-                ..PatchChannel::default()
-            },
+            &PatchChannel::new().with_archived(true),
         )
         .await,
         Scope::ChannelsWrite,
@@ -207,7 +195,7 @@ async fn message_by_nonce_found_and_absent() {
     let sent = c
         .send_message(
             &env.seed.general.id,
-            CreateMessage::new("n").nonce("nonce-abc"),
+            CreateMessage::new("n").with_nonce("nonce-abc"),
         )
         .await
         .unwrap();
@@ -423,13 +411,8 @@ async fn uploads_bytes_file_stream_download_attach() {
 async fn ephemeral_and_bot_commands() {
     let env = env().await;
     let c = env.bot();
-    let req = PublishEphemeral {
-        workspace_id: env.seed.workspace.id.clone(),
-        channel_id: Some(env.seed.general.id.clone()),
-        direct_conversation_id: None,
-        event_type: "typing.started".into(),
-        payload: None,
-    };
+    let req = PublishEphemeral::new(env.seed.workspace.id.clone(), "typing.started")
+        .with_channel(env.seed.general.id.clone());
     let ev = c
         .publish_ephemeral(&req)
         .await
@@ -437,13 +420,7 @@ async fn ephemeral_and_bot_commands() {
         .expect("event echoed");
     assert_eq!(ev.event_type(), "typing.started");
     assert!(!ev.is_durable());
-    let cmds = SetBotCommands {
-        commands: vec![BotCommandInput {
-            command: "help".into(),
-            description: "Show help".into(),
-            args_hint: None,
-        }],
-    };
+    let cmds = SetBotCommands::new([BotCommandInput::new("help", "Show help")]);
     let set = c.set_bot_commands(&cmds).await.unwrap();
     assert_eq!(set.len(), 1);
     assert_eq!(set[0].command.trim_start_matches('/'), "help");
@@ -570,7 +547,7 @@ async fn upload_and_message_nonces_share_one_validation() {
     let e = c
         .send_message(
             &env.seed.general.id,
-            clickclack_client::proto::requests::CreateMessage::new("x").nonce(&long),
+            clickclack_client::proto::requests::CreateMessage::new("x").with_nonce(&long),
         )
         .await
         .unwrap_err();

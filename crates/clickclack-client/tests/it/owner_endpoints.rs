@@ -47,19 +47,13 @@ async fn owners_update_themselves_create_workspaces_and_list_their_bots() {
     );
 
     let me = owner
-        .update_me(&UpdateMe {
-            display_name: Some("Renamed".into()),
-            ..UpdateMe::default()
-        })
+        .update_me(&UpdateMe::new().with_display_name("Renamed"))
         .await
         .expect("update me");
     assert_eq!(me.display_name, "Renamed");
 
     let ws = owner
-        .create_workspace(&CreateWorkspace {
-            name: "Second".into(),
-            slug: None,
-        })
+        .create_workspace(&CreateWorkspace::new("Second"))
         .await
         .expect("create workspace");
     assert_eq!(ws.slug, "second");
@@ -73,13 +67,7 @@ async fn topics_are_created_and_listed() {
     let env = env().await;
     let (_, bot) = env.bot_with("topical", &["bot:write", "channels:write"]);
     let created = bot
-        .create_topic(
-            &env.seed.workspace.id,
-            &CreateTopic {
-                name: "Release".into(),
-                channel_id: None,
-            },
-        )
+        .create_topic(&env.seed.workspace.id, &CreateTopic::new("Release"))
         .await
         .expect("create topic");
     assert_eq!(created.workspace_id, env.seed.workspace.id);

@@ -14,11 +14,11 @@ async fn nonce_replay_returns_the_same_message() {
     let c = env.bot();
     let chn = &env.seed.general.id;
     let a = c
-        .send_message(chn, CreateMessage::new("once").nonce("same-nonce"))
+        .send_message(chn, CreateMessage::new("once").with_nonce("same-nonce"))
         .await
         .unwrap();
     let b = c
-        .send_message(chn, CreateMessage::new("once").nonce("same-nonce"))
+        .send_message(chn, CreateMessage::new("once").with_nonce("same-nonce"))
         .await
         .unwrap();
     assert_eq!(a.message.id, b.message.id);
@@ -27,7 +27,10 @@ async fn nonce_replay_returns_the_same_message() {
     assert_eq!(env.server.channel_messages(chn).len(), 1);
     // Same nonce, different body: a conflict.
     let e = c
-        .send_message(chn, CreateMessage::new("different").nonce("same-nonce"))
+        .send_message(
+            chn,
+            CreateMessage::new("different").with_nonce("same-nonce"),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Conflict, "{e}");

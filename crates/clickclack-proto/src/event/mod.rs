@@ -43,6 +43,7 @@ impl DecodeError {
 /// (omitted when empty) and `payload`. The `type` written is
 /// [`Event::event_type`], the `type` field of this struct.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Event {
     /// Event id (`evt_…`; `eph_…` or empty for cursorless events).
     pub id: EventId,
@@ -63,6 +64,13 @@ pub struct Event {
     pub mentioned_user_ids: Vec<UserId>,
     /// The typed payload.
     pub payload: EventPayload,
+}
+
+impl Default for Event {
+    /// [`Event::zero`]: Go's zero-valued event.
+    fn default() -> Self {
+        Event::zero()
+    }
 }
 
 impl Event {
@@ -159,6 +167,12 @@ impl Event {
             mentioned_user_ids: Vec::new(),
             payload: EventPayload::Unknown { raw: null_raw() },
         }
+    }
+
+    /// Sets the mentioned users.
+    pub fn with_mentioned_user_ids(mut self, ids: impl IntoIterator<Item = UserId>) -> Event {
+        self.mentioned_user_ids = ids.into_iter().collect();
+        self
     }
 
     /// Whether this is the zero event (empty id, cursor and type).

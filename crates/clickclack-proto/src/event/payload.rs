@@ -74,6 +74,7 @@ pub enum EventPayload {
 
 /// Payload of `message.created` (channel form: `channel_id` on the envelope; DM form: `direct_conversation_id` here).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageCreatedPayload {
     /// The new message.
     pub message_id: MessageId,
@@ -110,6 +111,7 @@ pub struct MessageCreatedPayload {
 /// Payload of `thread.reply_created`. Older servers send **no `author_id`**:
 /// then fetch the message or match `nonce`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadReplyCreatedPayload {
     /// The new reply.
     pub message_id: MessageId,
@@ -138,6 +140,7 @@ pub struct ThreadReplyCreatedPayload {
 
 /// Payload of `thread.state_updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadStateUpdatedPayload {
     /// The thread root.
     pub root_message_id: MessageId,
@@ -148,6 +151,7 @@ pub struct ThreadStateUpdatedPayload {
 
 /// Payload of `message.updated` and `message.deleted`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageChangedPayload {
     /// The changed message.
     pub message_id: MessageId,
@@ -164,6 +168,7 @@ pub struct MessageChangedPayload {
 
 /// Payload of `reaction.added` and `reaction.removed` (older servers send only `message_id` and `emoji`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReactionPayload {
     /// The message.
     pub message_id: MessageId,
@@ -182,6 +187,7 @@ pub struct ReactionPayload {
 
 /// Payload of `channel.created` and `channel.deleted`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChannelPayload {
     /// The channel.
     pub channel_id: ChannelId,
@@ -190,6 +196,7 @@ pub struct ChannelPayload {
 /// Payload of `channel.updated`. Some publishers send `{}` or no payload:
 /// then `channel_id` is empty (use the envelope's `channel_id`) and `archived` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChannelUpdatedPayload {
     /// The channel (empty when the payload did not name it).
     #[serde(default, skip_serializing_if = "ChannelId::is_empty")]
@@ -201,6 +208,7 @@ pub struct ChannelUpdatedPayload {
 
 /// Payload of `channel.read` and `dm.read` (the read pointer is the envelope `seq`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReadPayload {
     /// The reader.
     pub user_id: UserId,
@@ -214,6 +222,7 @@ pub struct ReadPayload {
 
 /// Payload of `pin.added` and `pin.removed`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PinPayload {
     /// The channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +236,7 @@ pub struct PinPayload {
 
 /// Payload of `member.moderation_updated` (keys from the docs only).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ModerationPayload {
     /// The moderated member.
     pub user_id: UserId,
@@ -237,6 +247,7 @@ pub struct ModerationPayload {
 
 /// Payload of `workspace.updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkspacePayload {
     /// The workspace.
     pub workspace_id: WorkspaceId,
@@ -244,6 +255,7 @@ pub struct WorkspacePayload {
 
 /// Payload of `workspace.ownership_transferred`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OwnershipTransferredPayload {
     /// The workspace.
     pub workspace_id: WorkspaceId,
@@ -253,6 +265,7 @@ pub struct OwnershipTransferredPayload {
 
 /// Payload of `bot_command.updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotCommandUpdatedPayload {
     /// The workspace.
     pub workspace_id: WorkspaceId,
@@ -262,6 +275,7 @@ pub struct BotCommandUpdatedPayload {
 
 /// Payload of `bot.deleted`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotDeletedPayload {
     /// The deleted bot.
     pub bot_user_id: UserId,
@@ -278,6 +292,7 @@ pub struct BotDeletedPayload {
 
 /// Payload of `bot.membership_removed`. If it names the connected bot the server then closes with 1008.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BotMembershipRemovedPayload {
     /// The removed bot.
     pub bot_user_id: UserId,
@@ -289,6 +304,7 @@ pub struct BotMembershipRemovedPayload {
 /// The server adds `user_id` (the sender) and the target key to the caller's
 /// payload; every other key the caller sent is kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EphemeralPayload {
     /// The sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -61,11 +61,10 @@ pub fn build_menu(commands: &[MenuCommand]) -> (Vec<BotCommandInput>, Vec<String
         } else {
             truncate(command.description.trim(), 100)
         };
-        menu.push(BotCommandInput {
-            command: name,
-            description,
-            args_hint: Some(truncate(command.args_hint.trim(), 100)),
-        });
+        menu.push(
+            BotCommandInput::new(name, description)
+                .with_args_hint(truncate(command.args_hint.trim(), 100)),
+        );
     }
     (menu, invalid)
 }
@@ -107,10 +106,7 @@ pub async fn sync_command_menu(
         tracing::warn!(account = %account_id, "{line}");
     }
     let count = menu.len();
-    match client
-        .set_bot_commands(&SetBotCommands { commands: menu })
-        .await
-    {
+    match client.set_bot_commands(&SetBotCommands::new(menu)).await {
         Ok(_) => {
             tracing::debug!(account = %account_id, commands = count, "[{account_id}] ClickClack command menu synced");
             MenuSync::Published(count)

@@ -59,11 +59,11 @@ async fn publish(
     limit: Duration,
 ) {
     let mut request =
-        PublishEphemeral::new(target.workspace_id.clone(), "agent.progress").payload(payload);
+        PublishEphemeral::new(target.workspace_id.clone(), "agent.progress").with_payload(payload);
     if let Some(conversation) = &target.direct_conversation_id {
-        request = request.direct_conversation(conversation.clone());
+        request = request.with_direct_conversation(conversation.clone());
     } else if let Some(channel) = &target.channel_id {
-        request = request.channel(channel.clone());
+        request = request.with_channel(channel.clone());
     }
     match tokio::time::timeout(limit, client.publish_ephemeral(&request)).await {
         Ok(Ok(_)) => {}

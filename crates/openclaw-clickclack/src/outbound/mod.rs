@@ -485,16 +485,16 @@ impl AccountSender {
     ) -> Result<MessageId, SendError> {
         let message = match destination {
             Destination::Thread(root) => {
-                let request = CreateThreadReply::new(body).nonce(nonce);
+                let request = CreateThreadReply::new(body).with_nonce(nonce);
                 self.client.reply_in_thread(root, request).await?.message
             }
             Destination::Dm { conversation, .. } => {
-                let mut request = CreateMessage::new(body).nonce(nonce);
+                let mut request = CreateMessage::new(body).with_nonce(nonce);
                 request.quoted_message_id = quote;
                 self.client.send_dm(conversation, request).await?.message
             }
             Destination::Channel(channel) => {
-                let mut request = CreateMessage::new(body).nonce(nonce);
+                let mut request = CreateMessage::new(body).with_nonce(nonce);
                 request.quoted_message_id = quote;
                 self.client.send_message(channel, request).await?.message
             }
