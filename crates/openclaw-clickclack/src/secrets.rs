@@ -489,6 +489,19 @@ pub struct TokenRequest<'a> {
     pub env: &'a dyn EnvSource,
 }
 
+impl std::fmt::Debug for TokenRequest<'_> {
+    /// Never prints the token or the environment: only whether they are set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("account_id", &self.account_id)
+            .field("token", &self.token.map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("token_file_config_path", &self.token_file_config_path)
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
 fn trimmed_env(env: &dyn EnvSource, name: &str) -> Option<String> {
     env.var(name)
         .map(|v| v.trim().to_owned())
