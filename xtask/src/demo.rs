@@ -71,7 +71,8 @@ fn config_text(base_url: &str, token: &str, model_url: &str) -> String {
   models: {{
     providers: {{
       // An OpenAI-compatible stub that answers "echo: <your message>".
-      demo: {{ baseUrl: "{model_url}", api: "openai-completions" }},
+      // `input` lists "image": the model gets attached images.
+      demo: {{ baseUrl: "{model_url}", api: "openai-completions", models: [{{ id: "echo", input: ["text", "image"] }}] }},
     }},
   }},
 }}
@@ -134,6 +135,21 @@ async fn run(keep: bool) -> Result<(), String> {
     })
     .await?;
 
+    // 1b. An image message: the image reaches the model as an image part.
+    const PNG: &[u8] =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let upload = server.upload(&human, &seed.workspace.id, "dot.png", "image/png", PNG);
+    let image =
+        server.post_message_with_upload(&human, &general, "What is in this picture?", &upload.id);
+    wait_for("the bot's answer to the image", || {
+        server
+            .channel_messages(&general)
+            .iter()
+            .any(|m| m.author_id == bot && m.quoted_message_id.as_ref() == Some(&image.id))
+    })
+    .await?;
+    let images_seen: usize = model.requests().iter().map(|r| r.image_urls.len()).sum();
+
     // 2. A reply in a thread: the bot answers inside the thread.
     let reply = server.post_thread_reply(&human, &root.id, "Can you answer in this thread?");
     wait_for("the bot's answer in the thread", || {
@@ -173,6 +189,7 @@ async fn run(keep: bool) -> Result<(), String> {
     print_messages(&server.dm_messages(&dm.id), &name, "  ");
     println!();
     println!("model calls: {}", model.request_count());
+    println!("images the model received: {images_seen} (dot.png, as an image_url part)");
 
     if keep {
         print_keep_instructions(
