@@ -228,7 +228,7 @@ impl ClientBuilder {
         let transport = match self.transport {
             Some(t) => t,
             None => {
-                let tls = Arc::new(self.tls.client_config()?);
+                let tls = self.tls.shared_client_config()?;
                 let _ = tls_config.set(Arc::clone(&tls));
                 hyper_transport(&HyperSettings {
                     connect_timeout: self.connect_timeout,

@@ -200,7 +200,7 @@ impl Client {
         if let Some(config) = self.inner.tls_config.get() {
             return Ok(Arc::clone(config));
         }
-        let built = Arc::new(self.inner.tls.client_config()?);
+        let built = self.inner.tls.shared_client_config()?;
         Ok(Arc::clone(self.inner.tls_config.get_or_init(|| built)))
     }
 

@@ -1,10 +1,12 @@
-//! TLS trust for every connection to the server: one root store, built once
-//! per [`Client`](crate::Client), shared by REST and the realtime WebSocket.
+//! TLS trust for every connection to the server: one root store and one
+//! configuration per set of [`TlsSettings`] in the process, shared by every
+//! [`Client`](crate::Client) built with them, their REST connections and the
+//! realtime WebSocket.
 
 use std::fmt;
 use std::io::Read as _;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
@@ -175,6 +177,43 @@ impl TlsSettings {
         Ok(store)
     }
 
+    /// The process-wide configuration for these settings: built once and
+    /// shared (root store, session cache) by every client with equal
+    /// settings while any of them is alive.
+    ///
+    /// # Errors
+    ///
+    /// As [`root_store`](Self::root_store).
+    pub(crate) fn shared_client_config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+        static SHARED: Mutex<Vec<(TlsSettings, Weak<rustls::ClientConfig>)>> =
+            Mutex::new(Vec::new());
+        let lock = || SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        let found = lock()
+            .iter()
+            .filter(|(settings, _)| self.same_as(settings))
+            .find_map(|(_, config)| config.upgrade());
+        if let Some(config) = found {
+            return Ok(config);
+        }
+        // Built outside the lock (loading the system's roots can be slow).
+        let built = Arc::new(self.client_config()?);
+        let mut shared = lock();
+        shared.retain(|(_, config)| config.strong_count() > 0);
+        if let Some(config) = shared
+            .iter()
+            .filter(|(settings, _)| self.same_as(settings))
+            .find_map(|(_, config)| config.upgrade())
+        {
+            return Ok(config);
+        }
+        shared.push((self.clone(), Arc::downgrade(&built)));
+        Ok(built)
+    }
+
+    fn same_as(&self, other: &TlsSettings) -> bool {
+        self.roots == other.roots && self.extra == other.extra
+    }
+
     /// A rustls client configuration (ring provider, safe protocol versions,
     /// no ALPN; callers set the protocols they speak) over one root store.
     ///
@@ -212,6 +251,23 @@ mod tests {
         assert_eq!(tls.root_store().expect("store").len(), base + 1);
         assert!(tls.client_config().is_ok());
         assert!(format!("{tls:?}").contains("extra_certificates: 1"));
+    }
+
+    #[test]
+    fn equal_settings_share_one_configuration_while_it_is_in_use() {
+        let a = TlsSettings::new(TlsRoots::WebPki)
+            .shared_client_config()
+            .expect("config");
+        let b = TlsSettings::new(TlsRoots::WebPki)
+            .shared_client_config()
+            .expect("config");
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = TlsSettings::new(TlsRoots::WebPki)
+            .add_pem_certificates(CA.as_bytes())
+            .expect("pem")
+            .shared_client_config()
+            .expect("config");
+        assert!(!Arc::ptr_eq(&a, &other));
     }
 
     #[test]

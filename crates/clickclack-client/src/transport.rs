@@ -2,6 +2,8 @@
 //! classification of transport failures.
 
 use std::error::Error as StdError;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -52,9 +54,83 @@ pub(crate) struct HyperSettings {
     pub(crate) pool_idle_timeout: Duration,
 }
 
+/// The HTTP client under the default transport.
+type Http = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, RequestBody>;
+
+/// One pooled HTTP client, shared by every [`Client`](crate::Client) built
+/// with the same settings on the same runtime (see [`hyper_transport`]).
+#[derive(Clone)]
+struct SharedHttp(Arc<Http>);
+
+impl tower::Service<Request<RequestBody>> for SharedHttp {
+    type Response = Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
+        self.0.request(req)
+    }
+}
+
+/// Where a shared client may be reused: same runtime (its connection tasks
+/// live there), same TLS configuration, same timeouts.
+struct PoolKey {
+    runtime: tokio::runtime::Id,
+    tls: Weak<rustls::ClientConfig>,
+    connect_timeout: Option<Duration>,
+    pool_idle_timeout: Duration,
+}
+
+impl PoolKey {
+    fn matches(&self, other: &PoolKey) -> bool {
+        self.runtime == other.runtime
+            && self.tls.ptr_eq(&other.tls)
+            && self.connect_timeout == other.connect_timeout
+            && self.pool_idle_timeout == other.pool_idle_timeout
+    }
+}
+
 /// Builds the default transport: hyper-util's pooled client over rustls
 /// (`ring` provider), serving both `https://` and plain `http://`.
+///
+/// Clients built on a Tokio runtime with the same settings share one
+/// connection pool (one per origin inside it) while any of them is alive,
+/// so a thousand bot accounts on one server keep one pool, not a thousand;
+/// the auth header is per request, so sharing connections is safe.
 pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Error> {
+    static SHARED: Mutex<Vec<(PoolKey, Weak<Http>)>> = Mutex::new(Vec::new());
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Ok(boxed(SharedHttp(Arc::new(new_http(settings)))));
+    };
+    let key = PoolKey {
+        runtime: runtime.id(),
+        tls: Arc::downgrade(&settings.tls),
+        connect_timeout: settings.connect_timeout,
+        pool_idle_timeout: settings.pool_idle_timeout,
+    };
+    let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    shared.retain(|(_, http)| http.strong_count() > 0);
+    let http = match shared
+        .iter()
+        .filter(|(k, _)| k.matches(&key))
+        .find_map(|(_, http)| http.upgrade())
+    {
+        Some(http) => http,
+        None => {
+            let http = Arc::new(new_http(settings));
+            shared.push((key, Arc::downgrade(&http)));
+            http
+        }
+    };
+    drop(shared);
+    Ok(boxed(SharedHttp(http)))
+}
+
+fn new_http(settings: &HyperSettings) -> Http {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -65,17 +141,20 @@ pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Err
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    let client: HyperClient<_, RequestBody> = HyperClient::builder(TokioExecutor::new())
+    HyperClient::builder(TokioExecutor::new())
         .pool_idle_timeout(settings.pool_idle_timeout)
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .timer(hyper_util::rt::TokioTimer::new())
-        .build(https);
-    let svc = client
+        .build(https)
+}
+
+fn boxed(http: SharedHttp) -> Transport {
+    let svc = http
         .map_response(|resp: Response<hyper::body::Incoming>| {
             resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed())
         })
         .map_err(|e| Box::new(e) as BoxError);
-    Ok(BoxCloneSyncService::new(svc))
+    BoxCloneSyncService::new(svc)
 }
 
 /// How a transport failure relates to the request having reached the server.

@@ -1,8 +1,28 @@
 //! The committed cursor: what the consumer has finished, and where reconnects resume.
+//!
+//! # Coalesced persistence
+//!
+//! [`Shared::commit`] moves the cursor in memory; the cursor store is written
+//! at most once per flush interval ([`RealtimeOptions::cursor_flush_interval`](crate::RealtimeOptions::cursor_flush_interval)):
+//!
+//! 1. A commit after a quiet interval is persisted at once (leading edge).
+//! 2. Commits within the interval only mark the cursor dirty; one delayed
+//!    flush is scheduled for the end of the interval (trailing edge), and
+//!    persists the *latest* committed cursor.
+//! 3. [`Shared::flush`] (public as `RealtimeStream::flush` / `Committer::flush`)
+//!    persists now; call it before a graceful shutdown.
+//!
+//! Crash safety: only a cursor the consumer committed (every event up to it
+//! is done) is ever persisted, so a crash redelivers at most the commits of
+//! the last interval and never skips an event. A re-anchor *ahead* of the
+//! committed cursor is kept in memory only (see [`Shared::reanchor`]); a
+//! pending commit below it is flushed before the anchor replaces it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use clickclack_proto::Cursor;
+use tokio::time::Instant;
 
 use crate::cursor_store::CursorStore;
 use crate::error::Error;
@@ -15,7 +35,22 @@ struct Cursors {
     /// The highest durable cursor the stream has handed out since the last
     /// (re-)anchor. A commit above it cannot name a handled event (it would
     /// be a stale cursor from before a re-anchor) and is ignored.
-    yielded: Option<Cursor>,
+    /// Kept as a reused buffer: it moves on every event.
+    yielded: Option<String>,
+    /// `committed` is a consumer commit that is not persisted yet.
+    dirty: bool,
+    /// A trailing flush is scheduled.
+    flush_scheduled: bool,
+    /// When a commit was last persisted (for the leading edge).
+    last_flush: Option<Instant>,
+}
+
+/// Sets `slot` to `cursor`, reusing the old cursor's allocation.
+fn set_reusing(slot: &mut Option<Cursor>, cursor: &Cursor) {
+    let mut buf = slot.take().map(Cursor::into_string).unwrap_or_default();
+    buf.clear();
+    buf.push_str(cursor.as_str());
+    *slot = Some(Cursor::from(buf));
 }
 
 /// State shared by the consumer side, the connection driver and [`Committer`]s.
@@ -27,18 +62,27 @@ pub(crate) struct Shared {
     save_lock: tokio::sync::Mutex<()>,
     store: Arc<dyn CursorStore>,
     key: String,
+    /// Zero: every commit is persisted before it returns.
+    flush_interval: Duration,
 }
 
 impl Shared {
-    pub(crate) fn new(store: Arc<dyn CursorStore>, key: String, committed: Option<Cursor>) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn CursorStore>,
+        key: String,
+        committed: Option<Cursor>,
+        flush_interval: Duration,
+    ) -> Self {
         Self {
             cursors: Mutex::new(Cursors {
-                yielded: committed.clone(),
+                yielded: committed.as_ref().map(|c| c.as_str().to_owned()),
                 committed,
+                ..Cursors::default()
             }),
             save_lock: tokio::sync::Mutex::new(()),
             store,
             key,
+            flush_interval,
         }
     }
 
@@ -55,11 +99,17 @@ impl Shared {
         &self.key
     }
 
-    /// Records that the consumer was handed the durable event `cursor`.
+    /// Records that the consumer was handed the durable event `cursor`
+    /// (no allocation once the buffer has grown to a cursor's length).
     pub(crate) fn yielded(&self, cursor: &Cursor) {
         let mut c = self.lock();
-        if c.yielded.as_ref().is_none_or(|y| cursor > y) {
-            c.yielded = Some(cursor.clone());
+        match &mut c.yielded {
+            Some(y) if cursor.as_str() > y.as_str() => {
+                y.clear();
+                y.push_str(cursor.as_str());
+            }
+            Some(_) => {}
+            slot @ None => *slot = Some(cursor.as_str().to_owned()),
         }
     }
 
@@ -73,15 +123,25 @@ impl Shared {
     /// before it commits past the anchor must see that gap again (it resumes
     /// from the old cursor, gets a new `Resync` and backfills). The stored
     /// cursor moves once the consumer commits an event after the anchor.
+    /// A commit not yet persisted is flushed first (it is done work).
     pub(crate) async fn reanchor(&self, anchor: &Cursor) -> Result<(), Error> {
         let _guard = self.save_lock.lock().await;
-        let ahead = {
+        let (ahead, pending) = {
             let mut c = self.lock();
             let ahead = c.committed.as_ref().is_some_and(|old| anchor > old);
+            let pending = if c.dirty && ahead {
+                c.committed.clone()
+            } else {
+                None
+            };
+            c.dirty = false;
             c.committed = Some(anchor.clone());
-            c.yielded = Some(anchor.clone());
-            ahead
+            c.yielded = Some(anchor.as_str().to_owned());
+            (ahead, pending)
         };
+        if let Some(pending) = pending {
+            self.store.save(&self.key, &pending).await?;
+        }
         if !ahead {
             self.store.save(&self.key, anchor).await?;
         }
@@ -92,31 +152,91 @@ impl Shared {
     /// it may be committed past `anchor`.
     pub(crate) fn forget_yielded_above(&self, anchor: &Cursor) {
         let mut c = self.lock();
-        if c.yielded.as_ref().is_some_and(|y| y > anchor) {
-            c.yielded = Some(anchor.clone());
+        if c.yielded.as_deref().is_some_and(|y| y > anchor.as_str()) {
+            c.yielded = Some(anchor.as_str().to_owned());
         }
     }
 
     /// Commits `cursor` if it moves forward and the stream handed it out,
-    /// then persists it. Returns whether it moved.
-    pub(crate) async fn commit(&self, cursor: &Cursor) -> Result<bool, Error> {
+    /// and persists it now or with the next coalesced flush (module docs).
+    /// Returns whether it moved.
+    pub(crate) async fn commit(self: &Arc<Self>, cursor: &Cursor) -> Result<bool, Error> {
         if cursor.as_str().is_empty() {
             return Ok(false);
         }
-        let _guard = self.save_lock.lock().await;
-        {
+        let flush_now = {
             let mut c = self.lock();
             if c.committed.as_ref().is_some_and(|old| cursor <= old) {
                 return Ok(false);
             }
-            if c.yielded.as_ref().is_some_and(|y| cursor > y) {
+            if c.yielded.as_deref().is_some_and(|y| cursor.as_str() > y) {
                 tracing::debug!(cursor = %cursor, "realtime commit ignored: the stream never yielded this cursor (stale after a resync?)");
                 return Ok(false);
             }
-            c.committed = Some(cursor.clone());
+            set_reusing(&mut c.committed, cursor);
+            c.dirty = true;
+            if self.flush_interval.is_zero() {
+                true
+            } else if c.flush_scheduled {
+                false
+            } else {
+                let now = Instant::now();
+                let due = c
+                    .last_flush
+                    .is_none_or(|t| now.saturating_duration_since(t) >= self.flush_interval);
+                if due {
+                    true
+                } else {
+                    let at = c.last_flush.map_or(now, |t| t + self.flush_interval);
+                    c.flush_scheduled = self.schedule_flush(at);
+                    // Without a runtime to flush later, write now.
+                    !c.flush_scheduled
+                }
+            }
+        };
+        if flush_now {
+            self.flush().await?;
         }
-        self.store.save(&self.key, cursor).await?;
         Ok(true)
+    }
+
+    /// 2.: spawns one delayed flush at `at`; `false` outside a runtime.
+    fn schedule_flush(self: &Arc<Self>, at: Instant) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let shared = Arc::clone(self);
+        runtime.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            if let Err(e) = shared.flush().await {
+                tracing::warn!(key = %shared.key, error = %e, "realtime cursor flush failed; the next commit or flush retries");
+            }
+        });
+        true
+    }
+
+    /// Persists the latest committed cursor if it is not yet stored.
+    /// Cancel-safe: the cursor counts as stored only once the save returned.
+    pub(crate) async fn flush(&self) -> Result<(), Error> {
+        let _guard = self.save_lock.lock().await;
+        let cursor = {
+            let mut c = self.lock();
+            c.flush_scheduled = false;
+            if !c.dirty {
+                return Ok(());
+            }
+            c.last_flush = Some(Instant::now());
+            c.committed.clone()
+        };
+        let Some(cursor) = cursor else { return Ok(()) };
+        self.store.save(&self.key, &cursor).await?;
+        // A commit that arrived during the save stays dirty (its flush is
+        // scheduled: it saw this flush's `last_flush`).
+        let mut c = self.lock();
+        if c.committed.as_ref() == Some(&cursor) {
+            c.dirty = false;
+        }
+        Ok(())
     }
 }
 
@@ -129,7 +249,9 @@ pub struct Committer {
 
 impl Committer {
     /// Records that every durable event up to and including `cursor` is handled,
-    /// and persists it in the cursor store. Older or empty cursors are
+    /// and persists it in the cursor store — at once after a quiet
+    /// [flush interval](crate::RealtimeOptions::cursor_flush_interval), else
+    /// with the flush at the end of the interval. Older or empty cursors are
     /// ignored, and so is a cursor the stream has not yielded since its last
     /// [`Resync`](crate::RealtimeItem::Resync) (it cannot name a handled
     /// event; committing it could move the cursor past the server's tail).
@@ -146,6 +268,17 @@ impl Committer {
     pub fn committed(&self) -> Option<Cursor> {
         self.shared.committed()
     }
+
+    /// Persists the last committed cursor now if it is not stored yet (call
+    /// it before a graceful shutdown; a crash without it redelivers at most
+    /// the commits of the last flush interval).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CursorStore`] if persisting failed.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.shared.flush().await
+    }
 }
 
 #[cfg(test)]
@@ -160,7 +293,12 @@ mod tests {
     #[tokio::test]
     async fn commits_only_move_forward_within_what_was_yielded_and_are_saved() {
         let store = MemoryCursorStore::new();
-        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(c("cur_05")));
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_05")),
+            Duration::ZERO,
+        ));
         assert!(!shared.commit(&c("cur_04")).await.expect("commit"));
         assert!(!shared.commit(&c("")).await.expect("commit"));
         // Never yielded: ignored.
@@ -175,7 +313,12 @@ mod tests {
     #[tokio::test]
     async fn reanchor_moves_backwards_persists_and_fences_stale_commits() {
         let store = MemoryCursorStore::new();
-        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(c("cur_90")));
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_90")),
+            Duration::ZERO,
+        ));
         shared.yielded(&c("cur_95"));
         shared.reanchor(&c("cur_10")).await.expect("reanchor");
         assert_eq!(shared.committed(), Some(c("cur_10")));
@@ -193,7 +336,12 @@ mod tests {
     async fn reanchor_ahead_keeps_the_stored_cursor_until_a_commit_passes_it() {
         let store = MemoryCursorStore::new();
         store.save("k", &c("cur_10")).await.expect("save");
-        let shared = Shared::new(Arc::new(store.clone()), "k".into(), Some(c("cur_10")));
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_10")),
+            Duration::ZERO,
+        ));
         shared.reanchor(&c("cur_50")).await.expect("reanchor");
         // Reconnects resume after the anchor ...
         assert_eq!(shared.committed(), Some(c("cur_50")));
@@ -205,5 +353,74 @@ mod tests {
         shared.yielded(&c("cur_51"));
         assert!(shared.commit(&c("cur_51")).await.expect("commit"));
         assert_eq!(store.get("k"), Some(c("cur_51")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn commits_within_an_interval_are_coalesced_and_never_pass_a_commit() {
+        let store = MemoryCursorStore::new();
+        let interval = Duration::from_millis(200);
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_00")),
+            interval,
+        ));
+        shared.yielded(&c("cur_09"));
+        // 1. Leading edge: the first commit is written at once.
+        assert!(shared.commit(&c("cur_01")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_01")));
+        // 2. Within the interval: memory moves, the store waits.
+        assert!(shared.commit(&c("cur_02")).await.expect("commit"));
+        assert!(shared.commit(&c("cur_03")).await.expect("commit"));
+        assert_eq!(shared.committed(), Some(c("cur_03")));
+        assert_eq!(store.get("k"), Some(c("cur_01")));
+        // The trailing flush writes the newest commit, and only that.
+        tokio::time::sleep(interval).await;
+        tokio::task::yield_now().await;
+        assert_eq!(store.get("k"), Some(c("cur_03")));
+        // 3. An explicit flush persists what is pending now.
+        assert!(shared.commit(&c("cur_04")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_03")));
+        shared.flush().await.expect("flush");
+        assert_eq!(store.get("k"), Some(c("cur_04")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_commit_is_persisted_before_an_anchor_ahead_replaces_it_in_memory() {
+        let store = MemoryCursorStore::new();
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_10")),
+            Duration::from_secs(60),
+        ));
+        shared.yielded(&c("cur_15"));
+        assert!(shared.commit(&c("cur_11")).await.expect("commit"));
+        assert!(shared.commit(&c("cur_12")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_11")));
+        shared.reanchor(&c("cur_50")).await.expect("reanchor");
+        // The done work is stored; the anchor is not (the gap is not done).
+        assert_eq!(store.get("k"), Some(c("cur_12")));
+        assert_eq!(shared.committed(), Some(c("cur_50")));
+        shared.flush().await.expect("flush");
+        assert_eq!(store.get("k"), Some(c("cur_12")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_commit_ahead_of_a_backwards_anchor_is_dropped() {
+        let store = MemoryCursorStore::new();
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_10")),
+            Duration::from_secs(60),
+        ));
+        shared.yielded(&c("cur_15"));
+        assert!(shared.commit(&c("cur_11")).await.expect("commit"));
+        assert!(shared.commit(&c("cur_12")).await.expect("commit"));
+        shared.reanchor(&c("cur_05")).await.expect("reanchor");
+        assert_eq!(store.get("k"), Some(c("cur_05")));
+        shared.flush().await.expect("flush");
+        assert_eq!(store.get("k"), Some(c("cur_05")));
     }
 }

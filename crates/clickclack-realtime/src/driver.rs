@@ -13,8 +13,10 @@
 //!    2. `Resyncing`: the same, but the anchor *replaces* the cursor (even
 //!       backwards), then one `Resync` item is yielded.
 //!    3. `Connecting`: dial TCP/TLS and upgrade after the committed cursor.
-//!    4. `Live`: yield `Connected`, then move frames from the reader task to
-//!       the consumer, ping, and watch liveness until the connection ends.
+//!    4. `Live`: yield `Connected`, then start the reader task, which decodes
+//!       each frame and hands the event straight to the consumer (see
+//!       [`crate::reader`]); meanwhile ping and watch liveness until the
+//!       connection ends.
 //!    5. `Backoff`: draw the jittered delay (never below a capped
 //!       `Retry-After`), yield `Reconnecting`, sleep.
 //! 3. [`step`] picks the next state; the close-code policy lives there only.
@@ -23,10 +25,9 @@
 use std::sync::Arc;
 
 use clickclack_client::Client;
-use clickclack_proto::event::Event;
 use clickclack_proto::{Cursor, WorkspaceId};
 use fastwebsockets::{Frame, OpCode, Payload};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::backoff::Backoff;
@@ -34,9 +35,10 @@ use crate::commit::Shared;
 use crate::connect::{DialConfig, DialError, WsRead, WsWrite, dial};
 use crate::endpoint::realtime_target;
 use crate::error::Error;
+use crate::handoff;
 use crate::heartbeat::{HeartbeatPolicy, Liveness};
 use crate::item::{RealtimeItem, ReconnectCause, ResyncReason};
-use crate::reader::{self, Inbound};
+use crate::reader::{self, Activity, ReaderCtx, ReaderEnd};
 use crate::resync::{fetch_tail, is_retryable};
 use crate::state::{ConnState, Ended, Input, Terminal, step};
 use crate::stats::{ConnectionState, Counters};
@@ -55,11 +57,10 @@ pub(crate) struct Driver {
     pub(crate) dial: DialConfig,
     pub(crate) heartbeat: HeartbeatPolicy,
     pub(crate) backoff: Backoff,
-    pub(crate) reader_buffer: usize,
     pub(crate) max_frame_bytes: usize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) counters: Arc<Counters>,
-    pub(crate) tx: mpsc::Sender<Outgoing>,
+    pub(crate) tx: handoff::Sender<Outgoing>,
     /// The socket opened in `Connecting`, taken by `Live` (a mutex only to
     /// keep the driver `Sync`; it is never contended).
     pub(crate) socket: std::sync::Mutex<Option<(WsRead, WsWrite)>>,
@@ -240,15 +241,20 @@ impl Driver {
         Ok(Input::Waited)
     }
 
-    /// Moves frames from the reader to the consumer, pings, watches liveness.
+    /// Starts the reader (which hands events straight to the consumer),
+    /// pings, and watches liveness until the connection ends.
     async fn pump(&self, read: WsRead, write: WsWrite) -> Result<Ended, ConsumerGone> {
         let write = Arc::new(Mutex::new(write));
-        let (in_tx, mut in_rx) = mpsc::channel(self.reader_buffer);
-        let _reader = AbortOnDrop::new(tokio::spawn(reader::run(
+        let activity = Arc::new(Activity::new(Instant::now()));
+        let mut reader = AbortOnDrop::new(tokio::spawn(reader::run(
             read,
             Arc::clone(&write),
-            in_tx,
-            self.max_frame_bytes,
+            ReaderCtx {
+                tx: self.tx.clone(),
+                activity: Arc::clone(&activity),
+                counters: Arc::clone(&self.counters),
+                max_bytes: self.max_frame_bytes,
+            },
         )));
         let interval = self.heartbeat.ping_interval;
         let mut liveness = Liveness::new(&self.heartbeat, Instant::now());
@@ -256,24 +262,12 @@ impl Driver {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                msg = in_rx.recv() => {
-                    let Some(msg) = msg else {
-                        return Ok(Ended::Lost("reader stopped".into()));
+                end = &mut reader => {
+                    return match end {
+                        Ok(ReaderEnd::Ended(ended)) => Ok(ended),
+                        Ok(ReaderEnd::ConsumerGone) => Err(ConsumerGone),
+                        Err(e) => Ok(Ended::Lost(format!("reader stopped: {e}"))),
                     };
-                    liveness.seen(Instant::now());
-                    let item = match msg {
-                        Inbound::Text(bytes) => match Event::from_slice(&bytes) {
-                            Ok(event) => Ok(RealtimeItem::Event(event)),
-                            Err(e) => Err(self.malformed(e.to_string())),
-                        },
-                        Inbound::Malformed(reason) => Err(self.malformed(reason)),
-                        Inbound::Activity => continue,
-                        Inbound::Close { code, reason } => return Ok(Ended::Closed { code, reason }),
-                        Inbound::Lost(reason) => return Ok(Ended::Lost(reason)),
-                    };
-                    self.tx.send(item).await.map_err(|_| ConsumerGone)?;
-                    // Time spent waiting for the consumer is not server silence.
-                    liveness.seen(Instant::now());
                 }
                 _ = ping.tick() => {
                     let ping_frame = Frame::new(true, OpCode::Ping, None, Payload::Owned(Vec::new()));
@@ -284,19 +278,23 @@ impl Driver {
                     match sent {
                         Ok(Ok(())) => tracing::trace!("realtime ping sent"),
                         Ok(Err(e)) => return Ok(Ended::Lost(format!("ping failed: {e}"))),
-                        Err(_) => return Ok(Ended::Unresponsive(liveness.silent_for(Instant::now()))),
+                        Err(_) => {
+                            let now = Instant::now();
+                            liveness.seen(activity.last_seen(now));
+                            return Ok(Ended::Unresponsive(liveness.silent_for(now)));
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(liveness.deadline()) => {
-                    return Ok(Ended::Unresponsive(liveness.silent_for(Instant::now())));
+                    // The reader stamps every frame; only a stamp older than
+                    // the window means silence.
+                    let now = Instant::now();
+                    liveness.seen(activity.last_seen(now));
+                    if liveness.deadline() <= now {
+                        return Ok(Ended::Unresponsive(liveness.silent_for(now)));
+                    }
                 }
             }
         }
-    }
-
-    fn malformed(&self, reason: String) -> Error {
-        Counters::bump(&self.counters.malformed_frames);
-        tracing::debug!(reason = %reason, "realtime malformed frame skipped");
-        Error::MalformedFrame { reason }
     }
 }

@@ -11,6 +11,9 @@ use crate::heartbeat::HeartbeatPolicy;
 /// The largest message accepted from the server (16 MiB).
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
+/// The default [`RealtimeOptions::cursor_flush_interval`] (200 ms).
+pub const DEFAULT_CURSOR_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+
 /// Options of a realtime stream. Every field has a sensible default.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -24,8 +27,17 @@ pub struct RealtimeOptions {
     /// Items buffered between the connection and the consumer (default 64).
     /// When full, the stream stops reading the socket.
     pub buffer: usize,
-    /// Whole messages buffered between the reader task and the stream (default 16).
+    /// Unused since events go from the socket reader straight into the
+    /// consumer's buffer ([`buffer`](Self::buffer)); kept for compatibility
+    /// (must still be at least 1).
     pub reader_buffer: usize,
+    /// How often committed cursors are written to the cursor store at most
+    /// (default 200 ms). A commit after a quiet interval is written at once;
+    /// commits within an interval are coalesced into one write at its end.
+    /// A crash redelivers at most the events committed in the last interval,
+    /// never skips one. `Duration::ZERO` writes every commit before
+    /// `commit` returns.
+    pub cursor_flush_interval: Duration,
     /// The largest message accepted (default 16 MiB); larger ones are skipped.
     pub max_frame_bytes: usize,
     /// How the token is sent on the upgrade (default: `Authorization` header).
@@ -46,6 +58,7 @@ impl Default for RealtimeOptions {
             handshake_timeout: Duration::from_secs(30),
             buffer: 64,
             reader_buffer: 16,
+            cursor_flush_interval: DEFAULT_CURSOR_FLUSH_INTERVAL,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             auth: AuthMode::default(),
             user_agent: concat!("clickclack-realtime/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -63,6 +76,7 @@ impl fmt::Debug for RealtimeOptions {
             .field("buffer", &self.buffer)
             .field("reader_buffer", &self.reader_buffer)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("cursor_flush_interval", &self.cursor_flush_interval)
             .field("auth", &self.auth)
             .field("user_agent", &self.user_agent)
             .field("tls", &self.tls.as_ref().map(|_| "custom"))

@@ -1,33 +1,108 @@
-//! The one task that reads the socket.
+//! The one task that reads the socket, decodes events and hands them to the consumer.
 //!
 //! `fastwebsockets`' `read_frame` is not cancel-safe (a partially read frame is
 //! lost if the future is dropped), so it is never raced in a `select!`: this
-//! task owns the read half, reads frames one after the other, and hands whole
-//! messages to the stream over a bounded channel. When the channel is full the
-//! task waits, stops reading, and TCP flow control pushes back on the server.
+//! task owns the read half and reads frames one after the other.
+//!
+//! # Hot path
+//!
+//! 1. [`run`] reads one frame; its payload borrows the socket's read buffer.
+//! 2. A whole text frame is decoded in place ([`Event::from_slice`]): no copy,
+//!    and the read buffer is reclaimed for the next frame (no allocation per
+//!    frame besides the event itself). Fragments go through the [`Assembler`].
+//! 3. The item goes straight into the consumer's bounded channel (one task
+//!    hop per event, not two). `try_send` first; only when the channel is
+//!    full does the task wait, stop reading, and let TCP flow control push
+//!    back on the server.
+//! 4. Every frame (and the end of a wait for the consumer) stamps
+//!    [`Activity`], which the driver reads to decide whether the connection
+//!    went silent; the driver never touches the read half.
+//! 5. A close frame, a broken connection or an over-cap message end the task
+//!    with [`ReaderEnd::Ended`], which the driver feeds to the state machine.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use clickclack_proto::event::Event;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use crate::connect::{WsRead, WsWrite};
+use crate::driver::Outgoing;
+use crate::error::Error;
+use crate::handoff::{self, TrySendError};
+use crate::item::RealtimeItem;
+use crate::state::Ended;
+use crate::stats::Counters;
 
-/// What the reader hands to the stream.
+/// What the [`Assembler`] makes of a data frame.
 #[derive(Debug)]
 pub(crate) enum Inbound {
     /// One complete text message (normally one JSON event).
     Text(Bytes),
     /// A message that cannot be an event; it was skipped.
     Malformed(String),
-    /// A control frame (pong) arrived: the connection is alive.
-    Activity,
-    /// The server closed the connection with a close frame.
-    Close { code: Option<u16>, reason: String },
-    /// The connection ended without a close frame, or broke the protocol.
+    /// The message outgrew the cap: the connection ends.
     Lost(String),
+}
+
+/// How the reader task ended.
+#[derive(Debug)]
+pub(crate) enum ReaderEnd {
+    /// The connection ended (close frame, failure, over-cap message).
+    Ended(Ended),
+    /// The consumer dropped the stream.
+    ConsumerGone,
+}
+
+/// When the reader last saw the server, shared with the driver's liveness watch.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    base: Instant,
+    /// Nanoseconds after `base` of the last frame.
+    last_ns: AtomicU64,
+    /// The reader is waiting for room in the consumer's channel (time spent
+    /// there is not server silence).
+    waiting: AtomicBool,
+}
+
+impl Activity {
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            base: now,
+            last_ns: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+        }
+    }
+
+    fn stamp(&self) {
+        let ns = Instant::now()
+            .saturating_duration_since(self.base)
+            .as_nanos();
+        self.last_ns
+            .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The last time the server was heard from; `now` while the reader
+    /// waits for the consumer.
+    pub(crate) fn last_seen(&self, now: Instant) -> Instant {
+        if self.waiting.load(Ordering::Relaxed) {
+            return now;
+        }
+        self.base + Duration::from_nanos(self.last_ns.load(Ordering::Relaxed))
+    }
+}
+
+/// Everything the reader task needs besides the socket halves.
+pub(crate) struct ReaderCtx {
+    /// The consumer's channel.
+    pub(crate) tx: handoff::Sender<Outgoing>,
+    pub(crate) activity: Arc<Activity>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) max_bytes: usize,
 }
 
 /// Reassembles fragmented messages, with a cap on the total size.
@@ -117,13 +192,20 @@ impl Assembler {
         }
     }
 
+    /// No fragmented message is in progress.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.partial.is_none()
+    }
+
     fn too_large(&mut self) -> Inbound {
         self.partial = None;
-        Inbound::Lost(format!(
-            "message larger than {} bytes; reconnecting",
-            self.max_bytes
-        ))
+        Inbound::Lost(too_large(self.max_bytes))
     }
+}
+
+/// Why a connection ends when a message outgrew the cap.
+fn too_large(max_bytes: usize) -> String {
+    format!("message larger than {max_bytes} bytes; reconnecting")
 }
 
 fn into_bytes(payload: Payload<'_>) -> Bytes {
@@ -155,13 +237,29 @@ pub(crate) fn parse_close(payload: &[u8]) -> Result<(Option<u16>, String), Strin
 /// How long the reader tries to answer a close frame before giving up.
 const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Reads until the connection ends or the stream goes away.
-pub(crate) async fn run(
-    mut read: WsRead,
-    write: Arc<Mutex<WsWrite>>,
-    tx: mpsc::Sender<Inbound>,
-    max_bytes: usize,
-) {
+/// Decodes one whole text message into the item the consumer gets.
+fn decode(bytes: &[u8], counters: &Counters) -> Outgoing {
+    match Event::from_slice(bytes) {
+        Ok(event) => Ok(RealtimeItem::Event(event)),
+        Err(e) => Err(malformed(e.to_string(), counters)),
+    }
+}
+
+/// Counts and logs a skipped message.
+fn malformed(reason: String, counters: &Counters) -> Error {
+    Counters::bump(&counters.malformed_frames);
+    tracing::debug!(reason = %reason, "realtime malformed frame skipped");
+    Error::MalformedFrame { reason }
+}
+
+/// 1.–5.: reads until the connection ends or the stream goes away.
+pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
+    let ReaderCtx {
+        tx,
+        activity,
+        counters,
+        max_bytes,
+    } = ctx;
     let mut assembler = Assembler::new(max_bytes);
     // Frames the protocol obliges us to send (pongs) go out on the write half.
     let mut obligated = |frame: Frame<'static>| {
@@ -169,38 +267,64 @@ pub(crate) async fn run(
         async move { write.lock().await.write_frame(frame).await }
     };
     loop {
-        let msg = match read.read_frame(&mut obligated).await {
+        let frame = read.read_frame(&mut obligated).await;
+        activity.stamp();
+        // 1.–2.
+        let item = match frame {
             Ok(frame) => match frame.opcode {
                 OpCode::Close => {
-                    let last = match parse_close(&frame.payload) {
+                    let ended = match parse_close(&frame.payload) {
                         Ok((code, reason)) => {
                             reply_close(&write, code.map_or(1000, |c| c), &reason).await;
-                            Inbound::Close { code, reason }
+                            Ended::Closed { code, reason }
                         }
                         Err(problem) => {
                             reply_close(&write, 1002, "invalid close frame").await;
-                            Inbound::Lost(format!("invalid close frame: {problem}"))
+                            Ended::Lost(format!("invalid close frame: {problem}"))
                         }
                     };
-                    let _ = tx.send(last).await;
-                    return;
+                    return ReaderEnd::Ended(ended);
                 }
-                OpCode::Ping | OpCode::Pong => Some(Inbound::Activity),
-                opcode => assembler.push(opcode, frame.fin, into_bytes(frame.payload)),
+                OpCode::Ping | OpCode::Pong => continue,
+                // The common case: decoded where it lies in the read buffer.
+                OpCode::Text if frame.fin && assembler.is_idle() => {
+                    if frame.payload.len() > max_bytes {
+                        return ReaderEnd::Ended(Ended::Lost(too_large(max_bytes)));
+                    }
+                    decode(&frame.payload, &counters)
+                }
+                opcode => match assembler.push(opcode, frame.fin, into_bytes(frame.payload)) {
+                    None => continue,
+                    Some(Inbound::Text(bytes)) => decode(&bytes, &counters),
+                    Some(Inbound::Malformed(reason)) => Err(malformed(reason, &counters)),
+                    Some(Inbound::Lost(reason)) => return ReaderEnd::Ended(Ended::Lost(reason)),
+                },
             },
             // The bad frame's payload was consumed; the next frame is intact.
-            Err(WebSocketError::InvalidUTF8) => {
-                Some(Inbound::Malformed("text message is not valid UTF-8".into()))
-            }
-            Err(WebSocketError::UnexpectedEOF) => Some(Inbound::Lost(
-                "connection closed without a close frame".into(),
+            Err(WebSocketError::InvalidUTF8) => Err(malformed(
+                "text message is not valid UTF-8".into(),
+                &counters,
             )),
-            Err(e) => Some(Inbound::Lost(e.to_string())),
+            Err(WebSocketError::UnexpectedEOF) => {
+                return ReaderEnd::Ended(Ended::Lost(
+                    "connection closed without a close frame".into(),
+                ));
+            }
+            Err(e) => return ReaderEnd::Ended(Ended::Lost(e.to_string())),
         };
-        let Some(msg) = msg else { continue };
-        let ends = matches!(msg, Inbound::Lost(_));
-        if tx.send(msg).await.is_err() || ends {
-            return;
+        // 3.
+        match tx.try_send(item) {
+            Ok(()) => {}
+            Err(TrySendError::Full(item)) => {
+                activity.waiting.store(true, Ordering::Relaxed);
+                let sent = tx.send(item).await;
+                activity.stamp();
+                activity.waiting.store(false, Ordering::Relaxed);
+                if sent.is_err() {
+                    return ReaderEnd::ConsumerGone;
+                }
+            }
+            Err(TrySendError::Closed(_)) => return ReaderEnd::ConsumerGone,
         }
     }
 }

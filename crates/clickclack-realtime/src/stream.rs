@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clickclack_client::Client;
 use clickclack_proto::{Cursor, WorkspaceId};
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
 use tracing::Instrument as _;
 
 use crate::backoff::{Backoff, BackoffPolicy};
@@ -17,6 +17,7 @@ use crate::cursor_store::{CursorStore, MemoryCursorStore};
 use crate::driver::{Driver, Outgoing};
 use crate::endpoint::realtime_target;
 use crate::error::Error;
+use crate::handoff;
 use crate::handshake::AuthMode;
 use crate::heartbeat::HeartbeatPolicy;
 use crate::item::{RealtimeItem, ResyncReason};
@@ -74,7 +75,9 @@ use crate::watermark::Watermark;
 /// server replays from the committed cursor.
 #[derive(Debug)]
 pub struct RealtimeStream {
-    rx: mpsc::Receiver<Outgoing>,
+    rx: handoff::Receiver<Outgoing>,
+    /// The batch taken from `rx`, handed out one item per poll.
+    batch: VecDeque<Outgoing>,
     watermark: Watermark,
     shared: Arc<Shared>,
     counters: Arc<Counters>,
@@ -107,12 +110,28 @@ impl RealtimeStream {
     /// handled and persists it in the cursor store. Reconnects resume after
     /// it. Older or empty (ephemeral) cursors are ignored.
     ///
+    /// Persisting is coalesced: a commit after a quiet
+    /// [flush interval](RealtimeOptions::cursor_flush_interval) is written at
+    /// once, later ones within the interval by one flush at its end (the
+    /// newest cursor wins). Only committed cursors are ever written, so a
+    /// crash redelivers at most the last interval's events and skips none.
+    /// Call [`flush`](Self::flush) before a graceful shutdown.
+    ///
     /// # Errors
     ///
     /// [`Error::CursorStore`] if persisting failed; the in-memory commit still
     /// applies to reconnects of this stream.
     pub async fn commit(&self, cursor: &Cursor) -> Result<(), Error> {
         self.shared.commit(cursor).await.map(|_| ())
+    }
+
+    /// Persists the last committed cursor now if it is not stored yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CursorStore`] if persisting failed.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.shared.flush().await
     }
 
     /// A cloneable handle to commit from another task.
@@ -147,9 +166,13 @@ impl RealtimeStream {
             if self.finished {
                 return Poll::Ready(None);
             }
-            let Some(msg) = ready!(self.rx.poll_recv(cx)) else {
-                self.finished = true;
-                return Poll::Ready(None);
+            let Some(msg) = self.batch.pop_front() else {
+                let this = &mut *self;
+                if !ready!(this.rx.poll_batch(cx, &mut this.batch)) {
+                    self.finished = true;
+                    return Poll::Ready(None);
+                }
+                continue;
             };
             match msg {
                 Ok(RealtimeItem::Event(event)) => {
@@ -268,6 +291,13 @@ impl RealtimeStreamBuilder {
         self
     }
 
+    /// How often committed cursors are written to the cursor store at most
+    /// (see [`RealtimeOptions::cursor_flush_interval`]; zero: every commit).
+    pub fn cursor_flush_interval(mut self, interval: Duration) -> Self {
+        self.options.cursor_flush_interval = interval;
+        self
+    }
+
     /// Items buffered for the consumer.
     pub fn buffer(mut self, items: usize) -> Self {
         self.options.buffer = items;
@@ -331,9 +361,14 @@ impl RealtimeStreamBuilder {
         };
         let lost = stored.is_none() && store.held_before(&key).await?;
         let location = store.location(&key);
-        let shared = Arc::new(Shared::new(store, key, stored));
+        let shared = Arc::new(Shared::new(
+            store,
+            key,
+            stored,
+            self.options.cursor_flush_interval,
+        ));
         let counters = Arc::new(Counters::default());
-        let (tx, rx) = mpsc::channel(self.options.buffer);
+        let (tx, rx) = handoff::channel(self.options.buffer);
         let options = self.options;
         let mut driver = Driver {
             dial: DialConfig {
@@ -350,7 +385,6 @@ impl RealtimeStreamBuilder {
             base_url,
             heartbeat: options.heartbeat,
             backoff: Backoff::new(options.backoff),
-            reader_buffer: options.reader_buffer,
             max_frame_bytes: options.max_frame_bytes,
             shared: Arc::clone(&shared),
             counters: Arc::clone(&counters),
@@ -389,6 +423,7 @@ impl RealtimeStreamBuilder {
         let handle = tokio::spawn(driver.run(first).instrument(span));
         Ok(RealtimeStream {
             rx,
+            batch: VecDeque::new(),
             watermark: Watermark::default(),
             shared,
             counters,

@@ -16,27 +16,36 @@
 use clickclack_proto::Cursor;
 use clickclack_proto::event::Event;
 
+/// The last durable cursor yielded, in a buffer reused for every event
+/// (cursors compare as strings, exactly like [`Cursor`]'s `Ord`).
 #[derive(Debug, Default)]
 pub(crate) struct Watermark {
-    last: Option<Cursor>,
+    last: String,
+    set: bool,
 }
 
 impl Watermark {
     /// Restarts deduplication at `to` (the resume point of a new connection).
     pub(crate) fn reset(&mut self, to: Option<Cursor>) {
-        self.last = to;
+        self.last.clear();
+        self.set = to.is_some();
+        if let Some(to) = to {
+            self.last.push_str(to.as_str());
+        }
     }
 
     /// Whether `event` should be yielded; advances the watermark if so.
     pub(crate) fn admit(&mut self, event: &Event) -> bool {
-        let cursor = event.cursor();
-        if cursor.as_str().is_empty() {
+        let cursor = event.cursor().as_str();
+        if cursor.is_empty() {
             return true;
         }
-        if self.last.as_ref().is_some_and(|last| cursor <= last) {
+        if self.set && cursor <= self.last.as_str() {
             return false;
         }
-        self.last = Some(cursor.clone());
+        self.last.clear();
+        self.last.push_str(cursor);
+        self.set = true;
         true
     }
 }

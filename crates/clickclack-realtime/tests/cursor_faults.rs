@@ -64,6 +64,8 @@ async fn a_cursor_ahead_of_the_server_resyncs_once_rewrites_the_file_and_goes_li
         ids.push(event.cursor().clone());
     }
     stream.commit(&far_ahead()).await.expect("stale commit");
+    // Commits are written coalesced; `flush` writes the newest one now.
+    stream.flush().await.expect("flush");
     assert_eq!(store.load(KEY).await.expect("load"), ids.last().cloned());
     let stats = stream.stats();
     assert_eq!(stats.resyncs, 1);

@@ -608,6 +608,10 @@ impl AccountDeps {
             tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
         }
         commit_task.abort();
+        // Commits are written coalesced; write the last one before leaving.
+        if let Err(e) = stream.flush().await {
+            tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor flush failed");
+        }
         drop(stream);
         match end {
             SessionEnd::Replay(_) => SessionEnd::Replay(committed),
