@@ -135,7 +135,7 @@ async fn agent_mode_reads_gateway_port_and_auth_token_from_the_config() {
     wait_until("answered", WAIT, || fx.replies_to(&root).len() == 1).await;
     gateway.shutdown().await;
     let requests = fx.model.requests();
-    assert_eq!(requests[0].model, "openclaw:main");
+    assert_eq!(requests[0].model, "openclaw/main");
     assert_eq!(
         requests[0].header("authorization"),
         Some("Bearer gw-from-config")
@@ -506,4 +506,58 @@ async fn config_reload_starts_stops_and_keeps_accounts_on_sighup_and_file_change
         .status()
         .await;
     let _ = tokio::time::timeout(WAIT, child.wait()).await;
+}
+
+/// Text logs to a pipe (not a terminal) carry no ANSI colours, and a
+/// password inside `baseUrl` never reaches the logs or the status lines,
+/// even at trace level (doctor and `accounts list`: see the cli tests).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_logs_to_a_pipe_have_no_colours_and_no_url_password() {
+    let fx = Fixture::new().await;
+    let _ = fx.post("before start");
+    let base = fx.server.base_url();
+    let with_password = base.replacen("http://", "http://bot:hunter2@", 1);
+    let config_path = fx.state.path().join("openclaw.json5");
+    std::fs::write(
+        &config_path,
+        fx.model_config("", "").replacen(&base, &with_password, 1),
+    )
+    .expect("config");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-clickclack"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["gateway", "--state-dir"])
+        .arg(fx.state.path().join("state"))
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let (out, err) = (Lines::default(), Lines::default());
+    out.follow(child.stdout.take().expect("stdout"));
+    err.follow(child.stderr.take().expect("stderr"));
+    // The client refuses credentials in the URL (a token is the only
+    // credential); the refusal is logged without the password.
+    wait_until("stopped", WAIT, || out.count("[default] stopped") == 1).await;
+    assert!(
+        out.text()
+            .contains("credentials in the URL are not allowed"),
+        "{}",
+        out.text()
+    );
+    let pid = child.id().expect("pid").to_string();
+    let _ = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
+    let _ = tokio::time::timeout(WAIT, child.wait()).await;
+    let (out, err) = (out.text(), err.text());
+    assert!(!err.is_empty(), "trace logs were written");
+    assert!(!err.contains('\u{1b}'), "no ANSI escapes: {err}");
+    assert!(
+        !out.contains("hunter2") && !err.contains("hunter2"),
+        "{out}\n{err}"
+    );
 }
