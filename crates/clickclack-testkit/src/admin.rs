@@ -766,13 +766,75 @@ impl TestServer {
         });
     }
 
+    /// Stores an upload owned by `as_user` in `workspace`, as
+    /// `POST /api/uploads` would (`width`/`height`/`duration_ms` 0).
+    pub fn upload(
+        &self,
+        as_user: &UserId,
+        workspace: &WorkspaceId,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> clickclack_proto::objects::Upload {
+        let json = self.shared.store.write(|d| {
+            let id = d.ids.next("upl");
+            let rec = crate::store::records::UploadRec {
+                id: id.clone(),
+                workspace_id: workspace.as_str().to_owned(),
+                owner_id: as_user.as_str().to_owned(),
+                nonce: None,
+                filename: filename.to_owned(),
+                content_type: content_type.to_owned(),
+                data: bytes::Bytes::copy_from_slice(bytes),
+                width: 0,
+                height: 0,
+                duration_ms: 0,
+                created_at: now_rfc3339(),
+                dm_id: None,
+            };
+            let json = rec.to_json();
+            d.uploads.insert(id, rec);
+            json
+        });
+        to_proto(json)
+    }
+
+    /// Posts a root message in a channel with `upload` attached in the same
+    /// create (`upload_id` in the body, as the web client does); `body` may
+    /// be empty (an attachment-only message).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the user cannot post there.
+    pub fn post_message_with_upload(
+        &self,
+        as_user: &UserId,
+        channel: &ChannelId,
+        body: &str,
+        upload: &clickclack_proto::UploadId,
+    ) -> Message {
+        self.post_input(
+            as_user,
+            Target::Channel(channel.as_str().to_owned()),
+            NewMessage {
+                body: body.to_owned(),
+                upload_id: Some(upload.as_str().to_owned()),
+                ..NewMessage::default()
+            },
+        )
+    }
+
     fn post(&self, as_user: &UserId, target: Target, body: &str, nonce: Option<&str>) -> Message {
-        let actor = human_actor(as_user.as_str());
         let input = NewMessage {
             body: body.to_owned(),
             nonce: nonce.map(str::to_owned),
             ..NewMessage::default()
         };
+        self.post_input(as_user, target, input)
+    }
+
+    fn post_input(&self, as_user: &UserId, target: Target, input: NewMessage) -> Message {
+        let actor = human_actor(as_user.as_str());
         let json = or_panic(
             self.shared
                 .store

@@ -73,16 +73,20 @@ use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
-/// Largest request body accepted (1 MiB).
-const MAX_BODY: usize = 1024 * 1024;
+/// Largest request body accepted (16 MiB: images ride inline).
+const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// One recorded chat-completions request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StubRequest {
     /// `model`.
     pub model: String,
-    /// `messages` as `(role, content)` pairs, in order.
+    /// `messages` as `(role, content)` pairs, in order (for content-part
+    /// arrays, the `text` parts joined).
     pub messages: Vec<(String, String)>,
+    /// Image parts of the messages, in order: the `image_url.url` of OpenAI
+    /// `image_url` parts (`data:<type>;base64,…`).
+    pub image_urls: Vec<String>,
     /// Request headers (lower-case names). `authorization` is kept so tests
     /// can check the bearer; the stub never logs it.
     pub headers: Vec<(String, String)>,
@@ -118,6 +122,9 @@ pub enum StubReply {
     Text(String),
     /// An error status with an OpenAI-style error body.
     Status(u16),
+    /// A 200 completion whose `choices[0].message` is this object (e.g.
+    /// with `reasoning_content` or `tool_calls`).
+    Message(Value),
 }
 
 /// A programmed model failure (see the module docs).
@@ -441,15 +448,25 @@ async fn handle(
             list.iter()
                 .map(|m| {
                     let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
-                    let content = m.get("content").and_then(Value::as_str).unwrap_or_default();
-                    (role.to_owned(), content.to_owned())
+                    (role.to_owned(), content_text(m.get("content")))
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let image_urls = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|part| part.pointer("/image_url/url").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
     let request = StubRequest {
         model: model.clone(),
         messages,
+        image_urls,
         headers,
         body,
     };
@@ -499,5 +516,29 @@ async fn handle(
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json_response(status, &error_body("stub failure"))
         }
+        StubReply::Message(message) => json_response(
+            StatusCode::OK,
+            &json!({
+                "id": format!("chatcmpl-stub-{n}"),
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
+                "usage": { "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2 }
+            }),
+        ),
     })
+}
+
+/// The text of a `content`: a string, or the `text` parts of an array.
+fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
 }

@@ -3,10 +3,13 @@
 //! [`AgentHost`] is the seam; [`OpenClawGatewayHost`] is the built-in
 //! implementation that calls a running OpenClaw Gateway through its
 //! OpenAI-compatible endpoint: `POST <gateway>/v1/chat/completions` with
-//! `model: "openclaw:<agentId>"`, a bearer token (`gateway.auth.token` or
-//! `OPENCLAW_GATEWAY_TOKEN`) and `x-openclaw-session-key` set to a key that is
-//! stable per conversation ([`session_key`]), so the agent keeps one session
-//! per DM, channel or thread.
+//! `model: "openclaw/<agentId>"`, a bearer token (`gateway.auth.token` or
+//! `OPENCLAW_GATEWAY_TOKEN`), `x-openclaw-session-key` set to the session key
+//! the host itself would use ([`crate::gateway::session_key`]),
+//! `x-openclaw-message-channel: clickclack`, and `x-openclaw-model` when a
+//! `/model` override is set for the session. Images ride as OpenAI
+//! `image_url` parts. What the agent reports besides its answer
+//! (`reasoning_content`, `tool_calls`) is handed to an [`ActivitySink`].
 //!
 //! Agent runs are not idempotent, so a failed call is retried only when the
 //! gateway certainly did not process it (connect errors, 429, 503).
@@ -19,10 +22,18 @@ use http::HeaderName;
 use crate::llm::{
     ApiKey, ChatMessage, HttpOptions, HttpTransport, LlmError, OpenAiClient, RetryMode,
 };
-use crate::scheduler::ConversationKey;
 
 /// The session-key header of the OpenClaw Gateway.
 pub const SESSION_KEY_HEADER: &str = "x-openclaw-session-key";
+
+/// The ingress-channel header of the OpenClaw Gateway.
+pub const MESSAGE_CHANNEL_HEADER: &str = "x-openclaw-message-channel";
+
+/// The backend model override header of the OpenClaw Gateway.
+pub const MODEL_HEADER: &str = "x-openclaw-model";
+
+/// The value of [`MESSAGE_CHANNEL_HEADER`].
+pub const MESSAGE_CHANNEL: &str = "clickclack";
 
 /// Default OpenClaw Gateway port (`gateway.port`).
 pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
@@ -32,12 +43,58 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 pub struct AgentTurn {
     /// Agent id (normalised, e.g. `main`).
     pub agent_id: String,
-    /// Stable per conversation ([`session_key`]).
+    /// The host session key ([`crate::gateway::session_key`]).
     pub session_key: String,
     /// The new input (usually one `user` message; earlier context lives in the
     /// agent's session).
     pub messages: Vec<ChatMessage>,
+    /// A backend model for this session (`/model`), sent as `x-openclaw-model`.
+    pub model_override: Option<String>,
 }
+
+impl AgentTurn {
+    /// A turn with no model override.
+    pub fn new(
+        agent_id: impl Into<String>,
+        session_key: impl Into<String>,
+        messages: Vec<ChatMessage>,
+    ) -> Self {
+        AgentTurn {
+            agent_id: agent_id.into(),
+            session_key: session_key.into(),
+            messages,
+            model_override: None,
+        }
+    }
+}
+
+/// What an agent reported while working, besides its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentActivity {
+    /// Commentary (`commentary`, `thinking`, `reasoning`, …): the whole text
+    /// so far of item `id` (a later report of the same id replaces it).
+    Commentary {
+        /// Item id (stable across updates).
+        id: String,
+        /// Lane kind, e.g. `thinking`.
+        kind: String,
+        /// The text so far.
+        text: String,
+    },
+    /// A tool call.
+    Tool {
+        /// Tool call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// A one-line summary (e.g. `🛠️ search`).
+        text: String,
+    },
+}
+
+/// Where an agent reports [`AgentActivity`] during a turn (bounded; a full
+/// channel drops reports rather than slowing the agent).
+pub type ActivitySink = tokio::sync::mpsc::Sender<AgentActivity>;
 
 /// The agent's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,13 +110,54 @@ pub type AgentFuture<'a> = Pin<Box<dyn Future<Output = Result<AgentReply, LlmErr
 pub trait AgentHost: Send + Sync {
     /// Runs one turn and returns the final reply.
     fn run_turn(&self, turn: AgentTurn) -> AgentFuture<'_>;
+
+    /// Like [`AgentHost::run_turn`], reporting activity to `sink` as the
+    /// agent reports it. Default: no activity.
+    fn run_turn_reporting(&self, turn: AgentTurn, sink: ActivitySink) -> AgentFuture<'_> {
+        drop(sink);
+        self.run_turn(turn)
+    }
 }
 
-/// The session key of a conversation:
-/// `agent:<agentId>:clickclack:<accountId>:<conversation>`, e.g.
-/// `agent:main:clickclack:work:thread:msg_1`.
-pub fn session_key(agent_id: &str, account_id: &str, conversation: &ConversationKey) -> String {
-    format!("agent:{agent_id}:clickclack:{account_id}:{conversation}")
+/// The activity in a chat-completions response: `reasoning_content` (or
+/// `reasoning`) as one `thinking` commentary item, each `tool_calls[]` entry
+/// as a tool item.
+pub fn activity_in_response(body: &serde_json::Value) -> Vec<AgentActivity> {
+    let Some(message) = body.pointer("/choices/0/message") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let reasoning = ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|k| message.get(*k).and_then(|v| v.as_str()))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(text) = reasoning {
+        out.push(AgentActivity::Commentary {
+            id: "reasoning".to_owned(),
+            kind: "thinking".to_owned(),
+            text: text.to_owned(),
+        });
+    }
+    if let Some(calls) = message.get("tool_calls").and_then(|v| v.as_array()) {
+        for (i, call) in calls.iter().enumerate() {
+            let id = call
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| format!("tool-{i}"), str::to_owned);
+            let name = call
+                .pointer("/function/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("tool")
+                .to_owned();
+            out.push(AgentActivity::Tool {
+                id,
+                text: format!("🛠️ {name}"),
+                name,
+            });
+        }
+    }
+    out
 }
 
 /// Where the OpenClaw Gateway is and how to authenticate.
@@ -123,23 +221,44 @@ impl OpenClawGatewayHost {
         })
     }
 
-    async fn run(&self, turn: AgentTurn) -> Result<AgentReply, LlmError> {
-        let session = crate::llm::http_header(
-            HeaderName::from_static(SESSION_KEY_HEADER),
-            &turn.session_key,
-        )?;
-        let model = format!("openclaw:{}", turn.agent_id);
-        let completion = self
+    async fn run(
+        &self,
+        turn: AgentTurn,
+        sink: Option<ActivitySink>,
+    ) -> Result<AgentReply, LlmError> {
+        let mut headers = vec![
+            crate::llm::http_header(
+                HeaderName::from_static(SESSION_KEY_HEADER),
+                &turn.session_key,
+            )?,
+            crate::llm::http_header(
+                HeaderName::from_static(MESSAGE_CHANNEL_HEADER),
+                MESSAGE_CHANNEL,
+            )?,
+        ];
+        if let Some(model) = turn.model_override.as_deref() {
+            headers.push(crate::llm::http_header(
+                HeaderName::from_static(MODEL_HEADER),
+                model,
+            )?);
+        }
+        let model = format!("openclaw/{}", turn.agent_id);
+        let (completion, body) = self
             .client
-            .chat(crate::llm::ChatCallArgs {
+            .chat_with_body(crate::llm::ChatCallArgs {
                 model: &model,
                 system_prompt: None,
                 messages: &turn.messages,
                 max_tokens: None,
-                extra_headers: vec![session],
+                extra_headers: headers,
                 mode: RetryMode::NotProcessedOnly,
             })
             .await?;
+        if let Some(sink) = sink {
+            for item in activity_in_response(&body) {
+                let _ = sink.try_send(item);
+            }
+        }
         Ok(AgentReply {
             text: completion.text,
         })
@@ -218,7 +337,11 @@ impl OpenClawGatewayHost {
 
 impl AgentHost for OpenClawGatewayHost {
     fn run_turn(&self, turn: AgentTurn) -> AgentFuture<'_> {
-        Box::pin(self.run(turn))
+        Box::pin(self.run(turn, None))
+    }
+
+    fn run_turn_reporting(&self, turn: AgentTurn, sink: ActivitySink) -> AgentFuture<'_> {
+        Box::pin(self.run(turn, Some(sink)))
     }
 }
 
@@ -227,17 +350,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn session_keys_are_stable_per_conversation() {
-        let k = session_key("main", "work", &ConversationKey::thread("msg_1"));
-        assert_eq!(k, "agent:main:clickclack:work:thread:msg_1");
+    fn activity_from_a_response() {
+        let body = serde_json::json!({"choices":[{"message":{"content":"hi","reasoning_content":"let me think","tool_calls":[{"id":"call_1","type":"function","function":{"name":"search","arguments":"{}"}}]}}]});
         assert_eq!(
-            k,
-            session_key("main", "work", &ConversationKey::thread("msg_1"))
+            activity_in_response(&body),
+            vec![
+                AgentActivity::Commentary {
+                    id: "reasoning".into(),
+                    kind: "thinking".into(),
+                    text: "let me think".into()
+                },
+                AgentActivity::Tool {
+                    id: "call_1".into(),
+                    name: "search".into(),
+                    text: "🛠️ search".into()
+                },
+            ]
         );
-        assert_ne!(
-            k,
-            session_key("main", "work", &ConversationKey::channel("chn_1"))
-        );
+        assert!(activity_in_response(&serde_json::json!({})).is_empty());
     }
 
     #[test]

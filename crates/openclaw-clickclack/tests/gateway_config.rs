@@ -135,7 +135,7 @@ async fn agent_mode_reads_gateway_port_and_auth_token_from_the_config() {
     wait_until("answered", WAIT, || fx.replies_to(&root).len() == 1).await;
     gateway.shutdown().await;
     let requests = fx.model.requests();
-    assert_eq!(requests[0].model, "openclaw:main");
+    assert_eq!(requests[0].model, "openclaw/main");
     assert_eq!(
         requests[0].header("authorization"),
         Some("Bearer gw-from-config")

@@ -18,14 +18,24 @@ use openclaw_clickclack::gateway::{Gateway, GatewayOptions, Lifecycle};
 use support::*;
 
 #[tokio::test]
-async fn startup_syncs_an_empty_command_menu_then_goes_ready() {
+async fn startup_syncs_the_native_command_menu_then_goes_ready() {
     let fx = Fixture::new().await;
     let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
     assert_eq!(fx.server.request_count("GET", "/api/me"), 1);
     assert_eq!(fx.server.request_count("PUT", "/api/bots/self/commands"), 1);
+    // The native commands (host conventions §7), not an empty menu.
+    let menu = fx.server.bot_commands(&fx.seed.bot.user.id);
+    let names: Vec<&str> = menu
+        .as_array()
+        .expect("menu")
+        .iter()
+        .filter_map(|c| c["command"].as_str())
+        .collect();
     assert_eq!(
-        fx.server.bot_commands(&fx.seed.bot.user.id),
-        serde_json::json!([])
+        names,
+        [
+            "/new", "/reset", "/stop", "/status", "/model", "/whoami", "/help"
+        ]
     );
     let status = gateway.status().get("default").expect("status");
     assert_eq!(status.lifecycle, Lifecycle::Ready);
@@ -498,7 +508,11 @@ async fn agent_mode_uses_the_openclaw_gateway_endpoint() {
         .post_thread_reply(&fx.seed.owner.user.id, &root.id, "and in a thread");
     wait_until("thread answered", WAIT, || fx.model.request_count() == 2).await;
     let requests = fx.model.requests();
-    assert_eq!(requests[0].model, "openclaw:main");
+    assert_eq!(requests[0].model, "openclaw/main");
+    assert_eq!(
+        requests[0].header("x-openclaw-message-channel"),
+        Some("clickclack")
+    );
     assert_eq!(
         requests[0].header("authorization"),
         Some("Bearer gw-secret")
@@ -508,17 +522,19 @@ async fn agent_mode_uses_the_openclaw_gateway_endpoint() {
             .header("x-openclaw-session-key")
             .map(str::to_owned),
         Some(format!(
-            "agent:main:clickclack:default:channel:{}",
-            fx.seed.general.id
+            "agent:main:clickclack:channel:channel:{}",
+            fx.seed.general.id.as_str().to_lowercase()
         ))
     );
+    // A thread reply shares its channel's session (host conventions §1).
     assert_eq!(
-        requests[1]
-            .header("x-openclaw-session-key")
-            .map(str::to_owned),
-        Some(format!("agent:main:clickclack:default:thread:{}", root.id))
+        requests[1].header("x-openclaw-session-key"),
+        requests[0].header("x-openclaw-session-key")
     );
-    assert_eq!(fx.replies_to(&root)[0].body, "echo: agent, please");
+    // The host's envelope: `[ClickClack <sender> <time>] <body>`.
+    let reply = &fx.replies_to(&root)[0].body;
+    assert!(reply.contains("\n[ClickClack "), "{reply}");
+    assert!(reply.ends_with("] agent, please"), "{reply}");
     gateway.shutdown().await;
 }
 

@@ -38,6 +38,8 @@ pub struct ModelDefinition {
     pub context_window: Option<u64>,
     /// `maxTokens`.
     pub max_tokens: Option<u64>,
+    /// `input` (e.g. `["text", "image"]`; empty when unset).
+    pub input: Vec<String>,
 }
 
 /// `models.providers.<name>`.
@@ -377,6 +379,7 @@ pub(crate) fn decode_models(value: &Value, warnings: &mut Issues) -> ModelsConfi
                                         warnings,
                                     ),
                                     max_tokens: lenient_u64(model, "maxTokens", &ipath, warnings),
+                                    input: lenient_strings(model, "input", &ipath, warnings),
                                 });
                             }
                         }

@@ -52,6 +52,7 @@ mod error;
 mod host;
 pub(crate) mod path;
 pub(crate) mod reader;
+mod session;
 mod substitute;
 
 use std::path::Path;
@@ -70,6 +71,7 @@ pub use host::{
     GatewayAuthConfig, GatewayConfig, ModelDefinition, ModelProviderConfig, ModelsConfig,
 };
 pub use path::{CONFIG_PATH_ENV, DEFAULT_CONFIG_RELATIVE, resolve_config_path};
+pub use session::{CommandsConfig, DmScope, SessionConfig};
 pub use substitute::{SubstitutionError, substitute_str, substitute_value};
 
 use crate::secrets::SecretsConfig;
@@ -98,6 +100,10 @@ pub struct OpenClawConfig {
     pub agents: Option<AgentsConfig>,
     /// `gateway` (lenient).
     pub gateway: Option<GatewayConfig>,
+    /// `session` (lenient; read by the gateway's session keys).
+    pub session: SessionConfig,
+    /// `commands` (lenient; who may run native commands).
+    pub commands: CommandsConfig,
     /// Problems in the lenient sections (skipped values).
     pub warnings: Vec<ConfigIssue>,
 }
@@ -271,6 +277,12 @@ fn decode(root: &Map<String, Value>) -> Result<OpenClawConfig, Vec<crate::config
     config.gateway = root
         .get("gateway")
         .map(|v| host::decode_gateway(v, &mut warnings));
+    if let Some(v) = root.get("session") {
+        config.session = session::decode_session(v, &mut warnings);
+    }
+    if let Some(v) = root.get("commands") {
+        config.commands = session::decode_commands(v, &mut warnings);
+    }
 
     if !issues.is_empty() {
         return Err(issues.into_vec());

@@ -84,6 +84,8 @@ pub(crate) struct TurnSettings {
     /// Progress label when the account has no `name` and the bot no handle.
     pub(crate) label_fallback: String,
     pub(crate) turn_slots: Arc<Semaphore>,
+    /// Session keys, native commands and per-session state.
+    pub(crate) host: Arc<super::host::HostFeatures>,
 }
 
 /// Everything one account needs to run.
@@ -421,6 +423,7 @@ impl AccountDeps {
             work: self.work.clone(),
             retry: self.retry,
             turn_slots: Arc::clone(&turn.turn_slots),
+            host: Arc::clone(&turn.host),
         })))
     }
 

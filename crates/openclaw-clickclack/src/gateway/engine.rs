@@ -158,6 +158,24 @@ pub fn provider_registry(
                 .as_ref()
                 .and_then(|k| resolve_secret(k, env)),
             api,
+            headers: provider
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    let resolved = resolve_secret(value, env);
+                    if resolved.is_none() {
+                        tracing::warn!(provider = %id, header = %name,
+                            "models.providers.{id}.headers.{name} has no value (unset variable or unsupported secret ref); the header is not sent");
+                    }
+                    resolved.map(|v| (name.clone(), v))
+                })
+                .collect(),
+            image_models: provider
+                .models
+                .iter()
+                .filter(|m| !m.input.is_empty())
+                .map(|m| (m.id.clone(), m.input.iter().any(|i| i.trim() == "image")))
+                .collect(),
         };
         registry
             .configure(id, settings)

@@ -31,14 +31,19 @@
 //! ```
 
 mod account;
+mod activity;
+pub mod attachments;
 pub mod catch_up;
 pub mod commands;
 pub mod engine;
+pub mod envelope;
 pub mod events;
 mod fleet_metrics;
+pub mod host;
 pub mod metrics;
 mod pipeline;
 pub mod progress;
+pub mod session_key;
 pub mod status;
 pub mod supervisor;
 
@@ -511,7 +516,12 @@ impl Gateway {
                 max_per_conversation: options.max_per_conversation.max(1),
                 ..SchedulerConfig::default()
             },
-            commands: options.commands.clone(),
+            // The native commands unless the caller publishes its own.
+            commands: if options.commands.is_empty() {
+                host::native_menu()
+            } else {
+                options.commands.clone()
+            },
             catch_up_override: options.catch_up_max_age,
             clock: options.clock.clone(),
             overrides,

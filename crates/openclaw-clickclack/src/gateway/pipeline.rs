@@ -16,7 +16,14 @@
 //!    part means the turn may have stopped between two parts (a crash, a
 //!    SIGKILL): the turn resumes at the first missing part (see
 //!    [Resuming a split reply](#resuming-a-split-reply)).
-//! 5. **Produce** the reply with the model or agent: each call bounded by the
+//!    - 4a. **Native commands** (`/help`, `/status`, `/model`, `/new`, …,
+//!      see [`super::host`]): answered here under the same reply nonce.
+//!    - 4b. **Attachments** ([`super::attachments`]): downloaded and
+//!      checked; images for the model, notes for the rest; transient
+//!      failures are retried in the window.
+//! 5. **Produce** the reply with the model or agent — the host's envelope
+//!    ([`super::envelope`]) and session key ([`super::session_key`]);
+//!    activity rows and progress through the turn — each call bounded by the
 //!    time left in the window, transient failures (503, HTML 200, timeout,
 //!    refused) retried; the turn holds one of the gateway's turn slots.
 //! 6. **Deliver** through the account's one send path ([`AccountSender`]:
@@ -58,13 +65,19 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::activity::ActivityRows;
+use super::attachments::{self, OVERSIZE_NOTICE, Staged};
 use super::catch_up::{Clock, skipped_old_log_line, timestamp_ms, too_old};
 use super::engine::ReplyEngine;
+use super::envelope::envelope;
 use super::events::{InboundEvent, unreadable_log_line};
+use super::host::{self, HostFeatures, NativeCommand};
 use super::metrics::AccountMetrics;
-use super::progress::{self, ProgressTarget};
-use crate::agent_host::{AgentTurn, session_key};
-use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, LlmError};
+use super::progress::ProgressTarget;
+use super::progress::{ProgressLine, TurnProgress};
+use super::session_key::Peer;
+use crate::agent_host::{ActivitySink, AgentActivity, AgentTurn};
+use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, ImageInput, LlmError};
 use crate::nonce::{DurablePart, reply_delivery, text_nonce};
 use crate::outbound::sanitize::sanitize_assistant_text;
 use crate::outbound::split::{DEFAULT_MAX_BODY_JSON_BYTES, split_text};
@@ -128,6 +141,24 @@ pub(crate) struct AccountRuntime {
     pub(crate) retry: RetryWindow,
     /// Turns producing a reply at once, across every account.
     pub(crate) turn_slots: Arc<Semaphore>,
+    /// Session keys, native commands, per-session state.
+    pub(crate) host: Arc<HostFeatures>,
+}
+
+/// What the model or agent gets for one message (steps 4b–5).
+struct TurnInput {
+    session_key: String,
+    text: String,
+    images: Vec<ImageInput>,
+    model_override: Option<String>,
+}
+
+/// A native command's effect (step 4a).
+enum CommandStep {
+    /// Answer with this text.
+    Reply(String),
+    /// Not handled here: the turn goes on (agent-mode `/new`, `/reset`).
+    Continue,
 }
 
 /// How a turn ended.
@@ -338,8 +369,52 @@ impl AccountRuntime {
             }
             Posted::Nothing => Vec::new(),
         };
+        let session_key = self.session_key(&message);
+        // 4a. native commands.
+        if let Some(command) = NativeCommand::parse(&message.body) {
+            match self.command(&message, &command, &session_key)? {
+                CommandStep::Reply(text) => {
+                    return self.deliver(&plan, &message, text, false).await;
+                }
+                CommandStep::Continue => {}
+            }
+        }
+        // 4b. attachments.
+        let staged = self.stage_attachments(&client, &message).await?;
+        if staged.only_oversize(&message) {
+            return self
+                .deliver(&plan, &message, OVERSIZE_NOTICE.to_owned(), false)
+                .await;
+        }
+        let elapsed = timestamp_ms(&message.created_at)
+            .and_then(|at| self.host.clock.elapsed(&session_key, at));
+        // Agent mode gets the host's envelope; model mode the raw body, as
+        // the reference's model mode sends it (row 35); attachment notes follow.
+        let text = match &self.engine {
+            ReplyEngine::Agent { .. } => {
+                envelope(&message, message.body.trim(), elapsed, &staged.notes)
+            }
+            ReplyEngine::Model { .. } => {
+                let mut text = message.body.clone();
+                for note in &staged.notes {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(note);
+                }
+                text
+            }
+        };
+        let input = TurnInput {
+            text,
+            images: staged.images,
+            model_override: self.host.model_override(&session_key),
+            session_key,
+        };
         // 5. produce.
-        let produced = self.produce_with_progress(&client, &message, event).await?;
+        let produced = self
+            .produce_with_progress(&client, &message, event, &input)
+            .await?;
         if !posted.is_empty() {
             // 6. (resumed) the parts after the ones already posted.
             return self
@@ -508,31 +583,186 @@ impl AccountRuntime {
         }
     }
 
-    /// Step 5 with the native progress indicator around it when enabled.
+    /// The session key of `message` (host conventions §1).
+    fn session_key(&self, message: &Message) -> String {
+        let agent = match &self.engine {
+            ReplyEngine::Agent { agent_id, .. } => agent_id.clone(),
+            ReplyEngine::Model { agent_id, .. } => agent_id
+                .clone()
+                .unwrap_or_else(|| super::engine::DEFAULT_AGENT_ID.to_owned()),
+        };
+        self.host
+            .session_key(&agent, &self.account_id, &Peer::of(message))
+    }
+
+    fn model_name(&self, session_key: &str) -> String {
+        match &self.engine {
+            ReplyEngine::Model { model, .. } => self
+                .host
+                .model_override(session_key)
+                .unwrap_or_else(|| model.clone()),
+            ReplyEngine::Agent { agent_id, .. } => self
+                .host
+                .model_override(session_key)
+                .unwrap_or_else(|| format!("openclaw/{agent_id}")),
+        }
+    }
+
+    /// Step 4a: runs a native command; `Err(Skipped)` for an unauthorised sender.
+    fn command(
+        &self,
+        message: &Message,
+        command: &NativeCommand,
+        session_key: &str,
+    ) -> Result<CommandStep, TurnEnd> {
+        let sender = message.author_id.as_str();
+        let is_bot = message
+            .author
+            .as_ref()
+            .is_some_and(|a| a.kind == UserKind::Bot);
+        if !self.host.command_authorized(sender, is_bot) {
+            tracing::info!(account = %self.account_id, message = %message.id, command = %command.name,
+                "[{}] skipped ClickClack command from an unauthorized sender: /{} (commands.allowFrom)", self.account_id, command.name);
+            return Err(self.skip());
+        }
+        if command.owner_only() && !self.host.is_owner(sender) {
+            return Ok(CommandStep::Reply(host::owner_only_text(
+                &command.name,
+                sender,
+            )));
+        }
+        let agent_mode = matches!(self.engine, ReplyEngine::Agent { .. });
+        let text = match command.name.as_str() {
+            "help" => host::help_text(),
+            "whoami" => {
+                host::whoami_text(sender, message.author.as_ref().map(|a| a.handle.as_str()))
+            }
+            "status" => format!(
+                "🦞 OpenClaw · ClickClack\nAccount: {}\nMode: {}\nModel: {}\nSession: {}",
+                self.account_id,
+                if agent_mode { "agent" } else { "model" },
+                self.model_name(session_key),
+                session_key
+            ),
+            "model" if command.args.is_empty() => {
+                format!("Current model: {}", self.model_name(session_key))
+            }
+            "model" => match self.host.set_model(session_key, &command.args) {
+                Ok(()) => format!("✅ Model set to {} for this session.", command.args.trim()),
+                Err(e) => format!("⚠️ {e}"),
+            },
+            "stop" => match self.host.stop(session_key) {
+                0 => "⚙️ Nothing to stop.".to_owned(),
+                _ => "⚙️ Agent was aborted.".to_owned(),
+            },
+            "new" | "reset" if agent_mode => return Ok(CommandStep::Continue),
+            "new" | "reset" => {
+                if !command.args.is_empty()
+                    && let Err(e) = self.host.set_model(session_key, &command.args)
+                {
+                    return Ok(CommandStep::Reply(format!("⚠️ {e}")));
+                }
+                self.host
+                    .reset_session(session_key, message.created_at.as_str());
+                host::new_session_text(&self.model_name(session_key))
+            }
+            _ => return Ok(CommandStep::Continue),
+        };
+        tracing::info!(account = %self.account_id, message = %message.id, command = %command.name,
+            "[{}] ClickClack command /{} handled", self.account_id, command.name);
+        Ok(CommandStep::Reply(text))
+    }
+
+    /// Step 4b: the attachments, transient download failures retried in the window.
+    async fn stage_attachments(
+        &self,
+        client: &Client,
+        message: &Message,
+    ) -> Result<Staged, TurnEnd> {
+        if message.attachments.is_empty() {
+            return Ok(Staged::default());
+        }
+        let images = match &self.engine {
+            ReplyEngine::Model { runtime, .. } => {
+                runtime.supports_images(&self.model_name(&self.session_key(message)))
+            }
+            ReplyEngine::Agent { .. } => true,
+        };
+        let max = self.host.media_max_bytes;
+        let account = self.account_id.as_str();
+        let result = self
+            .retry
+            .run(&self.intake, |attempt| async move {
+                let staged = attachments::stage(client, message, max, images).await;
+                if let Err(e) = &staged {
+                    tracing::warn!(account = %account, attempt, error = %e,
+                        "[{account}] ClickClack attachment download failed");
+                }
+                staged
+            })
+            .await;
+        match result {
+            Ok(staged) => Ok(staged),
+            Err(GaveUp::Permanent(e) | GaveUp::WindowClosed(e)) => {
+                tracing::error!(account = %account, message = %message.id, error = %e,
+                    "[{account}] ClickClack attachments kept failing; the event will be read again");
+                Err(TurnEnd::Replay)
+            }
+            Err(GaveUp::Cancelled) => Err(TurnEnd::Replay),
+        }
+    }
+
+    /// Step 5 with native progress and activity rows around it when enabled.
     async fn produce_with_progress(
         &self,
         client: &Client,
         message: &Message,
         event: &InboundEvent,
+        input: &TurnInput,
     ) -> Result<Result<String, LlmError>, TurnEnd> {
-        let progress_target = self.native_progress.then(|| ProgressTarget {
-            workspace_id: message.workspace_id.clone(),
-            channel_id: message.channel_id.clone(),
-            direct_conversation_id: message.direct_conversation_id.clone(),
-            turn_id: message.id.as_str().to_owned(),
+        let progress = self.native_progress.then(|| {
+            TurnProgress::new(
+                client,
+                ProgressTarget {
+                    workspace_id: message.workspace_id.clone(),
+                    channel_id: message.channel_id.clone(),
+                    direct_conversation_id: message.direct_conversation_id.clone(),
+                    turn_id: message.id.as_str().to_owned(),
+                },
+                self.progress_label.as_deref(),
+            )
         });
-        let produce = self.produce(client, message, event);
-        match &progress_target {
-            Some(target) => {
-                let (_, produced) = tokio::join!(
-                    progress::start(client, target, self.progress_label.as_deref()),
-                    produce
-                );
-                progress::clear(client, target).await;
-                produced
+        let reporting = progress.is_some() || self.host.agent_activity;
+        let (sink, mut reports) = tokio::sync::mpsc::channel::<AgentActivity>(64);
+        let sink = reporting.then_some(sink);
+        let consume = async {
+            let mut rows = self
+                .host
+                .agent_activity
+                .then(|| ActivityRows::new(client, &self.account_id, message));
+            while let Some(item) = reports.recv().await {
+                if let Some(rows) = rows.as_mut() {
+                    rows.publish(&item).await;
+                }
+                if let Some(progress) = &progress {
+                    progress.line(progress_line(&item)).await;
+                }
             }
-            None => produce.await,
+        };
+        let produce = async {
+            if let Some(progress) = &progress {
+                progress.start().await;
+            }
+            self.produce(client, message, event, input, sink, progress.as_ref())
+                .await
+        };
+        let (produced, ()) = tokio::join!(produce, consume);
+        if let Some(progress) = &progress {
+            progress
+                .finish(matches!(&produced, Ok(Ok(text)) if !text.trim().is_empty()))
+                .await;
         }
+        produced
     }
 
     /// Step 5: the reply text, or the error that closed the window. `Err(Replay)` on shutdown.
@@ -541,7 +771,11 @@ impl AccountRuntime {
         client: &Client,
         message: &Message,
         event: &InboundEvent,
+        input: &TurnInput,
+        sink: Option<ActivitySink>,
+        progress: Option<&TurnProgress<'_>>,
     ) -> Result<Result<String, LlmError>, TurnEnd> {
+        let _ = event;
         let Some(Ok(_slot)) = self
             .intake
             .run_until_cancelled(self.turn_slots.acquire())
@@ -551,17 +785,30 @@ impl AccountRuntime {
         };
         let history = match (&self.engine, self.history_limit) {
             (ReplyEngine::Model { .. }, Some(limit)) if limit > 0 => {
-                self.history(client, message, limit).await
+                let floor = self.host.history_floor(&input.session_key);
+                let mut earlier = self.history(client, message, limit).await;
+                if let Some(floor) = floor {
+                    earlier.retain(|(created, _)| created.as_str() > floor.as_str());
+                }
+                earlier.into_iter().map(|(_, m)| m).collect()
             }
             _ => Vec::new(),
         };
+        let running = self.host.start_turn(&input.session_key);
+        let stopped = &running.token;
         let account = self.account_id.as_str();
         let deadline = Instant::now() + self.retry.window();
         let result = self
             .retry
             .run(&self.intake, |attempt| {
                 let history = history.clone();
+                let sink = sink.clone();
                 async move {
+                    if attempt > 0
+                        && let Some(progress) = progress
+                    {
+                        progress.retrying(attempt).await;
+                    }
                     // A model call gets what is left of the window; an agent
                     // run keeps its own (long) timeout.
                     let budget = match &self.engine {
@@ -571,11 +818,14 @@ impl AccountRuntime {
                         ReplyEngine::Agent { .. } => NO_DEADLINE,
                     };
                     let started = Instant::now();
-                    let call =
-                        tokio::time::timeout(budget, self.call_engine(message, event, history));
+                    let call = tokio::time::timeout(
+                        budget,
+                        stopped.run_until_cancelled(self.call_engine(input, history, sink)),
+                    );
                     let outcome = match self.work.run_until_cancelled(call).await {
                         None => return Ok(None),
-                        Some(Ok(outcome)) => outcome,
+                        Some(Ok(None)) => return Ok(Some(None)),
+                        Some(Ok(Some(outcome))) => outcome,
                         Some(Err(_)) => Err(LlmError::Timeout {
                             provider: self.engine_name(),
                             timeout: budget,
@@ -587,12 +837,17 @@ impl AccountRuntime {
                         tracing::warn!(account = %account, attempt, error = %e,
                             "[{account}] ClickClack reply engine call failed");
                     }
-                    outcome.map(Some)
+                    outcome.map(|text| Some(Some(text)))
                 }
             })
             .await;
         match result {
-            Ok(Some(text)) => Ok(Ok(text)),
+            Ok(Some(Some(text))) => Ok(Ok(text)),
+            Ok(Some(None)) => {
+                tracing::info!(account = %self.account_id, message = %message.id,
+                    "[{}] ClickClack turn stopped by /stop; no reply", self.account_id);
+                Err(self.skip())
+            }
             Ok(None) | Err(GaveUp::Cancelled) => Err(TurnEnd::Replay),
             Err(GaveUp::Permanent(e) | GaveUp::WindowClosed(e)) => Ok(Err(e)),
         }
@@ -606,7 +861,12 @@ impl AccountRuntime {
     }
 
     /// Earlier messages of the conversation as context (`historyLimit`), oldest first.
-    async fn history(&self, client: &Client, message: &Message, limit: u32) -> Vec<ChatMessage> {
+    async fn history(
+        &self,
+        client: &Client,
+        message: &Message,
+        limit: u32,
+    ) -> Vec<(String, ChatMessage)> {
         let fetched: Result<Vec<Message>, ClientError> = if message.parent_message_id.is_some() {
             let query = ThreadQuery::latest().with_limit(limit.saturating_add(1).min(200));
             client
@@ -649,22 +909,26 @@ impl AccountRuntime {
             .into_iter()
             .skip(skip)
             .map(|m| {
-                if m.author_id.as_str() == self.bot_user_id {
+                let created = m.created_at.as_str().to_owned();
+                let chat = if m.author_id.as_str() == self.bot_user_id {
                     ChatMessage::assistant(m.body)
                 } else {
                     ChatMessage::user(m.body)
-                }
+                };
+                (created, chat)
             })
             .collect()
     }
 
-    /// One model completion (with `history` as context) or agent turn.
+    /// One model completion (with `history` as context; the fallbacks in
+    /// order when the model fails) or agent turn.
     async fn call_engine(
         &self,
-        message: &Message,
-        event: &InboundEvent,
+        input: &TurnInput,
         mut messages: Vec<ChatMessage>,
+        sink: Option<ActivitySink>,
     ) -> Result<String, LlmError> {
+        let user = ChatMessage::user(input.text.clone()).with_images(input.images.clone());
         match &self.engine {
             ReplyEngine::Model {
                 runtime,
@@ -672,27 +936,47 @@ impl AccountRuntime {
                 agent_id,
                 system_prompt,
             } => {
-                messages.push(ChatMessage::user(message.body.clone()));
-                runtime
-                    .complete(CompletionRequest {
-                        agent_id: agent_id.clone(),
-                        model: model.clone(),
-                        purpose: BOT_REPLY_PURPOSE.to_owned(),
-                        system_prompt: system_prompt.clone(),
-                        messages,
-                        max_tokens: None,
-                    })
-                    .await
-                    .map(|c| c.text)
+                messages.push(user);
+                let primary = input
+                    .model_override
+                    .clone()
+                    .unwrap_or_else(|| model.clone());
+                let mut first_error = None;
+                for candidate in std::iter::once(&primary).chain(self.host.fallbacks.iter()) {
+                    let result = runtime
+                        .complete(CompletionRequest {
+                            agent_id: agent_id.clone(),
+                            model: candidate.clone(),
+                            purpose: BOT_REPLY_PURPOSE.to_owned(),
+                            system_prompt: system_prompt.clone(),
+                            messages: messages.clone(),
+                            max_tokens: None,
+                        })
+                        .await;
+                    match result {
+                        Ok(completion) => return Ok(completion.text),
+                        Err(e) => {
+                            if !self.host.fallbacks.is_empty() {
+                                tracing::warn!(account = %self.account_id, model = %candidate, error = %e,
+                                    "[{}] ClickClack model {candidate} failed; trying the next fallback", self.account_id);
+                            }
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                Err(first_error.unwrap_or(LlmError::Setup("no model to call".to_owned())))
             }
-            ReplyEngine::Agent { host, agent_id } => host
-                .run_turn(AgentTurn {
-                    agent_id: agent_id.clone(),
-                    session_key: session_key(agent_id, &self.account_id, &event.conversation),
-                    messages: vec![ChatMessage::user(message.body.clone())],
-                })
-                .await
-                .map(|r| r.text),
+            ReplyEngine::Agent { host, agent_id } => {
+                let turn = AgentTurn {
+                    model_override: input.model_override.clone(),
+                    ..AgentTurn::new(agent_id.clone(), input.session_key.clone(), vec![user])
+                };
+                let reply = match sink {
+                    Some(sink) => host.run_turn_reporting(turn, sink).await,
+                    None => host.run_turn(turn).await,
+                };
+                reply.map(|r| r.text)
+            }
         }
     }
 
@@ -851,5 +1135,25 @@ impl AccountRuntime {
                 "[{account}] ClickClack cannot deliver the reply (not retried): {error}");
         }
         Ok(TurnEnd::Skipped)
+    }
+}
+
+/// The progress line of an activity item.
+fn progress_line(item: &AgentActivity) -> ProgressLine {
+    match item {
+        AgentActivity::Commentary { id, text, .. } => ProgressLine {
+            id: format!("commentary:{id}"),
+            kind: "commentary".to_owned(),
+            text: text.chars().take(280).collect(),
+            status: "running".to_owned(),
+            tool_name: None,
+        },
+        AgentActivity::Tool { id, name, text } => ProgressLine {
+            id: format!("tool:{id}"),
+            kind: "tool".to_owned(),
+            text: text.clone(),
+            status: "running".to_owned(),
+            tool_name: Some(name.clone()),
+        },
     }
 }

@@ -1,7 +1,15 @@
-//! Native progress (`nativeProgress: true`, reference row 38): an
-//! `agent.progress` ephemeral with a start line while the reply is produced,
-//! then `op: "clear"`. Best-effort: failures are logged
-//! (`clickclack progress publish failed: …`) and never fail a turn.
+//! Native progress (`nativeProgress: true`, reference row 38): `agent.progress`
+//! ephemerals through the turn, with a monotonic `seq`:
+//!
+//! 1. start: `append` line `turn` "`<label>` is responding" (`running`);
+//! 2. a retried model/agent call: `update` of `turn` saying so;
+//! 3. each activity item the agent reports: `append` (first) or `update`
+//!    of its own line (`kind` `commentary` or `tool`, `tool_name`);
+//! 4. the end: `update` of `turn` to `done` / `failed`, then `clear`
+//!    (waiting at most [`CLEAR_TIMEOUT`]).
+//!
+//! Best-effort: failures are logged (`clickclack progress publish failed: …`)
+//! and never fail a turn.
 
 use std::time::Duration;
 
@@ -73,6 +81,132 @@ async fn publish(
         Err(_) => {
             tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: timed out")
         }
+    }
+}
+
+/// One progress line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressLine {
+    /// Line id (`turn` for the start line).
+    pub id: String,
+    /// `commentary` or `tool`.
+    pub kind: String,
+    /// Text.
+    pub text: String,
+    /// `running`, `done` or `failed`.
+    pub status: String,
+    /// Tool name, for tool lines.
+    pub tool_name: Option<String>,
+}
+
+/// The payload of one line operation.
+pub fn line_payload(turn_id: &str, seq: u64, op: &str, line: &ProgressLine) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("turn_id".into(), json!(turn_id));
+    map.insert("seq".into(), json!(seq));
+    map.insert("op".into(), json!(op));
+    let mut l =
+        json!({ "id": line.id, "kind": line.kind, "text": line.text, "status": line.status });
+    if let Some(name) = &line.tool_name {
+        l["tool_name"] = json!(name);
+    }
+    map.insert("line".into(), l);
+    map
+}
+
+/// The progress of one turn (see the module docs).
+#[derive(Debug)]
+pub struct TurnProgress<'a> {
+    client: &'a Client,
+    target: ProgressTarget,
+    label: String,
+    seq: std::sync::atomic::AtomicU64,
+    lines: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl<'a> TurnProgress<'a> {
+    /// Progress for `target`, labelled `label`.
+    pub fn new(client: &'a Client, target: ProgressTarget, label: Option<&str>) -> Self {
+        TurnProgress {
+            client,
+            target,
+            label: start_text(label),
+            seq: std::sync::atomic::AtomicU64::new(0),
+            lines: std::sync::Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+
+    /// Appends a line the first time its id is seen, updates it afterwards.
+    pub async fn line(&self, line: ProgressLine) {
+        let first = self
+            .lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(line.id.clone());
+        let op = if first { "append" } else { "update" };
+        let seq = self.next_seq();
+        publish(
+            self.client,
+            &self.target,
+            line_payload(&self.target.turn_id, seq, op, &line),
+            PUBLISH_TIMEOUT,
+        )
+        .await;
+    }
+
+    fn turn_line(&self, text: String, status: &str) -> ProgressLine {
+        ProgressLine {
+            id: "turn".to_owned(),
+            kind: "commentary".to_owned(),
+            text,
+            status: status.to_owned(),
+            tool_name: None,
+        }
+    }
+
+    /// 1. The start line.
+    pub async fn start(&self) {
+        self.line(self.turn_line(self.label.clone(), "running"))
+            .await;
+    }
+
+    /// 2. A retry of the model or agent call.
+    pub async fn retrying(&self, attempt: u32) {
+        let text = format!("{} (retrying, attempt {})", self.label, attempt + 1);
+        self.line(self.turn_line(text, "running")).await;
+    }
+
+    /// 4. The final state of the turn line, then `clear`.
+    pub async fn finish(&self, ok: bool) {
+        let (text, status) = if ok {
+            (self.label.replace(" is responding", " responded"), "done")
+        } else {
+            (
+                self.label.replace(" is responding", " could not respond"),
+                "failed",
+            )
+        };
+        let line = self.turn_line(text, status);
+        let seq = self.next_seq();
+        publish(
+            self.client,
+            &self.target,
+            line_payload(&self.target.turn_id, seq, "update", &line),
+            CLEAR_TIMEOUT,
+        )
+        .await;
+        let seq = self.next_seq();
+        publish(
+            self.client,
+            &self.target,
+            payload(&self.target.turn_id, seq, "clear", None),
+            CLEAR_TIMEOUT,
+        )
+        .await;
     }
 }
 

@@ -55,6 +55,8 @@ pub struct AccountSpec {
     pub(crate) policy: InboundPolicy,
     /// `historyLimit` of the config the spec was prepared from.
     pub(crate) history_limit: Option<u32>,
+    /// Session keys, native commands and per-session state (from `session`, `commands`).
+    pub(crate) host: Arc<super::host::HostFeatures>,
 }
 
 impl std::fmt::Debug for AccountSpec {
@@ -92,11 +94,17 @@ pub(crate) fn prepare(
         .as_ref()
         .and_then(|c| c.history_limit)
         .map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+    let agent_id = match &engine {
+        ReplyEngine::Agent { agent_id, .. } => agent_id.clone(),
+        ReplyEngine::Model { .. } => super::engine::resolve_agent_id(&account, config),
+    };
+    let host = Arc::new(super::host::HostFeatures::new(&account, config, &agent_id));
     Ok(AccountSpec {
         account,
         engine,
         policy,
         history_limit,
+        host,
     })
 }
 
@@ -295,6 +303,7 @@ impl Supervisor {
                 clock: shared.clock.clone(),
                 label_fallback,
                 turn_slots: Arc::clone(&shared.turn_slots),
+                host: spec.host,
             },
             metrics: shared.metrics.account(&account_id),
             account: spec.account,

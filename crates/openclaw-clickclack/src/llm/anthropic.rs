@@ -20,7 +20,7 @@ struct WireRequest<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<String>,
-    messages: Vec<WireMessage<'a>>,
+    messages: Vec<WireMessage>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +51,23 @@ struct WireUsage {
     output_tokens: u64,
 }
 
+/// The `content` of one message: a string, or `[{type:"text"}, {type:"image",
+/// source:{type:"base64", media_type, data}}…]` when images are attached.
+pub(crate) fn wire_content(message: &ChatMessage) -> serde_json::Value {
+    if message.images.is_empty() {
+        return serde_json::Value::String(message.content.clone());
+    }
+    let mut parts: Vec<serde_json::Value> = message
+        .images
+        .iter()
+        .map(|image| {
+            serde_json::json!({"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.data_base64}})
+        })
+        .collect();
+    parts.push(serde_json::json!({"type": "text", "text": message.content}));
+    serde_json::Value::Array(parts)
+}
+
 /// One Messages API call.
 pub(crate) struct MessagesCall<'a> {
     pub(crate) provider: &'a str,
@@ -60,6 +77,8 @@ pub(crate) struct MessagesCall<'a> {
     pub(crate) system_prompt: Option<&'a str>,
     pub(crate) messages: &'a [ChatMessage],
     pub(crate) max_tokens: u32,
+    /// Extra headers (`models.providers.<id>.headers`).
+    pub(crate) extra_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Runs one Messages API call. `system` messages in the list are folded into
@@ -79,7 +98,7 @@ pub(crate) async fn complete(
             Role::System => system.push(&message.content),
             role => messages.push(WireMessage {
                 role: role.as_str(),
-                content: &message.content,
+                content: wire_content(message),
             }),
         }
     }
@@ -99,6 +118,7 @@ pub(crate) async fn complete(
             key.expose_secret(),
         )?);
     }
+    headers.extend(call.extra_headers);
     let url = join_url(call.base_url, "/messages");
     let bytes = transport
         .post_json(&JsonPost {
@@ -127,4 +147,20 @@ pub(crate) async fn complete(
             output_tokens: u.output_tokens,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::ImageInput;
+
+    #[test]
+    fn images_become_base64_image_blocks() {
+        let m = ChatMessage::user("look")
+            .with_images(vec![ImageInput::from_bytes("image/jpeg", b"abc")]);
+        assert_eq!(
+            wire_content(&m),
+            serde_json::json!([{"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"YWJj"}},{"type":"text","text":"look"}])
+        );
+    }
 }

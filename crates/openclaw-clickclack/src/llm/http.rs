@@ -446,9 +446,10 @@ pub(crate) fn sensitive(
 
 /// One `{role, content}` chat message as both wire protocols send it.
 #[derive(serde::Serialize)]
-pub(crate) struct WireMessage<'a> {
+pub(crate) struct WireMessage {
     pub(crate) role: &'static str,
-    pub(crate) content: &'a str,
+    /// A string, or an array of content parts when images are attached.
+    pub(crate) content: serde_json::Value,
 }
 
 /// Encodes a request body as JSON.

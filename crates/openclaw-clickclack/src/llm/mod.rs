@@ -87,6 +87,41 @@ impl Role {
     }
 }
 
+/// An image attached to a chat message (sent in the provider's image format:
+/// OpenAI `image_url` data URLs, Anthropic base64 `image` blocks).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInput {
+    /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+    pub media_type: String,
+    /// The image bytes, base64 (standard alphabet, padded).
+    pub data_base64: String,
+}
+
+impl std::fmt::Debug for ImageInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageInput")
+            .field("media_type", &self.media_type)
+            .field("base64_len", &self.data_base64.len())
+            .finish()
+    }
+}
+
+impl ImageInput {
+    /// An image from raw bytes.
+    pub fn from_bytes(media_type: impl Into<String>, bytes: &[u8]) -> Self {
+        use base64::Engine as _;
+        ImageInput {
+            media_type: media_type.into(),
+            data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// `data:<media type>;base64,<data>`.
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.media_type, self.data_base64)
+    }
+}
+
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -94,6 +129,9 @@ pub struct ChatMessage {
     pub role: Role,
     /// Text content.
     pub content: String,
+    /// Images shown with the text (user messages only; empty for most).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageInput>,
 }
 
 impl ChatMessage {
@@ -102,6 +140,7 @@ impl ChatMessage {
         ChatMessage {
             role: Role::User,
             content: content.into(),
+            images: Vec::new(),
         }
     }
 
@@ -110,7 +149,15 @@ impl ChatMessage {
         ChatMessage {
             role: Role::Assistant,
             content: content.into(),
+            images: Vec::new(),
         }
+    }
+
+    /// This message with `images` attached.
+    #[must_use]
+    pub fn with_images(mut self, images: Vec<ImageInput>) -> Self {
+        self.images = images;
+        self
     }
 
     /// A `system` message.
@@ -118,6 +165,7 @@ impl ChatMessage {
         ChatMessage {
             role: Role::System,
             content: content.into(),
+            images: Vec::new(),
         }
     }
 }
@@ -180,17 +228,30 @@ pub type LlmFuture<'a> = Pin<Box<dyn Future<Output = Result<Completion, LlmError
 pub trait LlmRuntime: Send + Sync {
     /// Runs one completion.
     fn complete(&self, request: CompletionRequest) -> LlmFuture<'_>;
+
+    /// Whether `model` (`provider/model-id`) accepts images; images for a
+    /// model that does not are replaced by a text notice. Default: `false`.
+    fn supports_images(&self, model: &str) -> bool {
+        let _ = model;
+        false
+    }
 }
 
 impl<T: LlmRuntime + ?Sized> LlmRuntime for Arc<T> {
     fn complete(&self, request: CompletionRequest) -> LlmFuture<'_> {
         (**self).complete(request)
     }
+    fn supports_images(&self, model: &str) -> bool {
+        (**self).supports_images(model)
+    }
 }
 
 impl<T: LlmRuntime + ?Sized> LlmRuntime for Box<T> {
     fn complete(&self, request: CompletionRequest) -> LlmFuture<'_> {
         (**self).complete(request)
+    }
+    fn supports_images(&self, model: &str) -> bool {
+        (**self).supports_images(model)
     }
 }
 

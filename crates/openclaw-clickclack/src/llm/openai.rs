@@ -13,7 +13,7 @@ use super::{ChatMessage, Completion, Role, Usage};
 #[derive(Serialize)]
 struct WireRequest<'a> {
     model: &'a str,
-    messages: Vec<WireMessage<'a>>,
+    messages: Vec<WireMessage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
 }
@@ -63,6 +63,19 @@ fn content_text(content: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// The `content` of one message: a string, or `[{type:"text"}, {type:"image_url",
+/// image_url:{url:"data:…"}}…]` when images are attached.
+pub(crate) fn wire_content(message: &ChatMessage) -> serde_json::Value {
+    if message.images.is_empty() {
+        return serde_json::Value::String(message.content.clone());
+    }
+    let mut parts = vec![serde_json::json!({"type": "text", "text": message.content})];
+    parts.extend(message.images.iter().map(
+        |image| serde_json::json!({"type": "image_url", "image_url": {"url": image.data_url()}}),
+    ));
+    serde_json::Value::Array(parts)
+}
+
 /// An OpenAI-compatible chat completions client (also used for the
 /// OpenClaw Gateway's `/v1/chat/completions`).
 #[derive(Debug, Clone)]
@@ -83,18 +96,49 @@ pub(crate) struct ChatCall<'a> {
     pub(crate) mode: RetryMode,
 }
 
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use crate::llm::ImageInput;
+
+    #[test]
+    fn images_become_image_url_parts() {
+        let m = ChatMessage::user("look")
+            .with_images(vec![ImageInput::from_bytes("image/png", b"abc")]);
+        assert_eq!(
+            wire_content(&m),
+            serde_json::json!([{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"data:image/png;base64,YWJj"}}])
+        );
+        assert_eq!(
+            wire_content(&ChatMessage::user("hi")),
+            serde_json::json!("hi")
+        );
+    }
+}
+
 impl OpenAiClient {
     pub(crate) async fn chat(&self, call: ChatCall<'_>) -> Result<Completion, LlmError> {
+        self.chat_with_body(call)
+            .await
+            .map(|(completion, _)| completion)
+    }
+
+    /// Like [`Self::chat`], also returning the response JSON (for fields
+    /// such as `reasoning_content` and `tool_calls`).
+    pub(crate) async fn chat_with_body(
+        &self,
+        call: ChatCall<'_>,
+    ) -> Result<(Completion, serde_json::Value), LlmError> {
         let mut messages = Vec::with_capacity(call.messages.len() + 1);
         if let Some(system) = call.system_prompt.filter(|s| !s.trim().is_empty()) {
             messages.push(WireMessage {
                 role: Role::System.as_str(),
-                content: system,
+                content: serde_json::Value::String(system.to_owned()),
             });
         }
         messages.extend(call.messages.iter().map(|m| WireMessage {
             role: m.role.as_str(),
-            content: &m.content,
+            content: wire_content(m),
         }));
         let body = encode_json(&WireRequest {
             model: call.model,
@@ -117,7 +161,9 @@ impl OpenAiClient {
                 mode: call.mode,
             })
             .await?;
-        self.decode(&bytes)
+        let completion = self.decode(&bytes)?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((completion, body))
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Completion, LlmError> {

@@ -107,6 +107,13 @@ pub struct ProviderConfig {
     pub requires_key: bool,
     /// Environment variable that supplies the key, for error messages.
     pub key_env: Option<String>,
+    /// Extra request headers (`models.providers.<id>.headers`; values are
+    /// secret-safe and never logged).
+    pub headers: BTreeMap<String, ApiKey>,
+    /// Per model id: whether it accepts images (`models[].input` lists
+    /// `"image"`). Models not listed use [`ProviderRegistry::supports_images`]'s
+    /// built-in rule.
+    pub image_models: BTreeMap<String, bool>,
 }
 
 /// `models.providers.<id>` as configured (the key already resolved from a
@@ -119,6 +126,10 @@ pub struct ProviderSettings {
     pub api_key: Option<ApiKey>,
     /// `api`.
     pub api: Option<ApiKind>,
+    /// `headers`.
+    pub headers: BTreeMap<String, ApiKey>,
+    /// `models[]`: model id → accepts images (`input` contains `"image"`).
+    pub image_models: BTreeMap<String, bool>,
 }
 
 /// The providers known to a runtime.
@@ -166,6 +177,8 @@ impl ProviderRegistry {
                     api,
                     requires_key: key_env.is_some(),
                     key_env: key_env.map(str::to_owned),
+                    headers: BTreeMap::new(),
+                    image_models: BTreeMap::new(),
                 },
             );
         }
@@ -197,6 +210,8 @@ impl ProviderRegistry {
                 if let Some(api) = settings.api {
                     existing.api = api;
                 }
+                existing.headers.extend(settings.headers);
+                existing.image_models.extend(settings.image_models);
             }
             None => {
                 let Some(base_url) = settings.base_url else {
@@ -213,6 +228,8 @@ impl ProviderRegistry {
                         api: settings.api.unwrap_or(ApiKind::OpenAiCompletions),
                         requires_key: false,
                         key_env: None,
+                        headers: settings.headers,
+                        image_models: settings.image_models,
                     },
                 );
             }
@@ -228,6 +245,30 @@ impl ProviderRegistry {
     /// A provider by id.
     pub fn get(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.get(id)
+    }
+
+    /// Whether `model` accepts images: its `models[].input` when configured;
+    /// otherwise the built-in vision families (`anthropic/claude-*`,
+    /// `openai/gpt-4o*`, `gpt-4.1*`, `gpt-5*`, `o1*`/`o3*`/`o4*`); otherwise no.
+    pub fn supports_images(&self, model: &str) -> bool {
+        let Ok(model) = ModelRef::parse(model) else {
+            return false;
+        };
+        if let Some(known) = self
+            .providers
+            .get(&model.provider)
+            .and_then(|p| p.image_models.get(&model.model))
+        {
+            return *known;
+        }
+        let id = model.model.to_ascii_lowercase();
+        match model.provider.as_str() {
+            "anthropic" => id.starts_with("claude"),
+            "openai" => ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4"]
+                .iter()
+                .any(|prefix| id.starts_with(prefix)),
+            _ => false,
+        }
     }
 
     /// Resolves a model reference to its provider, checking the key.

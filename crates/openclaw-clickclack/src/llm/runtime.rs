@@ -4,10 +4,12 @@ use std::time::Instant;
 
 use super::anthropic::{self, MessagesCall};
 use super::error::LlmError;
+use super::http::sensitive;
 use super::http::{HttpOptions, HttpTransport, RetryMode};
 use super::openai::{ChatCall, OpenAiClient};
-use super::provider::{ApiKind, ProviderRegistry};
+use super::provider::{ApiKind, ProviderConfig, ProviderRegistry};
 use super::{Completion, CompletionRequest, LlmFuture, LlmRuntime};
+use http::{HeaderName, HeaderValue};
 
 /// `max_tokens` sent to `anthropic-messages` providers when the request sets none.
 pub const DEFAULT_ANTHROPIC_MAX_TOKENS: u32 = 4096;
@@ -35,6 +37,7 @@ impl HttpLlmRuntime {
 
     async fn run(&self, request: CompletionRequest) -> Result<Completion, LlmError> {
         let (model, provider) = self.registry.resolve(&request.model)?;
+        let extra_headers = provider_headers(&model.provider, provider)?;
         let started = Instant::now();
         let result = match provider.api {
             ApiKind::OpenAiCompletions => {
@@ -50,7 +53,7 @@ impl HttpLlmRuntime {
                         system_prompt: request.system_prompt.as_deref(),
                         messages: &request.messages,
                         max_tokens: request.max_tokens,
-                        extra_headers: Vec::new(),
+                        extra_headers,
                         mode: RetryMode::Idempotent,
                     })
                     .await
@@ -66,6 +69,7 @@ impl HttpLlmRuntime {
                         system_prompt: request.system_prompt.as_deref(),
                         messages: &request.messages,
                         max_tokens: request.max_tokens.unwrap_or(DEFAULT_ANTHROPIC_MAX_TOKENS),
+                        extra_headers,
                     },
                 )
                 .await
@@ -84,8 +88,32 @@ impl HttpLlmRuntime {
     }
 }
 
+/// `models.providers.<id>.headers` as request headers (values marked sensitive).
+fn provider_headers(
+    provider_id: &str,
+    provider: &ProviderConfig,
+) -> Result<Vec<(HeaderName, HeaderValue)>, LlmError> {
+    provider
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                LlmError::InvalidProviderConfig {
+                    path: format!("models.providers.{provider_id}.headers.{name}"),
+                    message: "not a valid HTTP header name".to_owned(),
+                }
+            })?;
+            sensitive(header, value.expose_secret())
+        })
+        .collect()
+}
+
 impl LlmRuntime for HttpLlmRuntime {
     fn complete(&self, request: CompletionRequest) -> LlmFuture<'_> {
         Box::pin(self.run(request))
+    }
+
+    fn supports_images(&self, model: &str) -> bool {
+        self.registry.supports_images(model)
     }
 }

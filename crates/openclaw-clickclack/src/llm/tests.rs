@@ -167,6 +167,7 @@ fn runtime(stub: &Stub, api: ApiKind, options: HttpOptions) -> HttpLlmRuntime {
                 base_url: Some(stub.base()),
                 api_key: ApiKey::non_blank(KEY),
                 api: Some(api),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -342,6 +343,7 @@ async fn connect_errors_are_retried_then_reported() {
                 base_url: Some(format!("http://127.0.0.1:{port}/v1")),
                 api_key: ApiKey::non_blank(KEY),
                 api: None,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -423,16 +425,17 @@ async fn agent_host_calls_the_openclaw_gateway() {
         fast_options(),
     )
     .unwrap();
-    let turn = AgentTurn {
-        agent_id: "main".into(),
-        session_key: "agent:main:clickclack:default:thread:msg_1".into(),
-        messages: vec![ChatMessage::user("hello agent")],
-    };
+    let turn = AgentTurn::new(
+        "main",
+        "agent:main:clickclack:default:thread:msg_1",
+        vec![ChatMessage::user("hello agent")],
+    );
     let reply = host.run_turn(turn.clone()).await.unwrap();
     assert_eq!(reply.text, "agent says hi");
     let reqs = stub.requests();
     assert_eq!(reqs[0].path, "/v1/chat/completions");
-    assert_eq!(reqs[0].body["model"], "openclaw:main");
+    assert_eq!(reqs[0].body["model"], "openclaw/main");
+    assert_eq!(reqs[0].headers["x-openclaw-message-channel"], "clickclack");
     assert_eq!(
         reqs[0].headers["x-openclaw-session-key"],
         "agent:main:clickclack:default:thread:msg_1"
@@ -460,11 +463,7 @@ async fn agent_host_does_not_retry_a_500() {
     )
     .unwrap();
     let error = host
-        .run_turn(AgentTurn {
-            agent_id: "main".into(),
-            session_key: "k".into(),
-            messages: vec![ChatMessage::user("hi")],
-        })
+        .run_turn(AgentTurn::new("main", "k", vec![ChatMessage::user("hi")]))
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(500));
@@ -488,11 +487,7 @@ async fn agent_host_retries_a_503() {
     )
     .unwrap();
     let reply = host
-        .run_turn(AgentTurn {
-            agent_id: "main".into(),
-            session_key: "k".into(),
-            messages: vec![ChatMessage::user("hi")],
-        })
+        .run_turn(AgentTurn::new("main", "k", vec![ChatMessage::user("hi")]))
         .await
         .unwrap();
     assert_eq!(reply.text, "ok");
