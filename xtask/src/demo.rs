@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use clickclack_proto::objects::Message;
 use clickclack_proto::{ChannelId, ConversationId, MessageId, UserId};
-use clickclack_testkit::TestServer;
 use clickclack_testkit::model_stub::ModelStub;
+use clickclack_testkit::{SetupCodeSpec, TestServer};
 use openclaw_clickclack::config::{ProcessEnv, load};
 use openclaw_clickclack::gateway::{Gateway, GatewayOptions, Lifecycle};
+use openclaw_clickclack::setup::code::{SetupCode, claim};
 
 /// How long each step may take before the demo gives up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,10 +91,21 @@ async fn run(keep: bool) -> Result<(), String> {
         .prefix("clickclack-demo-")
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    // 0. The owner mints a bot setup code; claiming it (as `channels add
+    //    clickclack --code` does) yields the bot token the config uses.
+    let minted = server
+        .create_setup_code(&SetupCodeSpec::new(&seed.workspace.id, &seed.bot.user.id))
+        .map_err(|e| format!("cannot mint a setup code: {e}"))?;
+    let code = SetupCode::parse(&minted.code, Some(&server.base_url()))?;
+    let claimed = claim(&code).await?;
+    println!(
+        "setup code {} claimed: bot @{} in workspace {} (token saved to the config, code never stored)",
+        minted.code, claimed.bot.handle, claimed.workspace.id
+    );
     let config_path = dir.path().join("openclaw.json5");
     std::fs::write(
         &config_path,
-        config_text(&server.base_url(), &seed.bot.token, &model.base_url()),
+        config_text(&server.base_url(), &claimed.token, &model.base_url()),
     )
     .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
 

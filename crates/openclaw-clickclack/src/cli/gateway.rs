@@ -75,7 +75,7 @@ pub struct GatewayArgs {
     #[arg(long = "state", value_name = "URL", env = STATE_URL_ENV, hide_env_values = true, conflicts_with = "state_dir")]
     pub state: Option<String>,
     /// This replica's name in the fleet (default: host name, pid and a random suffix).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "OPENCLAW_CLICKCLACK_REPLICA_ID")]
     pub replica_id: Option<String>,
     /// Lease duration by the database clock, in milliseconds (fleet only).
     #[arg(long, value_name = "MS", default_value_t = 5000)]
