@@ -1287,3 +1287,82 @@ async fn a_private_ca_is_trusted_through_tls_ca_file_or_ssl_cert_file() {
         out.stdout
     );
 }
+
+/// The README's "Quick start for bot operators", as written: its config file
+/// (only the server URL swapped for the test server's) in `~/.openclaw`, and
+/// its `message send` and `doctor` commands run word for word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_operator_quick_start_works_as_written() {
+    let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("README.md");
+    let start_marker = "cat > ~/.openclaw/openclaw.json <<'JSON5'\n";
+    let from = readme
+        .find(start_marker)
+        .expect("the README writes the config")
+        + start_marker.len();
+    let config = &readme[from..];
+    let config = &config[..config.find("\nJSON5\n").expect("heredoc ends")];
+    let commands: Vec<Vec<String>> = readme[from..]
+        .lines()
+        .take_while(|l| !l.starts_with("```"))
+        .filter(|l| l.starts_with("openclaw-clickclack ") && !l.contains(" gateway"))
+        .map(|l| shell_words(l.split(" #").next().unwrap_or(l)))
+        .collect();
+    assert_eq!(commands.len(), 2, "message send and doctor: {commands:?}");
+
+    let env = start().await;
+    env.server
+        .post_message(&env.seed.owner.user.id, &env.seed.general.id, "hi");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join(".openclaw")).expect("mkdir");
+    std::fs::write(
+        home.path().join(".openclaw/openclaw.json"),
+        config.replace("http://127.0.0.1:8080", &env.server.base_url()),
+    )
+    .expect("write config");
+    let home_dir = home.path().to_string_lossy().into_owned();
+    for command in commands {
+        let out = run_with(
+            command[1..].to_vec(),
+            Some(env.seed.bot.token.clone()),
+            &[("HOME", &home_dir), ("ANTHROPIC_API_KEY", "sk-ant-test")],
+        )
+        .await;
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{command:?}\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    let hello = env
+        .server
+        .channel_messages(&env.seed.general.id)
+        .into_iter()
+        .filter(|m| m.body == "hello" && m.author_id == env.seed.bot.user.id)
+        .count();
+    assert_eq!(hello, 1, "the README's message send posted once");
+}
+
+/// Splits a command line on spaces, keeping double-quoted words together.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in line.trim().chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
