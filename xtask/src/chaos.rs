@@ -26,10 +26,13 @@ const CATCH_UP_SECS: u64 = 600;
 /// after the messages posted while it was down became older by waiting.
 const STALE_CATCH_UP_SECS: u64 = 5;
 
-struct Args {
-    minutes: f64,
-    seed: u64,
-    accounts: usize,
+/// The options of `cargo xtask chaos`.
+pub(crate) struct Args {
+    pub(crate) minutes: f64,
+    pub(crate) seed: u64,
+    pub(crate) accounts: usize,
+    /// `--fleet N`: replicas on PostgreSQL instead of one gateway.
+    pub(crate) replicas: Option<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -38,46 +41,42 @@ fn parse(args: &[String]) -> Result<Args, String> {
         seed: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs()),
-        accounts: 4,
+        accounts: 0,
+        replicas: None,
     };
+    let mut accounts = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match a.as_str() {
-            "--minutes" => {
-                out.minutes = value("--minutes")?
-                    .parse()
-                    .map_err(|e| format!("--minutes: {e}"))?;
-            }
-            "--seed" => {
-                out.seed = value("--seed")?
-                    .parse()
-                    .map_err(|e| format!("--seed: {e}"))?;
-            }
-            "--accounts" => {
-                out.accounts = value("--accounts")?
-                    .parse()
-                    .map_err(|e| format!("--accounts: {e}"))?;
+        let name = a.as_str();
+        let value = it.next().ok_or_else(|| format!("{name} needs a value"))?;
+        let number = |what: &str| format!("{name}: {what}");
+        match name {
+            "--minutes" => out.minutes = value.parse().map_err(|e| number(&format!("{e}")))?,
+            "--seed" => out.seed = value.parse().map_err(|e| number(&format!("{e}")))?,
+            "--accounts" => accounts = Some(value.parse().map_err(|e| number(&format!("{e}")))?),
+            "--fleet" => {
+                out.replicas = Some(value.parse().map_err(|e| number(&format!("{e}")))?);
             }
             other => return Err(format!("unknown chaos option `{other}`")),
         }
     }
+    // One gateway: 4 accounts; a fleet: 9, so every replica holds some.
+    out.accounts = accounts.unwrap_or(if out.replicas.is_some() { 9 } else { 4 });
     if out.minutes.is_nan() || out.minutes <= 0.0 || out.accounts == 0 {
         return Err("--minutes and --accounts must be positive".to_owned());
+    }
+    if out.replicas.is_some_and(|n| n < 2) {
+        return Err("--fleet needs at least 2 replicas".to_owned());
     }
     Ok(out)
 }
 
 /// Runs the chaos suite.
 pub fn chaos(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|a| a == "--fleet") {
+    let args = parse(args)?;
+    if args.replicas.is_some() {
         return crate::chaos_fleet::chaos(args);
     }
-    let args = parse(args)?;
     crate::cargo(
         &[
             "build",

@@ -36,64 +36,11 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
+use crate::chaos::Args;
 use crate::chaos_engine::{self, Chaos, ChaosModel, GatewayControl, Plan, World};
 
-struct Args {
-    replicas: usize,
-    minutes: f64,
-    seed: u64,
-    accounts: usize,
-}
-
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut out = Args {
-        replicas: 3,
-        minutes: 2.0,
-        seed: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_secs()),
-        accounts: 9,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match a.as_str() {
-            "--fleet" => {
-                out.replicas = value("--fleet")?
-                    .parse()
-                    .map_err(|e| format!("--fleet: {e}"))?;
-            }
-            "--minutes" => {
-                out.minutes = value("--minutes")?
-                    .parse()
-                    .map_err(|e| format!("--minutes: {e}"))?;
-            }
-            "--seed" => {
-                out.seed = value("--seed")?
-                    .parse()
-                    .map_err(|e| format!("--seed: {e}"))?;
-            }
-            "--accounts" => {
-                out.accounts = value("--accounts")?
-                    .parse()
-                    .map_err(|e| format!("--accounts: {e}"))?;
-            }
-            other => return Err(format!("unknown chaos option `{other}`")),
-        }
-    }
-    if out.minutes.is_nan() || out.minutes <= 0.0 || out.accounts == 0 || out.replicas < 2 {
-        return Err("--minutes and --accounts must be positive and --fleet at least 2".to_owned());
-    }
-    Ok(out)
-}
-
 /// Runs the fleet chaos suite (`args` include `--fleet N`).
-pub fn chaos(args: &[String]) -> Result<(), String> {
-    let args = parse(args)?;
+pub(crate) fn chaos(args: Args) -> Result<(), String> {
     crate::cargo(
         &[
             "build",
@@ -522,6 +469,7 @@ async fn run(
     url: String,
     cluster: Arc<pg_cluster::PgCluster>,
 ) -> Result<(chaos_engine::Report, FleetReport), String> {
+    let replica_count = args.replicas.unwrap_or(3);
     let server = TestServer::start().await;
     let model = ChaosModel::start().await?;
     let world = World::build(&server, args.accounts);
@@ -532,7 +480,7 @@ async fn run(
     let log = dir.path().join("fleet.log");
     println!(
         "chaos: fleet of {} replicas on postgres, seed {} for {} min, {} accounts; log {}",
-        args.replicas,
+        replica_count,
         args.seed,
         args.minutes,
         args.accounts,
@@ -548,7 +496,7 @@ async fn run(
         config,
         url,
         log: log.clone(),
-        list: (0..args.replicas)
+        list: (0..replica_count)
             .map(|i| Replica {
                 name: format!("replica-{i}"),
                 child: None,
@@ -585,7 +533,7 @@ async fn run(
     })
     .with_model(&model);
     let report = Arc::new(Mutex::new(FleetReport {
-        replicas: args.replicas,
+        replicas: replica_count,
         ..FleetReport::default()
     }));
     let stop = Arc::new(tokio::sync::Notify::new());
