@@ -67,7 +67,7 @@ pub struct AccountMetrics {
     /// Replies that could not be posted at all (for example a DM without an
     /// active recipient, a missing scope).
     pub undeliverable: AtomicU64,
-    /// Resync gaps that could not be read back after retrying.
+    /// Gaps skipped: resync gaps not readable after retrying, and lost cursors.
     pub gaps_skipped: AtomicU64,
     /// Events deferred because their conversation's queue was full; they are
     /// read again from the committed cursor once that conversation drains.
@@ -163,7 +163,7 @@ const COUNTERS: [CounterFamily; 10] = [
     ),
     (
         "clickclack_gateway_gaps_skipped",
-        "Resync gaps that could not be read back after retrying.",
+        "Gaps skipped: resync gaps not readable after retrying, and lost cursors.",
         |m| &m.gaps_skipped,
     ),
     (
