@@ -172,6 +172,26 @@ enum AttemptError {
     },
 }
 
+/// The TLS configuration of every model and agent client in the process
+/// (ring provider, webpki roots). The root store is large, so it is built
+/// once and shared (cloning the configuration shares it), instead of once
+/// per account.
+fn shared_tls_config() -> Result<rustls::ClientConfig, LlmError> {
+    use hyper_rustls::ConfigBuilderExt as _;
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|builder| builder.with_webpki_roots().with_no_client_auth())
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(LlmError::Setup)
+}
+
 impl HttpTransport {
     /// Builds the client (TLS with the ring provider and webpki roots; plain
     /// HTTP allowed for loopback and local providers such as Ollama).
@@ -181,8 +201,7 @@ impl HttpTransport {
         http.set_connect_timeout(Some(options.connect_timeout));
         http.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| LlmError::Setup(e.to_string()))?
+            .with_tls_config(shared_tls_config()?)
             .https_or_http()
             .enable_http1()
             .enable_http2()
