@@ -39,7 +39,9 @@ const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 #[derive(Clone, Default)]
 pub struct TlsSettings {
     roots: TlsRoots,
-    extra: Vec<CertificateDer<'static>>,
+    /// Shared by clones: a CA bundle can be hundreds of KiB, and every client
+    /// of a many-account process keeps its settings.
+    extra: Arc<Vec<CertificateDer<'static>>>,
 }
 
 impl fmt::Debug for TlsSettings {
@@ -60,7 +62,7 @@ impl TlsSettings {
     pub fn new(roots: TlsRoots) -> Self {
         Self {
             roots,
-            extra: Vec::new(),
+            extra: Arc::default(),
         }
     }
 
@@ -82,7 +84,7 @@ impl TlsSettings {
 
     /// Also trusts the CA certificate `der` (DER-encoded).
     pub fn add_root_certificate(mut self, der: impl Into<CertificateDer<'static>>) -> Self {
-        self.extra.push(der.into());
+        Arc::make_mut(&mut self.extra).push(der.into());
         self
     }
 
@@ -131,7 +133,7 @@ impl TlsSettings {
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert =
                 cert.map_err(|e| tls_error(format!("{what} holds a malformed certificate: {e}")))?;
-            self.extra.push(cert);
+            Arc::make_mut(&mut self.extra).push(cert);
         }
         if self.extra.len() == before {
             return Err(tls_error(format!(

@@ -462,6 +462,52 @@ pub fn tls_settings(
     ca_file: Option<(&std::path::Path, &str)>,
     env: &dyn EnvSource,
 ) -> Result<clickclack_client::TlsSettings, String> {
+    type Key = Vec<(std::path::PathBuf, Option<std::time::SystemTime>, u64)>;
+    // Every account of a process usually reads the same CA bundle: parse it
+    // once and share the certificates (a system bundle is ~200 KiB parsed),
+    // reading it again only when the file changed.
+    static LOADED: std::sync::Mutex<Vec<(Key, clickclack_client::TlsSettings)>> =
+        std::sync::Mutex::new(Vec::new());
+    let ssl_cert_file = env.var(SSL_CERT_FILE_ENV).filter(|v| !v.trim().is_empty());
+    let key: Key = ca_file
+        .map(|(path, _)| path.to_path_buf())
+        .into_iter()
+        .chain(
+            ssl_cert_file
+                .as_deref()
+                .map(|f| std::path::PathBuf::from(f.trim())),
+        )
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let len = meta.map_or(0, |m| m.len());
+            (path, modified, len)
+        })
+        .collect();
+    let cached = || {
+        let loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+        loaded
+            .iter()
+            .find(|(k, _)| k == &key)
+            .map(|(_, tls)| tls.clone())
+    };
+    if let Some(tls) = cached() {
+        return Ok(tls);
+    }
+    let tls = load_tls_settings(ca_file, ssl_cert_file.as_deref())?;
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if loaded.len() >= 16 {
+        loaded.remove(0);
+    }
+    loaded.push((key, tls.clone()));
+    Ok(tls)
+}
+
+/// Reads `ca_file` and `SSL_CERT_FILE` into TLS settings (see [`tls_settings`]).
+fn load_tls_settings(
+    ca_file: Option<(&std::path::Path, &str)>,
+    ssl_cert_file: Option<&str>,
+) -> Result<clickclack_client::TlsSettings, String> {
     let mut tls = clickclack_client::TlsSettings::default();
     if let Some((path, config_path)) = ca_file {
         tls = tls.add_pem_file(path).map_err(|e| {
@@ -471,7 +517,7 @@ pub fn tls_settings(
             )
         })?;
     }
-    if let Some(file) = env.var(SSL_CERT_FILE_ENV).filter(|v| !v.trim().is_empty()) {
+    if let Some(file) = ssl_cert_file {
         tls = tls.add_pem_file(file.trim()).map_err(|e| {
             format!(
                 "{SSL_CERT_FILE_ENV}: {}; point it at a PEM file of CA certificates, or unset it",
