@@ -188,7 +188,7 @@ struct Process {
 }
 
 /// `GET` over a fresh connection; `(status, body)`.
-async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+pub(crate) async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let fut = async {
         let mut sock = TcpStream::connect(addr).await.ok()?;
         let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -206,7 +206,8 @@ async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
         .flatten()
 }
 
-fn counter(metrics: &str, name: &str) -> u64 {
+/// The sum of counter `name` over all its label sets.
+pub(crate) fn counter(metrics: &str, name: &str) -> u64 {
     metrics
         .lines()
         .filter(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b'{'))

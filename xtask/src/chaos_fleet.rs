@@ -31,12 +31,10 @@ use std::time::{Duration, Instant};
 
 use clickclack_testkit::TestServer;
 use openclaw_clickclack::state::{StateBackend, StateLocation};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
-use crate::chaos::Args;
+use crate::chaos::{Args, counter, http_get};
 use crate::chaos_engine::{self, Chaos, ChaosModel, GatewayControl, Plan, World};
 
 /// Runs the fleet chaos suite (`args` include `--fleet N`).
@@ -296,33 +294,6 @@ impl Replicas {
         }
         ready
     }
-}
-
-/// `GET` over a fresh connection; `(status, body)`.
-async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let fut = async {
-        let mut sock = TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        sock.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::new();
-        sock.read_to_end(&mut buf).await.ok()?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-        Some((status, body))
-    };
-    tokio::time::timeout(Duration::from_secs(2), fut)
-        .await
-        .ok()
-        .flatten()
-}
-
-fn counter(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b'{'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
 }
 
 /// The fleet as the chaos engine sees one gateway: `crash` SIGKILLs one
