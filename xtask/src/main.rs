@@ -82,17 +82,7 @@ fn ci() -> Result<(), String> {
     msrv::check()?;
     cargo(&["deny", "check", "licenses", "bans", "sources"], &[])?;
     // Packages every published crate and builds it against its siblings' packages.
-    cargo(
-        &[
-            "publish",
-            "--dry-run",
-            "--workspace",
-            "--exclude",
-            "xtask",
-            "--allow-dirty",
-        ],
-        &[],
-    )?;
+    release::publish_dry_run()?;
     // Smoke only: checks the benchmarks run, never that a goal is met.
     bench::bench(&["--quick".to_owned()])?;
     println!("xtask ci: all steps passed");

@@ -158,6 +158,19 @@ fn bump(
 
 /// The publish dry run of every published crate, against the edited (uncommitted) files.
 fn verify() -> Result<(), String> {
+    publish_dry_run()
+}
+
+/// `cargo publish --dry-run --workspace --exclude xtask`: packages every published crate and
+/// builds each against the packaged versions of its siblings.
+///
+/// Cargo unpacks those sibling packages into `$CARGO_HOME/registry/src/-<hash>/<crate>-<version>`
+/// (the hash names the checkout's `target/package` directory) and reuses an unpacked directory
+/// whenever name and version match, so on a machine that ran the dry run before at the same path,
+/// a crate whose version was not bumped is built against the *old* sources of its siblings.
+/// Those directories are removed first.
+pub(crate) fn publish_dry_run() -> Result<(), String> {
+    remove_unpacked_workspace_packages()?;
     crate::cargo(
         &[
             "publish",
@@ -169,6 +182,64 @@ fn verify() -> Result<(), String> {
         ],
         &[],
     )
+}
+
+/// Removes the unpacked copies of this workspace's packages left by earlier publish dry runs.
+fn remove_unpacked_workspace_packages() -> Result<(), String> {
+    let Some(cargo_home) = cargo_home() else {
+        return Ok(());
+    };
+    let packages = published_packages()?;
+    let Ok(sources) = std::fs::read_dir(cargo_home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    for source in sources.flatten() {
+        // Registries from the network are `<name>-<hash>`; the dry run's local one has no name.
+        if !source.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for (name, version) in &packages {
+            let unpacked = source.path().join(format!("{name}-{version}"));
+            if unpacked.is_dir() {
+                std::fs::remove_dir_all(&unpacked).map_err(|e| {
+                    format!(
+                        "could not remove the stale unpacked package {}: {e}",
+                        unpacked.display()
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `$CARGO_HOME`, or `~/.cargo` when it is not set.
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+}
+
+/// Name and version of every workspace crate that is published.
+fn published_packages() -> Result<Vec<(String, String)>, String> {
+    let metadata = metadata()?;
+    let members: Vec<&str> = metadata["workspace_members"]
+        .as_array()
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    Ok(metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| members.contains(&p["id"].as_str().unwrap_or("")))
+        .filter(|p| !p["publish"].as_array().is_some_and(Vec::is_empty))
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["version"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
 }
 
 /// Whether git knows the tag (a version already released).
