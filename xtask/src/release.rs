@@ -102,9 +102,10 @@ pub(crate) fn release(args: &[String]) -> Result<(), String> {
     let outcome = write(&changelog, &released_changelog).and_then(|()| {
         if first_release {
             println!("xtask release: {name} {current} was never tagged: releasing it as is");
-            verify()
+            publish_dry_run()
         } else {
-            bump(&manifest, &root_manifest, name, &current, version).and_then(|()| verify())
+            bump(&manifest, &root_manifest, name, &current, version)
+                .and_then(|()| publish_dry_run())
         }
     });
     if dry_run {
@@ -156,11 +157,6 @@ fn bump(
         .or_else(|_| crate::cargo(&["update", "--workspace"], &[]))
 }
 
-/// The publish dry run of every published crate, against the edited (uncommitted) files.
-fn verify() -> Result<(), String> {
-    publish_dry_run()
-}
-
 /// `cargo publish --dry-run --workspace --exclude xtask`: packages every published crate and
 /// builds each against the packaged versions of its siblings.
 ///
@@ -168,9 +164,14 @@ fn verify() -> Result<(), String> {
 /// (the hash names the checkout's `target/package` directory) and reuses an unpacked directory
 /// whenever name and version match, so on a machine that ran the dry run before at the same path,
 /// a crate whose version was not bumped is built against the *old* sources of its siblings.
-/// Those directories are removed first.
+/// Cargo also never rebuilds a registry package whose name and version it has built before, so
+/// the compiled artifacts of the workspace crates are removed too (`cargo clean -p`).
 pub(crate) fn publish_dry_run() -> Result<(), String> {
-    remove_unpacked_workspace_packages()?;
+    let packages = published_packages()?;
+    remove_unpacked_packages(&packages)?;
+    for (name, _) in &packages {
+        crate::cargo(&["clean", "--quiet", "-p", name], &[])?;
+    }
     crate::cargo(
         &[
             "publish",
@@ -184,12 +185,11 @@ pub(crate) fn publish_dry_run() -> Result<(), String> {
     )
 }
 
-/// Removes the unpacked copies of this workspace's packages left by earlier publish dry runs.
-fn remove_unpacked_workspace_packages() -> Result<(), String> {
+/// Removes the unpacked copies of these packages left by earlier publish dry runs.
+fn remove_unpacked_packages(packages: &[(String, String)]) -> Result<(), String> {
     let Some(cargo_home) = cargo_home() else {
         return Ok(());
     };
-    let packages = published_packages()?;
     let Ok(sources) = std::fs::read_dir(cargo_home.join("registry").join("src")) else {
         return Ok(());
     };
@@ -198,7 +198,7 @@ fn remove_unpacked_workspace_packages() -> Result<(), String> {
         if !source.file_name().to_string_lossy().starts_with('-') {
             continue;
         }
-        for (name, version) in &packages {
+        for (name, version) in packages {
             let unpacked = source.path().join(format!("{name}-{version}"));
             if unpacked.is_dir() {
                 std::fs::remove_dir_all(&unpacked).map_err(|e| {
