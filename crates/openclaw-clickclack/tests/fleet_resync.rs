@@ -15,15 +15,18 @@
 //!    takes the account over from the stored cursor and answers the message
 //!    — once.
 //!
+//! A second test checks `/healthz` on a standby: a replica that holds no
+//! account (the other one holds it) answers 200 and says it is a standby.
+//!
 //! Before the fix the second resync persisted the anchor (it compared the
 //! anchor with the first, unpersisted anchor instead of the finished work),
 //! so `b` resumed after the message and it was never answered, without a
 //! trace.
 
-#[path = "gateway_support/mod.rs"]
-mod support;
 #[path = "support/pg_cluster.rs"]
 mod pg_cluster;
+#[path = "gateway_support/mod.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -83,12 +86,15 @@ fn replica_options(fx: &Fixture, url: &str, replica: &str) -> GatewayOptions {
 async fn start_replica(fx: &Fixture, config: &str, url: &str, replica: &str) -> Gateway {
     let gateway = start_gateway(config, &MapEnv::new(), replica_options(fx, url, replica)).await;
     let status = gateway.status().clone();
-    wait_until("the replica owns the account and is connected", WAIT, || {
-        status
-            .all()
-            .iter()
-            .any(|s| s.account_id == "default" && s.lifecycle == Lifecycle::Ready && s.connected)
-    })
+    wait_until(
+        "the replica owns the account and is connected",
+        WAIT,
+        || {
+            status.all().iter().any(|s| {
+                s.account_id == "default" && s.lifecycle == Lifecycle::Ready && s.connected
+            })
+        },
+    )
     .await;
     gateway
 }
@@ -160,4 +166,57 @@ async fn a_repeated_resync_during_a_handover_loses_no_message() {
     b.shutdown().await;
     assert_eq!(fx.replies_to(&held).len(), 1, "answered exactly once");
     assert_eq!(fx.replies_to(&warm).len(), 1);
+}
+
+/// `GET path` on `addr` with a plain HTTP/1.0 request: (status, body).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").expect("write");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    let code = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (code, body)
+}
+
+#[tokio::test]
+async fn a_standby_replica_is_healthy_and_says_so() {
+    let cluster = pg_cluster::shared();
+    let url = cluster.schema_url("standby_health").expect("schema");
+    let fx = Fixture::new().await;
+    let config = fx.model_config("", "");
+    let a = start_replica(&fx, &config, &url, "a").await;
+    let b = start_gateway(
+        &config,
+        &MapEnv::new(),
+        GatewayOptions {
+            metrics_addr: Some("127.0.0.1:0".parse().expect("addr")),
+            ..replica_options(&fx, &url, "b")
+        },
+    )
+    .await;
+    wait_until("b sees both replicas", WAIT, || {
+        b.fleet()
+            .is_some_and(|f| f.live_replicas == 2 && f.held.is_empty())
+    })
+    .await;
+    let addr = b.metrics_addr().expect("metrics endpoint");
+    let (code, body) = tokio::task::spawn_blocking(move || http_get(addr, "/healthz"))
+        .await
+        .expect("join");
+    assert_eq!(code, 200, "a standby is healthy: {body}");
+    assert!(
+        body.contains("standby: replica b holds no account"),
+        "{body}"
+    );
+    b.shutdown().await;
+    a.shutdown().await;
 }
