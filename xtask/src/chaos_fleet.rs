@@ -643,8 +643,7 @@ async fn run(
         verbose: std::env::var_os("CHAOS_VERBOSE").is_some(),
     };
     let state_dir = dir.path().join("unused-state-dir");
-    let chaos =
-        Chaos::new(plan, &server, world, state_dir, control, |line| say(line)).with_model(&model);
+    let chaos = Chaos::new(plan, &server, world, state_dir, control, say).with_model(&model);
     let report = Arc::new(Mutex::new(FleetReport {
         replicas: replica_count,
         ..FleetReport::default()
