@@ -554,9 +554,10 @@ impl AccountDeps {
                     reason,
                     previous,
                     anchor,
+                    ..
                 }) => {
                     AccountMetrics::bump(&self.metrics.resyncs);
-                    if let ResyncReason::CursorLost { location } = &reason {
+                    if let ResyncReason::CursorLost { location, .. } = &reason {
                         AccountMetrics::bump(&self.metrics.gaps_skipped);
                         let message = format!(
                             "cursor {location} was lost; started at the server's tail, so messages that arrived while the gateway was down are not answered"
@@ -571,11 +572,11 @@ impl AccountDeps {
                         .await
                 }
                 Ok(_) => Ok(()),
-                Err(clickclack_realtime::Error::MalformedFrame { reason }) => {
+                Err(clickclack_realtime::Error::MalformedFrame { reason, .. }) => {
                     tracing::warn!(account = %account_id, reason = %reason, "[{account_id}] skipped malformed ClickClack websocket event");
                     Ok(())
                 }
-                Err(clickclack_realtime::Error::AccessRevoked { code, reason }) => {
+                Err(clickclack_realtime::Error::AccessRevoked { code, reason, .. }) => {
                     break SessionEnd::Fatal(GatewayError::AccessRevoked {
                         account_id: account_id.clone(),
                         code,
