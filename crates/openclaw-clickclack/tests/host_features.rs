@@ -478,3 +478,90 @@ async fn model_fallbacks_and_provider_headers() {
     assert!(requests.iter().all(|r| r.header("x-team") == Some("blue")));
     gateway.shutdown().await;
 }
+
+/// Row 26 against a testkit that links uploads after the create (an older
+/// server): the first late link is reported and switches the account to
+/// waiting; later creates wait for their links, plain text still goes out,
+/// and a stop during the wait leaves the message for the next run.
+#[tokio::test(start_paused = true)]
+async fn uploads_linked_after_the_create_on_an_older_server() {
+    let (logs, _guard) = capture_logs();
+    let server = clickclack_testkit::TestServer::builder()
+        .legacy_attachment_links()
+        .start()
+        .await
+        .expect("testkit");
+    let seed = server.seed();
+    let fx = Fixture {
+        server,
+        seed,
+        model: ModelStub::start().await,
+        state: tempfile::tempdir().expect("tempdir"),
+    };
+    let (owner, ws, general) = (
+        &fx.seed.owner.user.id,
+        &fx.seed.workspace.id,
+        &fx.seed.general.id,
+    );
+    let cfg = config(&fx, "stub/vision", "", "");
+    let gateway = fx.start(&cfg, fx.options()).await;
+
+    // 1. Nothing known yet: answered at once; the upload linked afterwards
+    //    is reported with the reference's line and the account learns.
+    let first = fx.post("first");
+    wait_until("first answered", WAIT, || fx.replies_to(&first).len() == 1).await;
+    let p1 = fx.server.upload(owner, ws, "one.png", "image/png", PNG);
+    fx.server.link_upload(owner, &first.id, &p1.id);
+    let late = format!(
+        "[default] ClickClack attachment linked after the bounded legacy window; messageId={} processed=0 current=1",
+        first.id
+    );
+    wait_until("late link reported", WAIT, || logs.contains(&late)).await;
+    assert!(logs.contains("ClickClack server links uploads after creating the message"));
+
+    // 2. Two uploads linked after the create, the second a second later:
+    //    one turn that sees both.
+    let p2 = fx.server.upload(owner, ws, "two.png", "image/png", PNG);
+    let p3 = fx.server.upload(owner, ws, "three.png", "image/png", PNG);
+    let second = fx
+        .server
+        .post_message_with_upload(owner, general, "two images", &p2.id);
+    assert!(
+        second.attachments.is_empty(),
+        "the old server ignores upload_id"
+    );
+    fx.server.link_upload(owner, &second.id, &p2.id);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    fx.server.link_upload(owner, &second.id, &p3.id);
+    wait_until("second answered", WAIT, || {
+        fx.replies_to(&second).len() == 1
+    })
+    .await;
+    let request = fx.model.requests().pop().expect("model call");
+    assert_eq!(request.last_user_message(), "two images");
+    assert_eq!(request.image_urls.len(), 2);
+
+    // 3. Plain text is still answered (after the quiet window).
+    let third = fx.post("plain");
+    wait_until("plain answered", WAIT, || fx.replies_to(&third).len() == 1).await;
+
+    // 4. A stop while a create waits: not answered, not committed; the next
+    //    run answers it once.
+    let fourth = fx.post("pending at stop");
+    let waiting = format!(
+        "waiting for ClickClack attachments linked after the create: {}",
+        fourth.id
+    );
+    wait_until("fourth waiting", WAIT, || logs.contains(&waiting)).await;
+    gateway.shutdown().await;
+    assert!(fx.replies_to(&fourth).is_empty());
+    let gateway = fx.start(&cfg, fx.options()).await;
+    wait_until("fourth answered after restart", WAIT, || {
+        fx.replies_to(&fourth).len() == 1
+    })
+    .await;
+    for m in [&first, &second, &third] {
+        assert_eq!(fx.replies_to(m).len(), 1, "{} answered once", m.id);
+    }
+    gateway.shutdown().await;
+}

@@ -60,6 +60,10 @@ pub(crate) struct Data {
     /// True to act like an older server whose `GET /api/realtime/events`
     /// never sends `tail_cursor`.
     pub(crate) omit_tail_cursor: bool,
+    /// True to act like an older server that links uploads only after the
+    /// create: `upload_id` in a create body is an unknown field (ignored),
+    /// and every `POST /api/messages/{id}/attachments` emits `message.updated`.
+    pub(crate) legacy_attachment_links: bool,
     /// Workspaces with new durable events since the last unlock.
     pending_wakes: Vec<String>,
     /// Ephemeral events to publish after unlock.

@@ -41,6 +41,7 @@ use super::catch_up::Clock;
 use super::commands::{MenuCommand, sync_command_menu};
 use super::engine::ReplyEngine;
 use super::events::{EventAction, classify};
+use super::late_links::{LateLinks, UpdateAction};
 use super::metrics::AccountMetrics;
 use super::pipeline::AccountRuntime;
 use super::status::{Lifecycle, StatusBoard};
@@ -424,6 +425,7 @@ impl AccountDeps {
             retry: self.retry,
             turn_slots: Arc::clone(&turn.turn_slots),
             host: Arc::clone(&turn.host),
+            links: LateLinks::new(),
         })))
     }
 
@@ -655,6 +657,20 @@ impl AccountDeps {
                 }
                 submitted.map(|s| s.map(Submitted::ticket))
             }
+            EventAction::Updated(message_id) => match runtime.links.updated(&message_id) {
+                UpdateAction::Check(key) => {
+                    let job = Arc::clone(runtime).check_late_link(message_id);
+                    self.intake
+                        .run_until_cancelled(scheduler.submit(cursor.clone(), key, job))
+                        .await
+                        .map(|s| s.map(Submitted::ticket))
+                }
+                UpdateAction::Coalesced | UpdateAction::Ignore => {
+                    self.intake
+                        .run_until_cancelled(scheduler.submit_completed(cursor.clone()))
+                        .await
+                }
+            },
             EventAction::OwnMessage | EventAction::Ignore => {
                 self.intake
                     .run_until_cancelled(scheduler.submit_completed(cursor.clone()))

@@ -40,6 +40,7 @@ pub mod envelope;
 pub mod events;
 mod fleet_metrics;
 pub mod host;
+mod late_links;
 pub mod metrics;
 mod pipeline;
 pub mod progress;

@@ -2,6 +2,10 @@
 //!
 //! 1. **Own message or too old?** Events written by the bot, and backlog
 //!    older than `catchUpMaxAge`, end as [`TurnEnd::Skipped`] before any request.
+//!    - 1a. **Late links** ([`super::late_links`]): a duplicate create is
+//!      skipped; once the server was seen linking uploads after the create
+//!      (older servers), the fetch waits for a quiet window after the
+//!      message's last `message.updated`.
 //! 2. **Fetch** the message by id (events carry ids, not bodies), retried in
 //!    the [`RetryWindow`]; 404 → skipped; still failing when the window closes
 //!    → [`TurnEnd::Replay`] (the event stays uncommitted and is read again).
@@ -72,6 +76,7 @@ use super::engine::ReplyEngine;
 use super::envelope::envelope;
 use super::events::{InboundEvent, unreadable_log_line};
 use super::host::{self, HostFeatures, NativeCommand};
+use super::late_links::{LateLinks, QUIET_WINDOW, Registration, late_link_log_line};
 use super::metrics::AccountMetrics;
 use super::progress::ProgressTarget;
 use super::progress::{ProgressLine, TurnProgress};
@@ -143,6 +148,8 @@ pub(crate) struct AccountRuntime {
     pub(crate) turn_slots: Arc<Semaphore>,
     /// Session keys, native commands, per-session state.
     pub(crate) host: Arc<HostFeatures>,
+    /// Uploads linked after the create (older servers).
+    pub(crate) links: Arc<LateLinks>,
 }
 
 /// What the model or agent gets for one message (steps 4b–5).
@@ -294,16 +301,62 @@ impl AccountRuntime {
         TurnEnd::Skipped
     }
 
-    /// Runs one turn; see the module docs.
-    pub(crate) async fn run_turn(self: Arc<Self>, event: InboundEvent) -> JobOutcome {
-        // Shutdown began before this turn started: leave it for the next run.
-        if self.intake.is_cancelled() {
-            return JobOutcome::Retry;
+    /// Runs one turn; see the module docs. The message is registered with
+    /// the late-link tracker now, when its event is read (step 1a).
+    pub(crate) fn run_turn(
+        self: Arc<Self>,
+        event: InboundEvent,
+    ) -> impl std::future::Future<Output = JobOutcome> + Send + 'static {
+        let age = timestamp_ms(&event.created_at)
+            .and_then(|at| u64::try_from(self.clock.now_ms().saturating_sub(at)).ok())
+            .map_or(Duration::ZERO, Duration::from_millis);
+        let registration = self
+            .links
+            .register(&event.message_id, event.conversation.clone(), age);
+        async move {
+            // Shutdown began before this turn started: leave it for the next run.
+            if self.intake.is_cancelled() {
+                return JobOutcome::Retry;
+            }
+            let end = match self.stages(&event, &registration).await {
+                Ok(end) | Err(end) => end,
+            };
+            registration.finish(end != TurnEnd::Replay);
+            JobOutcome::from(end)
         }
-        let end = match self.stages(&event).await {
-            Ok(end) | Err(end) => end,
+    }
+
+    /// A `message.updated` for a message whose turn already fetched it:
+    /// re-fetch, and warn (and switch to legacy mode) when an upload was
+    /// linked after that fetch (see [`super::late_links`]).
+    pub(crate) async fn check_late_link(self: Arc<Self>, message_id: MessageId) -> JobOutcome {
+        let account = self.account_id.as_str();
+        let Some(fetched) = self
+            .intake
+            .run_until_cancelled(self.client.get_message(&message_id))
+            .await
+        else {
+            return JobOutcome::Retry;
         };
-        JobOutcome::from(end)
+        let message = match fetched {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::debug!(account = %account, message = %message_id, error = %e,
+                    "updated message could not be read; not checking its attachments");
+                return JobOutcome::Done;
+            }
+        };
+        let current = message.attachments.len();
+        if let Some(processed) = self.links.checked(&message_id, current) {
+            let line = late_link_log_line(account, message_id.as_str(), processed, current);
+            tracing::warn!(account = %account, message = %message_id, "{line}");
+            if self.links.learn_legacy() {
+                tracing::info!(account = %account,
+                    "[{account}] ClickClack server links uploads after creating the message (an older server); from now on each new message waits up to {} ms after its last update for its attachments",
+                    QUIET_WINDOW.as_millis());
+            }
+        }
+        JobOutcome::Done
     }
 
     fn check_age(
@@ -324,7 +377,11 @@ impl AccountRuntime {
         Ok(())
     }
 
-    async fn stages(&self, event: &InboundEvent) -> Result<TurnEnd, TurnEnd> {
+    async fn stages(
+        &self,
+        event: &InboundEvent,
+        registration: &Registration,
+    ) -> Result<TurnEnd, TurnEnd> {
         let message_id = event.message_id.as_str();
         // 1. own message, catch-up age (from the event time: no fetch for old backlog).
         if event
@@ -344,8 +401,28 @@ impl AccountRuntime {
                 .unwrap_or_else(|_| self.client.clone()),
             None => self.client.clone(),
         };
+        // 1a. a duplicate create; on an older server, the quiet window for
+        // uploads linked after the create.
+        if registration.is_duplicate() {
+            tracing::debug!(account = %self.account_id, message = %message_id,
+                "duplicate create of a message already handled; skipped");
+            return Ok(TurnEnd::Skipped);
+        }
+        if registration.waits() {
+            tracing::debug!(account = %self.account_id,
+                "[{}] waiting for ClickClack attachments linked after the create: {message_id}", self.account_id);
+            if self
+                .intake
+                .run_until_cancelled(registration.wait())
+                .await
+                .is_none()
+            {
+                return Err(TurnEnd::Replay);
+            }
+        }
         // 2. fetch.
         let message = self.fetch(&client, event).await?;
+        registration.fetched(message.attachments.len());
         if message.author_id.as_str() == self.bot_user_id {
             return Ok(TurnEnd::Skipped);
         }
