@@ -920,7 +920,7 @@ impl AccountRuntime {
                     };
                     self.metrics.observe_model_latency(started.elapsed());
                     if let Err(e) = &outcome {
-                        tracing::warn!(account = %account, attempt, error = %e,
+                        tracing::warn!(account = %account, source = %message.id, attempt, error = %e,
                             "[{account}] ClickClack reply engine call failed");
                     }
                     outcome.map(|text| Some(Some(text)))
@@ -1095,7 +1095,7 @@ impl AccountRuntime {
                         None => Ok(None),
                         Some(Ok(ids)) => Ok(Some(ids)),
                         Some(Err(e)) => {
-                            tracing::warn!(account = %account, attempt, error = %e,
+                            tracing::warn!(account = %account, source = %message.id, attempt, error = %e,
                                 "[{account}] ClickClack reply failed; retrying with the same nonce");
                             Err(e)
                         }

@@ -83,6 +83,20 @@ pub struct FleetSnapshot {
     /// Cursor commits refused: by the database fence (a newer epoch holds
     /// the account) or locally, after the lease was already known lost.
     pub fenced_commits: u64,
+    /// When a heartbeat last reached the state database (`None`: never).
+    pub last_heartbeat: Option<Instant>,
+    /// The lease duration: a replica whose last heartbeat is older than
+    /// this cannot take any account over.
+    pub lease_ttl: Duration,
+}
+
+impl FleetSnapshot {
+    /// Whether the last heartbeat reached the state database within one
+    /// lease ttl (a standby that cannot reach it could not take over).
+    pub fn database_reachable(&self) -> bool {
+        self.last_heartbeat
+            .is_some_and(|at| at.elapsed() <= self.lease_ttl)
+    }
 }
 
 struct Held {
@@ -142,6 +156,8 @@ impl LeaseManager {
             released: 0,
             backend_errors: 0,
             fenced_commits: 0,
+            last_heartbeat: None,
+            lease_ttl: timings.ttl,
         });
         let manager = LeaseManager {
             backend,
@@ -307,6 +323,8 @@ impl LeaseManager {
             Ok(live) => live,
             Err(e) => return self.count_error(&e, "heartbeat"),
         };
+        let beat = Instant::now();
+        self.snapshot.send_modify(|s| s.last_heartbeat = Some(beat));
         // 2. Renew.
         if !self.held.is_empty() {
             let sent = Instant::now();
