@@ -102,6 +102,7 @@ impl TestServer {
             };
             d.omit_tail_cursor = options.omit_tail_cursor;
             d.legacy_attachment_links = options.legacy_attachment_links;
+            d.message_provenance = options.message_provenance;
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), rx));
@@ -197,6 +198,7 @@ pub struct TestServerBuilder {
     empty_lists_as_arrays: bool,
     omit_tail_cursor: bool,
     legacy_attachment_links: bool,
+    message_provenance: bool,
 }
 
 impl Default for TestServerBuilder {
@@ -207,6 +209,7 @@ impl Default for TestServerBuilder {
             empty_lists_as_arrays: DEFAULT_EMPTY_LISTS_AS_ARRAYS,
             omit_tail_cursor: false,
             legacy_attachment_links: false,
+            message_provenance: false,
         }
     }
 }
@@ -251,6 +254,15 @@ impl TestServerBuilder {
     /// [`TestServer::set_legacy_attachment_links`]).
     pub fn legacy_attachment_links(mut self) -> Self {
         self.legacy_attachment_links = true;
+        self
+    }
+
+    /// Acts like a newer server than protocol.md's that keeps message
+    /// provenance: `author_model`, `author_thinking` and `author_runtime`
+    /// of a create are stored and rendered on the message (`omitempty`).
+    /// The default server ignores them, as Go ignores unknown fields.
+    pub fn message_provenance(mut self) -> Self {
+        self.message_provenance = true;
         self
     }
 

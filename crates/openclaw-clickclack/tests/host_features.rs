@@ -305,21 +305,41 @@ async fn agent_mode_uses_host_session_keys_envelope_and_never_reruns_a_replay() 
     gateway.shutdown().await;
 }
 
+/// A fixture on a testkit built with `builder`'s options.
+async fn fixture_on(server: clickclack_testkit::TestServer, model: ModelStub) -> Fixture {
+    let seed = server.seed();
+    Fixture {
+        server,
+        seed,
+        model,
+        state: tempfile::tempdir().expect("tempdir"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_activity_rows_and_progress_follow_the_turn() {
     let model = ModelStub::start_with(|request| {
         let text = echo_reply(&request);
         Box::pin(async move {
-            StubReply::Message(json!({
-                "role": "assistant",
-                "content": text,
-                "reasoning_content": "looking things up",
-                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]
-            }))
+            StubReply::Answered {
+                model: " anthropic/claude-opus-4-6 ".to_owned(),
+                message: json!({
+                    "role": "assistant",
+                    "content": text,
+                    "reasoning_content": "looking things up",
+                    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]
+                }),
+            }
         })
     })
     .await;
-    let fx = Fixture::with_model(model).await;
+    // A server that keeps provenance (row 14), so the test can read it back.
+    let server = clickclack_testkit::TestServer::builder()
+        .message_provenance()
+        .start()
+        .await
+        .expect("testkit");
+    let fx = fixture_on(server, model).await;
     let bot = fx.server.create_bot(
         BotSpec::new(&fx.seed.workspace.id, "Activity Bot")
             .scopes(["bot:write", "agent_activity:write"]),
@@ -338,15 +358,16 @@ async fn agent_activity_rows_and_progress_follow_the_turn() {
             })
             .collect::<Vec<_>>()
     };
+    let reply = || {
+        fx.server
+            .channel_messages(&fx.seed.general.id)
+            .into_iter()
+            .find(|m| {
+                m.author_id == bot.user.id && m.quoted_message_id.as_ref() == Some(&source.id)
+            })
+    };
     wait_until("reply and activity rows", WAIT, || {
-        rows().len() == 2
-            && fx
-                .server
-                .channel_messages(&fx.seed.general.id)
-                .iter()
-                .any(|m| {
-                    m.author_id == bot.user.id && m.quoted_message_id.as_ref() == Some(&source.id)
-                })
+        rows().len() == 2 && reply().is_some()
     })
     .await;
     let rows = rows();
@@ -360,9 +381,26 @@ async fn agent_activity_rows_and_progress_follow_the_turn() {
         .find(|m| m.kind == Some(MessageKind::AgentTool))
         .expect("tool row");
     assert_eq!(tool.body, "🛠️ search");
-    // Progress through the turn: start, one line per activity item, the final state, clear.
+    // Rows are written before the reply, every one stamped with the model
+    // the gateway reported (trimmed); nothing else was reported.
+    let reply = reply().expect("reply");
+    for m in rows.iter().chain([&reply]) {
+        assert_eq!(
+            m.author_model.as_deref(),
+            Some("anthropic/claude-opus-4-6"),
+            "{}",
+            m.id
+        );
+        assert_eq!(
+            (m.author_thinking.as_deref(), m.author_runtime.as_deref()),
+            (None, None)
+        );
+    }
+    assert!(rows.iter().all(|r| r.created_at <= reply.created_at));
+    // Progress through the turn: the start line, the two activity lines
+    // (reported together: one write each), the clear.
     wait_until("progress finished", WAIT, || {
-        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 5
+        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 4
     })
     .await;
     gateway.shutdown().await;
@@ -491,13 +529,7 @@ async fn uploads_linked_after_the_create_on_an_older_server() {
         .start()
         .await
         .expect("testkit");
-    let seed = server.seed();
-    let fx = Fixture {
-        server,
-        seed,
-        model: ModelStub::start().await,
-        state: tempfile::tempdir().expect("tempdir"),
-    };
+    let fx = fixture_on(server, ModelStub::start().await).await;
     let (owner, ws, general) = (
         &fx.seed.owner.user.id,
         &fx.seed.workspace.id,

@@ -37,6 +37,12 @@ pub(crate) struct NewMessage {
     pub(crate) kind: Option<String>,
     #[serde(default)]
     pub(crate) turn_id: Option<String>,
+    #[serde(default)]
+    pub(crate) author_model: Option<String>,
+    #[serde(default)]
+    pub(crate) author_thinking: Option<String>,
+    #[serde(default)]
+    pub(crate) author_runtime: Option<String>,
 }
 
 /// The result of a create.
@@ -211,6 +217,17 @@ impl Data {
             deleted_at: None,
             kind: kind.clone(),
             turn_id: turn_id.clone(),
+            // A server that keeps provenance stores it; others ignore the
+            // unknown fields.
+            provenance: if self.message_provenance {
+                [
+                    non_empty(&input.author_model),
+                    non_empty(&input.author_thinking),
+                    non_empty(&input.author_runtime),
+                ]
+            } else {
+                Default::default()
+            },
             quoted_message_id: quoted,
             nonce: nonce.clone(),
             attachments: upload_id.iter().cloned().collect(),

@@ -81,7 +81,7 @@ use super::metrics::AccountMetrics;
 use super::progress::ProgressTarget;
 use super::progress::{ProgressLine, TurnProgress};
 use super::session_key::Peer;
-use crate::agent_host::{ActivitySink, AgentActivity, AgentTurn};
+use crate::agent_host::{ActivitySink, AgentActivity, AgentTurn, Provenance};
 use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, ImageInput, LlmError};
 use crate::nonce::{DurablePart, reply_delivery, text_nonce};
 use crate::outbound::sanitize::sanitize_assistant_text;
@@ -158,6 +158,8 @@ struct TurnInput {
     text: String,
     images: Vec<ImageInput>,
     model_override: Option<String>,
+    /// Filled by an agent call: the model that answered.
+    provenance: std::sync::Mutex<Option<Provenance>>,
 }
 
 /// A native command's effect (step 4a).
@@ -197,6 +199,8 @@ struct ReplyPlan {
     delivery: DurablePart,
     reply_to: Option<MessageId>,
     correlation_id: Option<String>,
+    /// Agent mode: the model that wrote the answer (row 14).
+    provenance: Option<Provenance>,
 }
 
 impl ReplyPlan {
@@ -235,15 +239,19 @@ impl ReplyPlan {
             delivery,
             reply_to,
             correlation_id,
+            provenance: None,
         }
     }
 
-    fn outbound(&self, text: String) -> OutboundMessage {
+    /// The answer (stamped with the model that wrote it) or, for a
+    /// `failure` notice, the same without provenance.
+    fn outbound(&self, text: String, failure: bool) -> OutboundMessage {
         OutboundMessage {
             text,
             reply_to: self.reply_to.clone(),
             durable: Some(self.delivery.clone()),
             correlation_id: self.correlation_id.clone(),
+            provenance: self.provenance.clone().filter(|_| !failure),
             ..OutboundMessage::default()
         }
     }
@@ -269,6 +277,7 @@ impl ReplyPlan {
             text: rest,
             durable: Some(self.part(u64::try_from(posted).ok()?)?),
             correlation_id: self.correlation_id.clone(),
+            provenance: self.provenance.clone(),
             ..OutboundMessage::default()
         })
     }
@@ -430,7 +439,8 @@ impl AccountRuntime {
         // 3. policy.
         self.admit(&message)?;
         // 4. already answered?
-        let plan = ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
+        let mut plan =
+            ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
         let posted = match self.posted_parts(&plan).await? {
             Posted::Complete(ids) => {
                 AccountMetrics::bump(&self.metrics.replies);
@@ -487,11 +497,18 @@ impl AccountRuntime {
             images: staged.images,
             model_override: self.host.model_override(&session_key),
             session_key,
+            provenance: std::sync::Mutex::new(None),
         };
         // 5. produce.
         let produced = self
             .produce_with_progress(&client, &message, event, &input)
             .await?;
+        plan.provenance = input
+            .provenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .filter(|p| !p.is_empty());
         if !posted.is_empty() {
             // 6. (resumed) the parts after the ones already posted.
             return self
@@ -810,35 +827,27 @@ impl AccountRuntime {
             )
         });
         let reporting = progress.is_some() || self.host.agent_activity;
-        let (sink, mut reports) = tokio::sync::mpsc::channel::<AgentActivity>(64);
+        let (sink, reports) = tokio::sync::mpsc::channel::<AgentActivity>(64);
         let sink = reporting.then_some(sink);
-        let consume = async {
-            let mut rows = self
-                .host
-                .agent_activity
-                .then(|| ActivityRows::new(client, &self.account_id, message));
-            while let Some(item) = reports.recv().await {
-                if let Some(rows) = rows.as_mut() {
-                    rows.publish(&item).await;
-                }
-                if let Some(progress) = &progress {
-                    progress.line(progress_line(&item)).await;
-                }
-            }
-        };
+        let rows = self
+            .host
+            .agent_activity
+            .then(|| ActivityRows::new(client, &self.account_id, message));
+        let done = CancellationToken::new();
         let produce = async {
             if let Some(progress) = &progress {
-                progress.start().await;
+                progress.start();
             }
-            self.produce(client, message, event, input, sink, progress.as_ref())
-                .await
-        };
-        let (produced, ()) = tokio::join!(produce, consume);
-        if let Some(progress) = &progress {
-            progress
-                .finish(matches!(&produced, Ok(Ok(text)) if !text.trim().is_empty()))
+            let produced = self
+                .produce(client, message, event, input, sink, progress.as_ref())
                 .await;
-        }
+            done.cancel();
+            produced
+        };
+        let (produced, ()) = tokio::join!(
+            produce,
+            drive_activity(reports, rows, progress.as_ref(), &done)
+        );
         produced
     }
 
@@ -884,7 +893,7 @@ impl AccountRuntime {
                     if attempt > 0
                         && let Some(progress) = progress
                     {
-                        progress.retrying(attempt).await;
+                        progress.retrying(attempt);
                     }
                     // A model call gets what is left of the window; an agent
                     // run keeps its own (long) timeout.
@@ -1052,7 +1061,11 @@ impl AccountRuntime {
                     Some(sink) => host.run_turn_reporting(turn, sink).await,
                     None => host.run_turn(turn).await,
                 };
-                reply.map(|r| r.text)
+                reply.map(|r| {
+                    *input.provenance.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(r.provenance);
+                    r.text
+                })
             }
         }
     }
@@ -1067,7 +1080,7 @@ impl AccountRuntime {
         failure: bool,
     ) -> Result<TurnEnd, TurnEnd> {
         let account = self.account_id.as_str();
-        let outbound = plan.outbound(text);
+        let outbound = plan.outbound(text, failure);
         let sender = &self.sender;
         let work = &self.work;
         let result = self
@@ -1215,9 +1228,63 @@ impl AccountRuntime {
     }
 }
 
-/// The progress line of an activity item.
-fn progress_line(item: &AgentActivity) -> ProgressLine {
-    match item {
+/// Writes a turn's activity rows and progress lines as the agent reports
+/// them, with their coalescing windows ([`super::activity`],
+/// [`super::progress`]), until the turn has produced its reply and every
+/// report is in; then writes what is left of the rows and clears the
+/// progress.
+async fn drive_activity(
+    mut reports: tokio::sync::mpsc::Receiver<AgentActivity>,
+    mut rows: Option<ActivityRows<'_>>,
+    progress: Option<&TurnProgress<'_>>,
+    done: &CancellationToken,
+) {
+    let mut open = true;
+    let mut produced = false;
+    while open || !produced {
+        let due = [
+            rows.as_ref().and_then(ActivityRows::next_due),
+            progress.and_then(TurnProgress::next_due),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        tokio::select! {
+            item = reports.recv(), if open => match item {
+                Some(item) => {
+                    if let Some(rows) = rows.as_mut() {
+                        rows.report(&item, Instant::now());
+                    }
+                    if let (Some(progress), Some(line)) = (progress, progress_line(&item)) {
+                        progress.line(line);
+                    }
+                }
+                None => open = false,
+            },
+            () = done.cancelled(), if !produced => produced = true,
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
+        }
+        let now = Instant::now();
+        if let Some(rows) = rows.as_mut() {
+            rows.flush_due(now).await;
+        }
+        if let Some(progress) = progress
+            && progress.next_due().is_some_and(|due| due <= now)
+        {
+            progress.flush().await;
+        }
+    }
+    if let Some(rows) = rows.as_mut() {
+        rows.flush_all().await;
+    }
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
+}
+
+/// The progress line of an activity item (`None` for items that are not lines).
+fn progress_line(item: &AgentActivity) -> Option<ProgressLine> {
+    Some(match item {
         AgentActivity::Commentary { id, text, .. } => ProgressLine {
             id: format!("commentary:{id}"),
             kind: "commentary".to_owned(),
@@ -1232,5 +1299,6 @@ fn progress_line(item: &AgentActivity) -> ProgressLine {
             status: "running".to_owned(),
             tool_name: Some(name.clone()),
         },
-    }
+        AgentActivity::Model(_) => return None,
+    })
 }
