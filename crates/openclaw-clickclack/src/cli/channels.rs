@@ -185,7 +185,7 @@ pub async fn add(
         let parsed =
             code::SetupCode::parse(raw, write.base_url.as_deref()).map_err(CliError::Usage)?;
         let ca_file = claim_ca_file(&edit, &account_id);
-        let claimed = code::claim(
+        let claimed = code::claim_trusting(
             &parsed,
             ca_file.as_ref().map(|(f, k)| (f.as_path(), k.as_str())),
         )
