@@ -89,9 +89,125 @@ struct FleetReport {
     takeovers: Vec<Duration>,
     /// Kills/pauses whose accounts were not taken over within the bound.
     stuck: Vec<String>,
+    /// Unanswered messages (no reply, no visible failure) with their log
+    /// trace; `true` when a line gives a skip reason, else the loss is silent.
+    unanswered: Vec<(String, bool, Vec<String>)>,
     /// Leases acquired / taken over / lost / fenced commits, summed over
     /// every replica's last `/metrics` (replicas killed before a scrape are missing).
     counters: BTreeMap<&'static str, u64>,
+}
+
+/// Prints one fleet event with the wall-clock time (UTC, as in the replicas' logs).
+fn say(what: &str) {
+    println!("chaos: {} {what}", utc_now());
+}
+
+/// Now as `HH:MM:SS.mmmZ` (UTC).
+fn utc_now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let day_ms = ms % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        day_ms / 3_600_000,
+        day_ms / 60_000 % 60,
+        day_ms / 1000 % 60,
+        day_ms % 1000
+    )
+}
+
+/// Appends every line of `from` to `log` as `<replica> <line>`.
+async fn prefix_lines(from: impl tokio::io::AsyncRead + Unpin, log: PathBuf, replica: String) {
+    use std::io::Write as _;
+    use tokio::io::AsyncBufReadExt as _;
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    else {
+        return;
+    };
+    let mut lines = tokio::io::BufReader::new(from).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        // One write per line: O_APPEND keeps lines of different replicas whole.
+        let _ = file.write_all(format!("{replica} {line}\n").as_bytes());
+    }
+}
+
+/// Milliseconds since the epoch encoded in a ULID-based id (`msg_<ulid>`).
+fn id_time_ms(id: &str) -> Option<u64> {
+    const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let ulid = id.split_once('_')?.1;
+    ulid.get(..10)?.bytes().try_fold(0u64, |acc, b| {
+        let digit = CROCKFORD
+            .iter()
+            .position(|&c| c == b.to_ascii_lowercase())?;
+        Some((acc << 5) | digit as u64)
+    })
+}
+
+/// Milliseconds since the epoch of a log line's RFC 3339 UTC timestamp
+/// (after the replica prefix), e.g. `2026-11-29T10:55:05.201523Z`.
+fn line_time_ms(line: &str) -> Option<u64> {
+    let ts = line.split_whitespace().nth(1)?;
+    let (date, time) = ts.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = (days * 86_400 + h * 3600 + min * 60) * 1000 + (sec * 1000.0) as i64;
+    u64::try_from(ms).ok()
+}
+
+/// The trace of one unanswered message in the fleet log: every line naming
+/// it, then its account's connection, resync and lease lines from 15 s
+/// before it was posted to 60 s after.
+fn trace_message(log: &str, id: &str, account: &str) -> (bool, Vec<String>) {
+    let named: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains(id))
+        .map(str::to_owned)
+        .collect();
+    let skipped = named
+        .iter()
+        .any(|l| l.contains("skipped") || l.contains("skipping"));
+    let mut out = named;
+    if let Some(at) = id_time_ms(id) {
+        let tag = format!("[{account}]");
+        let span = format!("account={account}");
+        let keys = [
+            "resync",
+            "re-anchored",
+            "lease",
+            "handed",
+            "handing",
+            "connected",
+            "starting",
+            "ready",
+            "stopp",
+        ];
+        out.extend(
+            log.lines()
+                .filter(|l| l.contains(&tag) || l.contains(&span))
+                .filter(|l| keys.iter().any(|k| l.contains(k)))
+                .filter(|l| line_time_ms(l).is_some_and(|t| t + 15_000 >= at && t <= at + 60_000))
+                .map(str::to_owned),
+        );
+    }
+    (skipped, out)
 }
 
 /// Longest wait for one takeover before it is reported as stuck.
@@ -107,7 +223,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 impl FleetReport {
     fn passed(&self) -> bool {
-        self.stuck.is_empty()
+        self.stuck.is_empty() && self.silent() == 0
+    }
+
+    /// Unanswered messages without a logged skip reason.
+    fn silent(&self) -> usize {
+        self.unanswered
+            .iter()
+            .filter(|(_, skipped, _)| !skipped)
+            .count()
     }
 
     fn render(&self) -> String {
@@ -133,6 +257,22 @@ impl FleetReport {
         }
         for stuck in &self.stuck {
             s.push_str(&format!("  STUCK: {stuck}\n"));
+        }
+        s.push_str(&format!(
+            "  unanswered             {} (skipped with a logged reason {}, silent {})\n",
+            self.unanswered.len(),
+            self.unanswered.len() - self.silent(),
+            self.silent()
+        ));
+        for (what, skipped, trace) in &self.unanswered {
+            let kind = if *skipped { "skipped" } else { "SILENT" };
+            s.push_str(&format!("  {kind}: {what}\n"));
+            if trace.is_empty() {
+                s.push_str("    (no log line)\n");
+            }
+            for line in trace.iter().take(40) {
+                s.push_str(&format!("    {line}\n"));
+            }
         }
         s
     }
@@ -175,13 +315,7 @@ impl Replicas {
             .map_err(|e| format!("free port: {e}"))?
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(|e| format!("log file: {e}"))?;
-        let log2 = log.try_clone().map_err(|e| format!("log file: {e}"))?;
-        let child = Command::new(&self.bin)
+        let mut child = Command::new(&self.bin)
             .arg("--config")
             .arg(&self.config)
             .arg("gateway")
@@ -192,11 +326,19 @@ impl Replicas {
             .env_remove("OPENCLAW_CLICKCLACK_STATE_URL")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
+        // Every line in the shared log names its replica.
+        let name = &self.list[i].name;
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(prefix_lines(out, self.log.clone(), name.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(prefix_lines(err, self.log.clone(), name.clone()));
+        }
         let r = &mut self.list[i];
         r.child = Some(child);
         r.metrics = Some(addr);
@@ -279,7 +421,9 @@ impl Replicas {
                 continue;
             }
             let Some(addr) = &r.metrics else { continue };
-            if let Some((200, body)) = http_get(addr, "/healthz").await {
+            // Per account: one account still connecting (503) must not hide
+            // the others that already answer.
+            if let Some((_, body)) = http_get(addr, "/healthz").await {
                 for line in body.lines() {
                     if let Some(account) = line.trim().strip_suffix(" ready") {
                         ready.push(
@@ -499,10 +643,7 @@ async fn run(
         verbose: std::env::var_os("CHAOS_VERBOSE").is_some(),
     };
     let state_dir = dir.path().join("unused-state-dir");
-    let chaos = Chaos::new(plan, &server, world, state_dir, control, |line| {
-        println!("chaos: {line}");
-    })
-    .with_model(&model);
+    let chaos = Chaos::new(plan, &server, world, state_dir, control, say).with_model(&model);
     let report = Arc::new(Mutex::new(FleetReport {
         replicas: replica_count,
         ..FleetReport::default()
@@ -538,6 +679,23 @@ async fn run(
         }
     }
     drop(cluster);
+    if let Ok(report) = &engine {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        for p in report
+            .problems
+            .iter()
+            .filter_map(|p| p.strip_prefix("silent "))
+        {
+            // "[chaos:N] Kind msg_… in acct"
+            let words: Vec<&str> = p.split_whitespace().collect();
+            let id = words.iter().find(|w| w.starts_with("msg_")).copied();
+            let account = words.last().copied();
+            if let (Some(id), Some(account)) = (id, account) {
+                let (skipped, trace) = trace_message(&text, id, account);
+                fleet.unanswered.push((p.to_owned(), skipped, trace));
+            }
+        }
+    }
     if engine.as_ref().map_or(true, |r| !r.passed()) || !fleet.passed() {
         let kept = dir.keep();
         println!("chaos: kept {}", kept.display());
@@ -611,7 +769,7 @@ async fn fleet_faults(
                     let i = up[rng.usize(0..up.len())];
                     let at = Instant::now();
                     r.kill(i).await;
-                    println!("chaos: fleet SIGKILL {}", r.list[i].name);
+                    say(&format!("fleet SIGKILL {}", r.list[i].name));
                     drop(r);
                     report.lock().await.kills += 1;
                     restart_at.push((i, at + Duration::from_millis(rng.u64(1000..4000))));
@@ -631,7 +789,7 @@ async fn fleet_faults(
                     let at = Instant::now();
                     r.signal(i, libc::SIGSTOP);
                     r.list[i].paused = true;
-                    println!("chaos: fleet SIGSTOP {}", r.list[i].name);
+                    say(&format!("fleet SIGSTOP {}", r.list[i].name));
                     drop(r);
                     report.lock().await.pauses += 1;
                     spawn_measure(
@@ -652,14 +810,14 @@ async fn fleet_faults(
                         if r.list[i].paused {
                             r.signal(i, libc::SIGCONT);
                             r.list[i].paused = false;
-                            println!("chaos: fleet SIGCONT {}", r.list[i].name);
+                            say(&format!("fleet SIGCONT {}", r.list[i].name));
                         }
                     });
                 }
                 _ => {
                     drop(r);
                     let cluster = Arc::clone(&cluster);
-                    println!("chaos: fleet postgres restart");
+                    say("fleet postgres restart");
                     match tokio::task::spawn_blocking(move || cluster.restart()).await {
                         Ok(Ok(())) => report.lock().await.pg_restarts += 1,
                         Ok(Err(e)) => println!("chaos: postgres restart failed: {e}"),
@@ -714,11 +872,11 @@ async fn spawn_measure(
         let accounts: Vec<&String> = held.iter().map(|(a, _)| a).collect();
         match measure_takeover(&replicas, &backend, &held, at).await {
             Some(took) => {
-                println!(
-                    "chaos: fleet takeover of {} account(s) of {name} in {} ms",
+                say(&format!(
+                    "fleet takeover of {} account(s) of {name} in {} ms",
                     held.len(),
                     took.as_millis()
-                );
+                ));
                 report.lock().await.takeovers.push(took);
             }
             None => report.lock().await.stuck.push(format!(

@@ -24,6 +24,7 @@ pub enum ErrorKind {
     /// fails fast afterwards until it is rebuilt.
     Unauthorized,
     /// HTTP 403 `bot token is missing scope <scope>`.
+    #[non_exhaustive]
     MissingScope {
         /// The scope the server asked for.
         scope: Scope,
@@ -39,6 +40,7 @@ pub enum ErrorKind {
     /// HTTP 413: the request body was too large for the server.
     PayloadTooLarge,
     /// HTTP 429.
+    #[non_exhaustive]
     RateLimited {
         /// The server's (or proxy's) `Retry-After`, when it sent one.
         retry_after: Option<Duration>,

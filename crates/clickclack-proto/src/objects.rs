@@ -368,6 +368,16 @@ pub struct Message {
     /// Agent turn id (agent activity kinds only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_id: Option<String>,
+    /// Which model wrote it (`provider/model`), on servers that keep
+    /// provenance (newer than protocol.md's; older ones drop the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_model: Option<String>,
+    /// The thinking level the model used (servers that keep provenance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_thinking: Option<String>,
+    /// The agent runtime that wrote it (servers that keep provenance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_runtime: Option<String>,
     /// The hydrated author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<User>,

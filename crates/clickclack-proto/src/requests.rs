@@ -33,6 +33,16 @@ pub struct CreateMessage {
     /// Agent turn id (agent activity kinds only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_id: Option<String>,
+    /// Provenance: the model that wrote the message (`provider/model`).
+    /// Servers that do not keep provenance ignore it (unknown field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_model: Option<String>,
+    /// Provenance: the model's thinking level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_thinking: Option<String>,
+    /// Provenance: the agent runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_runtime: Option<String>,
 }
 
 impl CreateMessage {
@@ -79,6 +89,19 @@ impl CreateMessage {
         self.turn_id = Some(turn_id.into());
         self
     }
+
+    /// Sets the provenance fields (`None` leaves a field out).
+    pub fn with_provenance(
+        mut self,
+        model: Option<String>,
+        thinking: Option<String>,
+        runtime: Option<String>,
+    ) -> Self {
+        self.author_model = model;
+        self.author_thinking = thinking;
+        self.author_runtime = runtime;
+        self
+    }
 }
 
 /// `POST /api/messages/{id}/thread/replies`.
@@ -94,9 +117,32 @@ pub struct CreateThreadReply {
     /// Client nonce.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Provenance: the model that wrote the reply (`provider/model`).
+    /// Servers that do not keep provenance ignore it (unknown field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_model: Option<String>,
+    /// Provenance: the model's thinking level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_thinking: Option<String>,
+    /// Provenance: the agent runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_runtime: Option<String>,
 }
 
 impl CreateThreadReply {
+    /// Sets the provenance fields (`None` leaves a field out).
+    pub fn with_provenance(
+        mut self,
+        model: Option<String>,
+        thinking: Option<String>,
+        runtime: Option<String>,
+    ) -> Self {
+        self.author_model = model;
+        self.author_thinking = thinking;
+        self.author_runtime = runtime;
+        self
+    }
+
     /// A reply with this body.
     pub fn new(body: impl Into<String>) -> Self {
         Self {

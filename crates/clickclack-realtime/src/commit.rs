@@ -15,8 +15,9 @@
 //! Crash safety: only a cursor the consumer committed (every event up to it
 //! is done) is ever persisted, so a crash redelivers at most the commits of
 //! the last interval and never skips an event. A re-anchor *ahead* of the
-//! committed cursor is kept in memory only (see [`Shared::reanchor`]); a
-//! pending commit below it is flushed before the anchor replaces it.
+//! last cursor the consumer committed is kept in memory only, however many
+//! resyncs repeat it (see [`Shared::reanchor`]); a pending commit below it is
+//! flushed before the anchor replaces it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,6 +33,11 @@ struct Cursors {
     /// The last cursor the consumer committed, the start cursor, or the
     /// latest re-anchor. Reconnects resume after it.
     committed: Option<Cursor>,
+    /// The newest cursor that may be stored: every event up to it is done
+    /// (the start cursor, a consumer commit, or an anchor behind them). An
+    /// anchor ahead of it lives in `committed` only, however many resyncs
+    /// repeat it, until the consumer commits past it.
+    done: Option<Cursor>,
     /// The highest durable cursor the stream has handed out since the last
     /// (re-)anchor. A commit above it cannot name a handled event (it would
     /// be a stale cursor from before a re-anchor) and is ignored.
@@ -76,6 +82,7 @@ impl Shared {
         Self {
             cursors: Mutex::new(Cursors {
                 yielded: committed.as_ref().map(|c| c.as_str().to_owned()),
+                done: committed.clone(),
                 committed,
                 ..Cursors::default()
             }),
@@ -118,17 +125,20 @@ impl Shared {
     /// Commits of cursors above `anchor` that were handed out before are
     /// ignored from now on.
     ///
-    /// An anchor *ahead* of the committed cursor is kept in memory only: the
-    /// consumer may still be filling the gap between the two, and a restart
-    /// before it commits past the anchor must see that gap again (it resumes
-    /// from the old cursor, gets a new `Resync` and backfills). The stored
-    /// cursor moves once the consumer commits an event after the anchor.
-    /// A commit not yet persisted is flushed first (it is done work).
+    /// An anchor *ahead* of the finished work (the last cursor the consumer
+    /// committed, not an earlier anchor) is kept in memory only: the consumer
+    /// may still be filling the gap between the two, and a restart before it
+    /// commits past the anchor must see that gap again (it resumes from the
+    /// old cursor, gets a new `Resync` and backfills). The stored cursor moves
+    /// once the consumer commits an event after the anchor. A second resync
+    /// that finds the same tail is still ahead of the finished work, so it is
+    /// not stored either. A commit not yet persisted is flushed first (it is
+    /// done work).
     pub(crate) async fn reanchor(&self, anchor: &Cursor) -> Result<(), Error> {
         let _guard = self.save_lock.lock().await;
         let (ahead, pending) = {
             let mut c = self.lock();
-            let ahead = c.committed.as_ref().is_some_and(|old| anchor > old);
+            let ahead = c.done.as_ref().is_some_and(|done| anchor > done);
             let pending = if c.dirty && ahead {
                 c.committed.clone()
             } else {
@@ -137,6 +147,9 @@ impl Shared {
             c.dirty = false;
             c.committed = Some(anchor.clone());
             c.yielded = Some(anchor.as_str().to_owned());
+            if !ahead {
+                c.done = Some(anchor.clone());
+            }
             (ahead, pending)
         };
         if let Some(pending) = pending {
@@ -174,6 +187,7 @@ impl Shared {
                 return Ok(false);
             }
             set_reusing(&mut c.committed, cursor);
+            set_reusing(&mut c.done, cursor);
             c.dirty = true;
             if self.flush_interval.is_zero() {
                 true
@@ -353,6 +367,37 @@ mod tests {
         shared.yielded(&c("cur_51"));
         assert!(shared.commit(&c("cur_51")).await.expect("commit"));
         assert_eq!(store.get("k"), Some(c("cur_51")));
+    }
+
+    /// Two resyncs in a row with no event in between (the tail did not move):
+    /// the second anchor equals the first, which was never committed by the
+    /// consumer. The store must keep the old cursor until the gap is done.
+    #[tokio::test]
+    async fn a_repeated_anchor_ahead_of_finished_work_is_not_persisted() {
+        let store = MemoryCursorStore::new();
+        store.save("k", &c("cur_10")).await.expect("save");
+        let shared = Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c("cur_10")),
+            Duration::ZERO,
+        ));
+        shared.yielded(&c("cur_20"));
+        shared.reanchor(&c("cur_50")).await.expect("first resync");
+        shared.reanchor(&c("cur_50")).await.expect("second resync");
+        assert_eq!(shared.committed(), Some(c("cur_50")));
+        assert_eq!(store.get("k"), Some(c("cur_10")), "the gap is not done");
+        // An older anchor that is still ahead of the finished work: memory only.
+        shared.reanchor(&c("cur_40")).await.expect("third resync");
+        assert_eq!(shared.committed(), Some(c("cur_40")));
+        assert_eq!(store.get("k"), Some(c("cur_10")));
+        // A commit past the anchor is finished work: stored.
+        shared.yielded(&c("cur_41"));
+        assert!(shared.commit(&c("cur_41")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_41")));
+        // Behind the finished work (a server restored from a backup): stored.
+        shared.reanchor(&c("cur_05")).await.expect("backwards");
+        assert_eq!(store.get("k"), Some(c("cur_05")));
     }
 
     #[tokio::test(start_paused = true)]

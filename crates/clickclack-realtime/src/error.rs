@@ -21,6 +21,7 @@ pub enum Error {
     /// The server closed the socket with 1008: the token was revoked or the
     /// bot lost access to the workspace. A new token or membership is needed.
     #[error("realtime access revoked (close {code}): {reason}")]
+    #[non_exhaustive]
     AccessRevoked {
         /// The close code (1008).
         code: u16,
@@ -31,6 +32,7 @@ pub enum Error {
     /// A frame that is not a valid event was skipped (recoverable: the
     /// stream continues, the cursor does not move).
     #[error("malformed realtime frame skipped: {reason}")]
+    #[non_exhaustive]
     MalformedFrame {
         /// What was wrong with it.
         reason: String,
@@ -53,6 +55,7 @@ pub enum Error {
     Internal(String),
     /// `BackoffPolicy::max_attempts` consecutive attempts failed.
     #[error("gave up after {attempts} reconnect attempts; last failure: {last_cause}")]
+    #[non_exhaustive]
     GaveUp {
         /// How many attempts were made.
         attempts: u32,

@@ -31,6 +31,7 @@ pub enum RealtimeItem {
     /// [`Backfill`](crate::Backfill) from `previous` to `anchor` if the
     /// server still retains it. Forget cursors you were handed before this
     /// item: committing them is ignored.
+    #[non_exhaustive]
     Resync {
         /// Why the resync happened.
         reason: ResyncReason,
@@ -42,11 +43,13 @@ pub enum RealtimeItem {
     },
     /// A connection is open and resumes after `after_cursor`. Durable events
     /// after it that you received but did not commit are delivered again.
+    #[non_exhaustive]
     Connected {
         /// The cursor the server replays after.
         after_cursor: Cursor,
     },
     /// The connection was lost; the stream waits `delay` and reconnects.
+    #[non_exhaustive]
     Reconnecting {
         /// Consecutive failed attempts, starting at 1.
         attempt: u32,
@@ -81,6 +84,7 @@ impl RealtimeItem {
 pub enum ResyncReason {
     /// The server closed with 4001: the cursor is unknown or pruned, ahead of
     /// the tail, or more than 5,000 events behind.
+    #[non_exhaustive]
     ResyncRequired {
         /// The close code (4001).
         code: u16,
@@ -91,6 +95,7 @@ pub enum ResyncReason {
     /// now (for example a deleted cursor file): the stream started at the
     /// server's tail, so everything that happened while it was down is
     /// skipped.
+    #[non_exhaustive]
     CursorLost {
         /// Where the cursor was kept (a file path, or the store key).
         location: String,
@@ -116,6 +121,7 @@ impl fmt::Display for ResyncReason {
 #[non_exhaustive]
 pub enum ReconnectCause {
     /// The server closed the socket with a code that asks for a reconnect (1013, 1001, …).
+    #[non_exhaustive]
     Closed {
         /// The close code (absent if the close frame had none).
         code: Option<u16>,
@@ -126,6 +132,7 @@ pub enum ReconnectCause {
     /// write timeout, protocol error).
     ConnectionLost(String),
     /// Nothing (not even a pong) arrived for `silent_for`.
+    #[non_exhaustive]
     Unresponsive {
         /// How long the connection was silent.
         silent_for: Duration,

@@ -42,6 +42,7 @@ async fn a_cursor_ahead_of_the_server_resyncs_once_rewrites_the_file_and_goes_li
             reason: ResyncReason::ResyncRequired { code: 4001, .. },
             previous,
             anchor,
+            ..
         })) => {
             assert_eq!(previous, Some(far_ahead()));
             assert_eq!(anchor, tail);
@@ -143,9 +144,10 @@ async fn a_deleted_cursor_after_a_run_is_reported_loudly_then_the_stream_goes_li
         .expect("start");
     match next_item(&mut stream).await {
         Some(Ok(RealtimeItem::Resync {
-            reason: ResyncReason::CursorLost { location },
+            reason: ResyncReason::CursorLost { location, .. },
             previous: None,
             anchor,
+            ..
         })) => {
             assert_eq!(location, store.path_for(KEY).display().to_string());
             assert_eq!(anchor, tail);

@@ -61,7 +61,7 @@ async fn a_silent_server_is_detected_and_replaced() {
     );
     match next_item(&mut stream).await {
         Some(Ok(RealtimeItem::Reconnecting {
-            cause: ReconnectCause::Unresponsive { silent_for },
+            cause: ReconnectCause::Unresponsive { silent_for, .. },
             ..
         })) => assert!(silent_for >= Duration::from_millis(60)),
         other => panic!("expected an unresponsive reconnect, got {other:?}"),
@@ -98,7 +98,7 @@ async fn malformed_frames_are_reported_and_skipped() {
     let mut malformed = 0;
     let event = loop {
         match next_item(&mut stream).await {
-            Some(Err(Error::MalformedFrame { reason })) => {
+            Some(Err(Error::MalformedFrame { reason, .. })) => {
                 assert!(!reason.is_empty());
                 malformed += 1;
             }

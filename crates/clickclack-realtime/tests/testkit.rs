@@ -138,7 +138,8 @@ async fn close_1013_reconnects_with_backoff_from_the_committed_cursor() {
         Some(Ok(RealtimeItem::Reconnecting {
             attempt,
             delay,
-            cause: ReconnectCause::Closed { code, reason },
+            cause: ReconnectCause::Closed { code, reason, .. },
+            ..
         })) => {
             assert_eq!(attempt, 1);
             assert!(delay <= fast_backoff().ceiling(1));
@@ -176,6 +177,7 @@ async fn close_4001_from_a_pruned_cursor_resyncs_then_goes_live() {
             reason: ResyncReason::ResyncRequired { code, .. },
             previous,
             anchor,
+            ..
         })) => {
             assert_eq!(code, 4001);
             assert_eq!(previous, Some(old.clone()));
@@ -197,7 +199,7 @@ async fn close_1008_on_revoke_is_terminal_without_reconnects() {
     let mut stream = live_stream(client, &seed).await;
     server.revoke_token(&seed.bot.token_id);
     match next_item(&mut stream).await {
-        Some(Err(Error::AccessRevoked { code, reason })) => {
+        Some(Err(Error::AccessRevoked { code, reason, .. })) => {
             assert_eq!(code, 1008);
             assert!(reason.contains("revoked"), "{reason}");
         }

@@ -824,6 +824,30 @@ impl TestServer {
         )
     }
 
+    /// Links `upload` to `message` as its author would with
+    /// `POST /api/messages/{id}/attachments`; an older server
+    /// ([`TestServerBuilder::legacy_attachment_links`](crate::TestServerBuilder::legacy_attachment_links))
+    /// appends one `message.updated`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `as_user` is not the author or the upload is not theirs.
+    pub fn link_upload(
+        &self,
+        as_user: &UserId,
+        message: &MessageId,
+        upload: &clickclack_proto::UploadId,
+    ) {
+        let actor = human_actor(as_user.as_str());
+        or_panic(
+            self.shared
+                .store
+                .write(|d| d.link_upload(&actor, message.as_str(), upload.as_str()))
+                .map_err(AdminError::from),
+            "link_upload",
+        );
+    }
+
     fn post(&self, as_user: &UserId, target: Target, body: &str, nonce: Option<&str>) -> Message {
         let input = NewMessage {
             body: body.to_owned(),

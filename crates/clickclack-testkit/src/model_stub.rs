@@ -125,6 +125,15 @@ pub enum StubReply {
     /// A 200 completion whose `choices[0].message` is this object (e.g.
     /// with `reasoning_content` or `tool_calls`).
     Message(Value),
+    /// Like [`StubReply::Message`], with the response's `model` naming the
+    /// model that answered (as a gateway reports its backend model) instead
+    /// of echoing the requested one.
+    Answered {
+        /// The response's `model`.
+        model: String,
+        /// `choices[0].message`.
+        message: Value,
+    },
 }
 
 /// A programmed model failure (see the module docs).
@@ -516,18 +525,23 @@ async fn handle(
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json_response(status, &error_body("stub failure"))
         }
-        StubReply::Message(message) => json_response(
-            StatusCode::OK,
-            &json!({
-                "id": format!("chatcmpl-stub-{n}"),
-                "object": "chat.completion",
-                "created": 0,
-                "model": model,
-                "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
-                "usage": { "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2 }
-            }),
-        ),
+        StubReply::Message(message) => completion(n, &model, message),
+        StubReply::Answered { model, message } => completion(n, &model, message),
     })
+}
+
+fn completion(n: u64, model: &str, message: Value) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "id": format!("chatcmpl-stub-{n}"),
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2 }
+        }),
+    )
 }
 
 /// The text of a `content`: a string, or the `text` parts of an array.

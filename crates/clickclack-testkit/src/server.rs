@@ -101,6 +101,8 @@ impl TestServer {
                 GoShape::Go
             };
             d.omit_tail_cursor = options.omit_tail_cursor;
+            d.legacy_attachment_links = options.legacy_attachment_links;
+            d.message_provenance = options.message_provenance;
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), rx));
@@ -157,6 +159,15 @@ impl TestServer {
         self.shared.store.write(|d| d.omit_tail_cursor = !supported);
     }
 
+    /// Switches between a current server (`false`: `upload_id` attaches in
+    /// the create, linking emits no event) and an older one (`true`: see
+    /// [`TestServerBuilder::legacy_attachment_links`]).
+    pub fn set_legacy_attachment_links(&self, legacy: bool) {
+        self.shared
+            .store
+            .write(|d| d.legacy_attachment_links = legacy);
+    }
+
     /// Stops accepting and drops every connection (also done on drop).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -186,6 +197,8 @@ pub struct TestServerBuilder {
     admin_http: bool,
     empty_lists_as_arrays: bool,
     omit_tail_cursor: bool,
+    legacy_attachment_links: bool,
+    message_provenance: bool,
 }
 
 impl Default for TestServerBuilder {
@@ -195,6 +208,8 @@ impl Default for TestServerBuilder {
             admin_http: false,
             empty_lists_as_arrays: DEFAULT_EMPTY_LISTS_AS_ARRAYS,
             omit_tail_cursor: false,
+            legacy_attachment_links: false,
+            message_provenance: false,
         }
     }
 }
@@ -228,6 +243,26 @@ impl TestServerBuilder {
     /// [`TestServer::set_tail_cursor_supported`]).
     pub fn without_tail_cursor(mut self) -> Self {
         self.omit_tail_cursor = true;
+        self
+    }
+
+    /// Acts like an older server that links uploads only after the create:
+    /// `upload_id` in a message create is ignored (an unknown field to it),
+    /// so clients post the message first and then link each upload with
+    /// `POST /api/messages/{id}/attachments`, which emits one
+    /// `message.updated` per link (see also
+    /// [`TestServer::set_legacy_attachment_links`]).
+    pub fn legacy_attachment_links(mut self) -> Self {
+        self.legacy_attachment_links = true;
+        self
+    }
+
+    /// Acts like a newer server than protocol.md's that keeps message
+    /// provenance: `author_model`, `author_thinking` and `author_runtime`
+    /// of a create are stored and rendered on the message (`omitempty`).
+    /// The default server ignores them, as Go ignores unknown fields.
+    pub fn message_provenance(mut self) -> Self {
+        self.message_provenance = true;
         self
     }
 

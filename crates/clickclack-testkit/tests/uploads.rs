@@ -175,3 +175,61 @@ async fn upload_replay_download_attach() {
         )
     );
 }
+
+/// The types of the retained events about message `id`, oldest first.
+async fn event_types_of(server: &TestServer, ws: &str, token: &str, id: &str) -> Vec<String> {
+    let r = get(
+        server,
+        &format!("/api/realtime/events?workspace_id={ws}"),
+        token,
+    )
+    .await;
+    r.json()["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["payload"]["message_id"] == id)
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_older_server_links_uploads_after_the_create_with_one_update_each() {
+    let server = TestServer::builder()
+        .legacy_attachment_links()
+        .start()
+        .await
+        .expect("server");
+    let seed = server.seed();
+    let (owner, ws, general) = (&seed.owner.user.id, &seed.workspace.id, &seed.general.id);
+    let token = &seed.bot.token;
+    let a = server.upload(owner, ws, "a.png", "image/png", b"\x89PNG");
+    let b = server.upload(owner, ws, "b.png", "image/png", b"\x89PNG");
+    // `upload_id` in the create is an unknown field to it.
+    let m = server.post_message_with_upload(owner, general, "two files", &a.id);
+    assert!(m.attachments.is_empty());
+    server.link_upload(owner, &m.id, &a.id);
+    server.link_upload(owner, &m.id, &b.id);
+    server.link_upload(owner, &m.id, &b.id); // already linked: no event
+    assert_eq!(
+        event_types_of(&server, ws.as_str(), token, m.id.as_str()).await,
+        ["message.created", "message.updated", "message.updated"]
+    );
+    let r = get(&server, &format!("/api/messages/{}", m.id), token).await;
+    assert_eq!(
+        r.json()["message"]["attachments"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // A current server attaches in the create and emits nothing on a link.
+    server.set_legacy_attachment_links(false);
+    let c = server.upload(owner, ws, "c.png", "image/png", b"\x89PNG");
+    let n = server.post_message_with_upload(owner, general, "one file", &c.id);
+    assert_eq!(n.attachments.len(), 1);
+    server.link_upload(owner, &n.id, &b.id);
+    assert_eq!(
+        event_types_of(&server, ws.as_str(), token, n.id.as_str()).await,
+        ["message.created"]
+    );
+}

@@ -81,6 +81,8 @@ pub enum AgentActivity {
         /// The text so far.
         text: String,
     },
+    /// The model answering this turn (sent before the items it wrote).
+    Model(Provenance),
     /// A tool call.
     Tool {
         /// Tool call id.
@@ -92,6 +94,63 @@ pub enum AgentActivity {
     },
 }
 
+/// Which model answers a turn (reference row 14): stamped on agent-mode
+/// replies and activity rows as `author_model`, `author_thinking`,
+/// `author_runtime`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// `provider/model`.
+    pub model: Option<String>,
+    /// Thinking level (e.g. `low`, `high`).
+    pub thinking: Option<String>,
+    /// Agent runtime.
+    pub runtime: Option<String>,
+}
+
+impl Provenance {
+    /// Trimmed values; blank ones dropped.
+    #[must_use]
+    pub fn normalized(self) -> Self {
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        Provenance {
+            model: clean(self.model),
+            thinking: clean(self.thinking),
+            runtime: clean(self.runtime),
+        }
+    }
+
+    /// Whether no value is set.
+    pub fn is_empty(&self) -> bool {
+        self.model.is_none() && self.thinking.is_none() && self.runtime.is_none()
+    }
+
+    /// `request` with these (normalized) values as its provenance fields.
+    pub fn stamp(
+        &self,
+        request: clickclack_proto::requests::CreateMessage,
+    ) -> clickclack_proto::requests::CreateMessage {
+        let p = self.clone().normalized();
+        request.with_provenance(p.model, p.thinking, p.runtime)
+    }
+
+    /// What a chat-completions response says about the model that
+    /// answered: its `model` (unless it is only the `openclaw/<agent>`
+    /// alias we asked for), `thinking` or `reasoning_effort`, and `runtime`.
+    pub fn from_response(body: &serde_json::Value) -> Self {
+        let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let model = text("model").filter(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            !(m == "openclaw" || m.starts_with("openclaw/") || m.starts_with("openclaw:"))
+        });
+        Provenance {
+            model,
+            thinking: text("thinking").or_else(|| text("reasoning_effort")),
+            runtime: text("runtime"),
+        }
+        .normalized()
+    }
+}
+
 /// Where an agent reports [`AgentActivity`] during a turn (bounded; a full
 /// channel drops reports rather than slowing the agent).
 pub type ActivitySink = tokio::sync::mpsc::Sender<AgentActivity>;
@@ -101,6 +160,8 @@ pub type ActivitySink = tokio::sync::mpsc::Sender<AgentActivity>;
 pub struct AgentReply {
     /// Reply text (may be blank).
     pub text: String,
+    /// The model that answered, as far as the agent says.
+    pub provenance: Provenance,
 }
 
 /// The boxed future returned by [`AgentHost::run_turn`].
@@ -254,13 +315,19 @@ impl OpenClawGatewayHost {
                 mode: RetryMode::NotProcessedOnly,
             })
             .await?;
+        let provenance = Provenance::from_response(&body);
         if let Some(sink) = sink {
-            for item in activity_in_response(&body) {
+            let items = activity_in_response(&body);
+            if !items.is_empty() && !provenance.is_empty() {
+                let _ = sink.try_send(AgentActivity::Model(provenance.clone()));
+            }
+            for item in items {
                 let _ = sink.try_send(item);
             }
         }
         Ok(AgentReply {
             text: completion.text,
+            provenance,
         })
     }
 }
@@ -348,6 +415,21 @@ impl AgentHost for OpenClawGatewayHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provenance_from_a_response() {
+        let p = Provenance::from_response(&serde_json::json!({
+            "model": " anthropic/claude-opus-4-6 ", "reasoning_effort": "high", "runtime": " "
+        }));
+        assert_eq!(p.model.as_deref(), Some("anthropic/claude-opus-4-6"));
+        assert_eq!(p.thinking.as_deref(), Some("high"));
+        assert_eq!(p.runtime, None);
+        // Our own agent alias echoed back names no model.
+        for alias in ["openclaw", "openclaw/main", "OpenClaw:ops"] {
+            let p = Provenance::from_response(&serde_json::json!({ "model": alias }));
+            assert!(p.is_empty(), "{alias}");
+        }
+    }
 
     #[test]
     fn activity_from_a_response() {

@@ -24,8 +24,13 @@
 //!    persisted cursor (the gateway's cursor store), so nothing is replayed
 //!    twice or skipped.
 //!
-//! Not in fleet mode (`--state postgres://…`): there the lease manager owns
-//! the account set; a reload is refused with a log line.
+//! In fleet mode (`--state postgres://…`) step 5 changes the replica's
+//! account set instead ([`Supervisor`] → the lease manager): an added account
+//! becomes claimable (by whichever replica has room), a removed one is
+//! handed back and its lease released, a changed one is handed back and
+//! taken again — here or elsewhere — with its new config. The lease keeps
+//! every account owned by at most one replica while the replicas reload one
+//! after another; reload every replica with the same file.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -210,6 +215,13 @@ impl Reloader {
                 .prepare(&config, env, account.clone())
                 .map_err(|e| e.to_string())?;
             specs.push(spec);
+        }
+        if let Some(fleet) = self.supervisor.fleet() {
+            let ids = accounts.iter().map(|a| a.account_id.clone()).collect();
+            fleet.replace(ids, specs, plan.restart.clone());
+            self.config = config;
+            self.accounts = accounts;
+            return Ok(plan);
         }
         for id in &plan.stop {
             self.supervisor.stop(id).await;

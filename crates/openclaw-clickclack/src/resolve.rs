@@ -258,10 +258,9 @@ impl<'a> Resolver<'a> {
             }
             Target::Channel(name) => Ok(Destination::Channel(self.channel(workspace, name).await?)),
             // A kind added by a later target-parser: this adapter cannot send to it.
-            other => Err(ClickClackError::Target(ParseTargetError::Unsupported {
-                raw: other.to_string(),
-            })
-            .into()),
+            other => Err(
+                ClickClackError::Target(ParseTargetError::unsupported(other.to_string())).into(),
+            ),
         }
     }
 }

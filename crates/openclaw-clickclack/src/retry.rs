@@ -82,7 +82,7 @@ pub trait Classify {
 impl Classify for clickclack_client::Error {
     fn transience(&self) -> Transience {
         match self.kind() {
-            ErrorKind::RateLimited { retry_after } => Transience::Transient {
+            ErrorKind::RateLimited { retry_after, .. } => Transience::Transient {
                 retry_after: *retry_after,
             },
             ErrorKind::Unavailable

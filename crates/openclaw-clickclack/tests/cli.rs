@@ -1204,6 +1204,73 @@ async fn tls_proxy(upstream: std::net::SocketAddr) -> u16 {
     port
 }
 
+/// `channels add --code` trusts what the account's other clients trust:
+/// its `tls.caFile` (here inherited from the root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_add_claims_through_a_private_ca_from_tls_ca_file() {
+    let env = start().await;
+    let port = tls_proxy(env.server.addr()).await;
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("openclaw.json");
+    let config_arg = config.to_string_lossy().into_owned();
+    let claim = serde_json::json!({
+        "contract_version": 1,
+        "token": env.seed.bot.token,
+        "bot": {"id": env.seed.bot.user.id, "handle": "testbot", "display_name": "Test Bot"},
+        "workspace": {"id": env.seed.workspace.id, "route_id": "T1", "slug": "default", "name": "Default"},
+        "defaults": {},
+    });
+    env.server.faults().respond_next(
+        "POST",
+        "/api/bot-setup-codes/claim",
+        clickclack_testkit::RawResponse::json(200, claim.to_string()),
+    );
+    let url = format!("https://localhost:{port}/#abcd-efgh-jkmn");
+    let add = || {
+        args(&[
+            "--config",
+            &config_arg,
+            "channels",
+            "add",
+            "clickclack",
+            "--code",
+            &url,
+        ])
+    };
+
+    // 1. Without the CA: not trusted, nothing claimed, nothing written.
+    let before = "{ channels: { clickclack: { enabled: true } } }\n";
+    std::fs::write(&config, before).expect("write config");
+    let out = run(add(), None).await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(shown.contains("certificate is not trusted"), "{shown}");
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), before);
+
+    // 2. With the root's tls.caFile: claimed through the proxy.
+    std::fs::write(
+        &config,
+        format!(
+            "{{ channels: {{ clickclack: {{ tls: {{ caFile: {:?} }} }} }} }}\n",
+            ca.to_string_lossy()
+        ),
+    )
+    .expect("write config");
+    let out = run(add(), None).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Claimed the setup code: bot @testbot"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        env.server
+            .request_count("POST", "/api/bot-setup-codes/claim"),
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_ca_is_trusted_through_tls_ca_file_or_ssl_cert_file() {
     let env = start().await;

@@ -305,21 +305,41 @@ async fn agent_mode_uses_host_session_keys_envelope_and_never_reruns_a_replay() 
     gateway.shutdown().await;
 }
 
+/// A fixture on a testkit built with `builder`'s options.
+async fn fixture_on(server: clickclack_testkit::TestServer, model: ModelStub) -> Fixture {
+    let seed = server.seed();
+    Fixture {
+        server,
+        seed,
+        model,
+        state: tempfile::tempdir().expect("tempdir"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_activity_rows_and_progress_follow_the_turn() {
     let model = ModelStub::start_with(|request| {
         let text = echo_reply(&request);
         Box::pin(async move {
-            StubReply::Message(json!({
-                "role": "assistant",
-                "content": text,
-                "reasoning_content": "looking things up",
-                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]
-            }))
+            StubReply::Answered {
+                model: " anthropic/claude-opus-4-6 ".to_owned(),
+                message: json!({
+                    "role": "assistant",
+                    "content": text,
+                    "reasoning_content": "looking things up",
+                    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]
+                }),
+            }
         })
     })
     .await;
-    let fx = Fixture::with_model(model).await;
+    // A server that keeps provenance (row 14), so the test can read it back.
+    let server = clickclack_testkit::TestServer::builder()
+        .message_provenance()
+        .start()
+        .await
+        .expect("testkit");
+    let fx = fixture_on(server, model).await;
     let bot = fx.server.create_bot(
         BotSpec::new(&fx.seed.workspace.id, "Activity Bot")
             .scopes(["bot:write", "agent_activity:write"]),
@@ -338,15 +358,16 @@ async fn agent_activity_rows_and_progress_follow_the_turn() {
             })
             .collect::<Vec<_>>()
     };
+    let reply = || {
+        fx.server
+            .channel_messages(&fx.seed.general.id)
+            .into_iter()
+            .find(|m| {
+                m.author_id == bot.user.id && m.quoted_message_id.as_ref() == Some(&source.id)
+            })
+    };
     wait_until("reply and activity rows", WAIT, || {
-        rows().len() == 2
-            && fx
-                .server
-                .channel_messages(&fx.seed.general.id)
-                .iter()
-                .any(|m| {
-                    m.author_id == bot.user.id && m.quoted_message_id.as_ref() == Some(&source.id)
-                })
+        rows().len() == 2 && reply().is_some()
     })
     .await;
     let rows = rows();
@@ -360,9 +381,26 @@ async fn agent_activity_rows_and_progress_follow_the_turn() {
         .find(|m| m.kind == Some(MessageKind::AgentTool))
         .expect("tool row");
     assert_eq!(tool.body, "🛠️ search");
-    // Progress through the turn: start, one line per activity item, the final state, clear.
+    // Rows are written before the reply, every one stamped with the model
+    // the gateway reported (trimmed); nothing else was reported.
+    let reply = reply().expect("reply");
+    for m in rows.iter().chain([&reply]) {
+        assert_eq!(
+            m.author_model.as_deref(),
+            Some("anthropic/claude-opus-4-6"),
+            "{}",
+            m.id
+        );
+        assert_eq!(
+            (m.author_thinking.as_deref(), m.author_runtime.as_deref()),
+            (None, None)
+        );
+    }
+    assert!(rows.iter().all(|r| r.created_at <= reply.created_at));
+    // Progress through the turn: the start line, the two activity lines
+    // (reported together: one write each), the clear.
     wait_until("progress finished", WAIT, || {
-        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 5
+        fx.server.request_count("POST", "/api/realtime/ephemeral") >= 4
     })
     .await;
     gateway.shutdown().await;
@@ -476,5 +514,86 @@ async fn model_fallbacks_and_provider_headers() {
     let models: Vec<&str> = requests.iter().map(|r| r.model.as_str()).collect();
     assert_eq!(models, ["broken", "echo"]);
     assert!(requests.iter().all(|r| r.header("x-team") == Some("blue")));
+    gateway.shutdown().await;
+}
+
+/// Row 26 against a testkit that links uploads after the create (an older
+/// server): the first late link is reported and switches the account to
+/// waiting; later creates wait for their links, plain text still goes out,
+/// and a stop during the wait leaves the message for the next run.
+#[tokio::test(start_paused = true)]
+async fn uploads_linked_after_the_create_on_an_older_server() {
+    let (logs, _guard) = capture_logs();
+    let server = clickclack_testkit::TestServer::builder()
+        .legacy_attachment_links()
+        .start()
+        .await
+        .expect("testkit");
+    let fx = fixture_on(server, ModelStub::start().await).await;
+    let (owner, ws, general) = (
+        &fx.seed.owner.user.id,
+        &fx.seed.workspace.id,
+        &fx.seed.general.id,
+    );
+    let cfg = config(&fx, "stub/vision", "", "");
+    let gateway = fx.start(&cfg, fx.options()).await;
+
+    // 1. Nothing known yet: answered at once; the upload linked afterwards
+    //    is reported with the reference's line and the account learns.
+    let first = fx.post("first");
+    wait_until("first answered", WAIT, || fx.replies_to(&first).len() == 1).await;
+    let p1 = fx.server.upload(owner, ws, "one.png", "image/png", PNG);
+    fx.server.link_upload(owner, &first.id, &p1.id);
+    let late = format!(
+        "[default] ClickClack attachment linked after the bounded legacy window; messageId={} processed=0 current=1",
+        first.id
+    );
+    wait_until("late link reported", WAIT, || logs.contains(&late)).await;
+    assert!(logs.contains("ClickClack server links uploads after creating the message"));
+
+    // 2. Two uploads linked after the create, the second a second later:
+    //    one turn that sees both.
+    let p2 = fx.server.upload(owner, ws, "two.png", "image/png", PNG);
+    let p3 = fx.server.upload(owner, ws, "three.png", "image/png", PNG);
+    let second = fx
+        .server
+        .post_message_with_upload(owner, general, "two images", &p2.id);
+    assert!(
+        second.attachments.is_empty(),
+        "the old server ignores upload_id"
+    );
+    fx.server.link_upload(owner, &second.id, &p2.id);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    fx.server.link_upload(owner, &second.id, &p3.id);
+    wait_until("second answered", WAIT, || {
+        fx.replies_to(&second).len() == 1
+    })
+    .await;
+    let request = fx.model.requests().pop().expect("model call");
+    assert_eq!(request.last_user_message(), "two images");
+    assert_eq!(request.image_urls.len(), 2);
+
+    // 3. Plain text is still answered (after the quiet window).
+    let third = fx.post("plain");
+    wait_until("plain answered", WAIT, || fx.replies_to(&third).len() == 1).await;
+
+    // 4. A stop while a create waits: not answered, not committed; the next
+    //    run answers it once.
+    let fourth = fx.post("pending at stop");
+    let waiting = format!(
+        "waiting for ClickClack attachments linked after the create: {}",
+        fourth.id
+    );
+    wait_until("fourth waiting", WAIT, || logs.contains(&waiting)).await;
+    gateway.shutdown().await;
+    assert!(fx.replies_to(&fourth).is_empty());
+    let gateway = fx.start(&cfg, fx.options()).await;
+    wait_until("fourth answered after restart", WAIT, || {
+        fx.replies_to(&fourth).len() == 1
+    })
+    .await;
+    for m in [&first, &second, &third] {
+        assert_eq!(fx.replies_to(m).len(), 1, "{} answered once", m.id);
+    }
     gateway.shutdown().await;
 }

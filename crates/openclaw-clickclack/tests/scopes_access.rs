@@ -256,10 +256,8 @@ async fn every_sdk_call_works_or_names_the_missing_scope() {
             match (missing, got) {
                 (None, Ok(())) => {}
                 (Some(scope), Err(e))
-                    if e.kind()
-                        == &ErrorKind::MissingScope {
-                            scope: Scope::from_wire(scope),
-                        } =>
+                    if matches!(e.kind(), ErrorKind::MissingScope { scope: got, .. }
+                        if *got == Scope::from_wire(scope)) =>
                 {
                     // The error says which scope, in words a person can act on.
                     assert!(e.to_string().contains(scope), "{e}");

@@ -28,7 +28,7 @@ fn check(raw: &str) -> Result<(), TestCaseError> {
                 .to_owned();
             prop_assert!(rest.is_empty(), "{:?} -> {}", raw, text);
         }
-        ParseTargetError::Unsupported { raw: named } => {
+        ParseTargetError::Unsupported { raw: named, .. } => {
             prop_assert_eq!(named.as_str(), raw);
             prop_assert!(text.ends_with(raw), "{}", text);
         }

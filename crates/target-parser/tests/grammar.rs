@@ -105,10 +105,7 @@ fn a_kind_without_an_id_names_the_missing_id() {
     );
     assert_eq!(
         parse(" DM: "),
-        Err(ParseTargetError::MissingId {
-            kind: TargetKind::Dm,
-            found: "DM:".into()
-        })
+        Err(ParseTargetError::missing_id(TargetKind::Dm, "DM:"))
     );
 }
 

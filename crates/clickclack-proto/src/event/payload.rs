@@ -66,6 +66,7 @@ pub enum EventPayload {
     BotMembershipRemoved(BotMembershipRemovedPayload),
     /// An unknown `type`, a `null` payload, or a payload that did not decode
     /// as its type. `raw` is the payload JSON exactly as received (`null` when absent).
+    #[non_exhaustive]
     Unknown {
         /// The raw payload JSON.
         raw: Box<RawValue>,

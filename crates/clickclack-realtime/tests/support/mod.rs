@@ -59,7 +59,7 @@ pub async fn next_event(stream: &mut RealtimeStream) -> Event {
 pub async fn next_connected(stream: &mut RealtimeStream) -> Cursor {
     loop {
         match next_item(stream).await {
-            Some(Ok(RealtimeItem::Connected { after_cursor })) => return after_cursor,
+            Some(Ok(RealtimeItem::Connected { after_cursor, .. })) => return after_cursor,
             Some(Ok(RealtimeItem::Reconnecting { .. })) => continue,
             other => panic!("expected Connected, got {other:?}"),
         }

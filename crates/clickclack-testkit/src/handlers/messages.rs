@@ -488,29 +488,9 @@ pub(crate) async fn attach(shared: &Shared, ctx: &mut Ctx, id: &str) -> ApiResul
     actor.require_scope("uploads:write")?;
     actor.require_scope("messages:write")?;
     let input: AttachInput = ctx.json().await?;
-    shared.store.write(|d| -> ApiResult<()> {
-        let m = d.message_access(&actor, id, "dms:write")?;
-        if m.author_id != actor.user_id {
-            return Err(ApiError::forbidden(
-                "message attachments can only be changed by the message author",
-            ));
-        }
-        let (ws, dm) = (m.workspace_id.clone(), m.dm_id.clone());
-        match d.uploads.get_mut(&input.upload_id) {
-            Some(u) if u.workspace_id == ws && u.owner_id == actor.user_id => {
-                if dm.is_some() {
-                    u.dm_id = dm;
-                }
-            }
-            _ => return Err(ApiError::not_found("upload not found")),
-        }
-        if let Some(m) = d.messages.get_mut(id)
-            && !m.attachments.contains(&input.upload_id)
-        {
-            m.attachments.push(input.upload_id.clone());
-        }
-        Ok(())
-    })?;
+    shared
+        .store
+        .write(|d| d.link_upload(&actor, id, &input.upload_id))?;
     ok(json!({ "ok": true }))
 }
 

@@ -37,6 +37,12 @@ pub(crate) struct NewMessage {
     pub(crate) kind: Option<String>,
     #[serde(default)]
     pub(crate) turn_id: Option<String>,
+    #[serde(default)]
+    pub(crate) author_model: Option<String>,
+    #[serde(default)]
+    pub(crate) author_thinking: Option<String>,
+    #[serde(default)]
+    pub(crate) author_runtime: Option<String>,
 }
 
 /// The result of a create.
@@ -95,7 +101,8 @@ impl Data {
         if nonce.as_ref().is_some_and(|n| n.chars().count() > 128) {
             return Err(ApiError::bad_request("nonce is too long"));
         }
-        let upload_id = non_empty(&input.upload_id);
+        // An older server does not know `upload_id` (Go ignores unknown fields).
+        let upload_id = non_empty(&input.upload_id).filter(|_| !self.legacy_attachment_links);
         if input.body.trim().is_empty() && upload_id.is_none() {
             return Err(ApiError::bad_request(match target {
                 Target::Thread(_) => "reply body is required",
@@ -210,6 +217,17 @@ impl Data {
             deleted_at: None,
             kind: kind.clone(),
             turn_id: turn_id.clone(),
+            // A server that keeps provenance stores it; others ignore the
+            // unknown fields.
+            provenance: if self.message_provenance {
+                [
+                    non_empty(&input.author_model),
+                    non_empty(&input.author_thinking),
+                    non_empty(&input.author_runtime),
+                ]
+            } else {
+                Default::default()
+            },
             quoted_message_id: quoted,
             nonce: nonce.clone(),
             attachments: upload_id.iter().cloned().collect(),
@@ -314,6 +332,44 @@ impl Data {
             Some(dm) => Visibility::Members(dm.members.clone().into()),
             None => Visibility::All,
         }
+    }
+
+    /// `POST /api/messages/{id}/attachments`: links `upload_id` to message
+    /// `id` (author only, an upload of the author in the message's
+    /// workspace). An older server ([`Data::legacy_attachment_links`])
+    /// appends `message.updated` for every link.
+    pub(crate) fn link_upload(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        upload_id: &str,
+    ) -> ApiResult<()> {
+        let m = self.message_access(actor, id, "dms:write")?;
+        if m.author_id != actor.user_id {
+            return Err(ApiError::forbidden(
+                "message attachments can only be changed by the message author",
+            ));
+        }
+        let (ws, dm) = (m.workspace_id.clone(), m.dm_id.clone());
+        match self.uploads.get_mut(upload_id) {
+            Some(u) if u.workspace_id == ws && u.owner_id == actor.user_id => {
+                if dm.is_some() {
+                    u.dm_id = dm;
+                }
+            }
+            _ => return Err(ApiError::not_found("upload not found")),
+        }
+        let mut linked = false;
+        if let Some(m) = self.messages.get_mut(id)
+            && !m.attachments.iter().any(|a| a == upload_id)
+        {
+            m.attachments.push(upload_id.to_owned());
+            linked = true;
+        }
+        if linked && self.legacy_attachment_links {
+            self.message_event(id, "message.updated");
+        }
+        Ok(())
     }
 
     /// Appends `message.updated` / `message.deleted` for `id`.

@@ -60,6 +60,14 @@ pub(crate) struct Data {
     /// True to act like an older server whose `GET /api/realtime/events`
     /// never sends `tail_cursor`.
     pub(crate) omit_tail_cursor: bool,
+    /// True to act like an older server that links uploads only after the
+    /// create: `upload_id` in a create body is an unknown field (ignored),
+    /// and every `POST /api/messages/{id}/attachments` emits `message.updated`.
+    pub(crate) legacy_attachment_links: bool,
+    /// True to act like a newer server that keeps message provenance
+    /// (`author_model`, `author_thinking`, `author_runtime` on creates and
+    /// messages); the default server ignores those fields.
+    pub(crate) message_provenance: bool,
     /// Workspaces with new durable events since the last unlock.
     pending_wakes: Vec<String>,
     /// Ephemeral events to publish after unlock.

@@ -161,6 +161,8 @@ pub(crate) struct MessageRec {
     pub(crate) deleted_at: Option<String>,
     pub(crate) kind: Option<String>,
     pub(crate) turn_id: Option<String>,
+    /// `author_model`, `author_thinking`, `author_runtime` (servers that keep provenance).
+    pub(crate) provenance: [Option<String>; 3],
     pub(crate) quoted_message_id: Option<String>,
     pub(crate) nonce: Option<String>,
     pub(crate) attachments: Vec<String>,

@@ -62,6 +62,14 @@ impl Data {
         if let Some(t) = &m.turn_id {
             o.insert("turn_id".into(), json!(t));
         }
+        for (key, value) in ["author_model", "author_thinking", "author_runtime"]
+            .into_iter()
+            .zip(&m.provenance)
+        {
+            if let Some(v) = value {
+                o.insert(key.into(), json!(v));
+            }
+        }
         if let Some(a) = self.user(&m.author_id) {
             o.insert("author".into(), a.to_json());
         }

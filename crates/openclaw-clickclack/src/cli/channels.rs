@@ -97,6 +97,34 @@ impl AddArgs {
     }
 }
 
+/// The `tls.caFile` the account being added will use (its own, else the
+/// root's), with the key path that names it: the claim trusts the same CA
+/// as every other client of that account.
+fn claim_ca_file(edit: &Json5Edit, account_id: &str) -> Option<(std::path::PathBuf, String)> {
+    let own = (account_id != crate::accounts::DEFAULT_ACCOUNT_ID).then(|| {
+        (
+            vec![
+                "channels",
+                "clickclack",
+                "accounts",
+                account_id,
+                "tls",
+                "caFile",
+            ],
+            format!("channels.clickclack.accounts.{account_id}.tls.caFile"),
+        )
+    });
+    let root = (
+        vec!["channels", "clickclack", "tls", "caFile"],
+        "channels.clickclack.tls.caFile".to_owned(),
+    );
+    own.into_iter().chain([root]).find_map(|(path, key)| {
+        let value = edit.get(&path)?;
+        let file = value.as_str()?.trim();
+        (!file.is_empty()).then(|| (std::path::PathBuf::from(file), key))
+    })
+}
+
 /// Runs `channels add`.
 ///
 /// # Errors
@@ -156,7 +184,13 @@ pub async fn add(
     if let Some(raw) = &request.code {
         let parsed =
             code::SetupCode::parse(raw, write.base_url.as_deref()).map_err(CliError::Usage)?;
-        let claimed = code::claim(&parsed).await.map_err(CliError::Setup)?;
+        let ca_file = claim_ca_file(&edit, &account_id);
+        let claimed = code::claim_trusting(
+            &parsed,
+            ca_file.as_ref().map(|(f, k)| (f.as_path(), k.as_str())),
+        )
+        .await
+        .map_err(CliError::Setup)?;
         write.base_url = Some(
             claimed
                 .api_base_url

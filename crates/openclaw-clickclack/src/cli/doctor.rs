@@ -480,7 +480,7 @@ async fn realtime(
             .map_err(|e| e.to_string())?;
         loop {
             match stream.next_event().await {
-                Some(Ok(RealtimeItem::Connected { after_cursor })) => {
+                Some(Ok(RealtimeItem::Connected { after_cursor, .. })) => {
                     drop(stream);
                     return Ok(after_cursor);
                 }

@@ -137,29 +137,22 @@ async fn serve(
             &format!("fleet replica {} on {location}", fleet.replica),
         );
     }
-    // Config reload: the file is watched and SIGHUP forces a check (not in
-    // fleet mode, where the lease manager owns the account set).
+    // Config reload: the file is watched and SIGHUP forces a check (in fleet
+    // mode it changes the replica's account set).
     let reload_stop = tokio_util::sync::CancellationToken::new();
     let _reload_guard = reload_stop.clone().drop_guard();
-    if gateway.fleet().is_some() {
-        tokio::spawn(crate::reload::ignore_hangups(
-            reload_stop.clone(),
-            "config reload is not supported in fleet mode (--state); restart the replicas",
-        ));
-    } else {
-        match crate::reload::Reloader::new(
-            loaded.path.clone(),
-            loaded.config.clone(),
-            gateway.supervisor().clone(),
-            &only,
-            Box::new(ProcessEnv),
-            crate::reload::ReloadOptions::default(),
-        ) {
-            Ok(reloader) => {
-                tokio::spawn(reloader.run(reload_stop.clone()));
-            }
-            Err(e) => tracing::warn!("config reload is off: {e}"),
+    match crate::reload::Reloader::new(
+        loaded.path.clone(),
+        loaded.config.clone(),
+        gateway.supervisor().clone(),
+        &only,
+        Box::new(ProcessEnv),
+        crate::reload::ReloadOptions::default(),
+    ) {
+        Ok(reloader) => {
+            tokio::spawn(reloader.run(reload_stop.clone()));
         }
+        Err(e) => tracing::warn!("config reload is off: {e}"),
     }
     let status = gateway.status().clone();
     let mut changes = status.subscribe();

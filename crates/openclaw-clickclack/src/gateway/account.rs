@@ -41,6 +41,7 @@ use super::catch_up::Clock;
 use super::commands::{MenuCommand, sync_command_menu};
 use super::engine::ReplyEngine;
 use super::events::{EventAction, classify};
+use super::late_links::{LateLinks, UpdateAction};
 use super::metrics::AccountMetrics;
 use super::pipeline::AccountRuntime;
 use super::status::{Lifecycle, StatusBoard};
@@ -430,6 +431,7 @@ impl AccountDeps {
             retry: self.retry,
             turn_slots: Arc::clone(&turn.turn_slots),
             host: Arc::clone(&turn.host),
+            links: LateLinks::new(),
         })))
     }
 
@@ -560,9 +562,10 @@ impl AccountDeps {
                     reason,
                     previous,
                     anchor,
+                    ..
                 }) => {
                     AccountMetrics::bump(&self.metrics.resyncs);
-                    if let ResyncReason::CursorLost { location } = &reason {
+                    if let ResyncReason::CursorLost { location, .. } = &reason {
                         AccountMetrics::bump(&self.metrics.gaps_skipped);
                         let message = format!(
                             "cursor {location} was lost; started at the server's tail, so messages that arrived while the gateway was down are not answered"
@@ -577,11 +580,11 @@ impl AccountDeps {
                         .await
                 }
                 Ok(_) => Ok(()),
-                Err(clickclack_realtime::Error::MalformedFrame { reason }) => {
+                Err(clickclack_realtime::Error::MalformedFrame { reason, .. }) => {
                     tracing::warn!(account = %account_id, reason = %reason, "[{account_id}] skipped malformed ClickClack websocket event");
                     Ok(())
                 }
-                Err(clickclack_realtime::Error::AccessRevoked { code, reason }) => {
+                Err(clickclack_realtime::Error::AccessRevoked { code, reason, .. }) => {
                     break SessionEnd::Fatal(GatewayError::AccessRevoked {
                         account_id: account_id.clone(),
                         code,
@@ -668,6 +671,20 @@ impl AccountDeps {
                 }
                 submitted.map(|s| s.map(Submitted::ticket))
             }
+            EventAction::Updated(message_id) => match runtime.links.updated(&message_id) {
+                UpdateAction::Check(key) => {
+                    let job = Arc::clone(runtime).check_late_link(message_id);
+                    self.intake
+                        .run_until_cancelled(scheduler.submit(cursor.clone(), key, job))
+                        .await
+                        .map(|s| s.map(Submitted::ticket))
+                }
+                UpdateAction::Coalesced | UpdateAction::Ignore => {
+                    self.intake
+                        .run_until_cancelled(scheduler.submit_completed(cursor.clone()))
+                        .await
+                }
+            },
             EventAction::OwnMessage | EventAction::Ignore => {
                 self.intake
                     .run_until_cancelled(scheduler.submit_completed(cursor.clone()))

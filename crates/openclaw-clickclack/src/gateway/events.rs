@@ -1,7 +1,8 @@
 //! Which realtime events start a turn (reference rows 24–25).
 //!
-//! Only `message.created` and `thread.reply_created` do; every other event
-//! is committed without work. The event is a routing hint: the turn
+//! Only `message.created` and `thread.reply_created` do; `message.updated`
+//! is handed to the late-link tracker (uploads linked after the create on
+//! older servers); every other event is committed without work. The event is a routing hint: the turn
 //! re-fetches the message by id. A `message.created` written by the bot
 //! itself is dropped before the fetch; the fetched author is checked again.
 
@@ -40,6 +41,9 @@ pub enum EventAction {
     Turn(InboundEvent),
     /// Written by this bot: nothing to do.
     OwnMessage,
+    /// `message.updated`: may be an upload linked after the create (older
+    /// servers; see `late_links`).
+    Updated(MessageId),
     /// Not a message event: nothing to do.
     Ignore,
 }
@@ -85,6 +89,7 @@ pub fn classify(event: &Event, bot_user_id: &str) -> EventAction {
             conversation: ConversationKey::thread(p.root_message_id.as_str()),
             catch_up: false,
         }),
+        EventPayload::MessageUpdated(p) => EventAction::Updated(p.message_id.clone()),
         _ => EventAction::Ignore,
     }
 }

@@ -22,6 +22,12 @@ impl FleetSource {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
     }
 
+    /// The lease manager's state now (`None` for a gateway on files).
+    pub(crate) fn snapshot(&self) -> Option<FleetSnapshot> {
+        let rx = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        rx.as_ref().map(|rx| rx.borrow().clone())
+    }
+
     /// The fleet families for one scrape (`None` for a gateway on files).
     pub(crate) fn collector(&self) -> Option<FleetCollector> {
         let rx = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,6 +152,8 @@ mod tests {
             released: 1,
             backend_errors: 0,
             fenced_commits: 3,
+            last_heartbeat: None,
+            lease_ttl: std::time::Duration::from_secs(5),
         };
         let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(FleetCollector(snapshot)));

@@ -36,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::status::{Lifecycle, StatusBoard};
+use crate::state::FleetSnapshot;
 
 /// Connections the metrics endpoint serves at once; more are closed on accept.
 const MAX_CONNECTIONS: usize = 32;
@@ -279,6 +280,48 @@ fn text(status: StatusCode, body: String, content_type: &'static str) -> Respons
     resp
 }
 
+/// The `/healthz` answer.
+///
+/// - Accounts served: 200 when every one is `ready`, else 503; the body lists
+///   each account with its lifecycle.
+/// - A fleet replica that serves no account is a **standby**: 200 (`standby`
+///   in the body) while its heartbeats reach the state database, since it can
+///   take accounts over; 503 once it cannot.
+/// - No account and no fleet: 503 (nothing runs).
+fn health(all: &[super::AccountStatus], fleet: Option<&FleetSnapshot>) -> (StatusCode, String) {
+    let mut body = String::new();
+    for s in all {
+        let _ = writeln!(body, "{} {}", s.account_id, s.lifecycle);
+    }
+    if !all.is_empty() {
+        return if all.iter().all(|s| s.lifecycle == Lifecycle::Ready) {
+            (StatusCode::OK, format!("ok\n{body}"))
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, body)
+        };
+    }
+    match fleet {
+        Some(f) if f.database_reachable() => (
+            StatusCode::OK,
+            format!(
+                "ok\nstandby: replica {} holds no account ({} live replicas); it takes accounts over when a replica leaves\n",
+                f.replica, f.live_replicas
+            ),
+        ),
+        Some(f) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "standby: replica {} holds no account and its heartbeats do not reach the state database; it cannot take accounts over\n",
+                f.replica
+            ),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no account is running\n".to_owned(),
+        ),
+    }
+}
+
 async fn serve(
     req: Request<Incoming>,
     metrics: Metrics,
@@ -291,22 +334,8 @@ async fn serve(
             prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
         ),
         ("GET", "/healthz") => {
-            let all = status.all();
-            let healthy = !all.is_empty() && all.iter().all(|s| s.lifecycle == Lifecycle::Ready);
-            let mut body = String::new();
-            for s in &all {
-                let _ = writeln!(body, "{} {}", s.account_id, s.lifecycle);
-            }
-            let code = if healthy {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            text(
-                code,
-                if healthy { format!("ok\n{body}") } else { body },
-                "text/plain; charset=utf-8",
-            )
+            let (code, body) = health(&status.all(), metrics.fleet.snapshot().as_ref());
+            text(code, body, "text/plain; charset=utf-8")
         }
         _ => text(
             StatusCode::NOT_FOUND,
@@ -595,5 +624,63 @@ mod server_tests {
         let mut response = String::new();
         scrape.read_to_string(&mut response).await.expect("read");
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::AccountStatus;
+    use crate::state::{BackendKind, ReplicaId};
+
+    fn standby(last_heartbeat: Option<tokio::time::Instant>) -> FleetSnapshot {
+        FleetSnapshot {
+            replica: ReplicaId::new("r2"),
+            backend: BackendKind::Postgres,
+            live_replicas: 3,
+            target: 0,
+            held: Vec::new(),
+            acquired: 0,
+            takeovers: 0,
+            lost: 0,
+            released: 0,
+            backend_errors: 0,
+            fenced_commits: 0,
+            last_heartbeat,
+            lease_ttl: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn accounts_are_healthy_only_when_all_are_ready() {
+        let mut a = AccountStatus::new("a", "http://x");
+        a.lifecycle = Lifecycle::Ready;
+        let b = AccountStatus::new("b", "http://x");
+        let (code, body) = health(std::slice::from_ref(&a), None);
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\na ready\n"));
+        let (code, body) = health(&[a, b], None);
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("b starting"), "{body}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_standby_replica_is_healthy_while_it_reaches_the_database() {
+        let now = tokio::time::Instant::now();
+        let (code, body) = health(&[], Some(&standby(Some(now))));
+        assert_eq!(code, StatusCode::OK);
+        assert!(
+            body.starts_with("ok\nstandby: replica r2 holds no account"),
+            "{body}"
+        );
+        // Heartbeats stopped reaching the database for longer than a lease.
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let (code, body) = health(&[], Some(&standby(Some(now))));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("do not reach the state database"), "{body}");
+        let (code, _) = health(&[], Some(&standby(None)));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        // Not a fleet replica and nothing running: unhealthy.
+        let (code, _) = health(&[], None);
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

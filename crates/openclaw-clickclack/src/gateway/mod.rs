@@ -40,6 +40,7 @@ pub mod envelope;
 pub mod events;
 mod fleet_metrics;
 pub mod host;
+mod late_links;
 pub mod metrics;
 mod pipeline;
 pub mod progress;
@@ -658,10 +659,6 @@ fn start_fleet(
         .map(ReplicaId::new)
         .unwrap_or_else(ReplicaId::generate);
     let ids: Vec<String> = prepared.iter().map(|s| s.account_id().to_owned()).collect();
-    let specs: std::collections::HashMap<String, AccountSpec> = prepared
-        .into_iter()
-        .map(|s| (s.account_id().to_owned(), s))
-        .collect();
     // Only the accounts this replica holds a lease for appear in the status
     // (and `/healthz`); the others are served by another replica.
     for id in &ids {
@@ -669,6 +666,8 @@ fn start_fleet(
     }
     let (manager, mut leases) = LeaseManager::new(backend, replica.clone(), ids, timings);
     let manager = manager.drain_grace(options.shutdown_grace + Duration::from_secs(3));
+    let specs = supervisor::FleetAccounts::new(prepared, manager.account_set());
+    supervisor.set_fleet(specs.clone());
     let snapshot = manager.snapshot();
     supervisor.metrics().fleet.set(manager.snapshot());
     let shutdown = CancellationToken::new();
@@ -678,7 +677,7 @@ fn start_fleet(
     let dispatcher = tokio::spawn(async move {
         while let Some(lease) = leases.recv().await {
             let id = lease.account().to_owned();
-            let Some(spec) = specs.get(&id).cloned() else {
+            let Some(spec) = specs.spec(&id) else {
                 continue;
             };
             // The previous runner of this account may still be ending (lost lease).

@@ -2,6 +2,10 @@
 //!
 //! 1. **Own message or too old?** Events written by the bot, and backlog
 //!    older than `catchUpMaxAge`, end as [`TurnEnd::Skipped`] before any request.
+//!    - 1a. **Late links** ([`super::late_links`]): a duplicate create is
+//!      skipped; once the server was seen linking uploads after the create
+//!      (older servers), the fetch waits for a quiet window after the
+//!      message's last `message.updated`.
 //! 2. **Fetch** the message by id (events carry ids, not bodies), retried in
 //!    the [`RetryWindow`]; 404 → skipped; still failing when the window closes
 //!    → [`TurnEnd::Replay`] (the event stays uncommitted and is read again).
@@ -72,11 +76,12 @@ use super::engine::ReplyEngine;
 use super::envelope::envelope;
 use super::events::{InboundEvent, unreadable_log_line};
 use super::host::{self, HostFeatures, NativeCommand};
+use super::late_links::{LateLinks, QUIET_WINDOW, Registration, late_link_log_line};
 use super::metrics::AccountMetrics;
 use super::progress::ProgressTarget;
 use super::progress::{ProgressLine, TurnProgress};
 use super::session_key::Peer;
-use crate::agent_host::{ActivitySink, AgentActivity, AgentTurn};
+use crate::agent_host::{ActivitySink, AgentActivity, AgentTurn, Provenance};
 use crate::llm::{BOT_REPLY_PURPOSE, ChatMessage, CompletionRequest, ImageInput, LlmError};
 use crate::nonce::{DurablePart, reply_delivery, text_nonce};
 use crate::outbound::sanitize::sanitize_assistant_text;
@@ -143,6 +148,8 @@ pub(crate) struct AccountRuntime {
     pub(crate) turn_slots: Arc<Semaphore>,
     /// Session keys, native commands, per-session state.
     pub(crate) host: Arc<HostFeatures>,
+    /// Uploads linked after the create (older servers).
+    pub(crate) links: Arc<LateLinks>,
 }
 
 /// What the model or agent gets for one message (steps 4b–5).
@@ -151,6 +158,8 @@ struct TurnInput {
     text: String,
     images: Vec<ImageInput>,
     model_override: Option<String>,
+    /// Filled by an agent call: the model that answered.
+    provenance: std::sync::Mutex<Option<Provenance>>,
 }
 
 /// A native command's effect (step 4a).
@@ -190,6 +199,8 @@ struct ReplyPlan {
     delivery: DurablePart,
     reply_to: Option<MessageId>,
     correlation_id: Option<String>,
+    /// Agent mode: the model that wrote the answer (row 14).
+    provenance: Option<Provenance>,
 }
 
 impl ReplyPlan {
@@ -228,15 +239,19 @@ impl ReplyPlan {
             delivery,
             reply_to,
             correlation_id,
+            provenance: None,
         }
     }
 
-    fn outbound(&self, text: String) -> OutboundMessage {
+    /// The answer (stamped with the model that wrote it) or, for a
+    /// `failure` notice, the same without provenance.
+    fn outbound(&self, text: String, failure: bool) -> OutboundMessage {
         OutboundMessage {
             text,
             reply_to: self.reply_to.clone(),
             durable: Some(self.delivery.clone()),
             correlation_id: self.correlation_id.clone(),
+            provenance: self.provenance.clone().filter(|_| !failure),
             ..OutboundMessage::default()
         }
     }
@@ -262,6 +277,7 @@ impl ReplyPlan {
             text: rest,
             durable: Some(self.part(u64::try_from(posted).ok()?)?),
             correlation_id: self.correlation_id.clone(),
+            provenance: self.provenance.clone(),
             ..OutboundMessage::default()
         })
     }
@@ -294,16 +310,62 @@ impl AccountRuntime {
         TurnEnd::Skipped
     }
 
-    /// Runs one turn; see the module docs.
-    pub(crate) async fn run_turn(self: Arc<Self>, event: InboundEvent) -> JobOutcome {
-        // Shutdown began before this turn started: leave it for the next run.
-        if self.intake.is_cancelled() {
-            return JobOutcome::Retry;
+    /// Runs one turn; see the module docs. The message is registered with
+    /// the late-link tracker now, when its event is read (step 1a).
+    pub(crate) fn run_turn(
+        self: Arc<Self>,
+        event: InboundEvent,
+    ) -> impl std::future::Future<Output = JobOutcome> + Send + 'static {
+        let age = timestamp_ms(&event.created_at)
+            .and_then(|at| u64::try_from(self.clock.now_ms().saturating_sub(at)).ok())
+            .map_or(Duration::ZERO, Duration::from_millis);
+        let registration = self
+            .links
+            .register(&event.message_id, event.conversation.clone(), age);
+        async move {
+            // Shutdown began before this turn started: leave it for the next run.
+            if self.intake.is_cancelled() {
+                return JobOutcome::Retry;
+            }
+            let end = match self.stages(&event, &registration).await {
+                Ok(end) | Err(end) => end,
+            };
+            registration.finish(end != TurnEnd::Replay);
+            JobOutcome::from(end)
         }
-        let end = match self.stages(&event).await {
-            Ok(end) | Err(end) => end,
+    }
+
+    /// A `message.updated` for a message whose turn already fetched it:
+    /// re-fetch, and warn (and switch to legacy mode) when an upload was
+    /// linked after that fetch (see [`super::late_links`]).
+    pub(crate) async fn check_late_link(self: Arc<Self>, message_id: MessageId) -> JobOutcome {
+        let account = self.account_id.as_str();
+        let Some(fetched) = self
+            .intake
+            .run_until_cancelled(self.client.get_message(&message_id))
+            .await
+        else {
+            return JobOutcome::Retry;
         };
-        JobOutcome::from(end)
+        let message = match fetched {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::debug!(account = %account, message = %message_id, error = %e,
+                    "updated message could not be read; not checking its attachments");
+                return JobOutcome::Done;
+            }
+        };
+        let current = message.attachments.len();
+        if let Some(processed) = self.links.checked(&message_id, current) {
+            let line = late_link_log_line(account, message_id.as_str(), processed, current);
+            tracing::warn!(account = %account, message = %message_id, "{line}");
+            if self.links.learn_legacy() {
+                tracing::info!(account = %account,
+                    "[{account}] ClickClack server links uploads after creating the message (an older server); from now on each new message waits up to {} ms after its last update for its attachments",
+                    QUIET_WINDOW.as_millis());
+            }
+        }
+        JobOutcome::Done
     }
 
     fn check_age(
@@ -324,7 +386,11 @@ impl AccountRuntime {
         Ok(())
     }
 
-    async fn stages(&self, event: &InboundEvent) -> Result<TurnEnd, TurnEnd> {
+    async fn stages(
+        &self,
+        event: &InboundEvent,
+        registration: &Registration,
+    ) -> Result<TurnEnd, TurnEnd> {
         let message_id = event.message_id.as_str();
         // 1. own message, catch-up age (from the event time: no fetch for old backlog).
         if event
@@ -344,8 +410,28 @@ impl AccountRuntime {
                 .unwrap_or_else(|_| self.client.clone()),
             None => self.client.clone(),
         };
+        // 1a. a duplicate create; on an older server, the quiet window for
+        // uploads linked after the create.
+        if registration.is_duplicate() {
+            tracing::debug!(account = %self.account_id, message = %message_id,
+                "duplicate create of a message already handled; skipped");
+            return Ok(TurnEnd::Skipped);
+        }
+        if registration.waits() {
+            tracing::debug!(account = %self.account_id,
+                "[{}] waiting for ClickClack attachments linked after the create: {message_id}", self.account_id);
+            if self
+                .intake
+                .run_until_cancelled(registration.wait())
+                .await
+                .is_none()
+            {
+                return Err(TurnEnd::Replay);
+            }
+        }
         // 2. fetch.
         let message = self.fetch(&client, event).await?;
+        registration.fetched(message.attachments.len());
         if message.author_id.as_str() == self.bot_user_id {
             return Ok(TurnEnd::Skipped);
         }
@@ -353,7 +439,8 @@ impl AccountRuntime {
         // 3. policy.
         self.admit(&message)?;
         // 4. already answered?
-        let plan = ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
+        let mut plan =
+            ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
         let posted = match self.posted_parts(&plan).await? {
             Posted::Complete(ids) => {
                 AccountMetrics::bump(&self.metrics.replies);
@@ -410,11 +497,18 @@ impl AccountRuntime {
             images: staged.images,
             model_override: self.host.model_override(&session_key),
             session_key,
+            provenance: std::sync::Mutex::new(None),
         };
         // 5. produce.
         let produced = self
             .produce_with_progress(&client, &message, event, &input)
             .await?;
+        plan.provenance = input
+            .provenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .filter(|p| !p.is_empty());
         if !posted.is_empty() {
             // 6. (resumed) the parts after the ones already posted.
             return self
@@ -733,35 +827,27 @@ impl AccountRuntime {
             )
         });
         let reporting = progress.is_some() || self.host.agent_activity;
-        let (sink, mut reports) = tokio::sync::mpsc::channel::<AgentActivity>(64);
+        let (sink, reports) = tokio::sync::mpsc::channel::<AgentActivity>(64);
         let sink = reporting.then_some(sink);
-        let consume = async {
-            let mut rows = self
-                .host
-                .agent_activity
-                .then(|| ActivityRows::new(client, &self.account_id, message));
-            while let Some(item) = reports.recv().await {
-                if let Some(rows) = rows.as_mut() {
-                    rows.publish(&item).await;
-                }
-                if let Some(progress) = &progress {
-                    progress.line(progress_line(&item)).await;
-                }
-            }
-        };
+        let rows = self
+            .host
+            .agent_activity
+            .then(|| ActivityRows::new(client, &self.account_id, message));
+        let done = CancellationToken::new();
         let produce = async {
             if let Some(progress) = &progress {
-                progress.start().await;
+                progress.start();
             }
-            self.produce(client, message, event, input, sink, progress.as_ref())
-                .await
-        };
-        let (produced, ()) = tokio::join!(produce, consume);
-        if let Some(progress) = &progress {
-            progress
-                .finish(matches!(&produced, Ok(Ok(text)) if !text.trim().is_empty()))
+            let produced = self
+                .produce(client, message, event, input, sink, progress.as_ref())
                 .await;
-        }
+            done.cancel();
+            produced
+        };
+        let (produced, ()) = tokio::join!(
+            produce,
+            drive_activity(reports, rows, progress.as_ref(), &done)
+        );
         produced
     }
 
@@ -807,7 +893,7 @@ impl AccountRuntime {
                     if attempt > 0
                         && let Some(progress) = progress
                     {
-                        progress.retrying(attempt).await;
+                        progress.retrying(attempt);
                     }
                     // A model call gets what is left of the window; an agent
                     // run keeps its own (long) timeout.
@@ -834,7 +920,7 @@ impl AccountRuntime {
                     };
                     self.metrics.observe_model_latency(started.elapsed());
                     if let Err(e) = &outcome {
-                        tracing::warn!(account = %account, attempt, error = %e,
+                        tracing::warn!(account = %account, source = %message.id, attempt, error = %e,
                             "[{account}] ClickClack reply engine call failed");
                     }
                     outcome.map(|text| Some(Some(text)))
@@ -975,7 +1061,11 @@ impl AccountRuntime {
                     Some(sink) => host.run_turn_reporting(turn, sink).await,
                     None => host.run_turn(turn).await,
                 };
-                reply.map(|r| r.text)
+                reply.map(|r| {
+                    *input.provenance.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(r.provenance);
+                    r.text
+                })
             }
         }
     }
@@ -990,7 +1080,7 @@ impl AccountRuntime {
         failure: bool,
     ) -> Result<TurnEnd, TurnEnd> {
         let account = self.account_id.as_str();
-        let outbound = plan.outbound(text);
+        let outbound = plan.outbound(text, failure);
         let sender = &self.sender;
         let work = &self.work;
         let result = self
@@ -1005,7 +1095,7 @@ impl AccountRuntime {
                         None => Ok(None),
                         Some(Ok(ids)) => Ok(Some(ids)),
                         Some(Err(e)) => {
-                            tracing::warn!(account = %account, attempt, error = %e,
+                            tracing::warn!(account = %account, source = %message.id, attempt, error = %e,
                                 "[{account}] ClickClack reply failed; retrying with the same nonce");
                             Err(e)
                         }
@@ -1138,9 +1228,63 @@ impl AccountRuntime {
     }
 }
 
-/// The progress line of an activity item.
-fn progress_line(item: &AgentActivity) -> ProgressLine {
-    match item {
+/// Writes a turn's activity rows and progress lines as the agent reports
+/// them, with their coalescing windows ([`super::activity`],
+/// [`super::progress`]), until the turn has produced its reply and every
+/// report is in; then writes what is left of the rows and clears the
+/// progress.
+async fn drive_activity(
+    mut reports: tokio::sync::mpsc::Receiver<AgentActivity>,
+    mut rows: Option<ActivityRows<'_>>,
+    progress: Option<&TurnProgress<'_>>,
+    done: &CancellationToken,
+) {
+    let mut open = true;
+    let mut produced = false;
+    while open || !produced {
+        let due = [
+            rows.as_ref().and_then(ActivityRows::next_due),
+            progress.and_then(TurnProgress::next_due),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        tokio::select! {
+            item = reports.recv(), if open => match item {
+                Some(item) => {
+                    if let Some(rows) = rows.as_mut() {
+                        rows.report(&item, Instant::now());
+                    }
+                    if let (Some(progress), Some(line)) = (progress, progress_line(&item)) {
+                        progress.line(line);
+                    }
+                }
+                None => open = false,
+            },
+            () = done.cancelled(), if !produced => produced = true,
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
+        }
+        let now = Instant::now();
+        if let Some(rows) = rows.as_mut() {
+            rows.flush_due(now).await;
+        }
+        if let Some(progress) = progress
+            && progress.next_due().is_some_and(|due| due <= now)
+        {
+            progress.flush().await;
+        }
+    }
+    if let Some(rows) = rows.as_mut() {
+        rows.flush_all().await;
+    }
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
+}
+
+/// The progress line of an activity item (`None` for items that are not lines).
+fn progress_line(item: &AgentActivity) -> Option<ProgressLine> {
+    Some(match item {
         AgentActivity::Commentary { id, text, .. } => ProgressLine {
             id: format!("commentary:{id}"),
             kind: "commentary".to_owned(),
@@ -1155,5 +1299,6 @@ fn progress_line(item: &AgentActivity) -> ProgressLine {
             status: "running".to_owned(),
             tool_name: Some(name.clone()),
         },
-    }
+        AgentActivity::Model(_) => return None,
+    })
 }

@@ -5,23 +5,31 @@
 //! 2. a retried model/agent call: `update` of `turn` saying so;
 //! 3. each activity item the agent reports: `append` (first) or `update`
 //!    of its own line (`kind` `commentary` or `tool`, `tool_name`);
-//! 4. the end: `update` of `turn` to `done` / `failed`, then `clear`
-//!    (waiting at most [`CLEAR_TIMEOUT`]).
+//! 4. the end: the lines still queued are written at once (within
+//!    [`CLEAR_TIMEOUT`]; what is left then is dropped), then `clear`,
+//!    waiting at most [`CLEAR_TIMEOUT`].
 //!
-//! Best-effort: failures are logged (`clickclack progress publish failed: …`)
-//! and never fail a turn.
+//! Lines are queued ([`TurnProgress::line`]) and written by the turn's
+//! driver ([`TurnProgress::flush`]) at most every [`LINE_COALESCE`]: the
+//! updates of one line in between collapse into the last one. Each request
+//! is bounded by [`PUBLISH_TIMEOUT`]. Best-effort: failures are logged
+//! (`clickclack progress publish failed: …`) and never fail a turn.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use clickclack_client::Client;
 use clickclack_proto::requests::PublishEphemeral;
 use clickclack_proto::{ChannelId, ConversationId, WorkspaceId};
 use serde_json::{Map, Value, json};
+use tokio::time::Instant;
 
 /// Request bound of one progress publish (reference: 15 s).
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the final `clear` may take before it is dropped (reference: 1 s).
 pub const CLEAR_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// Line updates are written at most this often (reference: 100 ms).
+pub const LINE_COALESCE: Duration = Duration::from_millis(100);
 
 /// Where progress goes.
 #[derive(Debug, Clone)]
@@ -45,7 +53,8 @@ pub fn start_text(label: Option<&str>) -> String {
     }
 }
 
-/// The payload of one progress frame.
+/// The payload of one progress frame without a line (`clear`), or with the
+/// `turn` line carrying `text`.
 pub fn payload(turn_id: &str, seq: u64, op: &str, text: Option<&str>) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("turn_id".into(), json!(turn_id));
@@ -79,7 +88,7 @@ async fn publish(
             tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: {e}")
         }
         Err(_) => {
-            tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: timed out")
+            tracing::warn!(turn = %target.turn_id, "clickclack progress publish failed: timed out after {} ms", limit.as_millis())
         }
     }
 }
@@ -114,14 +123,24 @@ pub fn line_payload(turn_id: &str, seq: u64, op: &str, line: &ProgressLine) -> M
     map
 }
 
+#[derive(Debug, Default)]
+struct Queue {
+    seq: u64,
+    /// Lines already appended.
+    known: std::collections::HashSet<String>,
+    /// Lines waiting to be written, in first-queued order; a newer state of
+    /// a queued line replaces it in place.
+    queued: Vec<ProgressLine>,
+    last_flush: Option<Instant>,
+}
+
 /// The progress of one turn (see the module docs).
 #[derive(Debug)]
 pub struct TurnProgress<'a> {
     client: &'a Client,
     target: ProgressTarget,
     label: String,
-    seq: std::sync::atomic::AtomicU64,
-    lines: std::sync::Mutex<std::collections::HashSet<String>>,
+    queue: Mutex<Queue>,
 }
 
 impl<'a> TurnProgress<'a> {
@@ -131,31 +150,21 @@ impl<'a> TurnProgress<'a> {
             client,
             target,
             label: start_text(label),
-            seq: std::sync::atomic::AtomicU64::new(0),
-            lines: std::sync::Mutex::new(std::collections::HashSet::new()),
+            queue: Mutex::new(Queue::default()),
         }
     }
 
-    fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends a line the first time its id is seen, updates it afterwards.
-    pub async fn line(&self, line: ProgressLine) {
-        let first = self
-            .lines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(line.id.clone());
-        let op = if first { "append" } else { "update" };
-        let seq = self.next_seq();
-        publish(
-            self.client,
-            &self.target,
-            line_payload(&self.target.turn_id, seq, op, &line),
-            PUBLISH_TIMEOUT,
-        )
-        .await;
+    /// Queues `line`: appended the first time its id is written, updated afterwards.
+    pub fn line(&self, line: ProgressLine) {
+        let mut queue = self.lock();
+        match queue.queued.iter_mut().find(|l| l.id == line.id) {
+            Some(queued) => *queued = line,
+            None => queue.queued.push(line),
+        }
     }
 
     fn turn_line(&self, text: String, status: &str) -> ProgressLine {
@@ -169,48 +178,104 @@ impl<'a> TurnProgress<'a> {
     }
 
     /// 1. The start line.
-    pub async fn start(&self) {
-        self.line(self.turn_line(self.label.clone(), "running"))
-            .await;
+    pub fn start(&self) {
+        self.line(self.turn_line(self.label.clone(), "running"));
     }
 
     /// 2. A retry of the model or agent call.
-    pub async fn retrying(&self, attempt: u32) {
+    pub fn retrying(&self, attempt: u32) {
         let text = format!("{} (retrying, attempt {})", self.label, attempt + 1);
-        self.line(self.turn_line(text, "running")).await;
+        self.line(self.turn_line(text, "running"));
     }
 
-    /// 4. The final state of the turn line, then `clear`.
-    pub async fn finish(&self, ok: bool) {
-        let (text, status) = if ok {
-            (self.label.replace(" is responding", " responded"), "done")
-        } else {
-            (
-                self.label.replace(" is responding", " could not respond"),
-                "failed",
-            )
+    /// When queued lines should be written: at once after a quiet
+    /// [`LINE_COALESCE`], else that long after the last write; `None` when
+    /// nothing is queued.
+    pub fn next_due(&self) -> Option<Instant> {
+        let queue = self.lock();
+        if queue.queued.is_empty() {
+            return None;
+        }
+        Some(
+            queue
+                .last_flush
+                .map_or_else(Instant::now, |at| at + LINE_COALESCE),
+        )
+    }
+
+    /// Writes the queued lines, in order.
+    pub async fn flush(&self) {
+        let batch = {
+            let mut queue = self.lock();
+            queue.last_flush = Some(Instant::now());
+            Self::number(&mut queue)
         };
-        let line = self.turn_line(text, status);
-        let seq = self.next_seq();
+        for (seq, op, line) in batch {
+            publish(
+                self.client,
+                &self.target,
+                line_payload(&self.target.turn_id, seq, op, &line),
+                PUBLISH_TIMEOUT,
+            )
+            .await;
+        }
+    }
+
+    /// Step 4, the end: the lines still queued are written at once,
+    /// within [`CLEAR_TIMEOUT`] (the rest is dropped), then `clear`,
+    /// waiting at most [`CLEAR_TIMEOUT`] for it.
+    pub async fn finish(&self) {
+        let deadline = Instant::now() + CLEAR_TIMEOUT;
+        let (batch, clear_seq) = {
+            let mut queue = self.lock();
+            let batch = Self::number(&mut queue);
+            queue.seq += 1;
+            (batch, queue.seq)
+        };
+        let total = batch.len();
+        for (sent, (seq, op, line)) in batch.into_iter().enumerate() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::debug!(turn = %self.target.turn_id, dropped = total - sent,
+                    "progress lines dropped at the end of the turn");
+                break;
+            }
+            publish(
+                self.client,
+                &self.target,
+                line_payload(&self.target.turn_id, seq, op, &line),
+                left,
+            )
+            .await;
+        }
         publish(
             self.client,
             &self.target,
-            line_payload(&self.target.turn_id, seq, "update", &line),
+            payload(&self.target.turn_id, clear_seq, "clear", None),
             CLEAR_TIMEOUT,
         )
         .await;
-        let seq = self.next_seq();
-        publish(
-            self.client,
-            &self.target,
-            payload(&self.target.turn_id, seq, "clear", None),
-            CLEAR_TIMEOUT,
-        )
-        .await;
+    }
+
+    /// Takes the queued lines with their `seq` and op.
+    fn number(queue: &mut Queue) -> Vec<(u64, &'static str, ProgressLine)> {
+        let lines = std::mem::take(&mut queue.queued);
+        lines
+            .into_iter()
+            .map(|line| {
+                queue.seq += 1;
+                let op = if queue.known.insert(line.id.clone()) {
+                    "append"
+                } else {
+                    "update"
+                };
+                (queue.seq, op, line)
+            })
+            .collect()
     }
 }
 
-/// Publishes the start line (`seq` 1, `op: "append"`).
+/// Publishes a lone start line (`seq` 1, `op: "append"`).
 pub async fn start(client: &Client, target: &ProgressTarget, label: Option<&str>) {
     let text = start_text(label);
     publish(
@@ -222,7 +287,7 @@ pub async fn start(client: &Client, target: &ProgressTarget, label: Option<&str>
     .await;
 }
 
-/// Clears the progress (`seq` 2, `op: "clear"`), waiting at most [`CLEAR_TIMEOUT`].
+/// Clears a lone start line (`seq` 2, `op: "clear"`), waiting at most [`CLEAR_TIMEOUT`].
 pub async fn clear(client: &Client, target: &ProgressTarget) {
     publish(
         client,
@@ -236,6 +301,7 @@ pub async fn clear(client: &Client, target: &ProgressTarget) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clickclack_testkit::TestServer;
 
     #[test]
     fn start_line_and_clear_payloads() {
@@ -248,5 +314,71 @@ mod tests {
         );
         let c = Value::Object(payload("msg_1", 2, "clear", None));
         assert_eq!(c, json!({"turn_id":"msg_1","seq":2,"op":"clear"}));
+    }
+
+    fn line(id: &str, text: &str) -> ProgressLine {
+        ProgressLine {
+            id: id.to_owned(),
+            kind: "tool".to_owned(),
+            text: text.to_owned(),
+            status: "running".to_owned(),
+            tool_name: Some("exec".to_owned()),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn updates_are_coalesced_and_the_clear_is_bounded() {
+        let server = TestServer::start().await;
+        let seed = server.seed();
+        let client = Client::builder(server.base_url())
+            .token(seed.bot.token.clone())
+            .build()
+            .expect("client");
+        let target = ProgressTarget {
+            workspace_id: seed.workspace.id.clone(),
+            channel_id: Some(seed.general.id.clone()),
+            direct_conversation_id: None,
+            turn_id: "msg_1".to_owned(),
+        };
+        let progress = TurnProgress::new(&client, target, Some("Helper"));
+        let posts = || server.request_count("POST", "/api/realtime/ephemeral");
+        progress.start();
+        let first = progress.next_due().expect("due");
+        assert!(first <= Instant::now(), "the first write is not delayed");
+        progress.flush().await;
+        assert_eq!(posts(), 1);
+        // Ten updates of one line and one of another before the next write:
+        // two requests, the next one LINE_COALESCE after the last write.
+        for n in 0..10 {
+            progress.line(line("tool:a", &format!("step {n}")));
+        }
+        progress.line(line("tool:b", "other"));
+        let due = progress.next_due().expect("due");
+        assert!(due > Instant::now());
+        tokio::time::sleep_until(due).await;
+        progress.flush().await;
+        assert_eq!(posts(), 3);
+        assert_eq!(progress.next_due(), None);
+
+        // The end: a queued line goes out at once, then the clear.
+        progress.line(line("tool:a", "last"));
+        progress.finish().await;
+        assert_eq!(posts(), 5);
+
+        // A server that does not answer: the lines get CLEAR_TIMEOUT between
+        // them (the rest is dropped), the clear CLEAR_TIMEOUT of its own.
+        let stuck = TurnProgress::new(&client, progress.target.clone(), None);
+        stuck.line(line("tool:a", "one"));
+        stuck.line(line("tool:b", "two"));
+        server.faults().delay(
+            "POST",
+            "/api/realtime/ephemeral",
+            Duration::from_secs(60),
+            2,
+        );
+        let started = Instant::now();
+        stuck.finish().await;
+        assert_eq!(started.elapsed(), CLEAR_TIMEOUT * 2);
+        assert_eq!(posts(), 7, "one line dropped, the clear sent");
     }
 }

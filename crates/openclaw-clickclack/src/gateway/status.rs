@@ -63,7 +63,7 @@ pub struct AccountStatus {
 }
 
 impl AccountStatus {
-    fn new(account_id: &str, base_url: &str) -> Self {
+    pub(crate) fn new(account_id: &str, base_url: &str) -> Self {
         AccountStatus {
             account_id: account_id.to_owned(),
             lifecycle: Lifecycle::Starting,

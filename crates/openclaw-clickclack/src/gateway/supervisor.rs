@@ -134,7 +134,62 @@ struct Running {
     handle: JoinHandle<()>,
 }
 
+/// The accounts of a fleet replica: what the lease dispatcher starts when a
+/// lease arrives, and the lease manager's account set. A config reload
+/// replaces both ([`FleetAccounts::replace`]).
+#[derive(Clone)]
+pub(crate) struct FleetAccounts {
+    specs: Arc<Mutex<HashMap<String, AccountSpec>>>,
+    set: crate::state::AccountSet,
+}
+
+impl FleetAccounts {
+    /// The accounts `specs` under the lease manager's `set`.
+    pub(crate) fn new(specs: Vec<AccountSpec>, set: crate::state::AccountSet) -> FleetAccounts {
+        let specs = specs
+            .into_iter()
+            .map(|s| (s.account_id().to_owned(), s))
+            .collect();
+        FleetAccounts {
+            specs: Arc::new(Mutex::new(specs)),
+            set,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccountSpec>> {
+        self.specs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What to run when the lease of `account_id` arrives (`None`: not in
+    /// this replica's config).
+    pub(crate) fn spec(&self, account_id: &str) -> Option<AccountSpec> {
+        self.lock().get(account_id).cloned()
+    }
+
+    /// A reload: the account set becomes `accounts`; `prepared` (added or
+    /// changed accounts) replace their old specs first, so a lease that
+    /// arrives from now on runs the new config; held accounts in `restart`
+    /// or gone from `accounts` are handed back by the lease manager.
+    pub(crate) fn replace(
+        &self,
+        accounts: Vec<String>,
+        prepared: Vec<AccountSpec>,
+        restart: Vec<String>,
+    ) {
+        {
+            let mut specs = self.lock();
+            specs.retain(|id, _| accounts.contains(id));
+            for spec in prepared {
+                specs.insert(spec.account_id().to_owned(), spec);
+            }
+        }
+        self.set.replace(accounts, restart);
+    }
+}
+
 struct Inner {
+    /// Set once in fleet mode (`--state postgres://…`).
+    fleet: std::sync::OnceLock<FleetAccounts>,
     shared: Shared,
     /// The gateway's roots; every account's tokens are children of these.
     intake: CancellationToken,
@@ -172,6 +227,15 @@ pub enum SuperviseError {
         /// The account.
         account_id: String,
     },
+    /// A fleet replica runs an account only under its lease: change the
+    /// account set with a config reload instead.
+    #[error(
+        "ClickClack account \"{account_id}\" was not started: in fleet mode (--state postgres://…) accounts run where their lease is held; reload the config to change the account set"
+    )]
+    FleetMode {
+        /// The account.
+        account_id: String,
+    },
     /// The gateway is shutting down.
     #[error("the gateway is shutting down; ClickClack account \"{account_id}\" was not started")]
     ShuttingDown {
@@ -189,6 +253,7 @@ impl Supervisor {
         let (count, _) = watch::channel(0);
         Supervisor {
             inner: Arc::new(Inner {
+                fleet: std::sync::OnceLock::new(),
                 shared,
                 intake,
                 work,
@@ -218,6 +283,23 @@ impl Supervisor {
         prepare(config, env, account, &self.inner.shared.overrides)
     }
 
+    /// Fleet mode: accounts start when their lease arrives (see
+    /// [`FleetAccounts`]); set once by the gateway.
+    pub(crate) fn set_fleet(&self, fleet: FleetAccounts) {
+        let _ = self.inner.fleet.set(fleet);
+    }
+
+    /// The fleet's accounts, in fleet mode.
+    pub(crate) fn fleet(&self) -> Option<&FleetAccounts> {
+        self.inner.fleet.get()
+    }
+
+    /// Whether accounts run under leases (`--state postgres://…`): start
+    /// and restart do not apply there; a reload changes the account set.
+    pub fn is_fleet(&self) -> bool {
+        self.inner.fleet.get().is_some()
+    }
+
     /// The gateway's counters.
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.shared.metrics
@@ -244,8 +326,14 @@ impl Supervisor {
     /// `starting`; it connects in the background).
     ///
     /// # Errors
-    /// [`SuperviseError::AlreadyRunning`]; [`SuperviseError::ShuttingDown`].
+    /// [`SuperviseError::AlreadyRunning`]; [`SuperviseError::ShuttingDown`];
+    /// [`SuperviseError::FleetMode`] on a fleet replica.
     pub fn start(&self, spec: AccountSpec) -> Result<(), SuperviseError> {
+        if self.is_fleet() {
+            return Err(SuperviseError::FleetMode {
+                account_id: spec.account_id().to_owned(),
+            });
+        }
         let store = Arc::clone(&self.inner.shared.store);
         self.spawn(spec, store, None)
     }
@@ -466,6 +554,11 @@ impl Supervisor {
     /// [`SuperviseError::ShuttingDown`]; [`SuperviseError::AlreadyRunning`]
     /// when another caller started it meanwhile.
     pub async fn restart(&self, spec: AccountSpec) -> Result<(), SuperviseError> {
+        if self.is_fleet() {
+            return Err(SuperviseError::FleetMode {
+                account_id: spec.account_id().to_owned(),
+            });
+        }
         self.stop(spec.account_id()).await;
         self.start(spec)
     }

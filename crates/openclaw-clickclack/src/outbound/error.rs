@@ -83,9 +83,11 @@ impl SendError {
     #[must_use]
     pub fn from_client(error: clickclack_client::Error) -> Self {
         match error.kind() {
-            ErrorKind::MissingScope { scope } => Self::ClickClack(ClickClackError::MissingScope {
-                scope: scope.as_str().to_owned(),
-            }),
+            ErrorKind::MissingScope { scope, .. } => {
+                Self::ClickClack(ClickClackError::MissingScope {
+                    scope: scope.as_str().to_owned(),
+                })
+            }
             _ => Self::Api(error),
         }
     }

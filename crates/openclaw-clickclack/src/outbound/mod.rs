@@ -71,6 +71,10 @@ pub struct OutboundMessage {
     /// every request of this send (row 25); an invalid one (not 1–128 chars
     /// of `[A-Za-z0-9._:-]`) is silently omitted.
     pub correlation_id: Option<String>,
+    /// The model that wrote the text (reference row 14): stamped as
+    /// `author_model` / `author_thinking` / `author_runtime` on channel and
+    /// thread text parts (never on DM posts, as the reference does).
+    pub provenance: Option<crate::agent_host::Provenance>,
 }
 
 impl OutboundMessage {
@@ -387,8 +391,14 @@ impl AccountSender {
         for (part, durable) in keyed {
             let step = match part.kind {
                 PartKind::Text(_) => {
-                    self.create(&destination, part.body, text_nonce(&durable), quote.take())
-                        .await
+                    self.create(
+                        &destination,
+                        part.body,
+                        text_nonce(&durable),
+                        quote.take(),
+                        message.provenance.as_ref(),
+                    )
+                    .await
                 }
                 PartKind::Media(i) => {
                     let Some(media) = message.media.get(i) else {
@@ -463,7 +473,7 @@ impl AccountSender {
             body
         };
         let message_id = self
-            .create(destination, body, nonces.message, quote)
+            .create(destination, body, nonces.message, quote, None)
             .await?;
         if let Err(first) = media::attach_verified(&self.client, &message_id, &upload.id).await {
             let mut message_ids = sent.to_vec();
@@ -482,10 +492,15 @@ impl AccountSender {
         body: String,
         nonce: String,
         quote: Option<MessageId>,
+        provenance: Option<&crate::agent_host::Provenance>,
     ) -> Result<MessageId, SendError> {
+        let provenance = provenance.map(|p| p.clone().normalized());
         let message = match destination {
             Destination::Thread(root) => {
-                let request = CreateThreadReply::new(body).with_nonce(nonce);
+                let mut request = CreateThreadReply::new(body).with_nonce(nonce);
+                if let Some(p) = provenance {
+                    request = request.with_provenance(p.model, p.thinking, p.runtime);
+                }
                 self.client.reply_in_thread(root, request).await?.message
             }
             Destination::Dm { conversation, .. } => {
@@ -495,6 +510,9 @@ impl AccountSender {
             }
             Destination::Channel(channel) => {
                 let mut request = CreateMessage::new(body).with_nonce(nonce);
+                if let Some(p) = provenance {
+                    request = request.with_provenance(p.model, p.thinking, p.runtime);
+                }
                 request.quoted_message_id = quote;
                 self.client.send_message(channel, request).await?.message
             }

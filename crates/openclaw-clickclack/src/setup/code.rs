@@ -100,19 +100,32 @@ fn normalize_code(raw: &str) -> Result<String, String> {
 
 /// Claims `code` through [`Client::claim_setup_code`]: one unauthenticated
 /// POST (the client is built without a token), no retries, no redirects
-/// followed, bounded by [`CLAIM_TIMEOUT`].
+/// followed, bounded by [`CLAIM_TIMEOUT`]. TLS trusts the system roots and
+/// `$SSL_CERT_FILE` (see [`claim_trusting`] for an account's `tls.caFile`).
 ///
 /// # Errors
 /// The plugin's strings: 404 → invalid/expired/used, 429 → too many
 /// attempts, anything else → `Could not claim ClickClack setup code: <why>`.
 pub async fn claim(code: &SetupCode) -> Result<SetupCodeClaimResponse, String> {
+    claim_trusting(code, None).await
+}
+
+/// [`claim`], also trusting `ca_file` (an account's `tls.caFile` and its
+/// key path, named in errors), as the account's other clients do.
+///
+/// # Errors
+/// As [`claim`]; an unreadable `ca_file` is named with its key.
+pub async fn claim_trusting(
+    code: &SetupCode,
+    ca_file: Option<(&std::path::Path, &str)>,
+) -> Result<SetupCodeClaimResponse, String> {
     let client = Client::builder(code.base_url.clone())
         .user_agent(crate::channel::USER_AGENT)
         .connect_timeout(CLAIM_TIMEOUT)
         .request_timeout(CLAIM_TIMEOUT)
         .retry_policy(RetryPolicy::none())
         .tls(
-            crate::accounts::tls_settings(None, &crate::config::ProcessEnv)
+            crate::accounts::tls_settings(ca_file, &crate::config::ProcessEnv)
                 .map_err(|e| setup::code_claim_failed(&e))?,
         )
         .build()

@@ -24,6 +24,14 @@
 //! can hand it to anyone else. A tick that takes longer than one heartbeat is
 //! abandoned.
 //!
+//! **Account set** ([`AccountSet`], config reload): a new set is taken at
+//! the start of a tick. New accounts get a lease row and become claimable;
+//! held accounts that left the set — or that must restart with a new config —
+//! are handed back like a rebalancing hand-off (the runner stops gracefully,
+//! then the lease is released), and an account outside the set is never
+//! claimed. Each account stays owned by at most one replica throughout: the
+//! lease decides, not the config.
+//!
 //! A new replica skips step 4 on its first tick (it only announces itself),
 //! so replicas that start together see each other before they claim.
 //!
@@ -83,11 +91,48 @@ pub struct FleetSnapshot {
     /// Cursor commits refused: by the database fence (a newer epoch holds
     /// the account) or locally, after the lease was already known lost.
     pub fenced_commits: u64,
+    /// When a heartbeat last reached the state database (`None`: never).
+    pub last_heartbeat: Option<Instant>,
+    /// The lease duration: a replica whose last heartbeat is older than
+    /// this cannot take any account over.
+    pub lease_ttl: Duration,
+}
+
+impl FleetSnapshot {
+    /// Whether the last heartbeat reached the state database within one
+    /// lease ttl (a standby that cannot reach it could not take over).
+    pub fn database_reachable(&self) -> bool {
+        self.last_heartbeat
+            .is_some_and(|at| at.elapsed() <= self.lease_ttl)
+    }
 }
 
 struct Held {
     shared: Arc<LeaseShared>,
     deadline: LocalDeadline,
+}
+
+/// A new account set for a running [`LeaseManager`] (config reload).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SetUpdate {
+    accounts: Vec<String>,
+    restart: Vec<String>,
+}
+
+/// Changes the account set of a running [`LeaseManager`] (see the module
+/// docs); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AccountSet(Arc<watch::Sender<Option<SetUpdate>>>);
+
+impl AccountSet {
+    /// Replaces the set with `accounts`. Held accounts missing from it are
+    /// handed back and never claimed again by this replica; new ones become
+    /// claimable; held accounts in `restart` are handed back so that they
+    /// start again — here or on another replica — with their new config.
+    /// Applied at the manager's next tick.
+    pub fn replace(&self, accounts: Vec<String>, restart: Vec<String>) {
+        self.0.send_replace(Some(SetUpdate { accounts, restart }));
+    }
 }
 
 /// Claims, renews and hands over this replica's leases. See the module docs.
@@ -104,6 +149,11 @@ pub struct LeaseManager {
     draining: bool,
     /// Fenced commits of every lease this manager granted.
     fenced: Arc<std::sync::atomic::AtomicU64>,
+    /// Where [`AccountSet::replace`] arrives.
+    set_tx: Arc<watch::Sender<Option<SetUpdate>>>,
+    set_rx: watch::Receiver<Option<SetUpdate>>,
+    /// A set taken from `set_rx` and not applied yet (registration failed).
+    pending_set: Option<SetUpdate>,
 }
 
 impl std::fmt::Debug for LeaseManager {
@@ -142,8 +192,14 @@ impl LeaseManager {
             released: 0,
             backend_errors: 0,
             fenced_commits: 0,
+            last_heartbeat: None,
+            lease_ttl: timings.ttl,
         });
+        let (set_tx, set_rx) = watch::channel(None);
         let manager = LeaseManager {
+            set_tx: Arc::new(set_tx),
+            set_rx,
+            pending_set: None,
             backend,
             replica,
             accounts,
@@ -164,6 +220,41 @@ impl LeaseManager {
     pub fn drain_grace(mut self, grace: Duration) -> Self {
         self.drain_grace = grace;
         self
+    }
+
+    /// A handle to change the account set while the manager runs.
+    pub fn account_set(&self) -> AccountSet {
+        AccountSet(Arc::clone(&self.set_tx))
+    }
+
+    /// Takes a new account set (see the module docs); `Err` when the new
+    /// accounts could not be registered (retried at the next tick).
+    async fn take_account_set(&mut self) -> Result<(), StateError> {
+        if self.set_rx.has_changed().unwrap_or(false) {
+            self.pending_set = self.set_rx.borrow_and_update().clone();
+        }
+        let Some(update) = self.pending_set.clone() else {
+            return Ok(());
+        };
+        let mut accounts = update.accounts;
+        accounts.sort();
+        accounts.dedup();
+        self.bounded(self.backend.register_accounts(&accounts))
+            .await?;
+        self.pending_set = None;
+        for (account, held) in &self.held {
+            let removed = !accounts.contains(account);
+            if (removed || update.restart.contains(account)) && !held.shared.handoff.is_cancelled()
+            {
+                tracing::info!(replica = %self.replica, account = %account,
+                    "[{account}] handing the account back ({})",
+                    if removed { "removed from the config" } else { "its config changed" });
+                held.shared.handoff.cancel();
+            }
+        }
+        tracing::info!(replica = %self.replica, accounts = accounts.len(), "account set updated");
+        self.accounts = accounts;
+        Ok(())
     }
 
     /// Follows what the manager holds.
@@ -298,6 +389,9 @@ impl LeaseManager {
 
     async fn tick(&mut self) {
         self.ticks += 1;
+        if let Err(e) = self.take_account_set().await {
+            return self.count_error(&e, "account registration");
+        }
         // 1. Heartbeat.
         let live = match self
             .backend
@@ -307,6 +401,8 @@ impl LeaseManager {
             Ok(live) => live,
             Err(e) => return self.count_error(&e, "heartbeat"),
         };
+        let beat = Instant::now();
+        self.snapshot.send_modify(|s| s.last_heartbeat = Some(beat));
         // 2. Renew.
         if !self.held.is_empty() {
             let sent = Instant::now();

@@ -58,7 +58,7 @@ use std::time::Duration;
 use clickclack_proto::Cursor;
 
 pub use file::{FileBackend, LOCK_FILE_NAME};
-pub use fleet::{FleetSnapshot, HeldLeaseInfo, LeaseManager};
+pub use fleet::{AccountSet, FleetSnapshot, HeldLeaseInfo, LeaseManager};
 pub use lease::{FencedCursorStore, Lease, LeaseEpoch, LeaseTimings, LeaseTimingsError};
 pub use location::{STATE_URL_ENV, StateLocation, StateLocationError};
 pub use postgres::PostgresBackend;
