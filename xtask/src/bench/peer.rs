@@ -518,6 +518,13 @@ fn send(
     Ok(records)
 }
 
+/// KiB per connection after `malloc_trim` (`None` where the client cannot trim).
+fn per_conn_trimmed(v: &Value) -> Option<f64> {
+    let num = |k: &str| v.get(k).and_then(Value::as_f64);
+    let n = num("n").filter(|n| *n > 0.0)?;
+    Some((num("after_trim_kib")? - num("before_kib")?).max(0.0) / n)
+}
+
 /// KiB per connection of an idle result, and its connect time.
 fn per_conn(v: &Value) -> Result<(f64, f64), String> {
     let num = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
@@ -551,7 +558,9 @@ fn idle(
         )
     };
     let n = tokens.len();
-    let (gateway, gateway_secs) = per_conn(&runner.ours("idle.gateway", &spec("gateway"))?)?;
+    let gateway_result = runner.ours("idle.gateway", &spec("gateway"))?;
+    let (gateway, gateway_secs) = per_conn(&gateway_result)?;
+    let gateway_trimmed = per_conn_trimmed(&gateway_result).map_or(-1.0, round3);
     let (minimal, minimal_secs) = per_conn(&runner.ours("idle.ours", &spec("ours"))?)?;
     let (bare, _) = per_conn(&runner.ours("idle.bare", &spec("bare"))?)?;
     let node = match runner.node("idle", &spec("node"))? {
@@ -574,6 +583,7 @@ fn idle(
             "RSS growth of the gateway process alone / accounts",
         )
         .param("ratio_goal", "<= 0.25 of node's KiB per connection")
+        .param("kib_per_account_after_malloc_trim", gateway_trimmed)
         .param("node", node_version),
         vs_node(
             format!("peer.idle_{n}.minimal"),
