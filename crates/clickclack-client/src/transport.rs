@@ -130,6 +130,16 @@ pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Err
     Ok(boxed(SharedHttp(http)))
 }
 
+/// Idle keep-alive connections kept per origin by the shared pool.
+///
+/// Each idle HTTP/1 connection holds about 25 KiB in hyper (read buffer,
+/// write buffer, dispatch queue). A gateway starting 1,000 accounts at once
+/// opens up to 1,000 connections; without a cap every one of them would
+/// stay in the pool until the idle timeout, some 25 KiB per account. Busy
+/// connections are not limited, and a connection goes back to the pool only
+/// between two requests, so 64 concurrent senders still reuse theirs.
+const POOL_MAX_IDLE_PER_HOST: usize = 32;
+
 fn new_http(settings: &HyperSettings) -> Http {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -143,6 +153,7 @@ fn new_http(settings: &HyperSettings) -> Http {
         .wrap_connector(http);
     HyperClient::builder(TokioExecutor::new())
         .pool_idle_timeout(settings.pool_idle_timeout)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .timer(hyper_util::rt::TokioTimer::new())
         .build(https)

@@ -112,18 +112,21 @@ impl Driver {
     }
 
     /// 2.: the I/O of one state.
+    ///
+    /// The driver's future lives as long as the stream, and an idle stream
+    /// sits in `Live`: the futures of the other states (a REST request, a
+    /// TLS dial) are boxed so they take memory only while they run.
     async fn enter(&mut self, state: &ConnState) -> Input {
         let result = match state {
-            ConnState::Anchoring => self.anchor_inner(None).await,
+            ConnState::Anchoring => Box::pin(self.anchor_inner(None)).await,
             ConnState::Resyncing { previous, reason } => {
-                self.anchor_inner(Some((previous.clone(), reason.clone())))
-                    .await
+                Box::pin(self.anchor_inner(Some((previous.clone(), reason.clone())))).await
             }
-            ConnState::Connecting { .. } => Ok(self.connect().await),
+            ConnState::Connecting { .. } => Ok(Box::pin(self.connect()).await),
             ConnState::Live { after, .. } => self.live(after).await,
             ConnState::Backoff {
                 cause, retry_after, ..
-            } => self.back_off(cause, *retry_after).await,
+            } => Box::pin(self.back_off(cause, *retry_after)).await,
             ConnState::Closed(_) => Ok(Input::ConsumerGone),
         };
         result.unwrap_or(Input::ConsumerGone)
@@ -271,9 +274,10 @@ impl Driver {
                 }
                 _ = ping.tick() => {
                     let ping_frame = Frame::new(true, OpCode::Ping, None, Payload::Owned(Vec::new()));
-                    let sent = tokio::time::timeout(interval, async {
+                    // Boxed: a write is rare and its future is large.
+                    let sent = Box::pin(tokio::time::timeout(interval, async {
                         write.lock().await.write_frame(ping_frame).await
-                    })
+                    }))
                     .await;
                     match sent {
                         Ok(Ok(())) => tracing::trace!("realtime ping sent"),

@@ -261,10 +261,12 @@ pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: Reade
         max_bytes,
     } = ctx;
     let mut assembler = Assembler::new(max_bytes);
-    // Frames the protocol obliges us to send (pongs) go out on the write half.
+    // Frames the protocol obliges us to send (pongs) go out on the write
+    // half. Boxed: the write's future would otherwise be part of every
+    // idle reader's read future.
     let mut obligated = |frame: Frame<'static>| {
         let write = Arc::clone(&write);
-        async move { write.lock().await.write_frame(frame).await }
+        Box::pin(async move { write.lock().await.write_frame(frame).await })
     };
     loop {
         let frame = read.read_frame(&mut obligated).await;
@@ -275,11 +277,11 @@ pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: Reade
                 OpCode::Close => {
                     let ended = match parse_close(&frame.payload) {
                         Ok((code, reason)) => {
-                            reply_close(&write, code.map_or(1000, |c| c), &reason).await;
+                            Box::pin(reply_close(&write, code.map_or(1000, |c| c), &reason)).await;
                             Ended::Closed { code, reason }
                         }
                         Err(problem) => {
-                            reply_close(&write, 1002, "invalid close frame").await;
+                            Box::pin(reply_close(&write, 1002, "invalid close frame")).await;
                             Ended::Lost(format!("invalid close frame: {problem}"))
                         }
                     };

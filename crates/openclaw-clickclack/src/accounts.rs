@@ -453,7 +453,9 @@ pub const SSL_CERT_FILE_ENV: &str = "SSL_CERT_FILE";
 
 /// What a client trusts: the built-in roots, plus the certificates of
 /// `ca_file` (an account's `tls.caFile`) and of `$SSL_CERT_FILE`. Never less:
-/// certificate verification cannot be turned off.
+/// certificate verification cannot be turned off. A leading `~/` in `ca_file`
+/// is the home directory; a relative path is read from the working directory
+/// (as `tokenFile`).
 ///
 /// # Errors
 /// A file that cannot be read or holds no certificate, named with where it
@@ -469,6 +471,9 @@ pub fn tls_settings(
     static LOADED: std::sync::Mutex<Vec<(Key, clickclack_client::TlsSettings)>> =
         std::sync::Mutex::new(Vec::new());
     let ssl_cert_file = env.var(SSL_CERT_FILE_ENV).filter(|v| !v.trim().is_empty());
+    // `~/…` is the home directory, as for `tokenFile`.
+    let ca_file = ca_file.map(|(path, key)| (crate::config::path::expand_home(path, env), key));
+    let ca_file = ca_file.as_ref().map(|(path, key)| (path.as_path(), *key));
     let key: Key = ca_file
         .map(|(path, _)| path.to_path_buf())
         .into_iter()

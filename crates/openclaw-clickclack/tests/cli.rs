@@ -1314,6 +1314,24 @@ async fn a_private_ca_is_trusted_through_tls_ca_file_or_ssl_cert_file() {
         out.stdout
     );
 
+    // 2b. `~/` in caFile is the home directory, as in `tokenFile`.
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join("certs")).expect("certs dir");
+    std::fs::copy(&ca, home.path().join("certs/ca.pem")).expect("copy CA");
+    let tilde = write(
+        "tilde.json",
+        &https,
+        r#"tls: { caFile: "~/certs/ca.pem" },"#,
+    );
+    let home_var = home.path().to_string_lossy().into_owned();
+    let out = run_with(
+        args(&["doctor", "--config", &tilde]),
+        token.clone(),
+        &[key[0], ("HOME", home_var.as_str())],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+
     // 3. The standard SSL_CERT_FILE does the same without any config key.
     let ca_env = ca.to_string_lossy().into_owned();
     let out = run_with(

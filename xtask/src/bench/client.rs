@@ -369,6 +369,12 @@ where
     Ok((pass, all))
 }
 
+/// With this variable set, an `idle` client exits right after measuring,
+/// without shutting anything down (`heaptrack` then reports the idle
+/// accounts' memory as "leaked"):
+/// `BENCH_EXIT_AFTER_MEASURE=1 heaptrack xtask bench-run --client SPEC`.
+const EXIT_AFTER_MEASURE: &str = "BENCH_EXIT_AFTER_MEASURE";
+
 async fn idle(spec: &Value, imp: &str) -> Result<Value, String> {
     let base_url = str_field(spec, "base_url")?.to_owned();
     let workspace = WorkspaceId::from(str_field(spec, "workspace")?);
@@ -411,6 +417,15 @@ async fn idle(spec: &Value, imp: &str) -> Result<Value, String> {
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = rss_kib().ok_or("no VmRSS")?;
+    if std::env::var_os(EXIT_AFTER_MEASURE).is_some() {
+        // For heap profilers: what is still allocated at exit is what the
+        // idle accounts held when RSS was read.
+        println!(
+            "{}",
+            json!({ "n": tokens.len(), "before_kib": before, "after_kib": after, "connect_secs": connect_secs })
+        );
+        std::process::exit(0);
+    }
     if let Some(g) = gateway {
         g.gateway.shutdown().await;
     }

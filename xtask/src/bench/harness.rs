@@ -65,3 +65,21 @@ pub(crate) fn rss_kib() -> Option<u64> {
 pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// Raises this process's open-file limit to its hard limit (children inherit
+/// it): 1,000 idle accounts hold 1,000 sockets plus pooled REST connections,
+/// more than a default soft limit of 1,024 allows.
+pub(crate) fn raise_fd_limit() {
+    // SAFETY: `getrlimit` writes a plain C struct into the pointer it is
+    // given; the zeroed value is valid for that type.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is a valid, writable `rlimit` for the whole call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid `rlimit`; failure leaves the old limit.
+        let _ = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
+}

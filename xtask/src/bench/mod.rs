@@ -167,6 +167,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
 
 /// `bench-run …`: runs the benchmarks in this (release) process.
 pub(crate) fn bench_run(args: &[String]) -> Result<(), String> {
+    harness::raise_fd_limit();
     match args.first().map(String::as_str) {
         Some("--probe") => return scale::run_probe(&args[1..]),
         Some("--client") => return client::run_client(&args[1..]),

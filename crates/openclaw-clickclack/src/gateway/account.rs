@@ -223,18 +223,24 @@ impl AccountDeps {
     }
 
     /// Runs the account until shutdown or a fatal error.
+    ///
+    /// Memory: this future lives as long as the account, so its size is paid
+    /// per account even when idle. Each state's future is boxed (the idle
+    /// account holds only the session's), and inside the session every step
+    /// but the wait for the next event (a turn, a submit, a gap catch-up, the
+    /// final drain) is boxed too, so it takes heap only while it runs.
     pub(crate) async fn run(mut self) -> Result<(), GatewayError> {
         let mut state = AccountState::Starting;
         loop {
             state = match state {
-                AccountState::Starting => self.start().await,
+                AccountState::Starting => Box::pin(self.start()).await,
                 AccountState::Connecting {
                     runtime,
                     after,
                     attempt,
-                } => self.connect(runtime, after, attempt).await,
+                } => Box::pin(self.connect(runtime, after, attempt)).await,
                 AccountState::Live { runtime, stream } => {
-                    match self.session(*stream, &runtime).await {
+                    match Box::pin(self.session(*stream, &runtime)).await {
                         SessionEnd::Shutdown => AccountState::Stopped(Ok(())),
                         SessionEnd::Fatal(e) => AccountState::Stopped(Err(e)),
                         SessionEnd::Replay(after) => {
@@ -501,7 +507,7 @@ impl AccountDeps {
         });
         let mut pos = Position {
             last_submitted: stream.committed_cursor(),
-            catch_up_until: server_tail(&runtime.client, &runtime.workspace_id).await,
+            catch_up_until: Box::pin(server_tail(&runtime.client, &runtime.workspace_id)).await,
         };
         let mut connected_once = false;
         let end = loop {
@@ -530,12 +536,14 @@ impl AccountDeps {
                         continue;
                     }
                     AccountMetrics::bump(&self.metrics.events);
-                    self.submit(&scheduler, runtime, &mut pos, event).await
+                    // Boxed, like every step that is not the idle wait (see `run`).
+                    Box::pin(self.submit(&scheduler, runtime, &mut pos, event)).await
                 }
                 Ok(RealtimeItem::Connected { .. }) => {
                     if connected_once {
                         // A reconnect replays what arrived meanwhile: that is backlog too.
-                        let tail = server_tail(&runtime.client, &runtime.workspace_id).await;
+                        let tail =
+                            Box::pin(server_tail(&runtime.client, &runtime.workspace_id)).await;
                         pos.extend_catch_up(tail);
                     }
                     connected_once = true;
@@ -568,7 +576,7 @@ impl AccountDeps {
                             "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
                     }
                     pos.follow_anchor(&anchor);
-                    self.catch_up_gap(&scheduler, runtime, &mut pos, previous, anchor)
+                    Box::pin(self.catch_up_gap(&scheduler, runtime, &mut pos, previous, anchor))
                         .await
                 }
                 Ok(_) => Ok(()),
@@ -596,33 +604,37 @@ impl AccountDeps {
                 Err(_) => break SessionEnd::Shutdown,
             }
         };
-        // Stop taking events; running turns finish unless the work token is cut.
-        scheduler.close();
-        tokio::select! {
-            () = scheduler.wait_idle() => {}
-            () = self.work.cancelled() => {
-                if tokio::time::timeout(CUT_GRACE, scheduler.wait_idle()).await.is_err() {
-                    tracing::warn!(account = %account_id, "[{account_id}] in-flight replies did not finish in time; they will be replayed after restart");
-                    scheduler.abort();
+        // Boxed: the drain runs once, at the end (see `run`).
+        Box::pin(async move {
+            // Stop taking events; running turns finish unless the work token is cut.
+            scheduler.close();
+            tokio::select! {
+                () = scheduler.wait_idle() => {}
+                () = self.work.cancelled() => {
+                    if tokio::time::timeout(CUT_GRACE, scheduler.wait_idle()).await.is_err() {
+                        tracing::warn!(account = %account_id, "[{account_id}] in-flight replies did not finish in time; they will be replayed after restart");
+                        scheduler.abort();
+                    }
                 }
             }
-        }
-        let committed = scheduler.committed();
-        if let Some(cursor) = &committed
-            && let Err(e) = stream.commit(cursor).await
-        {
-            tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
-        }
-        commit_task.abort();
-        // Commits are written coalesced; write the last one before leaving.
-        if let Err(e) = stream.flush().await {
-            tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor flush failed");
-        }
-        drop(stream);
-        match end {
-            SessionEnd::Replay(_) => SessionEnd::Replay(committed),
-            other => other,
-        }
+            let committed = scheduler.committed();
+            if let Some(cursor) = &committed
+                && let Err(e) = stream.commit(cursor).await
+            {
+                tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
+            }
+            commit_task.abort();
+            // Commits are written coalesced; write the last one before leaving.
+            if let Err(e) = stream.flush().await {
+                tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor flush failed");
+            }
+            drop(stream);
+            match end {
+                SessionEnd::Replay(_) => SessionEnd::Replay(committed),
+                other => other,
+            }
+        })
+        .await
     }
 
     /// Hands one durable event to the scheduler (waiting for room, raced with shutdown).
@@ -645,7 +657,9 @@ impl AccountDeps {
             EventAction::Turn(mut inbound) => {
                 inbound.catch_up = pos.is_catch_up(&cursor);
                 let key = inbound.conversation.clone();
-                let job = Arc::clone(runtime).run_turn(inbound);
+                // Boxed: a turn's future is large and must not be part of
+                // the idle account's future (see `run`).
+                let job = Box::pin(Arc::clone(runtime).run_turn(inbound));
                 let submitted = self
                     .intake
                     .run_until_cancelled(scheduler.submit(cursor.clone(), key.clone(), job))

@@ -413,7 +413,9 @@ impl Supervisor {
                 let result = match lease {
                     None => Some(deps.run().await),
                     Some(lease) => {
-                        let result = this.run_leased(deps, &lease, &a_intake, &a_work).await;
+                        // Boxed: accounts without a lease do not pay for its future.
+                        let result =
+                            Box::pin(this.run_leased(deps, &lease, &a_intake, &a_work)).await;
                         drop(lease);
                         result
                     }
