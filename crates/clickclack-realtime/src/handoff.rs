@@ -8,8 +8,10 @@
 //! 3. When the queue holds `cap` items a sender waits for the consumer to
 //!    take them: a slow consumer stops the socket reader, and TCP flow
 //!    control pushes back on the server.
-//! 4. The queue grows only when items arrive (an idle stream holds no
-//!    buffer) and gives large buffers back once drained.
+//! 4. The queue grows only when items arrive and gives large buffers back
+//!    once drained; when the consumer parks on an empty queue both buffers
+//!    are released (an idle stream holds none: one allocation per burst,
+//!    never one per item).
 //!
 //! Dropping the [`Receiver`] fails every send; dropping the last [`Sender`]
 //! ends the consumer's side after the queued items.
@@ -189,6 +191,13 @@ impl<T> Receiver<T> {
         }
         if state.senders == 0 {
             return Poll::Ready(false);
+        }
+        // 4.: about to park with nothing queued; `out` is empty too.
+        if state.queue.capacity() > 0 {
+            state.queue = VecDeque::new();
+        }
+        if out.capacity() > 0 {
+            *out = VecDeque::new();
         }
         match &mut state.waker {
             Some(w) if w.will_wake(cx.waker()) => {}

@@ -217,7 +217,6 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         .map_err(|e| format!("client: {e}"))?;
     let start = server.tail(&client).await?;
     let pages = server.fill(&client, &start, plan.events, BODY).await?;
-    let tail = server.tail(&client).await?;
     let base = json!({
         "base_url": server.base_url,
         "workspace": server.workspace.as_str(),
@@ -232,6 +231,10 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
     };
     let mut records = replay(&runner, &plan, &base, &pages, &node_version)?;
     records.extend(send(&runner, &plan, &base, &node_version)?);
+    // The tail after the sends: idle connections must not start with a
+    // replay of everything the send workload posted (each would buffer up
+    // to 5,000 events and the numbers would measure that, not idleness).
+    let tail = server.tail(&client).await?;
     records.extend(idle(&runner, &base, &idle_tokens, &tail, &node_version)?);
     if let Some(first) = records.first_mut() {
         first.note = Some(format!(
