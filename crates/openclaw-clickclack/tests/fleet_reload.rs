@@ -6,7 +6,9 @@
 //! 2. the file changes to `default` and `sales` and both replicas reload it:
 //!    `work` is handed back and its lease released (nobody runs it, its bot
 //!    no longer answers), `sales` is claimed and runs on exactly one replica;
-//! 3. a message is answered once by each configured bot.
+//! 3. a message is answered once by each configured bot;
+//! 4. `sales` changes (its name): it is handed back and taken again at a
+//!    newer epoch, and still runs on exactly one replica.
 
 #[path = "support/pg_cluster.rs"]
 mod pg_cluster;
@@ -73,12 +75,13 @@ async fn a_reload_moves_the_account_set_and_keeps_one_owner_per_account() {
         )
     };
     let (work, sales) = (bot("Work Bot", "workbot"), bot("Sales Bot", "salesbot"));
-    let config_with = |name: &str, token: &str| {
+    let config_named = |id: &str, name: &str, token: &str| {
         fx.model_config(
-            &format!(r#"accounts: {{ {name}: {{ name: "{name}", token: "{token}" }} }},"#),
+            &format!(r#"accounts: {{ {id}: {{ name: "{name}", token: "{token}" }} }},"#),
             "",
         )
     };
+    let config_with = |id: &str, token: &str| config_named(id, id, token);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("openclaw.json5");
     let v1 = config_with("work", &work.token);
@@ -96,6 +99,7 @@ async fn a_reload_moves_the_account_set_and_keeps_one_owner_per_account() {
     // 2. The file changes: work leaves, sales arrives; both replicas reload.
     let v2 = config_with("sales", &sales.token);
     std::fs::write(&path, &v2).expect("write config");
+    let mut reloaders = Vec::new();
     for gateway in [&a, &b] {
         let mut reloader = Reloader::new(
             path.clone(),
@@ -109,6 +113,7 @@ async fn a_reload_moves_the_account_set_and_keeps_one_owner_per_account() {
         let plan = reloader.reload().await.expect("the new config applies");
         assert_eq!(plan.start, ["sales"]);
         assert_eq!(plan.stop, ["work"]);
+        reloaders.push(reloader);
     }
     wait_until("default and sales run, each on one replica", WAIT, || {
         each_on_one(&both, &["default", "sales"])
@@ -139,6 +144,33 @@ async fn a_reload_moves_the_account_set_and_keeps_one_owner_per_account() {
     };
     wait_until("default and sales answered", WAIT, || {
         from(&fx.seed.bot.user.id) == 1 && from(&sales.user.id) == 1
+    })
+    .await;
+
+    // 4. sales changes: handed back, taken again at a newer epoch.
+    let epoch_of = |account: &'static str| {
+        let backend = &backend;
+        async move {
+            backend.assignment().await.ok().and_then(|s| {
+                s.leases
+                    .iter()
+                    .find(|l| l.account == account && l.is_held())
+                    .map(|l| l.epoch)
+            })
+        }
+    };
+    let before = epoch_of("sales").await.expect("sales is held");
+    std::fs::write(&path, config_named("sales", "Sales Team", &sales.token)).expect("write");
+    for reloader in &mut reloaders {
+        let plan = reloader.reload().await.expect("the new config applies");
+        assert_eq!(plan.restart, ["sales"]);
+    }
+    wait_until_async("sales is taken again at a newer epoch", WAIT, || async {
+        epoch_of("sales").await.is_some_and(|e| e > before)
+    })
+    .await;
+    wait_until("default and sales run, each on one replica", WAIT, || {
+        each_on_one(&both, &["default", "sales"])
     })
     .await;
     a.shutdown().await;
