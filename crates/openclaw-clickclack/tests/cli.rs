@@ -1050,6 +1050,23 @@ async fn channels_add_validation_and_a_rejected_token() {
     );
 }
 
+/// Makes the server answer the next setup-code claim with the seeded bot's
+/// token and workspace, and `defaults`.
+fn answer_next_claim(env: &Env, defaults: serde_json::Value) {
+    let claim = serde_json::json!({
+        "contract_version": 1,
+        "token": env.seed.bot.token,
+        "bot": {"id": env.seed.bot.user.id, "handle": "testbot", "display_name": "Test Bot"},
+        "workspace": {"id": env.seed.workspace.id, "route_id": "T1", "slug": "default", "name": "Default"},
+        "defaults": defaults,
+    });
+    env.server.faults().respond_next(
+        "POST",
+        "/api/bot-setup-codes/claim",
+        clickclack_testkit::RawResponse::json(200, claim.to_string()),
+    );
+}
+
 /// `--code`: the claim is an unauthenticated POST; the token it returns is
 /// stored in a 0600 file and the claimed workspace id and defaults are saved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1058,17 +1075,9 @@ async fn channels_add_claims_a_setup_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("openclaw.json");
     let config_arg = config.to_string_lossy().into_owned();
-    let claim = serde_json::json!({
-        "contract_version": 1,
-        "token": env.seed.bot.token,
-        "bot": {"id": env.seed.bot.user.id, "handle": "testbot", "display_name": "Test Bot"},
-        "workspace": {"id": env.seed.workspace.id, "route_id": "T1", "slug": "default", "name": "Default"},
-        "defaults": {"defaultTo": "channel:general", "allowFrom": ["*"]},
-    });
-    env.server.faults().respond_next(
-        "POST",
-        "/api/bot-setup-codes/claim",
-        clickclack_testkit::RawResponse::json(200, claim.to_string()),
+    answer_next_claim(
+        &env,
+        serde_json::json!({"defaultTo": "channel:general", "allowFrom": ["*"]}),
     );
     let url = format!("{}/#abcd-efgh-jkmn", env.server.base_url());
     let out = run(
@@ -1214,18 +1223,7 @@ async fn channels_add_claims_through_a_private_ca_from_tls_ca_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("openclaw.json");
     let config_arg = config.to_string_lossy().into_owned();
-    let claim = serde_json::json!({
-        "contract_version": 1,
-        "token": env.seed.bot.token,
-        "bot": {"id": env.seed.bot.user.id, "handle": "testbot", "display_name": "Test Bot"},
-        "workspace": {"id": env.seed.workspace.id, "route_id": "T1", "slug": "default", "name": "Default"},
-        "defaults": {},
-    });
-    env.server.faults().respond_next(
-        "POST",
-        "/api/bot-setup-codes/claim",
-        clickclack_testkit::RawResponse::json(200, claim.to_string()),
-    );
+    answer_next_claim(&env, serde_json::json!({}));
     let url = format!("https://localhost:{port}/#abcd-efgh-jkmn");
     let add = || {
         args(&[
