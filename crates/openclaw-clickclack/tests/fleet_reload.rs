@@ -16,29 +16,14 @@ mod pg_cluster;
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use clickclack_proto::UserId;
 use clickclack_testkit::BotSpec;
 use openclaw_clickclack::config::MapEnv;
-use openclaw_clickclack::gateway::{Gateway, GatewayOptions, Lifecycle};
+use openclaw_clickclack::gateway::{Gateway, Lifecycle};
 use openclaw_clickclack::reload::{ReloadOptions, Reloader};
-use openclaw_clickclack::state::{LeaseTimings, StateLocation};
+use openclaw_clickclack::state::StateLocation;
 use support::*;
-
-fn replica_options(fx: &Fixture, url: &str, replica: &str) -> GatewayOptions {
-    GatewayOptions {
-        state_dir: None,
-        state: Some(url.parse::<StateLocation>().expect("state url")),
-        replica_id: Some(replica.to_owned()),
-        lease_timings: LeaseTimings {
-            ttl: Duration::from_millis(1500),
-            heartbeat: Duration::from_millis(300),
-        },
-        shutdown_grace: Duration::from_millis(500),
-        ..fx.options()
-    }
-}
 
 /// Which replicas run which account (ready), from their status boards.
 fn runners(replicas: &[(&str, &Gateway)]) -> BTreeMap<String, Vec<String>> {
@@ -88,8 +73,8 @@ async fn a_reload_moves_the_account_set_and_keeps_one_owner_per_account() {
     std::fs::write(&path, &v1).expect("write config");
 
     // 1. Two replicas share default and work.
-    let a = start_gateway(&v1, &MapEnv::new(), replica_options(&fx, &url, "a")).await;
-    let b = start_gateway(&v1, &MapEnv::new(), replica_options(&fx, &url, "b")).await;
+    let a = start_gateway(&v1, &MapEnv::new(), fx.replica_options(&url, "a")).await;
+    let b = start_gateway(&v1, &MapEnv::new(), fx.replica_options(&url, "b")).await;
     let both = [("a", &a), ("b", &b)];
     wait_until("default and work run, each on one replica", WAIT, || {
         each_on_one(&both, &["default", "work"])

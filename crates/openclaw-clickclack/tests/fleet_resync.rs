@@ -32,59 +32,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use clickclack_proto::Cursor;
-use clickclack_proto::objects::Message;
-use clickclack_testkit::model_stub::{ModelStub, StubReply, echo_reply};
 use openclaw_clickclack::config::MapEnv;
 use openclaw_clickclack::gateway::{Gateway, GatewayOptions, Lifecycle};
-use openclaw_clickclack::state::{LeaseTimings, StateLocation};
+use openclaw_clickclack::state::StateLocation;
 use support::*;
 use tokio::sync::Semaphore;
-
-/// A stub that holds replies to messages containing `hold` until released.
-async fn holding_model(gate: Arc<Semaphore>) -> ModelStub {
-    ModelStub::start_with(move |request| {
-        let gate = Arc::clone(&gate);
-        Box::pin(async move {
-            if request.last_user_message().contains("hold")
-                && let Ok(permit) = gate.acquire().await
-            {
-                permit.forget();
-            }
-            StubReply::Text(echo_reply(&request))
-        })
-    })
-    .await
-}
-
-fn event_cursor(fx: &Fixture, message: &Message) -> Cursor {
-    fx.server
-        .events(&fx.seed.workspace.id)
-        .into_iter()
-        .find(|e| e.event_type() == "message.created" && e.message_id() == Some(&message.id))
-        .map(|e| e.cursor().clone())
-        .expect("event of the message")
-}
-
-fn replica_options(fx: &Fixture, url: &str, replica: &str) -> GatewayOptions {
-    GatewayOptions {
-        state_dir: None,
-        state: Some(url.parse::<StateLocation>().expect("state url")),
-        replica_id: Some(replica.to_owned()),
-        lease_timings: LeaseTimings {
-            ttl: Duration::from_millis(1500),
-            heartbeat: Duration::from_millis(300),
-        },
-        shutdown_grace: Duration::from_millis(200),
-        ..fx.options()
-    }
-}
 
 /// Starts a replica and waits until it owns the account and is connected
 /// (a first start begins at the server's tail: a message posted before that
 /// is not the bot's to answer).
 async fn start_replica(fx: &Fixture, config: &str, url: &str, replica: &str) -> Gateway {
-    let gateway = start_gateway(config, &MapEnv::new(), replica_options(fx, url, replica)).await;
+    let gateway = start_gateway(
+        config,
+        &MapEnv::new(),
+        GatewayOptions {
+            shutdown_grace: Duration::from_millis(200),
+            ..fx.replica_options(url, replica)
+        },
+    )
+    .await;
     let status = gateway.status().clone();
     wait_until(
         "the replica owns the account and is connected",
@@ -199,7 +165,7 @@ async fn a_standby_replica_is_healthy_and_says_so() {
         &MapEnv::new(),
         GatewayOptions {
             metrics_addr: Some("127.0.0.1:0".parse().expect("addr")),
-            ..replica_options(&fx, &url, "b")
+            ..fx.replica_options(&url, "b")
         },
     )
     .await;

@@ -10,36 +10,10 @@ use clickclack_proto::Cursor;
 use clickclack_proto::objects::Message;
 use clickclack_realtime::{CursorStore, FileCursorStore};
 use clickclack_testkit::BotSpec;
-use clickclack_testkit::model_stub::{ModelStub, StubReply, echo_reply};
 use openclaw_clickclack::config::MapEnv;
 use openclaw_clickclack::gateway::{Clock, Lifecycle};
 use support::*;
 use tokio::sync::Semaphore;
-
-/// A stub that holds replies to messages containing `hold` until released.
-async fn holding_model(gate: Arc<Semaphore>) -> ModelStub {
-    ModelStub::start_with(move |request| {
-        let gate = Arc::clone(&gate);
-        Box::pin(async move {
-            if request.last_user_message().contains("hold")
-                && let Ok(permit) = gate.acquire().await
-            {
-                permit.forget();
-            }
-            StubReply::Text(echo_reply(&request))
-        })
-    })
-    .await
-}
-
-fn event_cursor(fx: &Fixture, message: &Message) -> Cursor {
-    fx.server
-        .events(&fx.seed.workspace.id)
-        .into_iter()
-        .find(|e| e.event_type() == "message.created" && e.message_id() == Some(&message.id))
-        .map(|e| e.cursor().clone())
-        .expect("event of the message")
-}
 
 /// Runs the gateway until `text`, posted now, is answered, then stops it.
 async fn answered_in_one_run(fx: &Fixture, config: &str, text: &str) -> Message {

@@ -8,11 +8,14 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clickclack_proto::Cursor;
 use clickclack_proto::objects::Message;
-use clickclack_testkit::model_stub::ModelStub;
+use clickclack_testkit::model_stub::{ModelStub, StubReply, echo_reply};
 use clickclack_testkit::{Seed, TestServer};
 use openclaw_clickclack::config::{MapEnv, OpenClawConfig, parse_config_str};
 use openclaw_clickclack::gateway::{Gateway, GatewayOptions, Lifecycle};
+use openclaw_clickclack::state::{LeaseTimings, StateLocation};
+use tokio::sync::Semaphore;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Polls `cond` every 10 ms until it holds; panics after `timeout`.
@@ -109,6 +112,22 @@ impl Fixture {
         }
     }
 
+    /// Options of a fleet replica named `replica` on the state database `url`
+    /// (1.5 s leases, 300 ms heartbeat).
+    pub fn replica_options(&self, url: &str, replica: &str) -> GatewayOptions {
+        GatewayOptions {
+            state_dir: None,
+            state: Some(url.parse::<StateLocation>().expect("state url")),
+            replica_id: Some(replica.to_owned()),
+            lease_timings: LeaseTimings {
+                ttl: Duration::from_millis(1500),
+                heartbeat: Duration::from_millis(300),
+            },
+            shutdown_grace: Duration::from_millis(500),
+            ..self.options()
+        }
+    }
+
     /// Starts a gateway and waits until every account is ready.
     pub async fn start(&self, config: &str, options: GatewayOptions) -> Gateway {
         let gateway = start_gateway(config, &MapEnv::new(), options).await;
@@ -138,6 +157,31 @@ impl Fixture {
         self.server
             .post_message(&self.seed.owner.user.id, &self.seed.general.id, body)
     }
+}
+
+/// A stub that holds replies to messages containing `hold` until released.
+pub async fn holding_model(gate: Arc<Semaphore>) -> ModelStub {
+    ModelStub::start_with(move |request| {
+        let gate = Arc::clone(&gate);
+        Box::pin(async move {
+            if request.last_user_message().contains("hold")
+                && let Ok(permit) = gate.acquire().await
+            {
+                permit.forget();
+            }
+            StubReply::Text(echo_reply(&request))
+        })
+    })
+    .await
+}
+
+pub fn event_cursor(fx: &Fixture, message: &Message) -> Cursor {
+    fx.server
+        .events(&fx.seed.workspace.id)
+        .into_iter()
+        .find(|e| e.event_type() == "message.created" && e.message_id() == Some(&message.id))
+        .map(|e| e.cursor().clone())
+        .expect("event of the message")
 }
 
 pub fn parse(config: &str, env: &MapEnv) -> OpenClawConfig {
