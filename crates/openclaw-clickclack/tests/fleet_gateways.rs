@@ -2,7 +2,7 @@
 //! the testkit, with short lease timings (`--lease-ttl-ms 1500
 //! --lease-heartbeat-ms 300`):
 //!
-//! 1. the nine accounts are spread three per replica, and every message is
+//! 1. the thirty accounts are spread ten per replica, and every message is
 //!    answered once;
 //! 2. SIGKILL one replica: its accounts are taken over and the messages
 //!    posted right after the kill are answered once (the time from the kill
@@ -31,7 +31,7 @@ use clickclack_testkit::TestServer;
 use clickclack_testkit::model_stub::ModelStub;
 use openclaw_clickclack::state::{StateBackend, StateLocation};
 
-const ACCOUNTS: usize = 9;
+const ACCOUNTS: usize = 30;
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// One gateway process; killed when dropped.
@@ -216,13 +216,13 @@ async fn three_gateway_processes_share_take_over_and_fence() {
     let backend = location.open().await.expect("open the state database");
 
     // 1. Even split, every message answered once.
-    wait_until("nine accounts held three per replica", || async {
+    wait_until("thirty accounts held ten per replica", || async {
         let owners = owners(&backend).await;
         let mut per: BTreeMap<&str, usize> = BTreeMap::new();
         for o in owners.values() {
             *per.entry(o.as_str()).or_default() += 1;
         }
-        owners.len() == ACCOUNTS && per.len() == 3 && per.values().all(|n| *n == 3)
+        owners.len() == ACCOUNTS && per.len() == 3 && per.values().all(|n| *n == ACCOUNTS / 3)
     })
     .await;
     // A brand-new account starts at the server's tail; its first anchor is
@@ -247,7 +247,7 @@ async fn three_gateway_processes_share_take_over_and_fence() {
         .filter(|(_, o)| o == "r0")
         .map(|(a, _)| a)
         .collect();
-    assert_eq!(victims.len(), 3);
+    assert_eq!(victims.len(), ACCOUNTS / 3);
     let killed_at = Instant::now();
     replicas[0].take().expect("r0").signal("-KILL");
     let after_kill = fleet.post_all(&victims, "after the kill");
