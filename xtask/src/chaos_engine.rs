@@ -998,8 +998,11 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
             .age_messages(self.plan.catch_up_max_age + Duration::from_secs(2))
             .await;
         self.gateway.start().await?;
-        // Wait until each account committed past its last stale message.
-        let deadline = Instant::now() + self.plan.settle;
+        // Wait until each account committed past its last stale message. A
+        // restart whose stored cursor was pruned meanwhile re-anchors (4001)
+        // and reads the gap back over REST first, which can take longer than
+        // a plain replay on a loaded machine: allow three settle periods.
+        let deadline = Instant::now() + self.plan.settle * 3;
         for (a, id) in last.iter().enumerate() {
             let Some(id) = id else { continue };
             let acct = &self.world.accounts[a];
@@ -1010,14 +1013,16 @@ impl<'a, G: GatewayControl> Chaos<'a, G> {
                 .find(|e| e.message_id() == Some(id))
                 .map(|e| e.cursor().clone());
             let Some(cursor) = cursor else { continue };
-            while committed(&self.state_dir, acct)
-                .await
-                .is_none_or(|c| c < cursor)
-            {
+            loop {
+                let stored = committed(&self.state_dir, acct).await;
+                if stored.as_ref().is_some_and(|c| c >= &cursor) {
+                    break;
+                }
                 if Instant::now() >= deadline {
                     return Err(format!(
-                        "account {} did not commit past its stale messages",
-                        acct.id
+                        "account {} did not commit past its stale messages (stored cursor {}, last stale message's {cursor})",
+                        acct.id,
+                        stored.map_or_else(|| "none".to_owned(), |c| c.to_string()),
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
