@@ -304,15 +304,20 @@ mod tests {
         Cursor::new(s)
     }
 
+    /// The commit state of key `k` in `store`, resuming after `resume`.
+    fn shared_over(store: &MemoryCursorStore, resume: &str, flush: Duration) -> Arc<Shared> {
+        Arc::new(Shared::new(
+            Arc::new(store.clone()),
+            "k".into(),
+            Some(c(resume)),
+            flush,
+        ))
+    }
+
     #[tokio::test]
     async fn commits_only_move_forward_within_what_was_yielded_and_are_saved() {
         let store = MemoryCursorStore::new();
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_05")),
-            Duration::ZERO,
-        ));
+        let shared = shared_over(&store, "cur_05", Duration::ZERO);
         assert!(!shared.commit(&c("cur_04")).await.expect("commit"));
         assert!(!shared.commit(&c("")).await.expect("commit"));
         // Never yielded: ignored.
@@ -327,12 +332,7 @@ mod tests {
     #[tokio::test]
     async fn reanchor_moves_backwards_persists_and_fences_stale_commits() {
         let store = MemoryCursorStore::new();
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_90")),
-            Duration::ZERO,
-        ));
+        let shared = shared_over(&store, "cur_90", Duration::ZERO);
         shared.yielded(&c("cur_95"));
         shared.reanchor(&c("cur_10")).await.expect("reanchor");
         assert_eq!(shared.committed(), Some(c("cur_10")));
@@ -350,12 +350,7 @@ mod tests {
     async fn reanchor_ahead_keeps_the_stored_cursor_until_a_commit_passes_it() {
         let store = MemoryCursorStore::new();
         store.save("k", &c("cur_10")).await.expect("save");
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_10")),
-            Duration::ZERO,
-        ));
+        let shared = shared_over(&store, "cur_10", Duration::ZERO);
         shared.reanchor(&c("cur_50")).await.expect("reanchor");
         // Reconnects resume after the anchor ...
         assert_eq!(shared.committed(), Some(c("cur_50")));
@@ -376,12 +371,7 @@ mod tests {
     async fn a_repeated_anchor_ahead_of_finished_work_is_not_persisted() {
         let store = MemoryCursorStore::new();
         store.save("k", &c("cur_10")).await.expect("save");
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_10")),
-            Duration::ZERO,
-        ));
+        let shared = shared_over(&store, "cur_10", Duration::ZERO);
         shared.yielded(&c("cur_20"));
         shared.reanchor(&c("cur_50")).await.expect("first resync");
         shared.reanchor(&c("cur_50")).await.expect("second resync");
@@ -404,12 +394,7 @@ mod tests {
     async fn commits_within_an_interval_are_coalesced_and_never_pass_a_commit() {
         let store = MemoryCursorStore::new();
         let interval = Duration::from_millis(200);
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_00")),
-            interval,
-        ));
+        let shared = shared_over(&store, "cur_00", interval);
         shared.yielded(&c("cur_09"));
         // 1. Leading edge: the first commit is written at once.
         assert!(shared.commit(&c("cur_01")).await.expect("commit"));
@@ -433,12 +418,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_pending_commit_is_persisted_before_an_anchor_ahead_replaces_it_in_memory() {
         let store = MemoryCursorStore::new();
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_10")),
-            Duration::from_secs(60),
-        ));
+        let shared = shared_over(&store, "cur_10", Duration::from_secs(60));
         shared.yielded(&c("cur_15"));
         assert!(shared.commit(&c("cur_11")).await.expect("commit"));
         assert!(shared.commit(&c("cur_12")).await.expect("commit"));
@@ -454,12 +434,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_pending_commit_ahead_of_a_backwards_anchor_is_dropped() {
         let store = MemoryCursorStore::new();
-        let shared = Arc::new(Shared::new(
-            Arc::new(store.clone()),
-            "k".into(),
-            Some(c("cur_10")),
-            Duration::from_secs(60),
-        ));
+        let shared = shared_over(&store, "cur_10", Duration::from_secs(60));
         shared.yielded(&c("cur_15"));
         assert!(shared.commit(&c("cur_11")).await.expect("commit"));
         assert!(shared.commit(&c("cur_12")).await.expect("commit"));

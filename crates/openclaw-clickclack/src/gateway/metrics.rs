@@ -635,19 +635,13 @@ mod tests {
 
     fn standby(last_heartbeat: Option<tokio::time::Instant>) -> FleetSnapshot {
         FleetSnapshot {
-            replica: ReplicaId::new("r2"),
-            backend: BackendKind::Postgres,
             live_replicas: 3,
-            target: 0,
-            held: Vec::new(),
-            acquired: 0,
-            takeovers: 0,
-            lost: 0,
-            released: 0,
-            backend_errors: 0,
-            fenced_commits: 0,
             last_heartbeat,
-            lease_ttl: Duration::from_secs(5),
+            ..FleetSnapshot::new(
+                ReplicaId::new("r2"),
+                BackendKind::Postgres,
+                Duration::from_secs(5),
+            )
         }
     }
 

@@ -99,6 +99,27 @@ pub struct FleetSnapshot {
 }
 
 impl FleetSnapshot {
+    /// A replica that has not yet heard from the fleet: holds nothing, counted nothing.
+    pub(crate) fn new(replica: ReplicaId, backend: BackendKind, lease_ttl: Duration) -> Self {
+        FleetSnapshot {
+            replica,
+            backend,
+            live_replicas: 0,
+            target: 0,
+            held: Vec::new(),
+            acquired: 0,
+            takeovers: 0,
+            lost: 0,
+            released: 0,
+            backend_errors: 0,
+            fenced_commits: 0,
+            last_heartbeat: None,
+            lease_ttl,
+        }
+    }
+}
+
+impl FleetSnapshot {
     /// Whether the last heartbeat reached the state database within one
     /// lease ttl (a standby that cannot reach it could not take over).
     pub fn database_reachable(&self) -> bool {
@@ -180,21 +201,11 @@ impl LeaseManager {
         accounts.sort();
         accounts.dedup();
         let (out, rx) = mpsc::channel(accounts.len().max(1));
-        let (snapshot, _) = watch::channel(FleetSnapshot {
-            replica: replica.clone(),
-            backend: backend.kind(),
-            live_replicas: 0,
-            target: 0,
-            held: Vec::new(),
-            acquired: 0,
-            takeovers: 0,
-            lost: 0,
-            released: 0,
-            backend_errors: 0,
-            fenced_commits: 0,
-            last_heartbeat: None,
-            lease_ttl: timings.ttl,
-        });
+        let (snapshot, _) = watch::channel(FleetSnapshot::new(
+            replica.clone(),
+            backend.kind(),
+            timings.ttl,
+        ));
         let (set_tx, set_rx) = watch::channel(None);
         let manager = LeaseManager {
             set_tx: Arc::new(set_tx),
