@@ -83,6 +83,7 @@ pub struct RealtimeStream {
     counters: Arc<Counters>,
     workspace: WorkspaceId,
     finished: bool,
+    started_at_tail: bool,
     _driver: AbortOnDrop<()>,
 }
 
@@ -144,6 +145,14 @@ impl RealtimeStream {
     /// The last committed cursor.
     pub fn committed_cursor(&self) -> Option<Cursor> {
         self.shared.committed()
+    }
+
+    /// Whether [`start`](RealtimeStreamBuilder::start) anchored at the
+    /// server's tail (no cursor was given or stored): the anchor, the first
+    /// [`committed_cursor`](Self::committed_cursor), is then the tail, so
+    /// nothing this stream yields is backlog from before it started.
+    pub fn started_at_tail(&self) -> bool {
+        self.started_at_tail
     }
 
     /// The workspace this stream follows.
@@ -392,7 +401,8 @@ impl RealtimeStreamBuilder {
             socket: std::sync::Mutex::new(None),
         };
         let span = tracing::info_span!("realtime", workspace = %self.workspace);
-        let first = if shared.committed().is_some() {
+        let started_at_tail = shared.committed().is_none();
+        let first = if !started_at_tail {
             ConnState::Connecting {
                 fresh_anchor: false,
             }
@@ -429,6 +439,7 @@ impl RealtimeStreamBuilder {
             counters,
             workspace: self.workspace,
             finished: false,
+            started_at_tail,
             _driver: AbortOnDrop::new(handle),
         })
     }

@@ -36,6 +36,7 @@ async fn fresh_start_anchors_at_tail_then_replays_and_goes_live() {
         .await
         .expect("start");
     assert_eq!(stream.committed_cursor(), Some(tail.clone()));
+    assert!(stream.started_at_tail(), "no cursor: anchored at the tail");
     assert_eq!(next_connected(&mut stream).await, tail);
     let live = post(&server, &seed, "live");
     assert_eq!(message_id(&next_event(&mut stream).await), live);
@@ -51,6 +52,7 @@ async fn fresh_start_anchors_at_tail_then_replays_and_goes_live() {
         .start()
         .await
         .expect("start");
+    assert!(!stream.started_at_tail(), "resumed after a given cursor");
     let mut got = vec![message_id(&next_event(&mut stream).await)]; // `live`
     for _ in 0..5 {
         got.push(message_id(&next_event(&mut stream).await));

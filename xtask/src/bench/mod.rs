@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--quick] [--server external|in-process] [--json PATH]
-//! [--only GROUP,…]`: every layer measured against `clickclack-testkit` on
+//! [--only GROUP[.WORKLOAD],…]`: every layer measured against `clickclack-testkit` on
 //! loopback, each number next to a baseline measured in the same run
 //! (issues 8 and 17).
 //!
@@ -44,6 +44,9 @@ pub(crate) struct Options {
     pub(crate) json: Option<PathBuf>,
     /// Only these groups (default: all).
     pub(crate) only: Vec<String>,
+    /// Only these workloads of the `peer` group (`--only peer.idle`;
+    /// default: all of them).
+    pub(crate) peer_workloads: Vec<String>,
     /// `true` (default, `--server external`): run the `peer` group against
     /// `clickclack-dev` in its own process; `--server in-process` skips it.
     pub(crate) external: bool,
@@ -55,6 +58,7 @@ impl Options {
             quick: false,
             json: None,
             only: Vec::new(),
+            peer_workloads: Vec::new(),
             external: true,
         };
         let mut it = args.iter();
@@ -67,14 +71,29 @@ impl Options {
                 }
                 "--only" => {
                     let list = it.next().ok_or("--only needs a group list")?;
-                    for group in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                    for item in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                        let (group, workload) = match item.split_once('.') {
+                            Some((g, w)) => (g, Some(w)),
+                            None => (item, None),
+                        };
                         if !GROUPS.contains(&group) {
                             return Err(format!(
                                 "unknown bench group `{group}` (groups: {})",
                                 GROUPS.join(", ")
                             ));
                         }
-                        options.only.push(group.to_owned());
+                        if let Some(workload) = workload {
+                            if group != "peer" || !peer::WORKLOADS.contains(&workload) {
+                                return Err(format!(
+                                    "unknown bench workload `{item}` (workloads: {})",
+                                    peer::WORKLOADS.map(|w| format!("peer.{w}")).join(", ")
+                                ));
+                            }
+                            options.peer_workloads.push(workload.to_owned());
+                        }
+                        if !options.only.iter().any(|g| g == group) {
+                            options.only.push(group.to_owned());
+                        }
                     }
                 }
                 "--server" => {
@@ -105,8 +124,13 @@ impl Options {
             args.push(path.display().to_string());
         }
         if !self.only.is_empty() {
+            let mut only = self.only.clone();
+            if !self.peer_workloads.is_empty() {
+                only.retain(|g| g != "peer");
+                only.extend(self.peer_workloads.iter().map(|w| format!("peer.{w}")));
+            }
             args.push("--only".to_owned());
-            args.push(self.only.join(","));
+            args.push(only.join(","));
         }
         args.push("--server".to_owned());
         args.push(
@@ -125,6 +149,11 @@ impl Options {
             return false;
         }
         self.only.is_empty() || self.only.iter().any(|g| g == group)
+    }
+
+    /// Whether the `peer` group runs `workload` (`replay`, `send`, `idle`).
+    fn runs_peer(&self, workload: &str) -> bool {
+        self.peer_workloads.is_empty() || self.peer_workloads.iter().any(|w| w == workload)
     }
 }
 

@@ -30,6 +30,17 @@ use super::harness::round3;
 use super::node::{self, NodePeer};
 use super::report::{Goal, Record};
 
+/// A command to run our clients under (split on whitespace), e.g.
+/// `BENCH_CLIENT_WRAP=heaptrack` with `BENCH_EXIT_AFTER_MEASURE=1` for a
+/// heap profile of the idle accounts.
+const CLIENT_WRAP: &str = "BENCH_CLIENT_WRAP";
+
+/// Restricts [`CLIENT_WRAP`] to one client (`idle.gateway`, `idle.ours`, …).
+const CLIENT_WRAP_ONLY: &str = "BENCH_CLIENT_WRAP_ONLY";
+
+/// The workloads, as `--only peer.WORKLOAD` names them.
+pub(crate) const WORKLOADS: [&str; 3] = ["replay", "send", "idle"];
+
 /// The message body of the replay log and of the sends (100 bytes).
 const BODY: &str = "Build #4821 passed on main: 1,204 tests, 0 failures, coverage 87.3%. Artifacts uploaded to staging..";
 
@@ -162,11 +173,27 @@ impl Runner {
         Ok(path)
     }
 
-    /// `bench-run --client SPEC` in a fresh process.
+    /// `bench-run --client SPEC` in a fresh process. With
+    /// [`CLIENT_WRAP`] set, the client named by [`CLIENT_WRAP_ONLY`] (all
+    /// when unset) runs under that command, e.g. a heap profiler.
     fn ours(&self, name: &str, spec: &Value) -> Result<Value, String> {
         let path = self.write_spec(name, spec)?;
         let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
-        let out = Command::new(exe)
+        let wrap = std::env::var(CLIENT_WRAP)
+            .ok()
+            .filter(|_| std::env::var(CLIENT_WRAP_ONLY).map_or(true, |only| only == name));
+        let mut command = match wrap.as_deref().map(str::split_whitespace) {
+            Some(mut words) => match words.next() {
+                Some(program) => {
+                    let mut c = Command::new(program);
+                    c.args(words).arg(exe);
+                    c
+                }
+                None => Command::new(exe),
+            },
+            None => Command::new(exe),
+        };
+        let out = command
             .arg("bench-run")
             .arg("--client")
             .arg(&path)
@@ -207,16 +234,19 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
     };
     let server = DevServer::start()?;
     let replay_token = server.create_bot("Bench Replay").await?;
-    let mut idle_tokens = Vec::with_capacity(plan.idle);
-    for i in 0..plan.idle {
+    let idle_count = if options.runs_peer("idle") {
+        plan.idle
+    } else {
+        0
+    };
+    let mut idle_tokens = Vec::with_capacity(idle_count);
+    for i in 0..idle_count {
         idle_tokens.push(server.create_bot(&format!("Bench Idle {i}")).await?);
     }
     let client = Client::builder(server.base_url.clone())
         .token(replay_token.clone())
         .build()
         .map_err(|e| format!("client: {e}"))?;
-    let start = server.tail(&client).await?;
-    let pages = server.fill(&client, &start, plan.events, BODY).await?;
     let base = json!({
         "base_url": server.base_url,
         "workspace": server.workspace.as_str(),
@@ -229,13 +259,22 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         Ok(peer) => peer.version.clone(),
         Err(why) => format!("n/a ({why})"),
     };
-    let mut records = replay(&runner, &plan, &base, &pages, &node_version)?;
-    records.extend(send(&runner, &plan, &base, &node_version)?);
-    // The tail after the sends: idle connections must not start with a
-    // replay of everything the send workload posted (each would buffer up
-    // to 5,000 events and the numbers would measure that, not idleness).
-    let tail = server.tail(&client).await?;
-    records.extend(idle(&runner, &base, &idle_tokens, &tail, &node_version)?);
+    let mut records = Vec::new();
+    if options.runs_peer("replay") {
+        let start = server.tail(&client).await?;
+        let pages = server.fill(&client, &start, plan.events, BODY).await?;
+        records.extend(replay(&runner, &plan, &base, &pages, &node_version)?);
+    }
+    if options.runs_peer("send") {
+        records.extend(send(&runner, &plan, &base, &node_version)?);
+    }
+    if options.runs_peer("idle") {
+        // The tail after the sends: idle connections must not start with a
+        // replay of everything the send workload posted (each would buffer up
+        // to 5,000 events and the numbers would measure that, not idleness).
+        let tail = server.tail(&client).await?;
+        records.extend(idle(&runner, &base, &idle_tokens, &tail, &node_version)?);
+    }
     if let Some(first) = records.first_mut() {
         first.note = Some(format!(
             "clickclack-dev in its own process; each client in its own process, CPU = getrusage/process.cpuUsage of that process; node {node_version}"

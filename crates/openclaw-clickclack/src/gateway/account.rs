@@ -1,10 +1,13 @@
 //! One account, from start to stop, as a state machine.
 //!
 //! 1. [`AccountState::Starting`]: build the REST client, resolve the
-//!    workspace ([`crate::resolve::resolve_workspace`]), read the bot
-//!    identity (`GET /api/me`) and claim it — a second account on the same
-//!    bot stops here — then sync the command menu. Transient failures are
-//!    retried (status `recovering`) until shutdown.
+//!    workspace ([`crate::resolve::resolve_workspace`]) while reading the
+//!    bot identity (`GET /api/me`), claiming it — a second account on the
+//!    same bot stops here — and syncing the command menu. Transient
+//!    failures are retried (status `recovering`) until shutdown. Then wait
+//!    until the accounts started with this one have published their menus
+//!    too ([`MenuGate`]): each publish reaches every connected socket of
+//!    the workspace.
 //! 2. [`AccountState::Connecting`]: open the realtime stream after the last
 //!    committed cursor (first run: the stored cursor, else the server tail).
 //! 3. [`AccountState::Live`]: read events into the per-conversation
@@ -38,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::GatewayError;
 use super::catch_up::Clock;
-use super::commands::{MenuCommand, sync_command_menu};
+use super::commands::{MenuCommand, MenuGate, MenuHold, sync_command_menu};
 use super::engine::ReplyEngine;
 use super::events::{EventAction, classify};
 use super::late_links::{LateLinks, UpdateAction};
@@ -97,7 +100,9 @@ pub(crate) struct AccountDeps {
     pub(crate) store: Arc<dyn CursorStore>,
     pub(crate) intake: CancellationToken,
     pub(crate) work: CancellationToken,
-    pub(crate) commands: Vec<MenuCommand>,
+    pub(crate) commands: Arc<[MenuCommand]>,
+    /// Held until this account's menu sync ended (see [`MenuGate`]).
+    pub(crate) menu_hold: MenuHold,
     pub(crate) scheduler: SchedulerConfig,
     pub(crate) retry: RetryWindow,
     pub(crate) identities: BotIdentities,
@@ -304,6 +309,8 @@ impl AccountDeps {
                         let message = format!("{what} failed; retrying: {e}");
                         this.status
                             .set(this.id(), Lifecycle::Recovering, Some(message));
+                        // Retrying: the others need not wait for this account.
+                        this.menu_hold.release();
                     }
                     result
                 }
@@ -329,7 +336,20 @@ impl AccountDeps {
 
     /// 1. Workspace, identity, command menu; builds the turn runtime.
     async fn start(&mut self) -> AccountState {
-        match self.start_inner().await {
+        let started = self.start_inner().await;
+        self.menu_hold.release();
+        if let Ok(Some(_)) = &started {
+            let gate: &MenuGate = self.menu_hold.gate();
+            if self
+                .intake
+                .run_until_cancelled(gate.all_published())
+                .await
+                .is_none()
+            {
+                return AccountState::Stopped(Ok(()));
+            }
+        }
+        match started {
             Ok(Some(runtime)) => AccountState::Connecting {
                 runtime,
                 after: None,
@@ -356,48 +376,54 @@ impl AccountDeps {
                 what: "client setup".to_owned(),
                 source,
             })?;
+        // The workspace lookup runs next to the identity read and the menu
+        // sync: three independent requests, one round trip of waiting.
         let workspace_value = self.account.workspace.clone();
-        let Some(workspace) = self
-            .retrying("workspace lookup", || {
-                resolve_workspace(&client, &workspace_value)
-            })
-            .await?
-        else {
+        let lookup = self.retrying("workspace lookup", || {
+            resolve_workspace(&client, &workspace_value)
+        });
+        let identity = async {
+            let Some(me) = self
+                .retrying("GET /api/me", || async {
+                    client.me().await.map_err(SendError::from_client)
+                })
+                .await?
+            else {
+                return Ok(None);
+            };
+            let bot_user_id = self
+                .account
+                .bot_user_id
+                .clone()
+                .unwrap_or_else(|| me.id.as_str().to_owned());
+            if let Err(other) = self.identities.claim(&bot_user_id, &account_id) {
+                return Err(GatewayError::DuplicateBot {
+                    first: other,
+                    second: account_id.clone(),
+                    bot_user_id,
+                });
+            }
+            // Once the bot is ours, before anything is published. It is the
+            // bot's own menu, so publishing it while the workspace lookup is
+            // still running (or about to fail) changes nothing else.
+            sync_command_menu(
+                &client,
+                &account_id,
+                self.account.command_menu,
+                &self.commands,
+            )
+            .await;
+            Ok(Some((me, bot_user_id)))
+        };
+        let (workspace, identity) = tokio::join!(lookup, identity);
+        let (Some(workspace), Some((me, bot_user_id))) = (workspace?, identity?) else {
             return Ok(None);
         };
-        let Some(me) = self
-            .retrying("GET /api/me", || async {
-                client.me().await.map_err(SendError::from_client)
-            })
-            .await?
-        else {
-            return Ok(None);
-        };
-        let bot_user_id = self
-            .account
-            .bot_user_id
-            .clone()
-            .unwrap_or_else(|| me.id.as_str().to_owned());
-        if let Err(other) = self.identities.claim(&bot_user_id, &account_id) {
-            return Err(GatewayError::DuplicateBot {
-                first: other,
-                second: account_id,
-                bot_user_id,
-            });
-        }
         let bot_handle = Some(me.handle.clone()).filter(|h| !h.trim().is_empty());
         self.status.update(&account_id, |s| {
             s.workspace_id = Some(workspace.as_str().to_owned());
             s.bot_user_id = Some(bot_user_id.clone());
         });
-        // Before anything else is published.
-        sync_command_menu(
-            &client,
-            &account_id,
-            self.account.command_menu,
-            &self.commands,
-        )
-        .await;
 
         let turn = &self.turn;
         let progress_label = self
@@ -492,22 +518,19 @@ impl AccountDeps {
         let account_id = self.id().to_owned();
         let scheduler: Scheduler<Cursor> =
             Scheduler::new(self.scheduler, stream.committed_cursor());
-        let committer = stream.committer();
+        // Commits go to the stream from this loop (no task per account):
+        // the stream only records them in memory and flushes coalesced.
         let mut committed_rx = scheduler.subscribe_committed();
-        let commit_account = account_id.clone();
-        let commit_task = tokio::spawn(async move {
-            while committed_rx.changed().await.is_ok() {
-                let cursor = committed_rx.borrow_and_update().clone();
-                if let Some(cursor) = cursor
-                    && let Err(e) = committer.commit(&cursor).await
-                {
-                    tracing::warn!(account = %commit_account, error = %e, "[{commit_account}] ClickClack cursor commit failed");
-                }
-            }
-        });
+        // 3. Events up to the server's tail are backlog. A stream that just
+        // anchored at the tail already knows it: no second request.
+        let catch_up_until = if stream.started_at_tail() {
+            stream.committed_cursor()
+        } else {
+            Box::pin(server_tail(&runtime.client, &runtime.workspace_id)).await
+        };
         let mut pos = Position {
             last_submitted: stream.committed_cursor(),
-            catch_up_until: Box::pin(server_tail(&runtime.client, &runtime.workspace_id)).await,
+            catch_up_until,
         };
         let mut connected_once = false;
         let end = loop {
@@ -516,6 +539,13 @@ impl AccountDeps {
             let next = tokio::select! {
                 biased;
                 () = scheduler.replay_requested() => None,
+                Ok(()) = committed_rx.changed() => {
+                    let cursor = committed_rx.borrow_and_update().clone();
+                    if let Some(cursor) = cursor {
+                        Box::pin(self.commit(&stream, &cursor)).await;
+                    }
+                    continue;
+                }
                 next = self.intake.run_until_cancelled(stream.next_event()) => Some(next),
             };
             let Some(next) = next else {
@@ -618,12 +648,9 @@ impl AccountDeps {
                 }
             }
             let committed = scheduler.committed();
-            if let Some(cursor) = &committed
-                && let Err(e) = stream.commit(cursor).await
-            {
-                tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
+            if let Some(cursor) = &committed {
+                self.commit(&stream, cursor).await;
             }
-            commit_task.abort();
             // Commits are written coalesced; write the last one before leaving.
             if let Err(e) = stream.flush().await {
                 tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor flush failed");
@@ -635,6 +662,14 @@ impl AccountDeps {
             }
         })
         .await
+    }
+
+    /// Records `cursor` as committed on the stream (logged when persisting failed).
+    async fn commit(&self, stream: &RealtimeStream, cursor: &Cursor) {
+        if let Err(e) = stream.commit(cursor).await {
+            let account_id = self.id();
+            tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
+        }
     }
 
     /// Hands one durable event to the scheduler (waiting for room, raced with shutdown).

@@ -12,6 +12,8 @@
 //! else → warn.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clickclack_client::{Client, ErrorKind};
 use clickclack_proto::requests::{BotCommandInput, SetBotCommands};
@@ -140,6 +142,71 @@ pub async fn sync_command_menu(
     }
 }
 
+/// Lets accounts that start together connect only after every one of them
+/// has published its command menu.
+///
+/// Publishing a menu is an event that every socket connected to the
+/// bot's workspace receives. Accounts that connect while others still
+/// publish would read one such event per other account (1,000 accounts in
+/// one workspace: about half a million frames at startup); connecting after
+/// the menus makes that none. Every account holds the gate from the moment
+/// it is spawned ([`MenuGate::hold`]) until its menu sync ended or its start
+/// failed or began retrying, so one slow or failing account delays the
+/// others' first connection by at most its own first attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct MenuGate(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Default for MenuGate {
+    fn default() -> Self {
+        MenuGate(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl MenuGate {
+    /// One more account is publishing; released by [`MenuHold::release`] or on drop.
+    pub(crate) fn hold(&self) -> MenuHold {
+        self.0.send_modify(|n| *n += 1);
+        MenuHold {
+            gate: self.clone(),
+            released: AtomicBool::new(false),
+        }
+    }
+
+    /// Resolves once no account holds the gate.
+    pub(crate) async fn all_published(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives in `self`, so this cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// One account's hold on the [`MenuGate`].
+#[derive(Debug)]
+pub(crate) struct MenuHold {
+    gate: MenuGate,
+    released: AtomicBool,
+}
+
+impl MenuHold {
+    /// Releases the hold (once; later calls do nothing).
+    pub(crate) fn release(&self) {
+        if !self.released.swap(true, Ordering::AcqRel) {
+            self.gate.0.send_modify(|n| *n = n.saturating_sub(1));
+        }
+    }
+
+    /// The gate this hold is on.
+    pub(crate) fn gate(&self) -> &MenuGate {
+        &self.gate
+    }
+}
+
+impl Drop for MenuHold {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +218,24 @@ mod tests {
             description: String::new(),
             args_hint: String::new(),
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_menu_gate_opens_once_every_hold_is_released_or_dropped() {
+        let gate = MenuGate::default();
+        let (a, b) = (gate.hold(), gate.hold());
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.all_published().await }
+        });
+        a.release();
+        a.release(); // a second release must not release `b`'s hold
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "one account still publishes");
+        drop(b);
+        waiter.await.expect("the gate opens");
+        // Nothing held: open at once.
+        gate.all_published().await;
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod engine;
 pub mod envelope;
 pub mod events;
 mod fleet_metrics;
+mod heap;
 pub mod host;
 mod late_links;
 pub mod metrics;
@@ -519,10 +520,11 @@ impl Gateway {
             },
             // The native commands unless the caller publishes its own.
             commands: if options.commands.is_empty() {
-                host::native_menu()
+                host::native_menu().into()
             } else {
-                options.commands.clone()
+                options.commands.as_slice().into()
             },
+            menu_gate: commands::MenuGate::default(),
             catch_up_override: options.catch_up_max_age,
             clock: options.clock.clone(),
             overrides,
@@ -545,6 +547,7 @@ impl Gateway {
                         tracing::error!("{e}");
                     }
                 }
+                tokio::spawn(heap::trim_after_startup(status.clone(), intake.clone()));
                 None
             }
         };

@@ -218,6 +218,27 @@ impl StatusBoard {
         self.inner.changed.subscribe()
     }
 
+    /// Waits until there is an account and none is `starting` (checked on
+    /// every change, without copying the statuses).
+    pub(crate) async fn wait_started(&self) {
+        let mut rx = self.subscribe();
+        loop {
+            {
+                let accounts = self.lock();
+                if !accounts.is_empty()
+                    && accounts
+                        .values()
+                        .all(|s| s.lifecycle != Lifecycle::Starting)
+                {
+                    return;
+                }
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Waits until `pred` holds for the statuses (checked on every change).
     pub async fn wait_for(&self, mut pred: impl FnMut(&[AccountStatus]) -> bool) {
         let mut rx = self.subscribe();

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::GatewayError;
 use super::account::{AccountDeps, BotIdentities, TurnSettings};
 use super::catch_up::Clock;
-use super::commands::MenuCommand;
+use super::commands::{MenuCommand, MenuGate};
 use super::engine::{EngineOverrides, ReplyEngine, build_engine};
 use super::metrics::Metrics;
 use super::status::{Lifecycle, StatusBoard};
@@ -43,6 +43,9 @@ use crate::policy::{BotLoopGuard, InboundPolicy};
 use crate::retry::RetryWindow;
 use crate::scheduler::SchedulerConfig;
 use crate::state::Lease;
+
+/// One account's runner ([`AccountDeps::run`]), boxed.
+type AccountRun = std::pin::Pin<Box<dyn Future<Output = Result<(), GatewayError>> + Send>>;
 
 /// How long an account gets after its work token is cut before its task is aborted.
 const CUT_WAIT: Duration = Duration::from_secs(2);
@@ -117,7 +120,9 @@ pub(crate) struct Shared {
     pub(crate) turn_slots: Arc<Semaphore>,
     pub(crate) retry: RetryWindow,
     pub(crate) scheduler: SchedulerConfig,
-    pub(crate) commands: Vec<MenuCommand>,
+    pub(crate) commands: Arc<[MenuCommand]>,
+    /// Accounts connect after the menus of those starting with them.
+    pub(crate) menu_gate: MenuGate,
     pub(crate) catch_up_override: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) overrides: EngineOverrides,
@@ -399,7 +404,8 @@ impl Supervisor {
             store,
             intake: intake.clone(),
             work: work.clone(),
-            commands: shared.commands.clone(),
+            commands: Arc::clone(&shared.commands),
+            menu_hold: shared.menu_gate.hold(),
             scheduler: shared.scheduler,
             retry: shared.retry,
             identities: shared.identities.clone(),
@@ -408,14 +414,18 @@ impl Supervisor {
         let id = account_id.clone();
         let (a_intake, a_work) = (intake.clone(), work.clone());
         let span = tracing::info_span!("account", account = %account_id);
+        // Boxed outside the task's future: the runner (which owns `deps`) is
+        // held once, not once as the task's capture and again as the future
+        // it awaits. This is most of an idle account's task.
+        let run: AccountRun = Box::pin(deps.run());
         let handle = tokio::spawn(tracing::Instrument::instrument(
             async move {
                 let result = match lease {
-                    None => Some(deps.run().await),
+                    None => Some(run.await),
                     Some(lease) => {
                         // Boxed: accounts without a lease do not pay for its future.
                         let result =
-                            Box::pin(this.run_leased(deps, &lease, &a_intake, &a_work)).await;
+                            Box::pin(this.run_leased(run, &id, &lease, &a_intake, &a_work)).await;
                         drop(lease);
                         result
                     }
@@ -451,15 +461,13 @@ impl Supervisor {
     /// handed over; the account leaves this replica's status board.
     async fn run_leased(
         &self,
-        deps: AccountDeps,
+        mut run: AccountRun,
+        id: &str,
         lease: &Lease,
         intake: &CancellationToken,
         work: &CancellationToken,
     ) -> Option<Result<(), GatewayError>> {
-        let id = deps.account.account_id.clone();
         let board = self.inner.shared.status.clone();
-        let run = deps.run();
-        tokio::pin!(run);
         tokio::select! {
             result = &mut run => return Some(result),
             () = lease.lost() => {
@@ -468,7 +476,7 @@ impl Supervisor {
                 intake.cancel();
                 work.cancel();
                 let _ = tokio::time::timeout(CUT_WAIT, &mut run).await;
-                board.remove(&id);
+                board.remove(id);
                 return None;
             }
             () = lease.handoff_requested() => {
@@ -482,7 +490,7 @@ impl Supervisor {
             let _ = tokio::time::timeout(CUT_WAIT, &mut run).await;
         }
         tracing::info!(account = %id, epoch = %lease.epoch(), "[{id}] handed over");
-        board.remove(&id);
+        board.remove(id);
         None
     }
 
