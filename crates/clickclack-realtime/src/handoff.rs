@@ -2,7 +2,11 @@
 //! the consumer: a queue the consumer takes in whole batches.
 //!
 //! 1. A sender pushes one item under a short lock and wakes the consumer
-//!    only if it is parked (events arriving in a burst cost no wake-up each).
+//!    only if it is parked. The socket reader pushes quietly
+//!    ([`Sender::try_send_quiet`]) and wakes the consumer once per burst
+//!    ([`Sender::wake`]: when the socket has nothing more for now, or the
+//!    queue is full), so a burst costs one wake-up — on a multi-thread
+//!    runtime one cross-thread hand-over — not one per event.
 //! 2. The consumer swaps the whole queue out in one lock ([`Receiver::poll_batch`])
 //!    and hands the items out one by one from its own buffer.
 //! 3. When the queue holds `cap` items a sender waits for the consumer to
@@ -104,8 +108,34 @@ pub(crate) fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
-    /// 1.: queues `item` unless the queue is full or the consumer is gone.
+    /// 1.: queues `item` unless the queue is full or the consumer is gone,
+    /// and wakes the consumer.
     pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        self.push(item, true)
+    }
+
+    /// 1.: queues `item` like [`try_send`](Self::try_send) but leaves a
+    /// parked consumer parked until [`wake`](Self::wake), a waking send, or
+    /// the queue filling up.
+    pub(crate) fn try_send_quiet(&self, item: T) -> Result<(), TrySendError<T>> {
+        self.push(item, false)
+    }
+
+    /// 1.: wakes a parked consumer if anything is queued (ends a quiet burst).
+    pub(crate) fn wake(&self) {
+        let mut state = self.inner.lock();
+        let waker = if state.queue.is_empty() {
+            None
+        } else {
+            state.waker.take()
+        };
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn push(&self, item: T, wake: bool) -> Result<(), TrySendError<T>> {
         let mut state = self.inner.lock();
         if !state.receiver_alive {
             return Err(TrySendError::Closed(item));
@@ -114,7 +144,11 @@ impl<T> Sender<T> {
             return Err(TrySendError::Full(item));
         }
         state.queue.push_back(item);
-        let waker = state.waker.take();
+        let waker = if wake || state.queue.len() >= self.inner.cap {
+            state.waker.take()
+        } else {
+            None
+        };
         drop(state);
         if let Some(waker) = waker {
             waker.wake();
@@ -143,6 +177,12 @@ impl<T> Sender<T> {
                         continue;
                     }
                     state.sender_waiting = true;
+                    // Full of quietly queued items: the consumer must run.
+                    let waker = state.waker.take();
+                    drop(state);
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
                 }
             }
             notified.await;
@@ -262,6 +302,54 @@ mod tests {
         }
         assert_eq!(rest, vec![3, 4]);
         waiting.await.expect("sender");
+    }
+
+    #[tokio::test]
+    async fn quiet_items_wake_the_consumer_once_per_burst_or_when_full() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let (tx, mut rx) = channel(3);
+        let mut out = VecDeque::new();
+        assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        tx.try_send_quiet(1).expect("room");
+        tx.try_send_quiet(2).expect("room");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            0,
+            "a burst wakes nobody yet"
+        );
+        tx.wake();
+        tx.wake();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "one wake-up per burst");
+        assert!(matches!(
+            rx.poll_batch(&mut cx, &mut out),
+            Poll::Ready(true)
+        ));
+        assert_eq!(out.drain(..).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        tx.wake();
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "nothing queued, no wake-up"
+        );
+        for i in 0..3 {
+            tx.try_send_quiet(i).expect("room");
+        }
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            2,
+            "a full queue wakes the consumer"
+        );
     }
 
     #[tokio::test]

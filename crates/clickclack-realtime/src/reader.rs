@@ -11,17 +11,21 @@
 //!    and the read buffer is reclaimed for the next frame (no allocation per
 //!    frame besides the event itself). Fragments go through the [`Assembler`].
 //! 3. The item goes straight into the consumer's bounded channel (one task
-//!    hop per event, not two). `try_send` first; only when the channel is
-//!    full does the task wait, stop reading, and let TCP flow control push
-//!    back on the server.
+//!    hop per event, not two), quietly: the consumer is woken once the
+//!    socket has nothing more to read for now (the first poll of the next
+//!    read is pending) or the channel is full — one wake-up per burst. Only
+//!    when the channel is full does the task wait, stop reading, and let TCP
+//!    flow control push back on the server.
 //! 4. Every frame (and the end of a wait for the consumer) stamps
 //!    [`Activity`], which the driver reads to decide whether the connection
 //!    went silent; the driver never touches the read half.
 //! 5. A close frame, a broken connection or an over-cap message end the task
 //!    with [`ReaderEnd::Ended`], which the driver feeds to the state machine.
 
+use std::future::Future as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -253,7 +257,15 @@ fn malformed(reason: String, counters: &Counters) -> Error {
 }
 
 /// 1.–5.: reads until the connection ends or the stream goes away.
-pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
+pub(crate) async fn run(read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
+    let tx = ctx.tx.clone();
+    let end = read_loop(read, write, ctx).await;
+    // What was queued quietly reaches the consumer whatever ended the loop.
+    tx.wake();
+    end
+}
+
+async fn read_loop(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
     let ReaderCtx {
         tx,
         activity,
@@ -269,7 +281,18 @@ pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: Reade
         Box::pin(async move { write.lock().await.write_frame(frame).await })
     };
     loop {
-        let frame = read.read_frame(&mut obligated).await;
+        let frame = {
+            let next = read.read_frame(&mut obligated);
+            tokio::pin!(next);
+            match std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
+                Poll::Ready(frame) => frame,
+                Poll::Pending => {
+                    // 3.: nothing more to read for now; the burst ends here.
+                    tx.wake();
+                    next.await
+                }
+            }
+        };
         activity.stamp();
         // 1.–2.
         let item = match frame {
@@ -315,7 +338,7 @@ pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: Reade
             Err(e) => return ReaderEnd::Ended(Ended::Lost(e.to_string())),
         };
         // 3.
-        match tx.try_send(item) {
+        match tx.try_send_quiet(item) {
             Ok(()) => {}
             Err(TrySendError::Full(item)) => {
                 activity.waiting.store(true, Ordering::Relaxed);
