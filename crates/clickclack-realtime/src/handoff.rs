@@ -2,9 +2,9 @@
 //! the consumer: a queue the consumer takes in whole batches.
 //!
 //! 1. A sender pushes one item under a short lock and wakes the consumer
-//!    only if it is parked. The socket reader pushes quietly
-//!    ([`Sender::try_send_quiet`]) and wakes the consumer once per burst
-//!    ([`Sender::wake`]: when the socket has nothing more for now, or the
+//!    only if it is parked. The socket reader hands over whole batches
+//!    ([`Sender::send_batch`], one lock per batch) and wakes the consumer
+//!    once per burst (when the socket has nothing more for now, or the
 //!    queue is full), so a burst costs one wake-up — on a multi-thread
 //!    runtime one cross-thread hand-over — not one per event.
 //! 2. The consumer swaps the whole queue out in one lock ([`Receiver::poll_batch`])
@@ -111,31 +111,6 @@ impl<T> Sender<T> {
     /// 1.: queues `item` unless the queue is full or the consumer is gone,
     /// and wakes the consumer.
     pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.push(item, true)
-    }
-
-    /// 1.: queues `item` like [`try_send`](Self::try_send) but leaves a
-    /// parked consumer parked until [`wake`](Self::wake), a waking send, or
-    /// the queue filling up.
-    pub(crate) fn try_send_quiet(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.push(item, false)
-    }
-
-    /// 1.: wakes a parked consumer if anything is queued (ends a quiet burst).
-    pub(crate) fn wake(&self) {
-        let mut state = self.inner.lock();
-        let waker = if state.queue.is_empty() {
-            None
-        } else {
-            state.waker.take()
-        };
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    fn push(&self, item: T, wake: bool) -> Result<(), TrySendError<T>> {
         let mut state = self.inner.lock();
         if !state.receiver_alive {
             return Err(TrySendError::Closed(item));
@@ -144,16 +119,66 @@ impl<T> Sender<T> {
             return Err(TrySendError::Full(item));
         }
         state.queue.push_back(item);
-        let waker = if wake || state.queue.len() >= self.inner.cap {
-            state.waker.take()
-        } else {
-            None
-        };
+        let waker = state.waker.take();
         drop(state);
         if let Some(waker) = waker {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// The most items the queue holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.inner.cap
+    }
+
+    /// 1.: moves every item of `items` into the queue, in order, one lock
+    /// per attempt, waiting for the consumer while the queue is full (3.).
+    /// A parked consumer is woken when `wake` is set or the queue is full;
+    /// otherwise it stays parked until a later waking call. Cancel-safe:
+    /// items not yet moved stay in `items`.
+    pub(crate) async fn send_batch(
+        &self,
+        items: &mut VecDeque<T>,
+        wake: bool,
+    ) -> Result<(), Closed<()>> {
+        loop {
+            let notified = self.inner.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a drain in between is not missed.
+            notified.as_mut().enable();
+            let (done, waker) = {
+                let mut state = self.inner.lock();
+                if !state.receiver_alive {
+                    return Err(Closed(()));
+                }
+                if state.queue.is_empty() && items.len() <= self.inner.cap {
+                    // The common case: the whole batch becomes the queue.
+                    std::mem::swap(&mut state.queue, items);
+                } else {
+                    let room = self.inner.cap.saturating_sub(state.queue.len());
+                    state.queue.extend(items.drain(..room.min(items.len())));
+                }
+                let done = items.is_empty();
+                let full = state.queue.len() >= self.inner.cap;
+                let waker = if (wake || full) && !state.queue.is_empty() {
+                    state.waker.take()
+                } else {
+                    None
+                };
+                if !done {
+                    state.sender_waiting = true;
+                }
+                (done, waker)
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            if done {
+                return Ok(());
+            }
+            notified.await;
+        }
     }
 
     /// 3.: queues `item`, waiting for room. Cancel-safe: dropping the future
@@ -262,6 +287,7 @@ impl<T> Drop for Receiver<T> {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+    use std::time::Duration;
 
     async fn batch(rx: &mut Receiver<u32>) -> Option<Vec<u32>> {
         let mut out = VecDeque::new();
@@ -305,7 +331,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn quiet_items_wake_the_consumer_once_per_burst_or_when_full() {
+    async fn batches_keep_order_wake_once_and_wait_for_room() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::task::Wake;
         struct Count(AtomicUsize);
@@ -320,36 +346,55 @@ mod tests {
         let (tx, mut rx) = channel(3);
         let mut out = VecDeque::new();
         assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
-        tx.try_send_quiet(1).expect("room");
-        tx.try_send_quiet(2).expect("room");
+        let mut items = VecDeque::from([1, 2]);
+        tx.send_batch(&mut items, false).await.expect("room");
+        assert!(items.is_empty());
         assert_eq!(
             wakes.0.load(Ordering::SeqCst),
             0,
-            "a burst wakes nobody yet"
+            "a quiet batch wakes nobody"
         );
-        tx.wake();
-        tx.wake();
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "one wake-up per burst");
+        tx.send_batch(&mut items, true)
+            .await
+            .expect("nothing to send");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "the burst's end wakes the consumer once"
+        );
         assert!(matches!(
             rx.poll_batch(&mut cx, &mut out),
             Poll::Ready(true)
         ));
         assert_eq!(out.drain(..).collect::<Vec<_>>(), vec![1, 2]);
         assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
-        tx.wake();
+        tx.send_batch(&mut VecDeque::new(), true)
+            .await
+            .expect("empty");
         assert_eq!(
             wakes.0.load(Ordering::SeqCst),
             1,
             "nothing queued, no wake-up"
         );
-        for i in 0..3 {
-            tx.try_send_quiet(i).expect("room");
-        }
-        assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
-            2,
-            "a full queue wakes the consumer"
-        );
+        // Five items into a queue of three: the consumer is woken when it is
+        // full, and the rest waits for room.
+        let sender = tokio::spawn(async move {
+            let mut items = VecDeque::from([3, 4, 5, 6, 7]);
+            tx.send_batch(&mut items, false).await.expect("room");
+        });
+        // A consumer that is never woken would park forever: the guard turns
+        // that deadlock into a failure.
+        let got = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut got = Vec::new();
+            while let Some(batch) = batch(&mut rx).await {
+                got.extend(batch);
+            }
+            got
+        })
+        .await
+        .expect("the consumer was woken for every batch");
+        sender.await.expect("sender");
+        assert_eq!(got, vec![3, 4, 5, 6, 7]);
     }
 
     #[tokio::test]
