@@ -2,7 +2,11 @@
 //! the consumer: a queue the consumer takes in whole batches.
 //!
 //! 1. A sender pushes one item under a short lock and wakes the consumer
-//!    only if it is parked (events arriving in a burst cost no wake-up each).
+//!    only if it is parked. The socket reader hands over whole batches
+//!    ([`Sender::send_batch`], one lock per batch) and wakes the consumer
+//!    once per burst (when the socket has nothing more for now, or the
+//!    queue is full), so a burst costs one wake-up — on a multi-thread
+//!    runtime one cross-thread hand-over — not one per event.
 //! 2. The consumer swaps the whole queue out in one lock ([`Receiver::poll_batch`])
 //!    and hands the items out one by one from its own buffer.
 //! 3. When the queue holds `cap` items a sender waits for the consumer to
@@ -104,7 +108,8 @@ pub(crate) fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
-    /// 1.: queues `item` unless the queue is full or the consumer is gone.
+    /// 1.: queues `item` unless the queue is full or the consumer is gone,
+    /// and wakes the consumer.
     pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let mut state = self.inner.lock();
         if !state.receiver_alive {
@@ -120,6 +125,60 @@ impl<T> Sender<T> {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// The most items the queue holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.inner.cap
+    }
+
+    /// 1.: moves every item of `items` into the queue, in order, one lock
+    /// per attempt, waiting for the consumer while the queue is full (3.).
+    /// A parked consumer is woken when `wake` is set or the queue is full;
+    /// otherwise it stays parked until a later waking call. Cancel-safe:
+    /// items not yet moved stay in `items`.
+    pub(crate) async fn send_batch(
+        &self,
+        items: &mut VecDeque<T>,
+        wake: bool,
+    ) -> Result<(), Closed<()>> {
+        loop {
+            let notified = self.inner.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a drain in between is not missed.
+            notified.as_mut().enable();
+            let (done, waker) = {
+                let mut state = self.inner.lock();
+                if !state.receiver_alive {
+                    return Err(Closed(()));
+                }
+                if state.queue.is_empty() && items.len() <= self.inner.cap {
+                    // The common case: the whole batch becomes the queue.
+                    std::mem::swap(&mut state.queue, items);
+                } else {
+                    let room = self.inner.cap.saturating_sub(state.queue.len());
+                    state.queue.extend(items.drain(..room.min(items.len())));
+                }
+                let done = items.is_empty();
+                let full = state.queue.len() >= self.inner.cap;
+                let waker = if (wake || full) && !state.queue.is_empty() {
+                    state.waker.take()
+                } else {
+                    None
+                };
+                if !done {
+                    state.sender_waiting = true;
+                }
+                (done, waker)
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            if done {
+                return Ok(());
+            }
+            notified.await;
+        }
     }
 
     /// 3.: queues `item`, waiting for room. Cancel-safe: dropping the future
@@ -143,6 +202,12 @@ impl<T> Sender<T> {
                         continue;
                     }
                     state.sender_waiting = true;
+                    // Full of quietly queued items: the consumer must run.
+                    let waker = state.waker.take();
+                    drop(state);
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
                 }
             }
             notified.await;
@@ -222,6 +287,7 @@ impl<T> Drop for Receiver<T> {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+    use std::time::Duration;
 
     async fn batch(rx: &mut Receiver<u32>) -> Option<Vec<u32>> {
         let mut out = VecDeque::new();
@@ -262,6 +328,73 @@ mod tests {
         }
         assert_eq!(rest, vec![3, 4]);
         waiting.await.expect("sender");
+    }
+
+    #[tokio::test]
+    async fn batches_keep_order_wake_once_and_wait_for_room() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let (tx, mut rx) = channel(3);
+        let mut out = VecDeque::new();
+        assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        let mut items = VecDeque::from([1, 2]);
+        tx.send_batch(&mut items, false).await.expect("room");
+        assert!(items.is_empty());
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            0,
+            "a quiet batch wakes nobody"
+        );
+        tx.send_batch(&mut items, true)
+            .await
+            .expect("nothing to send");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "the burst's end wakes the consumer once"
+        );
+        assert!(matches!(
+            rx.poll_batch(&mut cx, &mut out),
+            Poll::Ready(true)
+        ));
+        assert_eq!(out.drain(..).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        tx.send_batch(&mut VecDeque::new(), true)
+            .await
+            .expect("empty");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "nothing queued, no wake-up"
+        );
+        // Five items into a queue of three: the consumer is woken when it is
+        // full, and the rest waits for room.
+        let sender = tokio::spawn(async move {
+            let mut items = VecDeque::from([3, 4, 5, 6, 7]);
+            tx.send_batch(&mut items, false).await.expect("room");
+        });
+        // A consumer that is never woken would park forever: the guard turns
+        // that deadlock into a failure.
+        let got = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut got = Vec::new();
+            while let Some(batch) = batch(&mut rx).await {
+                got.extend(batch);
+            }
+            got
+        })
+        .await
+        .expect("the consumer was woken for every batch");
+        sender.await.expect("sender");
+        assert_eq!(got, vec![3, 4, 5, 6, 7]);
     }
 
     #[tokio::test]

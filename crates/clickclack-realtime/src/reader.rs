@@ -10,18 +10,26 @@
 //! 2. A whole text frame is decoded in place ([`Event::from_slice`]): no copy,
 //!    and the read buffer is reclaimed for the next frame (no allocation per
 //!    frame besides the event itself). Fragments go through the [`Assembler`].
-//! 3. The item goes straight into the consumer's bounded channel (one task
-//!    hop per event, not two). `try_send` first; only when the channel is
-//!    full does the task wait, stop reading, and let TCP flow control push
-//!    back on the server.
-//! 4. Every frame (and the end of a wait for the consumer) stamps
+//! 3. Items are collected into a small batch and handed to the consumer's
+//!    bounded channel a batch at a time (one task hop per event, not two;
+//!    one lock per batch). The consumer is woken once the socket has
+//!    nothing more to read for now (the first poll of the next read is
+//!    pending) or the channel is full — one wake-up per burst. Only when the
+//!    channel is full does the task wait, stop reading, and let TCP flow
+//!    control push back on the server.
+//! 4. Every hand-over (and the end of a wait for the consumer) stamps
 //!    [`Activity`], which the driver reads to decide whether the connection
-//!    went silent; the driver never touches the read half.
+//!    went silent; the driver never touches the read half. A burst's frames
+//!    arrive within microseconds, so one stamp per batch is as good as one
+//!    per frame.
 //! 5. A close frame, a broken connection or an over-cap message end the task
 //!    with [`ReaderEnd::Ended`], which the driver feeds to the state machine.
 
+use std::collections::VecDeque;
+use std::future::Future as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -33,7 +41,7 @@ use tokio::time::Instant;
 use crate::connect::{WsRead, WsWrite};
 use crate::driver::Outgoing;
 use crate::error::Error;
-use crate::handoff::{self, TrySendError};
+use crate::handoff;
 use crate::item::RealtimeItem;
 use crate::state::Ended;
 use crate::stats::Counters;
@@ -253,10 +261,67 @@ fn malformed(reason: String, counters: &Counters) -> Error {
 }
 
 /// 1.–5.: reads until the connection ends or the stream goes away.
-pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
+pub(crate) async fn run(read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
+    let mut batch = Batch {
+        items: VecDeque::new(),
+        max: (ctx.tx.capacity() / 2).clamp(1, MAX_BATCH),
+        tx: ctx.tx.clone(),
+        activity: Arc::clone(&ctx.activity),
+    };
+    let end = read_loop(read, write, ctx, &mut batch).await;
+    // What was read before the end reaches the consumer before the driver's
+    // notice of the end (it goes through the same channel).
+    match batch.hand_over(true).await {
+        Ok(()) => end,
+        Err(ConsumerGone) => ReaderEnd::ConsumerGone,
+    }
+}
+
+/// The most items handed over at once.
+const MAX_BATCH: usize = 32;
+
+/// The consumer dropped the stream.
+struct ConsumerGone;
+
+/// Items read but not yet handed to the consumer.
+struct Batch {
+    items: VecDeque<Outgoing>,
+    max: usize,
+    tx: handoff::Sender<Outgoing>,
+    activity: Arc<Activity>,
+}
+
+impl Batch {
+    /// Queues `item`; hands the batch over once it is full.
+    async fn push(&mut self, item: Outgoing) -> Result<(), ConsumerGone> {
+        self.items.push_back(item);
+        if self.items.len() >= self.max {
+            return self.hand_over(false).await;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch to the consumer, waking it if `wake` (the end of a
+    /// burst) or when its queue is full; waits while it is full.
+    async fn hand_over(&mut self, wake: bool) -> Result<(), ConsumerGone> {
+        self.activity.stamp();
+        self.activity.waiting.store(true, Ordering::Relaxed);
+        let sent = self.tx.send_batch(&mut self.items, wake).await;
+        self.activity.stamp();
+        self.activity.waiting.store(false, Ordering::Relaxed);
+        sent.map_err(|_| ConsumerGone)
+    }
+}
+
+async fn read_loop(
+    mut read: WsRead,
+    write: Arc<Mutex<WsWrite>>,
+    ctx: ReaderCtx,
+    batch: &mut Batch,
+) -> ReaderEnd {
     let ReaderCtx {
-        tx,
-        activity,
+        tx: _,
+        activity: _,
         counters,
         max_bytes,
     } = ctx;
@@ -269,8 +334,24 @@ pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: Reade
         Box::pin(async move { write.lock().await.write_frame(frame).await })
     };
     loop {
-        let frame = read.read_frame(&mut obligated).await;
-        activity.stamp();
+        let frame = {
+            let next = read.read_frame(&mut obligated);
+            tokio::pin!(next);
+            match std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
+                Poll::Ready(frame) => frame,
+                Poll::Pending => {
+                    // 3.: nothing more to read for now; the burst ends here.
+                    if batch.hand_over(true).await.is_err() {
+                        return ReaderEnd::ConsumerGone;
+                    }
+                    if batch.items.capacity() > 0 {
+                        // Idle: hold no buffer (one allocation per burst).
+                        batch.items = VecDeque::new();
+                    }
+                    next.await
+                }
+            }
+        };
         // 1.–2.
         let item = match frame {
             Ok(frame) => match frame.opcode {
@@ -315,18 +396,8 @@ pub(crate) async fn run(mut read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: Reade
             Err(e) => return ReaderEnd::Ended(Ended::Lost(e.to_string())),
         };
         // 3.
-        match tx.try_send(item) {
-            Ok(()) => {}
-            Err(TrySendError::Full(item)) => {
-                activity.waiting.store(true, Ordering::Relaxed);
-                let sent = tx.send(item).await;
-                activity.stamp();
-                activity.waiting.store(false, Ordering::Relaxed);
-                if sent.is_err() {
-                    return ReaderEnd::ConsumerGone;
-                }
-            }
-            Err(TrySendError::Closed(_)) => return ReaderEnd::ConsumerGone,
+        if batch.push(item).await.is_err() {
+            return ReaderEnd::ConsumerGone;
         }
     }
 }

@@ -179,6 +179,53 @@ async fn replay_after_the_reply_was_posted_makes_no_second_model_call() {
     assert_eq!(fx.replies_to(&source).len(), 1, "exactly one visible reply");
 }
 
+/// A live message cannot have been answered before, so its turn skips the
+/// lookup by nonce (one request less). Should a reply exist all the same
+/// (another replica that lost its lease answered it), the nonce makes the
+/// server refuse the second copy: still exactly one visible reply.
+#[tokio::test]
+async fn a_live_message_skips_the_lookup_and_a_reply_posted_elsewhere_is_not_doubled() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fx = Fixture::with_model(holding_model(Arc::clone(&gate)).await).await;
+    let gateway = fx.start(&fx.model_config("", ""), fx.options()).await;
+    let lookups = fx.server.request_count("GET", "/api/messages/by-nonce");
+
+    let plain = fx.post("a plain question");
+    wait_until("answered", WAIT, || fx.replies_to(&plain).len() == 1).await;
+    assert_eq!(
+        fx.server.request_count("GET", "/api/messages/by-nonce"),
+        lookups,
+        "a live message is answered without a lookup by nonce"
+    );
+
+    let held = fx.post("hold: answered elsewhere meanwhile");
+    wait_until("model call started", WAIT, || fx.model.request_count() == 2).await;
+    let other_replica = clickclack_client::Client::builder(fx.server.base_url())
+        .token(fx.seed.bot.token.clone())
+        .build()
+        .expect("client");
+    let nonce = openclaw_clickclack::nonce::reply_nonce("default", held.id.as_str(), 0);
+    other_replica
+        .send_message(
+            &fx.seed.general.id,
+            clickclack_proto::requests::CreateMessage::new("answered by the other replica")
+                .with_quote(held.id.clone())
+                .with_nonce(nonce),
+        )
+        .await
+        .expect("the other replica's reply");
+    gate.add_permits(1);
+    let latest = fx.server.latest_cursor(&fx.seed.workspace.id);
+    wait_until_async("the held turn ended and committed", WAIT, || async {
+        stored_cursor(&fx).await >= latest
+    })
+    .await;
+    gateway.shutdown().await;
+    let replies = fx.replies_to(&held);
+    assert_eq!(replies.len(), 1, "exactly one visible reply: {replies:?}");
+    assert_eq!(replies[0].body, "answered by the other replica");
+}
+
 #[tokio::test]
 async fn resync_4001_catches_up_the_gap() {
     let (logs, _guard) = capture_logs();

@@ -11,8 +11,10 @@
 //!    → [`TurnEnd::Replay`] (the event stays uncommitted and is read again).
 //! 3. **Policy** ([`InboundPolicy`]): a rejection is a deliberate skip, logged
 //!    with its reason.
-//! 4. **Already answered?** The reply's part nonces are looked up by nonce
-//!    *before* the model or agent runs, so a replayed event spends nothing.
+//! 4. **Already answered?** For backlog (events replayed after a restart,
+//!    reconnect or resync; a live event cannot have been answered before),
+//!    the reply's part nonces are looked up by nonce *before* the model or
+//!    agent runs, so a replayed event spends nothing.
 //!    Part 0 first; when it is small enough that the splitter would not have
 //!    cut after it ([`LAST_PART_BELOW`]), the reply is complete — one lookup,
 //!    the common case. A bigger part may have had a successor: the next
@@ -441,7 +443,7 @@ impl AccountRuntime {
         // 4. already answered?
         let mut plan =
             ReplyPlan::for_message(&self.account_id, &message, event.correlation_id.clone());
-        let posted = match self.posted_parts(&plan).await? {
+        let posted = match self.earlier_reply(event, &plan).await? {
             Posted::Complete(ids) => {
                 AccountMetrics::bump(&self.metrics.replies);
                 tracing::info!(account = %self.account_id, source = %message.id, reply = %ids[0],
@@ -643,6 +645,26 @@ impl AccountRuntime {
         } else {
             Posted::Complete(ids)
         })
+    }
+
+    /// What an earlier run of this turn posted. Only backlog can have been
+    /// answered before: a live event (newer than the server's tail when the
+    /// session started or last reconnected) reaches this process for the
+    /// first time, so the lookup is skipped and the turn costs one request
+    /// less. Should another process have answered it all the same (a paused
+    /// replica of a fleet that lost its lease), the reply's nonce still
+    /// makes the server refuse a second copy at send time
+    /// ([`Self::undeliverable`]).
+    async fn earlier_reply(
+        &self,
+        event: &InboundEvent,
+        plan: &ReplyPlan,
+    ) -> Result<Posted, TurnEnd> {
+        if event.catch_up {
+            self.posted_parts(plan).await
+        } else {
+            Ok(Posted::Nothing)
+        }
     }
 
     /// The id of an earlier reply with this turn's part-0 nonce (see
