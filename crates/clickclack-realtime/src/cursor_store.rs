@@ -159,7 +159,10 @@ impl CursorStore for MemoryCursorStore {
 ///
 /// The first save also creates `<dir>/<key>.held`, which records that a
 /// cursor existed: if `<key>.cursor` disappears later, the stream says so
-/// loudly instead of silently starting at the server's tail. `load` reads at
+/// loudly instead of silently starting at the server's tail. Only its
+/// existence counts: it is a hard link to the first cursor file (no new
+/// inode, which is most of the cost of a first save on ext4), or an empty
+/// file where the file system has no hard links. `load` reads at
 /// most [`MAX_CURSOR_FILE_BYTES`]; a file that is empty, only whitespace,
 /// unreadable, larger, or not a cursor is an error naming the file
 /// ([`CursorStoreError::UnusableFile`]).
@@ -324,7 +327,7 @@ impl CursorStore for FileCursorStore {
             let _lane = self.lane(key).lock().await;
             let result = blocking(move || {
                 write_atomically(&dir, &path, &value)?;
-                mark_held(&dir, &marker)
+                mark_held(&dir, &path, &marker)
             })
             .await;
             result.map_err(|source| CursorStoreError::FileIo {
@@ -336,13 +339,18 @@ impl CursorStore for FileCursorStore {
     }
 }
 
-/// Creates the "a cursor was held" marker once (fsynced with its directory).
-fn mark_held(dir: &Path, marker: &Path) -> std::io::Result<()> {
+/// Creates the "a cursor was held" marker once, after the cursor file is
+/// durable (fsynced with its directory): a second name of the cursor file
+/// `path`, else an empty file.
+fn mark_held(dir: &Path, path: &Path, marker: &Path) -> std::io::Result<()> {
     if marker.exists() {
         return Ok(());
     }
-    let file = std::fs::File::create(marker)?;
-    file.sync_all()?;
+    match std::fs::hard_link(path, marker) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(_) => std::fs::File::create(marker)?.sync_all()?,
+    }
     sync_dir(dir)
 }
 

@@ -239,11 +239,14 @@ impl AccountDeps {
     /// Runs the account until shutdown or a fatal error.
     ///
     /// Memory: this future lives as long as the account, so its size is paid
-    /// per account even when idle. Each state's future is boxed (the idle
-    /// account holds only the session's), and inside the session every step
-    /// but the wait for the next event (a turn, a submit, a gap catch-up, the
-    /// final drain) is boxed too, so it takes heap only while it runs.
-    pub(crate) async fn run(mut self) -> Result<(), GatewayError> {
+    /// per account even when idle. `self` comes boxed because an `async fn`
+    /// keeps its arguments twice in its state (the argument and the body's
+    /// binding of it): a box is two pointers, the deps themselves are about
+    /// 2 KiB. Each state's future is boxed (the idle account holds only the
+    /// session's), and inside the session every step but the wait for the
+    /// next event (a turn, a submit, a gap catch-up, the final drain) is
+    /// boxed too, so it takes heap only while it runs.
+    pub(crate) async fn run(mut self: Box<Self>) -> Result<(), GatewayError> {
         let mut state = AccountState::Starting;
         loop {
             state = match state {
@@ -254,7 +257,7 @@ impl AccountDeps {
                     attempt,
                 } => Box::pin(self.connect(runtime, after, attempt)).await,
                 AccountState::Live { runtime, stream } => {
-                    match Box::pin(self.session(*stream, &runtime)).await {
+                    match Box::pin(self.session(stream, &runtime)).await {
                         SessionEnd::Shutdown => AccountState::Stopped(Ok(())),
                         SessionEnd::Fatal(e) => AccountState::Stopped(Err(e)),
                         SessionEnd::Replay(after) => {
@@ -522,7 +525,8 @@ impl AccountDeps {
     /// replay request, or a fatal error; then drains and commits.
     async fn session(
         &self,
-        mut stream: RealtimeStream,
+        // Boxed: an `async fn` keeps its arguments twice (see `run`).
+        mut stream: Box<RealtimeStream>,
         runtime: &Arc<AccountRuntime>,
     ) -> SessionEnd {
         let account_id = self.id().to_owned();

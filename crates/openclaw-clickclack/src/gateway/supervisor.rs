@@ -417,7 +417,7 @@ impl Supervisor {
         // Boxed outside the task's future: the runner (which owns `deps`) is
         // held once, not once as the task's capture and again as the future
         // it awaits. This is most of an idle account's task.
-        let run: AccountRun = Box::pin(deps.run());
+        let run: AccountRun = Box::pin(Box::new(deps).run());
         let handle = tokio::spawn(tracing::Instrument::instrument(
             async move {
                 let result = match lease {
