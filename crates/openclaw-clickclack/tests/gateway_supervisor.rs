@@ -1,6 +1,8 @@
 //! The account supervisor: one account stopped and started again by id
 //! while the gateway runs; a message that arrived meanwhile is answered
-//! once after the restart (replayed from the committed cursor).
+//! once after the restart (replayed from the committed cursor). Runs with
+//! one start request in flight at a time: a slot is never kept after its
+//! request, so the restart can start.
 
 #[path = "gateway_support/mod.rs"]
 mod support;
@@ -14,7 +16,11 @@ use support::*;
 async fn one_account_stops_and_starts_again_by_id() {
     let fx = Fixture::new().await;
     let config = fx.model_config("", "");
-    let gateway = fx.start(&config, fx.options()).await;
+    let options = openclaw_clickclack::gateway::GatewayOptions {
+        max_startup_requests: 1,
+        ..fx.options()
+    };
+    let gateway = fx.start(&config, options).await;
     let sup = gateway.supervisor().clone();
     assert_eq!(sup.running(), vec!["default".to_owned()]);
     let before = fx.post("before the stop");

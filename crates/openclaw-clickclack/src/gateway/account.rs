@@ -4,7 +4,9 @@
 //!    workspace ([`crate::resolve::resolve_workspace`]) while reading the
 //!    bot identity (`GET /api/me`), claiming it — a second account on the
 //!    same bot stops here — and syncing the command menu. Transient
-//!    failures are retried (status `recovering`) until shutdown. Then wait
+//!    failures are retried (status `recovering`) until shutdown. Each
+//!    request takes a slot of `GatewayOptions::max_startup_requests`, as
+//!    does each stream start in step 2. Then wait
 //!    until the accounts started with this one have published their menus
 //!    too ([`MenuGate`]): each publish reaches every connected socket of
 //!    the workspace.
@@ -101,6 +103,9 @@ pub(crate) struct AccountDeps {
     pub(crate) intake: CancellationToken,
     pub(crate) work: CancellationToken,
     pub(crate) commands: Arc<[MenuCommand]>,
+    /// Start requests in flight across the gateway (a slot per request,
+    /// never held while waiting to retry).
+    pub(crate) startup_slots: Arc<Semaphore>,
     /// Held until this account's menu sync ended (see [`MenuGate`]).
     pub(crate) menu_hold: MenuHold,
     pub(crate) scheduler: SchedulerConfig,
@@ -226,6 +231,14 @@ impl Classify for clickclack_realtime::Error {
 impl AccountDeps {
     fn id(&self) -> &str {
         &self.account.account_id
+    }
+
+    /// Runs one start request (REST call or stream start) in a slot of
+    /// `GatewayOptions::max_startup_requests`.
+    async fn startup_request<T>(&self, request: impl Future<Output = T>) -> T {
+        // The semaphore is never closed.
+        let _slot = self.startup_slots.acquire().await.ok();
+        request.await
     }
 
     /// The account's reconnect backoff (`reconnectMs` base, 30 s cap).
@@ -392,12 +405,14 @@ impl AccountDeps {
         // sync: three independent requests, one round trip of waiting.
         let workspace_value = self.account.workspace.clone();
         let lookup = self.retrying("workspace lookup", || {
-            resolve_workspace(&client, &workspace_value)
+            self.startup_request(resolve_workspace(&client, &workspace_value))
         });
         let identity = async {
             let Some(me) = self
-                .retrying("GET /api/me", || async {
-                    client.me().await.map_err(SendError::from_client)
+                .retrying("GET /api/me", || {
+                    self.startup_request(async {
+                        client.me().await.map_err(SendError::from_client)
+                    })
                 })
                 .await?
             else {
@@ -418,12 +433,12 @@ impl AccountDeps {
             // Once the bot is ours, before anything is published. It is the
             // bot's own menu, so publishing it while the workspace lookup is
             // still running (or about to fail) changes nothing else.
-            sync_command_menu(
+            self.startup_request(sync_command_menu(
                 &client,
                 &account_id,
                 self.account.command_menu,
                 &self.commands,
-            )
+            ))
             .await;
             Ok(Some((me, bot_user_id)))
         };
@@ -493,7 +508,11 @@ impl AccountDeps {
         if let Some(c) = &after {
             builder = builder.start_after(c.clone());
         }
-        let started = match self.intake.run_until_cancelled(builder.start()).await {
+        let started = match self
+            .intake
+            .run_until_cancelled(self.startup_request(builder.start()))
+            .await
+        {
             None => return AccountState::Stopped(Ok(())),
             Some(started) => started,
         };

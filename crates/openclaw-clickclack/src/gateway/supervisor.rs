@@ -123,6 +123,8 @@ pub(crate) struct Shared {
     pub(crate) commands: Arc<[MenuCommand]>,
     /// Accounts connect after the menus of those starting with them.
     pub(crate) menu_gate: MenuGate,
+    /// Start requests in flight at once (`GatewayOptions::max_startup_requests`).
+    pub(crate) startup_slots: Arc<Semaphore>,
     pub(crate) catch_up_override: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) overrides: EngineOverrides,
@@ -406,6 +408,7 @@ impl Supervisor {
             work: work.clone(),
             commands: Arc::clone(&shared.commands),
             menu_hold: shared.menu_gate.hold(),
+            startup_slots: Arc::clone(&shared.startup_slots),
             scheduler: shared.scheduler,
             retry: shared.retry,
             identities: shared.identities.clone(),
