@@ -68,7 +68,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::FutureExt;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::AbortHandle;
 
 /// Identifies one ordered conversation: a DM, a channel's top level, or a thread.
@@ -325,6 +325,8 @@ struct State<C> {
     halted: bool,
     closed: bool,
     aborted: bool,
+    /// Set once a conversation with deferred events has drained.
+    replay_wanted: bool,
 }
 
 struct Shared<C> {
@@ -335,9 +337,10 @@ struct Shared<C> {
     /// Limit 2: jobs queued or running; a permit is returned when its job ends.
     jobs: Semaphore,
     committed: watch::Sender<Option<C>>,
-    idle: watch::Sender<bool>,
-    /// Set once a conversation with deferred events has drained.
-    replay: watch::Sender<bool>,
+    /// Woken when the scheduler became idle (`outstanding == 0`) or a replay
+    /// was requested; waiters check [`State`] (a `Notify`, not two watch
+    /// channels: an idle account's scheduler is paid per account).
+    changed: Notify,
 }
 
 impl<C> Shared<C> {
@@ -364,7 +367,7 @@ impl<C: Clone> Shared<C> {
         self.jobs.add_permits(1);
         state.outstanding = state.outstanding.saturating_sub(1);
         if state.outstanding == 0 {
-            self.idle.send_replace(true);
+            self.changed.notify_waiters();
         }
     }
 
@@ -394,7 +397,6 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
     /// A scheduler whose committed cursor starts at `start`.
     pub fn new(config: SchedulerConfig, start: Option<C>) -> Self {
         let (committed, _) = watch::channel(start.clone());
-        let (idle, _) = watch::channel(true);
         Scheduler {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -407,13 +409,13 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
                     halted: false,
                     closed: false,
                     aborted: false,
+                    replay_wanted: false,
                 }),
                 concurrency: Semaphore::new(config.max_concurrency.max(1)),
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
                 jobs: Semaphore::new(config.max_jobs.max(1)),
                 committed,
-                idle,
-                replay: watch::channel(false).0,
+                changed: Notify::new(),
             }),
         }
     }
@@ -465,14 +467,12 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
             state.deferred.insert(key.clone());
             if !state.conversations.contains_key(&key) {
                 // Nothing of this conversation runs: read it again now.
-                shared.replay.send_replace(true);
+                state.replay_wanted = true;
+                shared.changed.notify_waiters();
             }
             return Ok(Submitted::Deferred(ticket));
         }
         state.outstanding += 1;
-        if state.outstanding == 1 {
-            shared.idle.send_replace(false);
-        }
         let job: Job = Box::pin(job);
         if let Some(conversation) = state.conversations.get_mut(&key) {
             conversation.jobs.push_back((ticket, job));
@@ -547,9 +547,21 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
     /// ([`Scheduler::close`], [`Scheduler::wait_idle`]) and read again from
     /// [`Scheduler::committed`]. Pending forever when nothing was deferred.
     pub async fn replay_requested(&self) {
-        let mut replay = self.shared.replay.subscribe();
-        // The sender lives as long as `self`, so this cannot fail.
-        let _ = replay.wait_for(|wanted| *wanted).await;
+        self.wait_until(|state| state.replay_wanted).await;
+    }
+
+    /// Waits until `done` holds for the state (checked after every change).
+    async fn wait_until(&self, done: impl Fn(&State<C>) -> bool) {
+        loop {
+            let changed = self.shared.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the check: a change after it wakes us.
+            changed.as_mut().enable();
+            if done(&self.shared.lock()) {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// The committed cursor: the last event whose predecessors all finished.
@@ -589,9 +601,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
 
     /// Waits until no job is queued or running.
     pub async fn wait_idle(&self) {
-        let mut idle = self.shared.idle.subscribe();
-        // The sender lives as long as `self`, so this cannot fail.
-        let _ = idle.wait_for(|idle| *idle).await;
+        self.wait_until(|state| state.outstanding == 0).await;
     }
 
     /// Cancels every queued and running job now (e.g. after a shutdown
@@ -608,7 +618,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
             }
         }
         state.outstanding = 0;
-        self.shared.idle.send_replace(true);
+        self.shared.changed.notify_waiters();
     }
 }
 
@@ -645,7 +655,8 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
                 None => {
                     state.conversations.remove(&key);
                     if state.deferred.contains(&key) {
-                        shared.replay.send_replace(true);
+                        state.replay_wanted = true;
+                        shared.changed.notify_waiters();
                     }
                     return;
                 }
