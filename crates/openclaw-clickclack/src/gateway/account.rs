@@ -567,104 +567,44 @@ impl AccountDeps {
         };
         let mut connected_once = false;
         let end = loop {
-            // `next_event` is cancel-safe: losing the race to a replay request
-            // drops no event.
-            let next = tokio::select! {
-                biased;
-                () = scheduler.replay_requested() => None,
-                Ok(()) = committed_rx.changed() => {
-                    let cursor = committed_rx.borrow_and_update().clone();
-                    if let Some(cursor) = cursor {
-                        Box::pin(self.commit(&stream, &cursor)).await;
-                    }
-                    continue;
-                }
-                next = self.intake.run_until_cancelled(stream.next_event()) => Some(next),
-            };
-            let Some(next) = next else {
-                tracing::info!(account = %account_id, "[{account_id}] a conversation with deferred events drained; reading again from the committed cursor");
-                break SessionEnd::Replay(None);
-            };
-            let Some(item) = next else {
-                break SessionEnd::Shutdown;
-            };
-            let Some(item) = item else {
-                break SessionEnd::Fatal(GatewayError::StreamEnded {
-                    account_id: account_id.clone(),
-                });
-            };
-            let submitted = match item {
-                Ok(RealtimeItem::Event(event)) => {
-                    if !event.is_durable() {
+            // Scoped so that only the boxed handler, not the item (about
+            // 400 bytes) or the select's futures, is held across its await:
+            // the session's future is paid per idle account.
+            let handled = {
+                // `next_event` is cancel-safe: losing the race to a replay
+                // request drops no event.
+                let next = tokio::select! {
+                    biased;
+                    () = scheduler.replay_requested() => None,
+                    Ok(()) = committed_rx.changed() => {
+                        let cursor = committed_rx.borrow_and_update().clone();
+                        if let Some(cursor) = cursor {
+                            Box::pin(self.commit(&stream, &cursor)).await;
+                        }
                         continue;
                     }
-                    AccountMetrics::bump(&self.metrics.events);
-                    // Boxed, like every step that is not the idle wait (see `run`).
-                    Box::pin(self.submit(&scheduler, runtime, &mut pos, event)).await
-                }
-                Ok(RealtimeItem::Connected { .. }) => {
-                    if connected_once {
-                        // A reconnect replays what arrived meanwhile: that is backlog too.
-                        let tail =
-                            Box::pin(server_tail(&runtime.client, &runtime.workspace_id)).await;
-                        pos.extend_catch_up(tail);
-                    }
-                    connected_once = true;
-                    self.status.set(&account_id, Lifecycle::Ready, None);
-                    Ok(())
-                }
-                Ok(RealtimeItem::Reconnecting { attempt, cause, .. }) => {
-                    AccountMetrics::bump(&self.metrics.reconnects);
-                    let message = format!("ClickClack websocket error; reconnecting: {cause}");
-                    tracing::warn!(account = %account_id, attempt, "[{account_id}] {message}");
-                    self.status
-                        .set(&account_id, Lifecycle::Recovering, Some(message));
-                    Ok(())
-                }
-                Ok(RealtimeItem::Resync {
-                    reason,
-                    previous,
-                    anchor,
-                    ..
-                }) => {
-                    AccountMetrics::bump(&self.metrics.resyncs);
-                    if let ResyncReason::CursorLost { location, .. } = &reason {
-                        AccountMetrics::bump(&self.metrics.gaps_skipped);
-                        let message = format!(
-                            "cursor {location} was lost; started at the server's tail, so messages that arrived while the gateway was down are not answered"
-                        );
-                        tracing::error!(account = %account_id, anchor = %anchor, "[{account_id}] ClickClack {message}");
-                    } else {
-                        tracing::warn!(account = %account_id, anchor = %anchor,
-                            "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
-                    }
-                    pos.follow_anchor(&anchor);
-                    Box::pin(self.catch_up_gap(&scheduler, runtime, &mut pos, previous, anchor))
-                        .await
-                }
-                Ok(_) => Ok(()),
-                Err(clickclack_realtime::Error::MalformedFrame { reason, .. }) => {
-                    tracing::warn!(account = %account_id, reason = %reason, "[{account_id}] skipped malformed ClickClack websocket event");
-                    Ok(())
-                }
-                Err(clickclack_realtime::Error::AccessRevoked { code, reason, .. }) => {
-                    break SessionEnd::Fatal(GatewayError::AccessRevoked {
+                    next = self.intake.run_until_cancelled(stream.next_event()) => Some(next),
+                };
+                let Some(next) = next else {
+                    tracing::info!(account = %account_id, "[{account_id}] a conversation with deferred events drained; reading again from the committed cursor");
+                    break SessionEnd::Replay(None);
+                };
+                let Some(item) = next else {
+                    break SessionEnd::Shutdown;
+                };
+                let Some(item) = item else {
+                    break SessionEnd::Fatal(GatewayError::StreamEnded {
                         account_id: account_id.clone(),
-                        code,
-                        reason,
                     });
-                }
-                Err(source) => {
-                    break SessionEnd::Fatal(GatewayError::Realtime {
-                        account_id: account_id.clone(),
-                        source,
-                    });
-                }
+                };
+                // Boxed, like every step that is not the idle wait (see `run`).
+                Box::pin(self.on_item(item, &scheduler, runtime, &mut pos, &mut connected_once))
             };
-            match submitted {
-                Ok(()) => {}
-                Err(SubmitError::Halted) => break SessionEnd::Replay(None),
-                Err(_) => break SessionEnd::Shutdown,
+            match handled.await {
+                Ok(Ok(())) => {}
+                Ok(Err(SubmitError::Halted)) => break SessionEnd::Replay(None),
+                Ok(Err(_)) => break SessionEnd::Shutdown,
+                Err(end) => break end,
             }
         };
         // Boxed: the drain runs once, at the end (see `run`).
@@ -695,6 +635,86 @@ impl AccountDeps {
             }
         })
         .await
+    }
+
+    /// Handles one stream item: an event goes to the scheduler, a
+    /// (re)connection or resync updates the position and status. `Err`: the
+    /// session ends.
+    async fn on_item(
+        &self,
+        item: Result<RealtimeItem, clickclack_realtime::Error>,
+        scheduler: &Scheduler<Cursor>,
+        runtime: &Arc<AccountRuntime>,
+        pos: &mut Position,
+        connected_once: &mut bool,
+    ) -> Result<Result<(), SubmitError>, SessionEnd> {
+        let account_id = self.id();
+        Ok(match item {
+            Ok(RealtimeItem::Event(event)) => {
+                if !event.is_durable() {
+                    return Ok(Ok(()));
+                }
+                AccountMetrics::bump(&self.metrics.events);
+                self.submit(scheduler, runtime, pos, event).await
+            }
+            Ok(RealtimeItem::Connected { .. }) => {
+                if *connected_once {
+                    // A reconnect replays what arrived meanwhile: that is backlog too.
+                    let tail = server_tail(&runtime.client, &runtime.workspace_id).await;
+                    pos.extend_catch_up(tail);
+                }
+                *connected_once = true;
+                self.status.set(account_id, Lifecycle::Ready, None);
+                Ok(())
+            }
+            Ok(RealtimeItem::Reconnecting { attempt, cause, .. }) => {
+                AccountMetrics::bump(&self.metrics.reconnects);
+                let message = format!("ClickClack websocket error; reconnecting: {cause}");
+                tracing::warn!(account = %account_id, attempt, "[{account_id}] {message}");
+                self.status
+                    .set(account_id, Lifecycle::Recovering, Some(message));
+                Ok(())
+            }
+            Ok(RealtimeItem::Resync {
+                reason,
+                previous,
+                anchor,
+                ..
+            }) => {
+                AccountMetrics::bump(&self.metrics.resyncs);
+                if let ResyncReason::CursorLost { location, .. } = &reason {
+                    AccountMetrics::bump(&self.metrics.gaps_skipped);
+                    let message = format!(
+                        "cursor {location} was lost; started at the server's tail, so messages that arrived while the gateway was down are not answered"
+                    );
+                    tracing::error!(account = %account_id, anchor = %anchor, "[{account_id}] ClickClack {message}");
+                } else {
+                    tracing::warn!(account = %account_id, anchor = %anchor,
+                        "[{account_id}] ClickClack realtime resync: {reason}; catching up the gap over HTTP");
+                }
+                pos.follow_anchor(&anchor);
+                self.catch_up_gap(scheduler, runtime, pos, previous, anchor)
+                    .await
+            }
+            Ok(_) => Ok(()),
+            Err(clickclack_realtime::Error::MalformedFrame { reason, .. }) => {
+                tracing::warn!(account = %account_id, reason = %reason, "[{account_id}] skipped malformed ClickClack websocket event");
+                Ok(())
+            }
+            Err(clickclack_realtime::Error::AccessRevoked { code, reason, .. }) => {
+                return Err(SessionEnd::Fatal(GatewayError::AccessRevoked {
+                    account_id: account_id.to_owned(),
+                    code,
+                    reason,
+                }));
+            }
+            Err(source) => {
+                return Err(SessionEnd::Fatal(GatewayError::Realtime {
+                    account_id: account_id.to_owned(),
+                    source,
+                }));
+            }
+        })
     }
 
     /// Records `cursor` as committed on the stream (logged when persisting failed).
