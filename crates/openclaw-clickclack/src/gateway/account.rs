@@ -94,9 +94,20 @@ pub(crate) struct TurnSettings {
     pub(crate) host: Arc<super::host::HostFeatures>,
 }
 
+/// What only the start (step 1) needs: dropped once it built the
+/// [`AccountRuntime`], so an idle account does not keep it.
+pub(crate) struct AccountSetup {
+    pub(crate) account: ResolvedAccount,
+    pub(crate) turn: TurnSettings,
+}
+
 /// Everything one account needs to run.
 pub(crate) struct AccountDeps {
-    pub(crate) account: ResolvedAccount,
+    pub(crate) account_id: String,
+    /// `reconnectMs`: the base of the reconnect backoff.
+    pub(crate) reconnect_ms: u64,
+    /// `None` once the start used it.
+    pub(crate) setup: Option<Box<AccountSetup>>,
     pub(crate) status: StatusBoard,
     pub(crate) metrics: Arc<AccountMetrics>,
     pub(crate) store: Arc<dyn CursorStore>,
@@ -111,7 +122,6 @@ pub(crate) struct AccountDeps {
     pub(crate) scheduler: SchedulerConfig,
     pub(crate) retry: RetryWindow,
     pub(crate) identities: BotIdentities,
-    pub(crate) turn: TurnSettings,
 }
 
 /// Where one account is (see the module docs for the steps).
@@ -230,7 +240,7 @@ impl Classify for clickclack_realtime::Error {
 
 impl AccountDeps {
     fn id(&self) -> &str {
-        &self.account.account_id
+        &self.account_id
     }
 
     /// Runs one start request (REST call or stream start) in a slot of
@@ -243,7 +253,7 @@ impl AccountDeps {
 
     /// The account's reconnect backoff (`reconnectMs` base, 30 s cap).
     fn backoff(&self) -> Backoff {
-        let base = Duration::from_millis(self.account.reconnect_ms)
+        let base = Duration::from_millis(self.reconnect_ms)
             .max(self.retry.backoff().base())
             .max(Duration::from_millis(1));
         Backoff::new(base, Duration::from_secs(30))
@@ -386,14 +396,21 @@ impl AccountDeps {
     }
 
     async fn start_inner(&mut self) -> Result<Option<Arc<AccountRuntime>>, GatewayError> {
-        self.account.require_configured()?;
         let account_id = self.id().to_owned();
-        let tls = self
-            .account
+        // Taken: what the runtime needs moves into it, the rest is dropped.
+        let Some(setup) = self.setup.take() else {
+            return Err(GatewayError::Startup {
+                account_id,
+                message: "the account was already started once (internal error)".to_owned(),
+            });
+        };
+        let AccountSetup { account, turn } = *setup;
+        account.require_configured()?;
+        let tls = account
             .tls_settings(&crate::config::ProcessEnv)
             .map_err(|message| crate::errors::ClickClackError::TlsSetup { message })?;
-        let client = Client::builder(self.account.api_endpoint.clone())
-            .token(self.account.token.expose_secret().to_owned())
+        let client = Client::builder(account.api_endpoint.clone())
+            .token(account.token.expose_secret().to_owned())
             .tls(tls)
             .build()
             .map_err(|source| GatewayError::Api {
@@ -403,7 +420,7 @@ impl AccountDeps {
             })?;
         // The workspace lookup runs next to the identity read and the menu
         // sync: three independent requests, one round trip of waiting.
-        let workspace_value = self.account.workspace.clone();
+        let workspace_value = account.workspace.clone();
         let lookup = self.retrying("workspace lookup", || {
             self.startup_request(resolve_workspace(&client, &workspace_value))
         });
@@ -418,8 +435,7 @@ impl AccountDeps {
             else {
                 return Ok(None);
             };
-            let bot_user_id = self
-                .account
+            let bot_user_id = account
                 .bot_user_id
                 .clone()
                 .unwrap_or_else(|| me.id.as_str().to_owned());
@@ -436,7 +452,7 @@ impl AccountDeps {
             self.startup_request(sync_command_menu(
                 &client,
                 &account_id,
-                self.account.command_menu,
+                account.command_menu,
                 &self.commands,
             ))
             .await;
@@ -452,16 +468,13 @@ impl AccountDeps {
             s.bot_user_id = Some(bot_user_id.clone());
         });
 
-        let turn = &self.turn;
-        let progress_label = self
-            .account
+        let progress_label = account
             .name
             .clone()
             .or_else(|| bot_handle.clone())
-            .unwrap_or_else(|| turn.label_fallback.clone());
-        let sender =
-            AccountSender::new(client.clone(), &self.account, Arc::new(ResolveCache::new()))
-                .with_workspace_id(&workspace);
+            .unwrap_or(turn.label_fallback);
+        let sender = AccountSender::new(client.clone(), &account, Arc::new(ResolveCache::new()))
+            .with_workspace_id(&workspace);
         Ok(Some(Arc::new(AccountRuntime {
             account_id,
             client,
@@ -470,20 +483,20 @@ impl AccountDeps {
             bot_user_id,
             bot_handle,
             progress_label: Some(progress_label),
-            policy: turn.policy.clone(),
-            guard: Arc::clone(&turn.guard),
-            engine: turn.engine.clone(),
-            response_prefix: self.account.response_prefix.clone(),
+            policy: turn.policy,
+            guard: turn.guard,
+            engine: turn.engine,
+            response_prefix: account.response_prefix.clone(),
             history_limit: turn.history_limit,
-            native_progress: self.account.native_progress,
+            native_progress: account.native_progress,
             catch_up_max_age: turn.catch_up_max_age,
-            clock: turn.clock.clone(),
+            clock: turn.clock,
             metrics: Arc::clone(&self.metrics),
             intake: self.intake.clone(),
             work: self.work.clone(),
             retry: self.retry,
-            turn_slots: Arc::clone(&turn.turn_slots),
-            host: Arc::clone(&turn.host),
+            turn_slots: turn.turn_slots,
+            host: turn.host,
             links: LateLinks::new(),
         })))
     }
@@ -500,10 +513,7 @@ impl AccountDeps {
         let mut builder = RealtimeStream::builder(runtime.client.clone(), workspace.clone())
             .cursor_store(Arc::clone(&self.store))
             .cursor_key(format!("{account_id}.{workspace}"))
-            .backoff(
-                BackoffPolicy::default()
-                    .with_base(Duration::from_millis(self.account.reconnect_ms)),
-            )
+            .backoff(BackoffPolicy::default().with_base(Duration::from_millis(self.reconnect_ms)))
             .cursor_flush_interval(CURSOR_FLUSH_INTERVAL);
         if let Some(c) = &after {
             builder = builder.start_after(c.clone());

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::GatewayError;
-use super::account::{AccountDeps, BotIdentities, TurnSettings};
+use super::account::{AccountDeps, AccountSetup, BotIdentities, TurnSettings};
 use super::catch_up::Clock;
 use super::commands::{MenuCommand, MenuGate};
 use super::engine::{EngineOverrides, ReplyEngine, build_engine};
@@ -389,19 +389,23 @@ impl Supervisor {
             .catch_up_override
             .unwrap_or(spec.account.catch_up_max_age);
         let deps = AccountDeps {
-            turn: TurnSettings {
-                policy: spec.policy,
-                guard: Arc::clone(&shared.guard),
-                engine: spec.engine,
-                history_limit: spec.history_limit,
-                catch_up_max_age,
-                clock: shared.clock.clone(),
-                label_fallback,
-                turn_slots: Arc::clone(&shared.turn_slots),
-                host: spec.host,
-            },
+            account_id: account_id.clone(),
+            reconnect_ms: spec.account.reconnect_ms,
+            setup: Some(Box::new(AccountSetup {
+                turn: TurnSettings {
+                    policy: spec.policy,
+                    guard: Arc::clone(&shared.guard),
+                    engine: spec.engine,
+                    history_limit: spec.history_limit,
+                    catch_up_max_age,
+                    clock: shared.clock.clone(),
+                    label_fallback,
+                    turn_slots: Arc::clone(&shared.turn_slots),
+                    host: spec.host,
+                },
+                account: spec.account,
+            })),
             metrics: shared.metrics.account(&account_id),
-            account: spec.account,
             status: shared.status.clone(),
             store,
             intake: intake.clone(),
