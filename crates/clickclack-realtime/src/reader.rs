@@ -262,13 +262,19 @@ fn malformed(reason: String, counters: &Counters) -> Error {
 
 /// 1.–5.: reads until the connection ends or the stream goes away.
 pub(crate) async fn run(read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx) -> ReaderEnd {
+    let ReaderCtx {
+        tx,
+        activity,
+        counters,
+        max_bytes,
+    } = ctx;
     let mut batch = Batch {
         items: VecDeque::new(),
-        max: (ctx.tx.capacity() / 2).clamp(1, MAX_BATCH),
-        tx: ctx.tx.clone(),
-        activity: Arc::clone(&ctx.activity),
+        max: (tx.capacity() / 2).clamp(1, MAX_BATCH),
+        tx,
+        activity,
     };
-    let end = read_loop(read, write, ctx, &mut batch).await;
+    let end = read_loop(read, write, &counters, max_bytes, &mut batch).await;
     // What was read before the end reaches the consumer before the driver's
     // notice of the end (it goes through the same channel).
     match batch.hand_over(true).await {
@@ -316,15 +322,10 @@ impl Batch {
 async fn read_loop(
     mut read: WsRead,
     write: Arc<Mutex<WsWrite>>,
-    ctx: ReaderCtx,
+    counters: &Counters,
+    max_bytes: usize,
     batch: &mut Batch,
 ) -> ReaderEnd {
-    let ReaderCtx {
-        tx: _,
-        activity: _,
-        counters,
-        max_bytes,
-    } = ctx;
     let mut assembler = Assembler::new(max_bytes);
     // Frames the protocol obliges us to send (pongs) go out on the write
     // half. Boxed: the write's future would otherwise be part of every
@@ -374,19 +375,19 @@ async fn read_loop(
                     if frame.payload.len() > max_bytes {
                         return ReaderEnd::Ended(Ended::Lost(too_large(max_bytes)));
                     }
-                    decode(&frame.payload, &counters)
+                    decode(&frame.payload, counters)
                 }
                 opcode => match assembler.push(opcode, frame.fin, into_bytes(frame.payload)) {
                     None => continue,
-                    Some(Inbound::Text(bytes)) => decode(&bytes, &counters),
-                    Some(Inbound::Malformed(reason)) => Err(malformed(reason, &counters)),
+                    Some(Inbound::Text(bytes)) => decode(&bytes, counters),
+                    Some(Inbound::Malformed(reason)) => Err(malformed(reason, counters)),
                     Some(Inbound::Lost(reason)) => return ReaderEnd::Ended(Ended::Lost(reason)),
                 },
             },
             // The bad frame's payload was consumed; the next frame is intact.
             Err(WebSocketError::InvalidUTF8) => Err(malformed(
                 "text message is not valid UTF-8".into(),
-                &counters,
+                counters,
             )),
             Err(WebSocketError::UnexpectedEOF) => {
                 return ReaderEnd::Ended(Ended::Lost(
