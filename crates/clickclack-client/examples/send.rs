@@ -43,10 +43,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let channel = client.resolve_channel(&workspace.id, &channel).await?;
     let sent = client
         .send_message(&channel.id, CreateMessage::new(body))
-        .await?;
+        .await?
+        .message()?;
     println!(
         "{} posted {} in #{} (seq {:?}, nonce {:?})",
-        me.handle, sent.message.id, channel.name, sent.message.channel_seq, sent.message.nonce
+        me.handle, sent.id, channel.name, sent.channel_seq, sent.nonce
     );
     Ok(())
 }

@@ -111,6 +111,47 @@ impl Body for RequestBody {
     }
 }
 
+/// The body of a response as the client receives it: hyper's own body on
+/// the default transport (no boxing per request), or a boxed body from a
+/// custom transport or user layers.
+pub(crate) enum WireBody {
+    /// Straight from hyper.
+    Incoming(hyper::body::Incoming),
+    /// From a custom transport or through user layers.
+    Boxed(ResponseBody),
+}
+
+impl Body for WireBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            WireBody::Incoming(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map_err(|e| Box::new(e) as BoxError),
+            WireBody::Boxed(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            WireBody::Incoming(b) => b.is_end_stream(),
+            WireBody::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            WireBody::Incoming(b) => b.size_hint(),
+            WireBody::Boxed(b) => b.size_hint(),
+        }
+    }
+}
+
 /// Outcome of a capped read.
 pub(crate) enum Capped {
     /// The whole body, within the cap.
@@ -120,28 +161,47 @@ pub(crate) enum Capped {
 }
 
 /// Whether the body announces (via `Content-Length`) more than `cap` bytes.
-pub(crate) fn announces_more_than(body: &ResponseBody, cap: usize) -> bool {
+pub(crate) fn announces_more_than(body: &impl Body, cap: usize) -> bool {
     body.size_hint().lower() > cap as u64
 }
 
 /// Reads at most `cap` bytes of `body`, then stops reading and drops the rest.
-pub(crate) async fn read_capped(mut body: ResponseBody, cap: usize) -> Result<Capped, BoxError> {
+///
+/// A body that arrives in one frame (the usual JSON response on a
+/// keep-alive connection) is returned as that frame, without a copy.
+pub(crate) async fn read_capped<B>(mut body: B, cap: usize) -> Result<Capped, BoxError>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
     if body.size_hint().upper() == Some(0) {
         return Ok(Capped::Complete(Bytes::new()));
     }
+    let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame?;
-        if let Ok(data) = frame.into_data() {
-            let room = cap - buf.len();
-            if data.len() > room {
-                buf.extend_from_slice(&data[..room]);
-                return Ok(Capped::Truncated(buf.freeze()));
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        let held = first.as_ref().map_or(buf.len(), Bytes::len);
+        let room = cap - held;
+        if data.len() > room {
+            if let Some(first) = first.take() {
+                buf.extend_from_slice(&first);
             }
-            buf.extend_from_slice(&data);
+            buf.extend_from_slice(&data[..room]);
+            return Ok(Capped::Truncated(buf.freeze()));
         }
+        if buf.is_empty() && first.is_none() {
+            first = Some(data);
+            continue;
+        }
+        if let Some(first) = first.take() {
+            buf.reserve(first.len() + data.len());
+            buf.extend_from_slice(&first);
+        }
+        buf.extend_from_slice(&data);
     }
-    Ok(Capped::Complete(buf.freeze()))
+    Ok(Capped::Complete(first.unwrap_or_else(|| buf.freeze())))
 }
 
 /// Decodes JSON, naming the JSON path of the first mismatch.

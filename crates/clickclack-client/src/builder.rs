@@ -16,7 +16,7 @@ use crate::retry::RetryPolicy;
 use crate::stack::{HeaderDefaults, LayerFn, build_stack, erase_layer, erase_transport};
 use crate::tls::TlsSettings;
 use crate::token::BotToken;
-use crate::transport::{HyperSettings, TlsRoots, Transport, hyper_transport};
+use crate::transport::{HyperSettings, TlsRoots, Transport, Wire, hyper_transport};
 use crate::url::BaseUrl;
 use clickclack_proto::ids::WorkspaceId;
 
@@ -226,15 +226,15 @@ impl ClientBuilder {
         })?;
         let tls_config = std::sync::OnceLock::new();
         let transport = match self.transport {
-            Some(t) => t,
+            Some(t) => Wire::Layered(t),
             None => {
                 let tls = self.tls.shared_client_config()?;
                 let _ = tls_config.set(Arc::clone(&tls));
-                hyper_transport(&HyperSettings {
+                Wire::Hyper(hyper_transport(&HyperSettings {
                     connect_timeout: self.connect_timeout,
                     tls,
                     pool_idle_timeout: Duration::from_secs(60),
-                })?
+                }))
             }
         };
         let service = build_stack(

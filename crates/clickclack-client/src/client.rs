@@ -14,15 +14,15 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::body::{
-    Capped, MAX_ERROR_BODY_BYTES, MAX_JSON_BODY_BYTES, RequestBody, ResponseBody,
-    announces_more_than, decode_json, read_capped,
+    Capped, MAX_ERROR_BODY_BYTES, MAX_JSON_BODY_BYTES, RequestBody, WireBody, announces_more_than,
+    decode_json, read_capped,
 };
 use crate::builder::ClientBuilder;
 use crate::error::{Error, ErrorKind};
 use crate::retry::{Idempotency, RequestMeta, RetryPolicy};
-use crate::stack::CORRELATION_ID;
+use crate::stack::{CORRELATION_ID, Stack};
 use crate::token::BotToken;
-use crate::transport::{TlsRoots, Transport, transport_error};
+use crate::transport::{TlsRoots, transport_error};
 use crate::url::{ApiPath, BaseUrl, Query};
 
 /// A ClickClack REST client. Cheap to clone (clones share the connection pool
@@ -38,7 +38,7 @@ pub struct Client {
 pub(crate) struct ClientInner {
     pub(crate) base: BaseUrl,
     pub(crate) token: Option<BotToken>,
-    pub(crate) service: Transport,
+    pub(crate) service: Stack,
     pub(crate) request_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_download_bytes: u64,
@@ -138,7 +138,7 @@ pub(crate) struct Success {
     pub(crate) path: String,
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
-    pub(crate) body: ResponseBody,
+    pub(crate) body: WireBody,
 }
 
 impl Client {
@@ -279,7 +279,7 @@ impl Client {
             idempotency: call.idempotency,
             started: Instant::now(),
         });
-        let resp: Response<ResponseBody> = self
+        let resp: Response<WireBody> = self
             .inner
             .service
             .clone()
@@ -306,7 +306,7 @@ impl Client {
         Err(err.with_ambiguous(ambiguous))
     }
 
-    async fn read_error_body(&self, body: ResponseBody) -> Bytes {
+    async fn read_error_body(&self, body: WireBody) -> Bytes {
         match tokio::time::timeout(
             self.inner.request_timeout,
             read_capped(body, MAX_ERROR_BODY_BYTES),
@@ -322,6 +322,18 @@ impl Client {
     pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         success: Success,
+    ) -> Result<T, Error> {
+        self.read_decoded(success, |bytes| decode_json::<T>(&bytes))
+            .await
+    }
+
+    /// Reads a success body (16 MiB cap) and hands it to `decode`; a decode
+    /// error names the method and path and is not ambiguous (the server
+    /// answered).
+    pub(crate) async fn read_decoded<T>(
+        &self,
+        success: Success,
+        decode: impl FnOnce(Bytes) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let Success {
             method,
@@ -361,7 +373,7 @@ impl Client {
                 ))));
             }
         };
-        decode_json::<T>(&bytes).map_err(|e| {
+        decode(bytes).map_err(|e| {
             let mut e = ctx(e);
             if status.is_success() {
                 e = e.with_ambiguous(false);

@@ -2,6 +2,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+
 use clickclack_proto::headers::SUPPORTED;
 use clickclack_proto::{Message, WorkspaceId};
 use http::Method;
@@ -120,24 +122,30 @@ impl Client {
         Ok(None)
     }
 
-    /// Sends a nonce-keyed create; after an ambiguous failure, looks the nonce
-    /// up and returns the committed message (via `from_message`) instead of
-    /// sending twice; re-sends only when the server says it has no such message.
-    pub(crate) async fn create_reconciled<T, F, Fut>(
+    /// Sends a nonce-keyed create and decodes the success body with
+    /// `decode`; after an ambiguous failure, looks the nonce up and returns
+    /// the committed message (via `from_message`) instead of sending twice;
+    /// re-sends only when the server says it has no such message.
+    pub(crate) async fn create_reconciled<T, D, F, Fut>(
         &self,
         build: impl Fn() -> Result<Call, Error>,
         workspace: Option<&WorkspaceId>,
         nonce: &str,
+        decode: D,
         from_message: F,
     ) -> Result<T, Error>
     where
-        T: serde::de::DeserializeOwned,
+        D: Fn(Bytes) -> Result<T, Error>,
         F: Fn(Message) -> Fut,
         Fut: std::future::Future<Output = T>,
     {
         let mut resends = 0;
         loop {
-            let err = match self.json::<T>(build()?).await {
+            let sent = match self.send(build()?).await {
+                Ok(success) => self.read_decoded(success, &decode).await,
+                Err(e) => Err(e),
+            };
+            let err = match sent {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_ambiguous() => e,
                 Err(e) => return Err(e),

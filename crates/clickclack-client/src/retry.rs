@@ -7,7 +7,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::{RequestBody, WireBody};
 use crate::error::BoxError;
 use crate::transport::{FailureKind, classify_transport_error};
 
@@ -159,10 +159,10 @@ impl RetryState {
     }
 
     /// Decides whether to retry and after how long.
-    fn decide(
+    fn decide<B>(
         &mut self,
         req: &Request<RequestBody>,
-        result: &Result<Response<ResponseBody>, BoxError>,
+        result: &Result<Response<B>, BoxError>,
     ) -> Option<Duration> {
         let idem = idempotency_of(req);
         if idem == Idempotency::Unsafe {
@@ -217,13 +217,13 @@ impl RetryState {
     }
 }
 
-impl tower::retry::Policy<Request<RequestBody>, Response<ResponseBody>, BoxError> for RetryState {
+impl tower::retry::Policy<Request<RequestBody>, Response<WireBody>, BoxError> for RetryState {
     type Future = tokio::time::Sleep;
 
     fn retry(
         &mut self,
         req: &mut Request<RequestBody>,
-        result: &mut Result<Response<ResponseBody>, BoxError>,
+        result: &mut Result<Response<WireBody>, BoxError>,
     ) -> Option<Self::Future> {
         let delay = self.decide(req, result)?;
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
@@ -298,9 +298,11 @@ mod tests {
     fn resp(
         status: u16,
         retry_after: Option<&'static str>,
-    ) -> Result<Response<ResponseBody>, BoxError> {
+    ) -> Result<Response<WireBody>, BoxError> {
         use http_body_util::BodyExt;
-        let mut r = Response::new(http_body_util::Empty::new().map_err(|n| match n {}).boxed());
+        let mut r = Response::new(WireBody::Boxed(
+            http_body_util::Empty::new().map_err(|n| match n {}).boxed(),
+        ));
         *r.status_mut() = StatusCode::from_u16(status).unwrap();
         if let Some(v) = retry_after {
             r.headers_mut()
@@ -380,18 +382,15 @@ mod tests {
         let mut s = RetryState::new(RetryPolicy::default());
         let mut r = req(Method::PUT, Some(Idempotency::Safe));
         r.headers_mut().insert("x-a", HeaderValue::from_static("1"));
-        let c =
-            tower::retry::Policy::<_, Response<ResponseBody>, BoxError>::clone_request(&mut s, &r)
-                .unwrap();
+        let c = tower::retry::Policy::<_, Response<WireBody>, BoxError>::clone_request(&mut s, &r)
+            .unwrap();
         assert_eq!(c.method(), Method::PUT);
         assert_eq!(c.headers()["x-a"], "1");
         assert!(c.extensions().get::<RequestMeta>().is_some());
         let mut none = RetryState::new(RetryPolicy::none());
         assert!(
-            tower::retry::Policy::<_, Response<ResponseBody>, BoxError>::clone_request(
-                &mut none, &r
-            )
-            .is_none()
+            tower::retry::Policy::<_, Response<WireBody>, BoxError>::clone_request(&mut none, &r)
+                .is_none()
         );
     }
 }

@@ -2,6 +2,8 @@
 //! classification of transport failures.
 
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::{RequestBody, ResponseBody, WireBody};
 use crate::error::{BoxError, Error, ErrorKind};
 
 /// The service every request goes through: a boxed, cloneable tower
@@ -60,7 +62,7 @@ type Http = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, RequestBody
 /// One pooled HTTP client, shared by every [`Client`](crate::Client) built
 /// with the same settings on the same runtime (see [`hyper_transport`]).
 #[derive(Clone)]
-struct SharedHttp(Arc<Http>);
+pub(crate) struct SharedHttp(Arc<Http>);
 
 impl tower::Service<Request<RequestBody>> for SharedHttp {
     type Response = Response<hyper::body::Incoming>;
@@ -101,10 +103,10 @@ impl PoolKey {
 /// connection pool (one per origin inside it) while any of them is alive,
 /// so a thousand bot accounts on one server keep one pool, not a thousand;
 /// the auth header is per request, so sharing connections is safe.
-pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Error> {
+pub(crate) fn hyper_transport(settings: &HyperSettings) -> SharedHttp {
     static SHARED: Mutex<Vec<(PoolKey, Weak<Http>)>> = Mutex::new(Vec::new());
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return Ok(boxed(SharedHttp(Arc::new(new_http(settings)))));
+        return SharedHttp(Arc::new(new_http(settings)));
     };
     let key = PoolKey {
         runtime: runtime.id(),
@@ -127,7 +129,7 @@ pub(crate) fn hyper_transport(settings: &HyperSettings) -> Result<Transport, Err
         }
     };
     drop(shared);
-    Ok(boxed(SharedHttp(http)))
+    SharedHttp(http)
 }
 
 /// Idle keep-alive connections kept per origin by the shared pool.
@@ -159,13 +161,68 @@ fn new_http(settings: &HyperSettings) -> Http {
         .build(https)
 }
 
-fn boxed(http: SharedHttp) -> Transport {
+/// The default transport as a [`Transport`], for user layers to wrap.
+pub(crate) fn boxed(http: SharedHttp) -> Transport {
     let svc = http
         .map_response(|resp: Response<hyper::body::Incoming>| {
             resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed())
         })
         .map_err(|e| Box::new(e) as BoxError);
     BoxCloneSyncService::new(svc)
+}
+
+/// The bottom of the stack: the pooled hyper client called directly (the
+/// default: no boxing of the request future or the body), or a boxed
+/// [`Transport`] when the caller added layers or a transport of their own.
+#[derive(Clone)]
+pub(crate) enum Wire {
+    /// The default transport, no user layers.
+    Hyper(SharedHttp),
+    /// User layers and/or a custom transport.
+    Layered(Transport),
+}
+
+impl tower::Service<Request<RequestBody>> for Wire {
+    type Response = Response<WireBody>;
+    type Error = BoxError;
+    type Future = WireFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self {
+            Wire::Hyper(_) => Poll::Ready(Ok(())),
+            Wire::Layered(t) => t.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
+        match self {
+            Wire::Hyper(http) => WireFuture::Hyper(http.0.request(req)),
+            Wire::Layered(t) => WireFuture::Layered(t.call(req)),
+        }
+    }
+}
+
+/// The response future of [`Wire`] (both variants are already boxed
+/// inside, so this adds no allocation).
+pub(crate) enum WireFuture {
+    Hyper(hyper_util::client::legacy::ResponseFuture),
+    Layered(<Transport as tower::Service<Request<RequestBody>>>::Future),
+}
+
+impl Future for WireFuture {
+    type Output = Result<Response<WireBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            WireFuture::Hyper(f) => Pin::new(f).poll(cx).map(|r| {
+                r.map(|resp| resp.map(WireBody::Incoming))
+                    .map_err(|e| Box::new(e) as BoxError)
+            }),
+            WireFuture::Layered(f) => Pin::new(f)
+                .poll(cx)
+                .map(|r| r.map(|resp| resp.map(WireBody::Boxed))),
+        }
+    }
 }
 
 /// How a transport failure relates to the request having reached the server.

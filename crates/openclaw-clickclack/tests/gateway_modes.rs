@@ -183,7 +183,8 @@ async fn correlation_id_is_carried_to_the_reply() {
         .send_message(&fx.seed.general.id, CreateMessage::new("traced"))
         .await
         .expect("send")
-        .message;
+        .message()
+        .expect("the full response decodes");
     wait_until("answered", WAIT, || fx.replies_to(&sent).len() == 1).await;
     let reply = fx.replies_to(&sent).remove(0);
     let carried = fx
@@ -275,7 +276,8 @@ async fn bot_authors_and_non_message_kinds() {
         .send_message(&fx.seed.general.id, CreateMessage::new("bot says hi"))
         .await
         .expect("send")
-        .message;
+        .message()
+        .expect("the full response decodes");
     let human = fx.post("human after bot");
     wait_until("human answered", WAIT, || fx.replies_to(&human).len() == 1).await;
     assert!(fx.replies_to(&ignored).is_empty());
@@ -297,12 +299,14 @@ async fn bot_authors_and_non_message_kinds() {
         )
         .await
         .expect("commentary")
-        .message;
+        .message()
+        .expect("the full response decodes");
     let chat = other_client
         .send_message(&fx.seed.general.id, CreateMessage::new("bot question"))
         .await
         .expect("send")
-        .message;
+        .message()
+        .expect("the full response decodes");
     wait_until("bot chat answered", WAIT, || {
         fx.replies_to(&chat).len() == 1
     })

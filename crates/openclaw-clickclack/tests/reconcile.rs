@@ -149,7 +149,8 @@ async fn attachments_are_repaired_once_every_message_exists() {
             )
             .await
             .expect("message")
-            .message;
+            .message()
+            .expect("the full response decodes");
         if i == 1 {
             client
                 .attach_upload(&message.id, &upload.id)
@@ -197,7 +198,8 @@ async fn a_message_without_its_upload_is_unresolved() {
         )
         .await
         .expect("message")
-        .message;
+        .message()
+        .expect("the full response decodes");
     let ch = channel(&env);
     let outcome = ch
         .reconcile_unknown_send(None, &[media_payload(1)])

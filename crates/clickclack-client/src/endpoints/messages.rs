@@ -12,6 +12,7 @@ use crate::client::{Call, Client};
 use crate::error::Error;
 use crate::nonce::ensure_nonce;
 use crate::retry::Idempotency;
+use crate::sent::SentMessage;
 use crate::url::{ApiPath, Query};
 
 /// Where a message page starts.
@@ -152,13 +153,17 @@ impl Client {
     ///
     /// The request always carries a nonce (the caller's, or a generated one),
     /// so it is retried safely; after an ambiguous failure the client looks the
-    /// nonce up and returns the committed message (then `event` is `None`, as
+    /// nonce up and returns the committed message (then there is no event, as
     /// for a server-side nonce replay).
+    ///
+    /// Only the new message's id is decoded here; the full
+    /// [`MessageWriteResponse`] is decoded from the kept body when asked for
+    /// ([`SentMessage::response`], [`SentMessage::message`]).
     pub async fn send_message(
         &self,
         channel: &ChannelId,
         mut request: CreateMessage,
-    ) -> Result<MessageWriteResponse, Error> {
+    ) -> Result<SentMessage, Error> {
         let nonce = ensure_nonce(&mut request.nonce)?;
         let path = ApiPath::new("/api/channels")
             .seg(channel.as_str())
@@ -172,7 +177,7 @@ impl Client {
         &self,
         conversation: &ConversationId,
         mut request: CreateMessage,
-    ) -> Result<MessageWriteResponse, Error> {
+    ) -> Result<SentMessage, Error> {
         let nonce = ensure_nonce(&mut request.nonce)?;
         let path = ApiPath::new("/api/dms")
             .seg(conversation.as_str())
@@ -185,7 +190,7 @@ impl Client {
         path: ApiPath,
         request: &CreateMessage,
         nonce: &str,
-    ) -> Result<MessageWriteResponse, Error> {
+    ) -> Result<SentMessage, Error> {
         self.create_reconciled(
             || {
                 Ok(Call::new(Method::POST, path.clone())
@@ -194,7 +199,8 @@ impl Client {
             },
             None,
             nonce,
-            |message| async move { MessageWriteResponse::new(message) },
+            SentMessage::from_json,
+            |message| async move { SentMessage::from_message(message) },
         )
         .await
     }

@@ -5,6 +5,7 @@ use clickclack_proto::responses::ThreadReplyResponse;
 use clickclack_proto::{MessageId, ThreadPage, ThreadState};
 use http::Method;
 
+use crate::body::decode_json;
 use crate::client::{Call, Client};
 use crate::error::Error;
 use crate::nonce::ensure_nonce;
@@ -112,6 +113,7 @@ impl Client {
             },
             None,
             &nonce,
+            |bytes| decode_json(&bytes),
             |message| async move {
                 let query = ThreadQuery::latest().with_limit(1);
                 let thread_state = match self.get_thread(root, &query).await {

@@ -143,20 +143,14 @@ async fn messages_send_get_list_edit_delete() {
         .send_message(chn, CreateMessage::new("hello"))
         .await
         .unwrap();
-    assert!(sent.event.is_some(), "a fresh create carries its event");
-    assert_eq!(sent.message.body, "hello");
-    assert_eq!(
-        c.get_message(&sent.message.id).await.unwrap().id,
-        sent.message.id
-    );
+    assert!(sent.has_event(), "a fresh create carries its event");
+    assert_eq!(sent.message().unwrap().body, "hello");
+    assert_eq!(&c.get_message(sent.id()).await.unwrap().id, sent.id());
     let page = c.list_messages(chn, &PageRequest::latest()).await.unwrap();
-    assert!(page.messages.iter().any(|m| m.id == sent.message.id));
-    let edited = c
-        .edit_message(&sent.message.id, "hello, edited")
-        .await
-        .unwrap();
+    assert!(page.messages.iter().any(|m| &m.id == sent.id()));
+    let edited = c.edit_message(sent.id(), "hello, edited").await.unwrap();
     assert_eq!(edited.message.body, "hello, edited");
-    let deleted = c.delete_message(&sent.message.id).await.unwrap();
+    let deleted = c.delete_message(sent.id()).await.unwrap();
     assert!(deleted.message.deleted_at.is_some());
 
     let reader = env.reader();
@@ -203,7 +197,7 @@ async fn message_by_nonce_found_and_absent() {
         .message_by_nonce(&env.seed.workspace.id, "nonce-abc")
         .await
         .unwrap();
-    assert_eq!(found.map(|m| m.id), Some(sent.message.id));
+    assert_eq!(found.map(|m| m.id), Some(sent.into_id()));
     assert!(
         c.message_by_nonce(&env.seed.workspace.id, "never-used")
             .await
@@ -290,7 +284,10 @@ async fn dms_open_reuse_send_read() {
     let again = c.open_dm(ws, owner).await.unwrap();
     assert_eq!(dm.id, again.id, "open_dm reuses the 1:1");
     let sent = c.send_dm(&dm.id, CreateMessage::new("psst")).await.unwrap();
-    assert_eq!(sent.message.direct_conversation_id.as_ref(), Some(&dm.id));
+    assert_eq!(
+        sent.message().unwrap().direct_conversation_id.as_ref(),
+        Some(&dm.id)
+    );
     assert_eq!(c.get_dm(&dm.id).await.unwrap().id, dm.id);
     assert!(c.list_dms(ws).await.unwrap().iter().any(|d| d.id == dm.id));
     let page = c
@@ -298,7 +295,7 @@ async fn dms_open_reuse_send_read() {
         .await
         .unwrap();
     assert_eq!(page.messages.len(), 1);
-    let seq = sent.message.channel_seq.unwrap_or(1);
+    let seq = sent.message().unwrap().channel_seq.unwrap_or(1);
     let receipt = c.mark_dm_read(&dm.id, seq).await.unwrap();
     assert_eq!(receipt.last_read_seq, seq);
 
@@ -321,7 +318,7 @@ async fn channel_read_mark() {
         .send_message(&env.seed.general.id, CreateMessage::new("x"))
         .await
         .unwrap();
-    let seq = sent.message.channel_seq.unwrap();
+    let seq = sent.message().unwrap().channel_seq.unwrap();
     let r = c
         .mark_channel_read(&env.seed.general.id, seq)
         .await
@@ -390,8 +387,8 @@ async fn uploads_bytes_file_stream_download_attach() {
         .send_message(&env.seed.general.id, CreateMessage::new("with file"))
         .await
         .unwrap();
-    assert!(c.attach_upload(&msg.message.id, &up.id).await.unwrap());
-    let m = c.get_message(&msg.message.id).await.unwrap();
+    assert!(c.attach_upload(msg.id(), &up.id).await.unwrap());
+    let m = c.get_message(msg.id()).await.unwrap();
     assert!(m.attachments.iter().any(|a| a.id == up.id));
 
     let reader = env.reader();
@@ -446,6 +443,7 @@ async fn events_page_with_tail() {
         .expect("include_tail returns a tail cursor");
     let last = page.events.last().expect("events");
     assert_eq!(last.cursor(), &tail);
+    let sent = sent.into_response().unwrap();
     assert_eq!(sent.event.as_ref().map(|e| e.cursor()), Some(&tail));
     let after = c
         .events_page(ws, Some(&tail), Some(10), false)

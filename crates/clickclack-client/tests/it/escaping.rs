@@ -28,7 +28,7 @@ fn fixture() -> Fixture {
             .send_message(&seed.general.id, CreateMessage::new("react here"))
             .await
             .unwrap();
-        (server, client, m.message.id)
+        (server, client, m.into_id())
     });
     Fixture {
         rt,

@@ -21,9 +21,13 @@ async fn nonce_replay_returns_the_same_message() {
         .send_message(chn, CreateMessage::new("once").with_nonce("same-nonce"))
         .await
         .unwrap();
-    assert_eq!(a.message.id, b.message.id);
-    assert!(a.event.is_some());
-    assert!(b.event.is_none(), "a replay carries no event");
+    assert_eq!(a.id(), b.id());
+    assert!(a.has_event());
+    assert!(!b.has_event(), "a replay carries no event");
+    // The full response of a replay: the message, no event.
+    let replay = b.into_response().unwrap();
+    assert_eq!(&replay.message.id, a.id());
+    assert!(replay.event.is_none());
     assert_eq!(env.server.channel_messages(chn).len(), 1);
     // Same nonce, different body: a conflict.
     let e = c
@@ -44,13 +48,13 @@ async fn every_create_carries_a_nonce() {
         .send_message(&env.seed.general.id, CreateMessage::new("no nonce given"))
         .await
         .unwrap();
-    let stored = env.server.message(&sent.message.id).unwrap();
+    let stored = env.server.message(sent.id()).unwrap();
     assert!(
         stored.nonce.as_deref().is_some_and(|n| !n.is_empty()),
         "server saw a nonce"
     );
     let reply = c
-        .reply_in_thread(&sent.message.id, CreateThreadReply::new("r"))
+        .reply_in_thread(sent.id(), CreateThreadReply::new("r"))
         .await
         .unwrap();
     assert!(
@@ -65,7 +69,7 @@ async fn every_create_carries_a_nonce() {
         .await
         .unwrap();
     let d = c.send_dm(&dm.id, CreateMessage::new("d")).await.unwrap();
-    assert!(env.server.message(&d.message.id).unwrap().nonce.is_some());
+    assert!(env.server.message(d.id()).unwrap().nonce.is_some());
     // The event payloads carry it too.
     let events = env.server.events(&env.seed.workspace.id);
     let with_nonce = events
@@ -91,11 +95,12 @@ async fn lost_response_produces_exactly_one_message() {
         .send_message(chn, CreateMessage::new("exactly once"))
         .await
         .unwrap();
-    assert_eq!(sent.message.body, "exactly once");
-    assert!(sent.event.is_none(), "reconciled through by-nonce");
+    assert!(!sent.has_event(), "reconciled through by-nonce");
+    assert!(sent.json().is_none(), "reconciled: no response body");
+    assert_eq!(sent.message().unwrap().body, "exactly once");
     let msgs = env.server.channel_messages(chn);
     assert_eq!(msgs.len(), 1);
-    assert_eq!(msgs[0].id, sent.message.id);
+    assert_eq!(&msgs[0].id, sent.id());
     assert_eq!(env.server.request_count("POST", "/api/channels/"), 1);
     assert!(env.server.request_count("GET", "/api/messages/by-nonce") >= 1);
 }
@@ -147,8 +152,8 @@ async fn timeout_after_commit_is_reconciled() {
         .unwrap();
     assert_eq!(env.server.channel_messages(&env.seed.general.id).len(), 1);
     assert_eq!(
-        env.server.channel_messages(&env.seed.general.id)[0].id,
-        sent.message.id
+        &env.server.channel_messages(&env.seed.general.id)[0].id,
+        sent.id()
     );
 }
 
@@ -210,7 +215,7 @@ async fn does_not_retry_client_errors_or_500() {
         .send_message(&env.seed.general.id, CreateMessage::new("x"))
         .await
         .unwrap();
-    let e = c.edit_message(&m.message.id, "y").await.unwrap_err();
+    let e = c.edit_message(m.id(), "y").await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unavailable);
     assert_eq!(
         env.server.request_count("PATCH", "/api/messages/"),

@@ -230,7 +230,7 @@ impl<'a> ActivityRows<'a> {
         match sent {
             Ok(response) => {
                 let row = &mut self.rows[index];
-                row.id = Some(response.message.id);
+                row.id = Some(response.into_id());
                 row.shown = body;
             }
             Err(e) => self.warn(&e),

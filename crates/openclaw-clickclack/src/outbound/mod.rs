@@ -495,18 +495,18 @@ impl AccountSender {
         provenance: Option<&crate::agent_host::Provenance>,
     ) -> Result<MessageId, SendError> {
         let provenance = provenance.map(|p| p.clone().normalized());
-        let message = match destination {
+        let id = match destination {
             Destination::Thread(root) => {
                 let mut request = CreateThreadReply::new(body).with_nonce(nonce);
                 if let Some(p) = provenance {
                     request = request.with_provenance(p.model, p.thinking, p.runtime);
                 }
-                self.client.reply_in_thread(root, request).await?.message
+                self.client.reply_in_thread(root, request).await?.message.id
             }
             Destination::Dm { conversation, .. } => {
                 let mut request = CreateMessage::new(body).with_nonce(nonce);
                 request.quoted_message_id = quote;
-                self.client.send_dm(conversation, request).await?.message
+                self.client.send_dm(conversation, request).await?.into_id()
             }
             Destination::Channel(channel) => {
                 let mut request = CreateMessage::new(body).with_nonce(nonce);
@@ -514,11 +514,11 @@ impl AccountSender {
                     request = request.with_provenance(p.model, p.thinking, p.runtime);
                 }
                 request.quoted_message_id = quote;
-                self.client.send_message(channel, request).await?.message
+                self.client.send_message(channel, request).await?.into_id()
             }
         };
-        tracing::debug!(message_id = %message.id, "ClickClack message created");
-        Ok(message.id)
+        tracing::debug!(message_id = %id, "ClickClack message created");
+        Ok(id)
     }
 
     async fn upload_by_nonce(
