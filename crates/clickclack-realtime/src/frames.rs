@@ -8,11 +8,11 @@
 //!
 //! 1. [`FrameReader::read_frame`] parses a header from the bytes already
 //!    buffered; when the header or the payload is incomplete it reads more.
-//! 2. Each read goes into a stack buffer first and is appended to the heap
-//!    buffer; when the heap buffer is empty and the socket has nothing to
-//!    read, the heap buffer is released, so an idle connection costs no read
-//!    buffer (the price: one copy of every byte read, far cheaper than
-//!    decoding it).
+//! 2. While bytes keep coming (a replay), reads go straight into the heap
+//!    buffer. When the socket is found empty after a small burst (a live
+//!    event, a pong) and every byte was consumed, the buffer is released, so
+//!    an idle connection holds no read buffer; the next read goes into a
+//!    stack buffer and allocates only what arrived.
 //! 3. Bytes are consumed only when a whole frame is returned: dropping the
 //!    future between reads loses nothing.
 //! 4. What the server may not send — a masked frame, reserved bits or
@@ -26,10 +26,16 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::io::poll_read_buf;
 
-/// The bytes read from the socket at most at once.
+/// The bytes read from the socket at once while a burst lasts; a burst
+/// smaller than this does not keep its buffer once the socket is empty.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The least room offered to one read.
+const MIN_READ: usize = 4 * 1024;
 
 /// The longest frame header: 2 bytes, an 8-byte length, a 4-byte mask.
 const MAX_HEADER: usize = 14;
@@ -154,10 +160,12 @@ fn parse_head(bytes: &[u8], max_payload: usize) -> Result<Option<Head>, FrameErr
 #[derive(Debug)]
 pub(crate) struct FrameReader<R> {
     io: R,
-    /// Bytes read and not yet consumed start at `start`; empty (no
-    /// allocation) while the connection is idle.
-    buf: Vec<u8>,
-    start: usize,
+    /// Bytes read and not yet consumed; no allocation while idle.
+    buf: BytesMut,
+    /// The length of the frame last returned: dropped at the next read.
+    consumed: usize,
+    /// Bytes read since the socket was last found empty.
+    burst: usize,
     max_payload: usize,
 }
 
@@ -165,28 +173,29 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub(crate) fn new(io: R, max_payload: usize) -> Self {
         Self {
             io,
-            buf: Vec::new(),
-            start: 0,
+            buf: BytesMut::new(),
+            consumed: 0,
+            burst: 0,
             max_payload,
         }
     }
 
     /// 1.–4.: the next frame. Cancel-safe.
     pub(crate) async fn read_frame(&mut self) -> Result<Frame<'_>, FrameError> {
+        self.buf.advance(std::mem::take(&mut self.consumed));
         let head = loop {
-            let buffered = &self.buf[self.start..];
-            match parse_head(buffered, self.max_payload)? {
-                Some(head) if buffered.len() >= head.header_len + head.payload_len => break head,
+            let buffered = self.buf.len();
+            match parse_head(&self.buf, self.max_payload)? {
+                Some(head) if buffered >= head.header_len + head.payload_len => break head,
                 Some(head) => self.fill(head.header_len + head.payload_len).await?,
-                None => self.fill(MAX_HEADER.min(buffered.len() + 1)).await?,
+                None => self.fill(MAX_HEADER.min(buffered + 1)).await?,
             }
         };
-        let payload_at = self.start + head.header_len;
-        self.start = payload_at + head.payload_len;
+        self.consumed = head.header_len + head.payload_len;
         Ok(Frame {
             fin: head.fin,
             opcode: head.opcode,
-            payload: &self.buf[payload_at..self.start],
+            payload: &self.buf[head.header_len..self.consumed],
         })
     }
 
@@ -195,33 +204,42 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         poll_fn(|cx| self.poll_fill(cx, need)).await
     }
 
+    /// 2.: one read at a time; an unallocated buffer is allocated for what
+    /// arrived, a small burst's buffer is released when the socket is empty.
     fn poll_fill(&mut self, cx: &mut Context<'_>, need: usize) -> Poll<Result<(), FrameError>> {
-        // Consumed bytes go; what is left (part of a frame) moves to the front.
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
         while self.buf.len() < need {
-            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-            let mut read = ReadBuf::uninit(&mut chunk);
-            match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+            let before = self.buf.len();
+            let polled = if self.buf.capacity() == 0 {
+                let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+                let mut read = ReadBuf::uninit(&mut chunk);
+                let polled = Pin::new(&mut self.io).poll_read(cx, &mut read);
+                if let Poll::Ready(Ok(())) = polled {
+                    let filled = read.filled();
+                    self.buf = BytesMut::with_capacity(filled.len().max(need));
+                    self.buf.extend_from_slice(filled);
+                }
+                polled
+            } else {
+                let want = (need - before).max(MIN_READ);
+                if self.buf.capacity() - before < want {
+                    self.buf.reserve(want.max(READ_CHUNK));
+                }
+                poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf).map_ok(drop)
+            };
+            match polled {
                 Poll::Pending => {
-                    if self.buf.is_empty() {
-                        // 2.: idle; hold no buffer while waiting.
-                        self.buf = Vec::new();
+                    if self.buf.is_empty() && self.burst < READ_CHUNK {
+                        self.buf = BytesMut::new();
                     }
+                    self.burst = 0;
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(FrameError::Io(e))),
-                Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                Poll::Ready(Ok(())) if self.buf.len() == before => {
                     return Poll::Ready(Err(FrameError::Eof));
                 }
                 Poll::Ready(Ok(())) => {
-                    let filled = read.filled();
-                    if self.buf.capacity() == 0 {
-                        self.buf.reserve(filled.len().max(need).min(READ_CHUNK));
-                    }
-                    self.buf.extend_from_slice(filled);
+                    self.burst = self.burst.saturating_add(self.buf.len() - before);
                 }
             }
         }
@@ -237,7 +255,8 @@ mod tests {
 
     use proptest::prelude::*;
 
-    /// Delivers `chunks` one per read, answering `Pending` before each one.
+    /// Delivers `chunks` in order, answering `Pending` before each one (a
+    /// chunk larger than a read is one burst).
     struct Chunks {
         chunks: VecDeque<Vec<u8>>,
         pending_next: bool,
@@ -261,7 +280,6 @@ mod tests {
             if std::mem::replace(&mut self.pending_next, false) {
                 return Poll::Pending;
             }
-            self.pending_next = true;
             let Some(mut chunk) = self.chunks.pop_front() else {
                 return Poll::Ready(Ok(()));
             };
@@ -269,6 +287,8 @@ mod tests {
             buf.put_slice(&chunk[..n]);
             if n < chunk.len() {
                 self.chunks.push_front(chunk.split_off(n));
+            } else {
+                self.pending_next = true;
             }
             Poll::Ready(Ok(()))
         }
@@ -449,6 +469,31 @@ mod tests {
         {
             polls += 1;
         }
-        assert_eq!(reader.buf, b"\x81");
+        assert_eq!(&reader.buf[..], b"\x81");
+    }
+
+    #[test]
+    fn a_large_burst_keeps_its_buffer_until_a_small_one() {
+        let frame = encode(true, 0x1, &[b'x'; 1000]);
+        let large = frame.repeat(20);
+        let mut reader = FrameReader::new(Chunks::new(vec![large, frame]), 1 << 20);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut read = |reader: &mut FrameReader<Chunks>, frames: usize| {
+            let mut got = 0;
+            while got < frames {
+                if let Poll::Ready(frame) = Box::pin(reader.read_frame()).as_mut().poll(&mut cx) {
+                    assert_eq!(frame.expect("a frame").payload.len(), 1000);
+                    got += 1;
+                }
+            }
+            Box::pin(reader.read_frame())
+                .as_mut()
+                .poll(&mut cx)
+                .is_pending()
+        };
+        assert!(read(&mut reader, 20));
+        assert!(reader.buf.capacity() > 0, "a replay keeps its buffer");
+        assert!(read(&mut reader, 1));
+        assert_eq!(reader.buf.capacity(), 0, "a trickle does not");
     }
 }

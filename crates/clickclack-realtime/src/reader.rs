@@ -240,7 +240,7 @@ const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Decodes one whole text message into the item the consumer gets.
 fn decode(bytes: &[u8], counters: &Counters) -> Outgoing {
-    let Ok(json) = std::str::from_utf8(bytes) else {
+    let Ok(json) = simdutf8::basic::from_utf8(bytes) else {
         return Err(malformed(
             "text message is not valid UTF-8".into(),
             counters,
