@@ -81,6 +81,22 @@ proptest! {
     }
 
     #[test]
+    fn text_and_byte_decoding_agree(cut in 0usize..VALID.len(), byte in 0x20u8..0x7f, pos in 0usize..VALID.len()) {
+        // The realtime reader checks UTF-8 once and decodes with
+        // `from_json_str`; it must decide exactly as `from_slice` does.
+        let mut bytes = VALID.as_bytes().to_vec();
+        bytes[pos] = byte;
+        for input in [&bytes[..], &bytes[..cut]] {
+            let text = std::str::from_utf8(input).unwrap();
+            match (Event::from_json_str(text), Event::from_slice(input)) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "from_json_str {:?} vs from_slice {:?}", a, b),
+            }
+        }
+    }
+
+    #[test]
     fn mutated_payload_bytes_keep_cursor(offset in 0usize..60, byte in 0x20u8..0x7f) {
         let start = VALID.find("\"payload\":").unwrap() + 10;
         let end = VALID.len() - 1;

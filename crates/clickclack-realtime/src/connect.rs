@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clickclack_client::ErrorKind;
-use fastwebsockets::{Role, WebSocket, WebSocketRead, WebSocketWrite};
+use fastwebsockets::{Role, WebSocketWrite};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{ReadHalf, WriteHalf};
@@ -12,12 +12,13 @@ use tokio::net::TcpStream;
 
 use crate::endpoint::WsTarget;
 use crate::error::Error;
+use crate::frames::FrameReader;
 use crate::handshake::{self, AuthMode, HandshakeFailure, RefusedUpgrade};
 
 /// The I/O under an open socket.
 pub(crate) type WsIo = TokioIo<Upgraded>;
-/// The read half (owned by the reader task).
-pub(crate) type WsRead = WebSocketRead<ReadHalf<WsIo>>;
+/// The read half (owned by the reader task; frames are read by [`FrameReader`]).
+pub(crate) type WsRead = FrameReader<ReadHalf<WsIo>>;
 /// The write half (pings and close replies).
 pub(crate) type WsWrite = WebSocketWrite<WriteHalf<WsIo>>;
 
@@ -121,14 +122,13 @@ async fn dial_inner(
     }
     .map_err(|f| classify(f, target, config.max_retry_after))?;
 
-    let mut ws = WebSocket::after_handshake(io, Role::Client);
-    ws.set_max_message_size(config.max_frame_bytes);
-    ws.set_auto_pong(true);
-    // Close frames are checked and answered by the reader (`reader::close`):
-    // fastwebsockets reports a bad close reason as a UTF-8 error that is
-    // indistinguishable from a bad text frame.
-    ws.set_auto_close(false);
-    Ok(ws.split(tokio::io::split))
+    let (read, write) = tokio::io::split(io);
+    // Only the write half comes from fastwebsockets (it masks, as a client
+    // must); its read half is given nothing to read and dropped at once.
+    // Frames are read by our own reader: it holds no buffer while the
+    // connection is idle and checks close frames itself (`reader`).
+    let (_, write) = fastwebsockets::after_handshake_split(tokio::io::empty(), write, Role::Client);
+    Ok((FrameReader::new(read, config.max_frame_bytes), write))
 }
 
 /// Sorts a failed upgrade: 401/403/400/404 stop the stream, the rest retries

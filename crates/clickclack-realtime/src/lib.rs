@@ -9,6 +9,7 @@ mod cursor_store;
 mod driver;
 mod endpoint;
 mod error;
+mod frames;
 mod handoff;
 mod handshake;
 mod heartbeat;

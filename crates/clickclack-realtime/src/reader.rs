@@ -1,15 +1,14 @@
 //! The one task that reads the socket, decodes events and hands them to the consumer.
 //!
-//! `fastwebsockets`' `read_frame` is not cancel-safe (a partially read frame is
-//! lost if the future is dropped), so it is never raced in a `select!`: this
-//! task owns the read half and reads frames one after the other.
+//! This task owns the read half ([`crate::frames::FrameReader`]) and reads frames one after
+//! the other; pings are answered on the shared write half.
 //!
 //! # Hot path
 //!
-//! 1. [`run`] reads one frame; its payload borrows the socket's read buffer.
-//! 2. A whole text frame is decoded in place ([`Event::from_slice`]): no copy,
-//!    and the read buffer is reclaimed for the next frame (no allocation per
-//!    frame besides the event itself). Fragments go through the [`Assembler`].
+//! 1. [`run`] reads one frame; its payload borrows the reader's buffer.
+//! 2. A whole text frame is checked for UTF-8 and decoded in place
+//!    ([`Event::from_slice`]): no copy, no allocation per frame besides the
+//!    event itself. Fragments go through the [`Assembler`].
 //! 3. Items are collected into a small batch and handed to the consumer's
 //!    bounded channel a batch at a time (one task hop per event, not two;
 //!    one lock per batch). The consumer is woken once the socket has
@@ -22,8 +21,9 @@
 //!    went silent; the driver never touches the read half. A burst's frames
 //!    arrive within microseconds, so one stamp per batch is as good as one
 //!    per frame.
-//! 5. A close frame, a broken connection or an over-cap message end the task
-//!    with [`ReaderEnd::Ended`], which the driver feeds to the state machine.
+//! 5. A close frame, a broken connection, a framing error (answered with
+//!    close 1002) or an over-cap message end the task with
+//!    [`ReaderEnd::Ended`], which the driver feeds to the state machine.
 
 use std::collections::VecDeque;
 use std::future::Future as _;
@@ -34,13 +34,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use clickclack_proto::event::Event;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
+use fastwebsockets::{Frame, Payload};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::connect::{WsRead, WsWrite};
 use crate::driver::Outgoing;
 use crate::error::Error;
+use crate::frames::{FrameError, Opcode};
 use crate::handoff;
 use crate::item::RealtimeItem;
 use crate::state::Ended;
@@ -143,12 +144,12 @@ impl Assembler {
 
     /// Feeds one data frame; returns a complete message, a skip notice, or
     /// [`Inbound::Lost`] when the message outgrew the cap.
-    pub(crate) fn push(&mut self, opcode: OpCode, fin: bool, payload: Bytes) -> Option<Inbound> {
+    pub(crate) fn push(&mut self, opcode: Opcode, fin: bool, payload: Bytes) -> Option<Inbound> {
         match opcode {
-            OpCode::Text | OpCode::Binary if payload.len() > self.max_bytes => {
+            Opcode::Text | Opcode::Binary if payload.len() > self.max_bytes => {
                 Some(self.too_large())
             }
-            OpCode::Text | OpCode::Binary if self.partial.is_some() => {
+            Opcode::Text | Opcode::Binary if self.partial.is_some() => {
                 self.partial = (!fin).then_some(Partial::Skipping {
                     seen: payload.len(),
                 });
@@ -156,12 +157,12 @@ impl Assembler {
                     "new message started before the previous one ended".into(),
                 ))
             }
-            OpCode::Text if fin => Some(Inbound::Text(payload)),
-            OpCode::Text => {
+            Opcode::Text if fin => Some(Inbound::Text(payload)),
+            Opcode::Text => {
                 self.partial = Some(Partial::Text(BytesMut::from(&payload[..])));
                 None
             }
-            OpCode::Binary => {
+            Opcode::Binary => {
                 if !fin {
                     self.partial = Some(Partial::Skipping {
                         seen: payload.len(),
@@ -171,7 +172,7 @@ impl Assembler {
                     "binary message (events are text)".into(),
                 ))
             }
-            OpCode::Continuation => match self.partial.take() {
+            Opcode::Continuation => match self.partial.take() {
                 None => Some(Inbound::Malformed("continuation without a message".into())),
                 Some(Partial::Skipping { seen }) => {
                     let seen = seen.saturating_add(payload.len());
@@ -216,14 +217,6 @@ fn too_large(max_bytes: usize) -> String {
     format!("message larger than {max_bytes} bytes; reconnecting")
 }
 
-fn into_bytes(payload: Payload<'_>) -> Bytes {
-    match payload {
-        Payload::Bytes(b) => b.freeze(),
-        Payload::Owned(v) => Bytes::from(v),
-        other => Bytes::copy_from_slice(&other),
-    }
-}
-
 /// Parses and checks a close frame's payload into `(code, reason)`
 /// (RFC 6455 §5.5.1, §7.4): empty, or a permitted code followed by UTF-8.
 pub(crate) fn parse_close(payload: &[u8]) -> Result<(Option<u16>, String), String> {
@@ -247,7 +240,13 @@ const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Decodes one whole text message into the item the consumer gets.
 fn decode(bytes: &[u8], counters: &Counters) -> Outgoing {
-    match Event::from_slice(bytes) {
+    let Ok(json) = simdutf8::basic::from_utf8(bytes) else {
+        return Err(malformed(
+            "text message is not valid UTF-8".into(),
+            counters,
+        ));
+    };
+    match Event::from_json_str(json) {
         Ok(event) => Ok(RealtimeItem::Event(event)),
         Err(e) => Err(malformed(e.to_string(), counters)),
     }
@@ -327,16 +326,9 @@ async fn read_loop(
     batch: &mut Batch,
 ) -> ReaderEnd {
     let mut assembler = Assembler::new(max_bytes);
-    // Frames the protocol obliges us to send (pongs) go out on the write
-    // half. Boxed: the write's future would otherwise be part of every
-    // idle reader's read future.
-    let mut obligated = |frame: Frame<'static>| {
-        let write = Arc::clone(&write);
-        Box::pin(async move { write.lock().await.write_frame(frame).await })
-    };
     loop {
         let frame = {
-            let next = read.read_frame(&mut obligated);
+            let next = read.read_frame();
             tokio::pin!(next);
             match std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
                 Poll::Ready(frame) => frame,
@@ -356,8 +348,8 @@ async fn read_loop(
         // 1.–2.
         let item = match frame {
             Ok(frame) => match frame.opcode {
-                OpCode::Close => {
-                    let ended = match parse_close(&frame.payload) {
+                Opcode::Close => {
+                    let ended = match parse_close(frame.payload) {
                         Ok((code, reason)) => {
                             Box::pin(reply_close(&write, code.map_or(1000, |c| c), &reason)).await;
                             Ended::Closed { code, reason }
@@ -369,32 +361,43 @@ async fn read_loop(
                     };
                     return ReaderEnd::Ended(ended);
                 }
-                OpCode::Ping | OpCode::Pong => continue,
-                // The common case: decoded where it lies in the read buffer.
-                OpCode::Text if frame.fin && assembler.is_idle() => {
-                    if frame.payload.len() > max_bytes {
-                        return ReaderEnd::Ended(Ended::Lost(too_large(max_bytes)));
+                Opcode::Ping => {
+                    let pong = Frame::pong(Payload::Owned(frame.payload.to_vec()));
+                    // Boxed: a write is rare and its future is large.
+                    if let Err(e) =
+                        Box::pin(async { write.lock().await.write_frame(pong).await }).await
+                    {
+                        return ReaderEnd::Ended(Ended::Lost(format!("pong failed: {e}")));
                     }
-                    decode(&frame.payload, counters)
+                    continue;
                 }
-                opcode => match assembler.push(opcode, frame.fin, into_bytes(frame.payload)) {
-                    None => continue,
-                    Some(Inbound::Text(bytes)) => decode(&bytes, counters),
-                    Some(Inbound::Malformed(reason)) => Err(malformed(reason, counters)),
-                    Some(Inbound::Lost(reason)) => return ReaderEnd::Ended(Ended::Lost(reason)),
-                },
+                Opcode::Pong => continue,
+                // The common case: decoded where it lies in the read buffer.
+                Opcode::Text if frame.fin && assembler.is_idle() => decode(frame.payload, counters),
+                opcode => {
+                    match assembler.push(opcode, frame.fin, Bytes::copy_from_slice(frame.payload)) {
+                        None => continue,
+                        Some(Inbound::Text(bytes)) => decode(&bytes, counters),
+                        Some(Inbound::Malformed(reason)) => Err(malformed(reason, counters)),
+                        Some(Inbound::Lost(reason)) => {
+                            return ReaderEnd::Ended(Ended::Lost(reason));
+                        }
+                    }
+                }
             },
-            // The bad frame's payload was consumed; the next frame is intact.
-            Err(WebSocketError::InvalidUTF8) => Err(malformed(
-                "text message is not valid UTF-8".into(),
-                counters,
-            )),
-            Err(WebSocketError::UnexpectedEOF) => {
+            Err(FrameError::Eof) => {
                 return ReaderEnd::Ended(Ended::Lost(
                     "connection closed without a close frame".into(),
                 ));
             }
-            Err(e) => return ReaderEnd::Ended(Ended::Lost(e.to_string())),
+            Err(FrameError::Io(e)) => return ReaderEnd::Ended(Ended::Lost(e.to_string())),
+            Err(FrameError::Protocol(problem)) => {
+                Box::pin(reply_close(&write, 1002, "protocol error")).await;
+                return ReaderEnd::Ended(Ended::Lost(format!("protocol error: {problem}")));
+            }
+            Err(FrameError::TooLarge) => {
+                return ReaderEnd::Ended(Ended::Lost(too_large(max_bytes)));
+            }
         };
         // 3.
         if batch.push(item).await.is_err() {
@@ -428,17 +431,17 @@ mod tests {
     fn whole_text_message_passes() {
         let mut a = Assembler::new(16);
         assert!(
-            matches!(a.push(OpCode::Text, true, text("{}")), Some(Inbound::Text(b)) if b == "{}")
+            matches!(a.push(Opcode::Text, true, text("{}")), Some(Inbound::Text(b)) if b == "{}")
         );
     }
 
     #[test]
     fn fragments_are_joined() {
         let mut a = Assembler::new(16);
-        assert!(a.push(OpCode::Text, false, text("ab")).is_none());
-        assert!(a.push(OpCode::Continuation, false, text("cd")).is_none());
+        assert!(a.push(Opcode::Text, false, text("ab")).is_none());
+        assert!(a.push(Opcode::Continuation, false, text("cd")).is_none());
         assert!(
-            matches!(a.push(OpCode::Continuation, true, text("ef")), Some(Inbound::Text(b)) if b == "abcdef")
+            matches!(a.push(Opcode::Continuation, true, text("ef")), Some(Inbound::Text(b)) if b == "abcdef")
         );
     }
 
@@ -446,26 +449,26 @@ mod tests {
     fn oversized_messages_end_the_connection() {
         let mut a = Assembler::new(4);
         assert!(matches!(
-            a.push(OpCode::Text, true, text("12345")),
+            a.push(Opcode::Text, true, text("12345")),
             Some(Inbound::Lost(_))
         ));
-        assert!(a.push(OpCode::Text, false, text("123")).is_none());
+        assert!(a.push(Opcode::Text, false, text("123")).is_none());
         assert!(matches!(
-            a.push(OpCode::Continuation, false, text("45")),
+            a.push(Opcode::Continuation, false, text("45")),
             Some(Inbound::Lost(_))
         ));
         // Endless fragments of a skipped binary message are capped too.
         assert!(matches!(
-            a.push(OpCode::Binary, false, text("12")),
+            a.push(Opcode::Binary, false, text("12")),
             Some(Inbound::Malformed(_))
         ));
-        assert!(a.push(OpCode::Continuation, false, text("12")).is_none());
+        assert!(a.push(Opcode::Continuation, false, text("12")).is_none());
         assert!(matches!(
-            a.push(OpCode::Continuation, false, text("1")),
+            a.push(Opcode::Continuation, false, text("1")),
             Some(Inbound::Lost(_))
         ));
         assert!(matches!(
-            a.push(OpCode::Text, true, text("ok")),
+            a.push(Opcode::Text, true, text("ok")),
             Some(Inbound::Text(_))
         ));
     }
@@ -474,18 +477,18 @@ mod tests {
     fn binary_and_stray_continuations_are_malformed() {
         let mut a = Assembler::new(16);
         assert!(matches!(
-            a.push(OpCode::Binary, true, text("x")),
+            a.push(Opcode::Binary, true, text("x")),
             Some(Inbound::Malformed(_))
         ));
         assert!(matches!(
-            a.push(OpCode::Continuation, true, text("x")),
+            a.push(Opcode::Continuation, true, text("x")),
             Some(Inbound::Malformed(_))
         ));
         assert!(matches!(
-            a.push(OpCode::Binary, false, text("x")),
+            a.push(Opcode::Binary, false, text("x")),
             Some(Inbound::Malformed(_))
         ));
-        assert!(a.push(OpCode::Continuation, true, text("y")).is_none());
+        assert!(a.push(Opcode::Continuation, true, text("y")).is_none());
     }
 
     #[test]
@@ -508,7 +511,7 @@ mod tests {
         fn assembler_never_holds_more_than_the_cap(frames in proptest::collection::vec((0u8..4, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..40)) {
             let mut a = Assembler::new(10);
             for (op, fin, data) in frames {
-                let opcode = match op { 0 => OpCode::Text, 1 => OpCode::Binary, 2 => OpCode::Continuation, _ => OpCode::Ping };
+                let opcode = match op { 0 => Opcode::Text, 1 => Opcode::Binary, 2 => Opcode::Continuation, _ => Opcode::Ping };
                 let out = a.push(opcode, fin, Bytes::from(data));
                 if let Some(Inbound::Text(b)) = &out {
                     prop_assert!(b.len() <= 10);

@@ -398,3 +398,80 @@ async fn endless_fragments_end_the_connection_with_bounded_reading() {
         );
     }
 }
+
+/// Reads one masked client frame with a short payload: `(opcode, payload)`.
+async fn read_client_frame(sock: &mut tokio::net::TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    sock.read_exact(&mut head).await.ok()?;
+    assert!(head[1] & 0x80 != 0, "client frames are masked");
+    let len = usize::from(head[1] & 0x7F);
+    assert!(len <= 125, "short frames only");
+    let mut mask = [0u8; 4];
+    sock.read_exact(&mut mask).await.ok()?;
+    let mut payload = vec![0u8; len];
+    sock.read_exact(&mut payload).await.ok()?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= mask[i % 4];
+    }
+    Some((head[0] & 0x0F, payload))
+}
+
+#[tokio::test]
+async fn framing_errors_are_answered_with_1002_and_the_stream_reconnects() {
+    let cases: [(&str, Vec<u8>); 4] = [
+        (
+            "masked frame",
+            vec![0x81, 0x82, 1, 2, 3, 4, b'{' ^ 1, b'}' ^ 2],
+        ),
+        ("reserved bits", vec![0xC1, 0x02, b'{', b'}']),
+        ("reserved opcode", vec![0x83, 0x00]),
+        ("fragmented ping", vec![0x09, 0x00]),
+    ];
+    for (name, wire) in cases {
+        let (closes_tx, mut closes) = tokio::sync::mpsc::unbounded_channel();
+        let url = first_connection_then_event_1(move |mut sock| async move {
+            let _ = sock.write_all(&wire).await;
+            while let Some((opcode, payload)) = read_client_frame(&mut sock).await {
+                if opcode == 0x8 {
+                    let _ = closes_tx.send(payload);
+                }
+            }
+        })
+        .await;
+        let causes = causes_until_event_1(&url, 1 << 20).await;
+        assert!(
+            causes.iter().any(|c| c.contains("protocol error")),
+            "{name}: {causes:?}"
+        );
+        let close = closes.recv().await.expect("a close frame");
+        assert_eq!(close[..2], 1002u16.to_be_bytes(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_ping_is_answered_with_its_payload() {
+    let (pongs_tx, mut pongs) = tokio::sync::mpsc::unbounded_channel();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.expect("accept");
+        handshake(&mut sock, Accept::Correct).await;
+        let _ = sock.write_all(&frame(true, 0x9, b"are you there")).await;
+        while let Some((opcode, payload)) = read_client_frame(&mut sock).await {
+            if opcode == 0xA {
+                let _ = pongs_tx.send(payload);
+                let _ = sock
+                    .write_all(&frame(true, 0x1, event_json(1, None).as_bytes()))
+                    .await;
+            }
+        }
+    });
+    let mut stream = builder(client(&url, "ccb_test"), WorkspaceId::new("wsp_raw"))
+        .start_after(Cursor::new(format!("cur_{:010}", 0)))
+        .start()
+        .await
+        .expect("start");
+    let event = next_event(&mut stream).await;
+    assert_eq!(event.cursor().as_str(), "cur_0000000001");
+    assert_eq!(pongs.recv().await.expect("a pong"), b"are you there");
+}
