@@ -265,6 +265,8 @@ impl Client {
         let mut req = Request::new(call.body);
         *req.method_mut() = call.method;
         *req.uri_mut() = uri;
+        // Room for every header the stack adds, so the map never grows.
+        *req.headers_mut() = HeaderMap::with_capacity(8);
         let headers = req.headers_mut();
         if call.accept_json {
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));

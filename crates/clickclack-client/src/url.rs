@@ -108,10 +108,24 @@ impl BaseUrl {
 
     /// Joins an [`ApiPath`] and a [`Query`] onto the base.
     pub fn join(&self, path: &ApiPath, query: &Query) -> Result<Uri, Error> {
-        let mut s = format!(
-            "{}://{}{}{}",
-            self.scheme, self.authority, self.prefix, path
+        let mut s = String::with_capacity(
+            self.scheme.len()
+                + 3
+                + self.authority.len()
+                + self.prefix.len()
+                + path.encoded.len()
+                + 1
+                + query.encoded.len(),
         );
+        for part in [
+            self.scheme.as_str(),
+            "://",
+            &self.authority,
+            &self.prefix,
+            &path.encoded,
+        ] {
+            s.push_str(part);
+        }
         if !query.is_empty() {
             s.push('?');
             s.push_str(&query.encoded);
@@ -132,6 +146,10 @@ impl BaseUrl {
         let Some(auth) = uri.authority() else {
             return false;
         };
+        // What `join` builds: the same scheme and authority, byte for byte.
+        if scheme == self.scheme && auth.as_str() == self.authority {
+            return true;
+        }
         let default_port = if scheme.eq_ignore_ascii_case("https") {
             443
         } else {
