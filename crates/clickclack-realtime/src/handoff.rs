@@ -7,15 +7,17 @@
 //!    once per burst (when the socket has nothing more for now, or the
 //!    queue is full), so a burst costs one wake-up — on a multi-thread
 //!    runtime one cross-thread hand-over — not one per event.
-//! 2. The consumer swaps the whole queue out in one lock ([`Receiver::poll_batch`])
-//!    and hands the items out one by one from its own buffer.
+//! 2. The queue is a list of batches: a sender's batch is queued whole
+//!    (its buffer moves, the items are not copied) and the consumer takes
+//!    one batch per lock ([`Receiver::poll_batch`]), handing the items out
+//!    one by one from its own buffer.
 //! 3. When the queue holds `cap` items a sender waits for the consumer to
 //!    take them: a slow consumer stops the socket reader, and TCP flow
 //!    control pushes back on the server.
-//! 4. The queue grows only when items arrive and gives large buffers back
-//!    once drained; when the consumer parks on an empty queue both buffers
-//!    are released (an idle stream holds none: one allocation per burst,
-//!    never one per item).
+//! 4. Drained batch buffers go back to the senders (a small free list), so
+//!    while items keep coming nothing is allocated; when the consumer parks
+//!    on an empty queue the free list and its own buffer are released (an
+//!    idle stream holds none: a few allocations per burst, never one per item).
 //!
 //! Dropping the [`Receiver`] fails every send; dropping the last [`Sender`]
 //! ends the consumer's side after the queued items.
@@ -26,11 +28,20 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-/// Buffers larger than this many items are released once drained.
-const KEEP_CAPACITY: usize = 16;
+/// The most items a sender hands over at once; buffers up to this size
+/// circulate between the sender, the queue and the consumer while items keep
+/// coming (no allocation per batch), larger ones are released once drained.
+pub(crate) const BATCH: usize = 32;
+
+/// The most drained buffers kept for senders.
+const MAX_SPARE: usize = 4;
 
 struct State<T> {
-    queue: VecDeque<T>,
+    /// Queued batches, oldest first, `len` items in all.
+    batches: VecDeque<VecDeque<T>>,
+    len: usize,
+    /// Drained batch buffers for senders to refill.
+    spare: Vec<VecDeque<T>>,
     senders: usize,
     receiver_alive: bool,
     /// The parked consumer.
@@ -90,7 +101,9 @@ impl<T> std::fmt::Debug for Receiver<T> {
 pub(crate) fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
         state: Mutex::new(State {
-            queue: VecDeque::new(),
+            batches: VecDeque::new(),
+            len: 0,
+            spare: Vec::new(),
             senders: 1,
             receiver_alive: true,
             waker: None,
@@ -115,10 +128,18 @@ impl<T> Sender<T> {
         if !state.receiver_alive {
             return Err(TrySendError::Closed(item));
         }
-        if state.queue.len() >= self.inner.cap {
+        if state.len >= self.inner.cap {
             return Err(TrySendError::Full(item));
         }
-        state.queue.push_back(item);
+        state.len += 1;
+        match state.batches.back_mut() {
+            Some(last) if last.len() < last.capacity() => last.push_back(item),
+            _ => {
+                let mut batch = state.spare.pop().unwrap_or_default();
+                batch.push_back(item);
+                state.batches.push_back(batch);
+            }
+        }
         let waker = state.waker.take();
         drop(state);
         if let Some(waker) = waker {
@@ -134,6 +155,8 @@ impl<T> Sender<T> {
 
     /// 1.: moves every item of `items` into the queue, in order, one lock
     /// per attempt, waiting for the consumer while the queue is full (3.).
+    /// When the whole batch fits, its buffer is queued and `items` gets an
+    /// empty (recycled) one.
     /// A parked consumer is woken when `wake` is set or the queue is full;
     /// otherwise it stays parked until a later waking call. Cancel-safe:
     /// items not yet moved stay in `items`.
@@ -152,16 +175,21 @@ impl<T> Sender<T> {
                 if !state.receiver_alive {
                     return Err(Closed(()));
                 }
-                if state.queue.is_empty() && items.len() <= self.inner.cap {
-                    // The common case: the whole batch becomes the queue.
-                    std::mem::swap(&mut state.queue, items);
-                } else {
-                    let room = self.inner.cap.saturating_sub(state.queue.len());
-                    state.queue.extend(items.drain(..room.min(items.len())));
+                let take = items.len().min(self.inner.cap.saturating_sub(state.len));
+                if take > 0 && take == items.len() {
+                    // The common case: the batch's buffer is queued whole.
+                    state.len += items.len();
+                    let empty = state.spare.pop().unwrap_or_default();
+                    let batch = std::mem::replace(items, empty);
+                    state.batches.push_back(batch);
+                } else if take > 0 {
+                    let part: VecDeque<T> = items.drain(..take).collect();
+                    state.len += take;
+                    state.batches.push_back(part);
                 }
                 let done = items.is_empty();
-                let full = state.queue.len() >= self.inner.cap;
-                let waker = if (wake || full) && !state.queue.is_empty() {
+                let full = state.len >= self.inner.cap;
+                let waker = if (wake || full) && state.len > 0 {
                     state.waker.take()
                 } else {
                     None
@@ -198,7 +226,7 @@ impl<T> Sender<T> {
                     if !state.receiver_alive {
                         return Err(Closed(item));
                     }
-                    if state.queue.len() < self.inner.cap {
+                    if state.len < self.inner.cap {
                         continue;
                     }
                     state.sender_waiting = true;
@@ -237,15 +265,19 @@ impl<T> Drop for Sender<T> {
 }
 
 impl<T> Receiver<T> {
-    /// 2.: moves every queued item into `out` (which must be empty).
+    /// 2.: moves the oldest queued batch into `out` (which must be empty).
     /// `Ready(false)`: every sender is gone and nothing is left.
     pub(crate) fn poll_batch(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<T>) -> Poll<bool> {
         let mut state = self.inner.lock();
-        if !state.queue.is_empty() {
-            std::mem::swap(&mut state.queue, out);
-            // 4.: the consumer's old buffer becomes the queue; keep it small.
-            if state.queue.capacity() > KEEP_CAPACITY {
-                state.queue = VecDeque::new();
+        if let Some(batch) = state.batches.pop_front() {
+            state.len -= batch.len();
+            let drained = std::mem::replace(out, batch);
+            // 4.: the drained buffer goes back to the senders if it is small.
+            let keep = drained.capacity() > 0
+                && drained.capacity() <= BATCH
+                && state.spare.len() < MAX_SPARE;
+            if keep {
+                state.spare.push(drained);
             }
             let wake_senders = std::mem::take(&mut state.sender_waiting);
             drop(state);
@@ -258,8 +290,9 @@ impl<T> Receiver<T> {
             return Poll::Ready(false);
         }
         // 4.: about to park with nothing queued; `out` is empty too.
-        if state.queue.capacity() > 0 {
-            state.queue = VecDeque::new();
+        state.spare = Vec::new();
+        if state.batches.capacity() > 0 {
+            state.batches = VecDeque::new();
         }
         if out.capacity() > 0 {
             *out = VecDeque::new();
@@ -276,7 +309,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut state = self.inner.lock();
         state.receiver_alive = false;
-        let queued = std::mem::take(&mut state.queue);
+        let queued = std::mem::take(&mut state.batches);
         drop(state);
         drop(queued);
         self.inner.room.notify_waiters();
@@ -407,5 +440,82 @@ mod tests {
         drop(rx);
         assert_eq!(waiting.await.expect("task"), Err(2));
         assert!(matches!(tx.try_send(3), Err(TrySendError::Closed(3))));
+    }
+}
+
+#[cfg(test)]
+mod stress {
+    use super::*;
+    use proptest::prelude::*;
+    use std::future::poll_fn;
+
+    /// One sender's plan: batches of the given sizes (0 = a single `send`),
+    /// each handed over with or without waking the consumer.
+    fn run(cap: usize, plan: Vec<(usize, bool)>, multi: bool) -> Vec<u32> {
+        let runtime = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        .expect("runtime");
+        runtime.block_on(async move {
+            let (tx, mut rx) = channel(cap);
+            let sender = tokio::spawn(async move {
+                let mut next = 0u32;
+                let mut items = VecDeque::new();
+                for (size, wake) in plan {
+                    if size == 0 {
+                        tx.send(next).await.expect("consumer alive");
+                        next += 1;
+                        continue;
+                    }
+                    for _ in 0..size {
+                        items.push_back(next);
+                        next += 1;
+                    }
+                    tx.send_batch(&mut items, wake)
+                        .await
+                        .expect("consumer alive");
+                    if next.is_multiple_of(7) {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                // The end of the burst.
+                tx.send_batch(&mut items, true)
+                    .await
+                    .expect("consumer alive");
+            });
+            let got = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+                let mut got = Vec::new();
+                let mut out = VecDeque::new();
+                while poll_fn(|cx| rx.poll_batch(cx, &mut out)).await {
+                    got.extend(out.drain(..));
+                }
+                got
+            })
+            .await
+            .expect("no lost wake-up");
+            sender.await.expect("sender");
+            got
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn every_item_arrives_once_in_order_without_a_lost_wake_up(
+            cap in 1usize..70,
+            plan in proptest::collection::vec((0usize..40, any::<bool>()), 0..60),
+            multi in any::<bool>(),
+        ) {
+            let total: usize = plan.iter().map(|(n, _)| (*n).max(1)).sum();
+            let got = run(cap, plan, multi);
+            prop_assert_eq!(got, (0..total as u32).collect::<Vec<_>>());
+        }
     }
 }

@@ -269,7 +269,7 @@ pub(crate) async fn run(read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx
     } = ctx;
     let mut batch = Batch {
         items: VecDeque::new(),
-        max: (tx.capacity() / 2).clamp(1, MAX_BATCH),
+        max: (tx.capacity() / 2).clamp(1, handoff::BATCH),
         tx,
         activity,
     };
@@ -281,9 +281,6 @@ pub(crate) async fn run(read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx
         Err(ConsumerGone) => ReaderEnd::ConsumerGone,
     }
 }
-
-/// The most items handed over at once.
-const MAX_BATCH: usize = 32;
 
 /// The consumer dropped the stream.
 struct ConsumerGone;
@@ -299,6 +296,10 @@ struct Batch {
 impl Batch {
     /// Queues `item`; hands the batch over once it is full.
     async fn push(&mut self, item: Outgoing) -> Result<(), ConsumerGone> {
+        if self.items.capacity() == 0 {
+            // One allocation for the whole batch, not one per doubling.
+            self.items.reserve_exact(self.max);
+        }
         self.items.push_back(item);
         if self.items.len() >= self.max {
             return self.hand_over(false).await;
