@@ -16,7 +16,9 @@ use crate::retry::RetryPolicy;
 use crate::stack::{HeaderDefaults, LayerFn, build_stack, erase_layer, erase_transport};
 use crate::tls::TlsSettings;
 use crate::token::BotToken;
-use crate::transport::{HyperSettings, TlsRoots, Transport, Wire, hyper_transport};
+use crate::transport::{
+    DEFAULT_POOL_MAX_IDLE_PER_HOST, HyperSettings, TlsRoots, Transport, Wire, hyper_transport,
+};
 use crate::url::BaseUrl;
 use clickclack_proto::ids::WorkspaceId;
 
@@ -40,6 +42,7 @@ pub struct ClientBuilder {
     tls: TlsSettings,
     max_download_bytes: u64,
     workspace: Option<WorkspaceId>,
+    pool_max_idle_per_host: usize,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -57,6 +60,7 @@ impl fmt::Debug for ClientBuilder {
             .field("tls", &self.tls)
             .field("max_download_bytes", &self.max_download_bytes)
             .field("workspace", &self.workspace)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .finish()
     }
 }
@@ -76,6 +80,7 @@ impl ClientBuilder {
             tls: TlsSettings::default(),
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             workspace: None,
+            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
         }
     }
 
@@ -135,6 +140,17 @@ impl ClientBuilder {
     /// The cap for [`Client::download_upload`] (default 64 MiB).
     pub fn max_download_bytes(mut self, max: u64) -> Self {
         self.max_download_bytes = max;
+        self
+    }
+
+    /// How many idle keep-alive connections the default transport keeps per
+    /// origin (default [`DEFAULT_POOL_MAX_IDLE_PER_HOST`], 64). Set it to at
+    /// least the number of requests you run concurrently, or connections over
+    /// the cap are closed after a burst of responses and opened again; lower
+    /// it to save memory (about 25 KiB per idle connection). Clients with
+    /// different caps do not share a connection pool.
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
         self
     }
 
@@ -234,6 +250,7 @@ impl ClientBuilder {
                     connect_timeout: self.connect_timeout,
                     tls,
                     pool_idle_timeout: Duration::from_secs(60),
+                    pool_max_idle_per_host: self.pool_max_idle_per_host,
                 }))
             }
         };

@@ -38,7 +38,7 @@ pub use retry::{Idempotency, RequestMeta, RetryPolicy, parse_retry_after};
 pub use sent::SentMessage;
 pub use tls::TlsSettings;
 pub use token::BotToken;
-pub use transport::{TlsRoots, Transport, tls_config};
+pub use transport::{DEFAULT_POOL_MAX_IDLE_PER_HOST, TlsRoots, Transport, tls_config};
 
 /// The HTTP method type [`Client::request`] takes.
 pub use http::Method;
