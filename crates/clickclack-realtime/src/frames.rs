@@ -166,6 +166,9 @@ pub(crate) struct FrameReader<R> {
     consumed: usize,
     /// Bytes read since the socket was last found empty.
     burst: usize,
+    /// A burst of at least [`READ_CHUNK`] bytes came since the last small
+    /// one: reads go straight into the kept buffer.
+    large: bool,
     max_payload: usize,
 }
 
@@ -176,6 +179,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             buf: BytesMut::new(),
             consumed: 0,
             burst: 0,
+            large: false,
             max_payload,
         }
     }
@@ -209,6 +213,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     fn poll_fill(&mut self, cx: &mut Context<'_>, need: usize) -> Poll<Result<(), FrameError>> {
         while self.buf.len() < need {
             let before = self.buf.len();
+            if before == 0 && !self.large && self.buf.capacity() > 0 {
+                // Between small frames: read into the stack, not a grown buffer.
+                self.buf = BytesMut::new();
+            }
             let polled = if self.buf.capacity() == 0 {
                 let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
                 let mut read = ReadBuf::uninit(&mut chunk);
@@ -230,6 +238,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Poll::Pending => {
                     if self.buf.is_empty() && self.burst < READ_CHUNK {
                         self.buf = BytesMut::new();
+                        self.large = false;
                     }
                     self.burst = 0;
                     return Poll::Pending;
@@ -240,6 +249,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 }
                 Poll::Ready(Ok(())) => {
                     self.burst = self.burst.saturating_add(self.buf.len() - before);
+                    self.large |= self.burst >= READ_CHUNK;
                 }
             }
         }
@@ -450,6 +460,10 @@ mod tests {
                 assert!(frame.is_ok());
                 got += 1;
             }
+            assert!(
+                reader.buf.capacity() < READ_CHUNK,
+                "small frames never grow a read-sized buffer"
+            );
         }
         // The next read finds the socket empty: the buffer is released.
         assert!(

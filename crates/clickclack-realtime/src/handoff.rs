@@ -15,9 +15,11 @@
 //!    take them: a slow consumer stops the socket reader, and TCP flow
 //!    control pushes back on the server.
 //! 4. Drained batch buffers go back to the senders (a small free list), so
-//!    while items keep coming nothing is allocated; when the consumer parks
-//!    on an empty queue the free list and its own buffer are released (an
-//!    idle stream holds none: a few allocations per burst, never one per item).
+//!    while items keep coming nothing is allocated. Buffers are released
+//!    after a small burst — when the consumer parks having taken less than a
+//!    batch since it last parked, or when a sender calls
+//!    [`Sender::release_spare`] — so an idle stream holds none, and a replay
+//!    allocates a few buffers once, not a few per burst.
 //!
 //! Dropping the [`Receiver`] fails every send; dropping the last [`Sender`]
 //! ends the consumer's side after the queued items.
@@ -83,6 +85,8 @@ pub(crate) struct Sender<T> {
 /// The consuming side.
 pub(crate) struct Receiver<T> {
     inner: Arc<Inner<T>>,
+    /// Items taken since the consumer last parked.
+    taken: usize,
 }
 
 impl<T> std::fmt::Debug for Sender<T> {
@@ -116,7 +120,7 @@ pub(crate) fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         Sender {
             inner: Arc::clone(&inner),
         },
-        Receiver { inner },
+        Receiver { inner, taken: 0 },
     )
 }
 
@@ -146,6 +150,12 @@ impl<T> Sender<T> {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// 4.: drops the drained buffers kept for senders (after a small burst).
+    pub(crate) fn release_spare(&self) {
+        let spare = std::mem::take(&mut self.inner.lock().spare);
+        drop(spare);
     }
 
     /// The most items the queue holds.
@@ -271,6 +281,7 @@ impl<T> Receiver<T> {
         let mut state = self.inner.lock();
         if let Some(batch) = state.batches.pop_front() {
             state.len -= batch.len();
+            self.taken = self.taken.saturating_add(batch.len());
             let drained = std::mem::replace(out, batch);
             // 4.: the drained buffer goes back to the senders if it is small.
             let keep = drained.capacity() > 0
@@ -290,12 +301,14 @@ impl<T> Receiver<T> {
             return Poll::Ready(false);
         }
         // 4.: about to park with nothing queued; `out` is empty too.
-        state.spare = Vec::new();
-        if state.batches.capacity() > 0 {
-            state.batches = VecDeque::new();
-        }
-        if out.capacity() > 0 {
-            *out = VecDeque::new();
+        if std::mem::take(&mut self.taken) < BATCH {
+            state.spare = Vec::new();
+            if state.batches.capacity() > 0 {
+                state.batches = VecDeque::new();
+            }
+            if out.capacity() > 0 {
+                *out = VecDeque::new();
+            }
         }
         match &mut state.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -428,6 +441,38 @@ mod tests {
         .expect("the consumer was woken for every batch");
         sender.await.expect("sender");
         assert_eq!(got, vec![3, 4, 5, 6, 7]);
+    }
+
+    #[tokio::test]
+    async fn buffers_are_kept_through_a_replay_and_released_after_a_small_burst() {
+        let (tx, mut rx) = channel(64);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut out = VecDeque::new();
+        let spare = |tx: &Sender<u32>| tx.inner.lock().spare.len();
+        let mut recycled = 0;
+        for _ in 0..3 {
+            let mut items: VecDeque<u32> = (0..BATCH as u32).collect();
+            tx.send_batch(&mut items, true).await.expect("room");
+            recycled = items.capacity();
+            assert!(rx.poll_batch(&mut cx, &mut out).is_ready());
+            out.clear();
+            assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        }
+        assert_eq!(recycled, BATCH, "drained buffers come back to the sender");
+        assert!(
+            spare(&tx) > 0 || out.capacity() > 0,
+            "a replay keeps its buffers"
+        );
+        tx.try_send(1).expect("room");
+        assert!(rx.poll_batch(&mut cx, &mut out).is_ready());
+        out.clear();
+        assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        assert_eq!(spare(&tx), 0);
+        assert_eq!(out.capacity(), 0, "a trickle keeps none");
+        let mut items: VecDeque<u32> = (0..BATCH as u32).collect();
+        tx.send_batch(&mut items, true).await.expect("room");
+        tx.release_spare();
+        assert_eq!(spare(&tx), 0);
     }
 
     #[tokio::test]

@@ -270,6 +270,7 @@ pub(crate) async fn run(read: WsRead, write: Arc<Mutex<WsWrite>>, ctx: ReaderCtx
     let mut batch = Batch {
         items: VecDeque::new(),
         max: (tx.capacity() / 2).clamp(1, handoff::BATCH),
+        burst: 0,
         tx,
         activity,
     };
@@ -289,6 +290,8 @@ struct ConsumerGone;
 struct Batch {
     items: VecDeque<Outgoing>,
     max: usize,
+    /// Items read since the socket was last found empty.
+    burst: usize,
     tx: handoff::Sender<Outgoing>,
     activity: Arc<Activity>,
 }
@@ -301,6 +304,7 @@ impl Batch {
             self.items.reserve_exact(self.max);
         }
         self.items.push_back(item);
+        self.burst += 1;
         if self.items.len() >= self.max {
             return self.hand_over(false).await;
         }
@@ -338,9 +342,11 @@ async fn read_loop(
                     if batch.hand_over(true).await.is_err() {
                         return ReaderEnd::ConsumerGone;
                     }
-                    if batch.items.capacity() > 0 {
-                        // Idle: hold no buffer (one allocation per burst).
+                    if std::mem::take(&mut batch.burst) < batch.max {
+                        // A small burst (a live event, a pong): hold no
+                        // buffers while idle. A replay keeps them.
                         batch.items = VecDeque::new();
+                        batch.tx.release_spare();
                     }
                     next.await
                 }
