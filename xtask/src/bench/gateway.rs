@@ -14,6 +14,11 @@
 //!
 //! Every account has its own workspace, human, channel and bot, so one
 //! account's traffic never reaches another's socket.
+//!
+//! The closed loops saturate the machine, so their latency is mostly
+//! queueing (Little's law: accounts / replies per second). The `paced` rows
+//! offer a fixed load below saturation (each account posts once per
+//! [`PACE`]), where the latency difference is the gateway's own cost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -247,11 +252,15 @@ async fn observer(
     Ok((task, rx))
 }
 
-/// Closed loops on every account for `duration`.
+/// Closed loops on every account for `duration`. With `pace`, an account
+/// posts at most once per `pace` (the accounts' starts spread over one
+/// `pace`): a load below saturation, where latency is the pipeline's own
+/// cost instead of queueing behind other accounts.
 async fn drive(
     server: &Arc<TestServer>,
     accounts: &[Account],
     duration: Duration,
+    pace: Option<Duration>,
 ) -> Result<(usize, Duration, Latencies), String> {
     let mut observers = Vec::new();
     let mut receivers = Vec::new();
@@ -264,11 +273,15 @@ async fn drive(
     let start = Instant::now();
     let deadline = start + duration;
     let mut loops = Vec::new();
-    for (a, mut rx) in accounts.iter().cloned().zip(receivers) {
+    let spread = accounts.len().max(1) as u32;
+    for (k, (a, mut rx)) in accounts.iter().cloned().zip(receivers).enumerate() {
         let server = Arc::clone(server);
         loops.push(tokio::spawn(async move {
             let mut latencies = Latencies::default();
             let mut i = 0u64;
+            if let Some(pace) = pace {
+                tokio::time::sleep(pace * k as u32 / spread).await;
+            }
             while Instant::now() < deadline {
                 let t = Instant::now();
                 server.post_message(
@@ -282,6 +295,9 @@ async fn drive(
                     Err(_) => return Err(format!("no reply within {} s", REPLY_TIMEOUT.as_secs())),
                 }
                 i += 1;
+                if let Some(pace) = pace {
+                    tokio::time::sleep_until((t + pace).into()).await;
+                }
             }
             Ok::<_, String>(latencies)
         }));
@@ -312,13 +328,17 @@ struct Side {
     startup: Duration,
 }
 
-async fn gateway_side(n: usize, duration: Duration) -> Result<Side, String> {
+async fn gateway_side(
+    n: usize,
+    duration: Duration,
+    pace: Option<Duration>,
+) -> Result<Side, String> {
     let server = Arc::new(TestServer::start().await);
     let accounts = accounts(&server, n, "gw");
     let started = Instant::now();
     let running = start_gateway(&server.base_url(), &accounts).await?;
     let startup = started.elapsed();
-    let (count, elapsed, latencies) = drive(&server, &accounts, duration).await?;
+    let (count, elapsed, latencies) = drive(&server, &accounts, duration, pace).await?;
     running.gateway.shutdown().await;
     Ok(Side {
         rate: per_second(count, elapsed),
@@ -327,7 +347,11 @@ async fn gateway_side(n: usize, duration: Duration) -> Result<Side, String> {
     })
 }
 
-async fn minimal_side(n: usize, duration: Duration) -> Result<Side, String> {
+async fn minimal_side(
+    n: usize,
+    duration: Duration,
+    pace: Option<Duration>,
+) -> Result<Side, String> {
     let server = Arc::new(TestServer::start().await);
     let accounts = accounts(&server, n, "min");
     let started = Instant::now();
@@ -336,7 +360,7 @@ async fn minimal_side(n: usize, duration: Duration) -> Result<Side, String> {
         bots.push(start_minimal(&server.base_url(), a).await?);
     }
     let startup = started.elapsed();
-    let (count, elapsed, latencies) = drive(&server, &accounts, duration).await?;
+    let (count, elapsed, latencies) = drive(&server, &accounts, duration, pace).await?;
     for b in bots {
         b.abort();
     }
@@ -355,8 +379,8 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         (100, Duration::from_secs(4))
     };
     // Warm-up (first connections, allocator, lazy statics) outside the numbers.
-    minimal_side(1, Duration::from_millis(100)).await?;
-    gateway_side(1, Duration::from_millis(100)).await?;
+    minimal_side(1, Duration::from_millis(100), None).await?;
+    gateway_side(1, Duration::from_millis(100), None).await?;
     let mut records = Vec::new();
     let mut startups = Vec::new();
     // Best of `rounds`, the two sides alternating, so a burst of other work
@@ -365,11 +389,11 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
     for n in [1usize, many] {
         let (mut base, mut ours) = (None::<Side>, None::<Side>);
         for _ in 0..rounds {
-            let b = minimal_side(n, duration).await?;
+            let b = minimal_side(n, duration, None).await?;
             if base.as_ref().is_none_or(|best| b.rate > best.rate) {
                 base = Some(b);
             }
-            let o = gateway_side(n, duration).await?;
+            let o = gateway_side(n, duration, None).await?;
             if ours.as_ref().is_none_or(|best| o.rate > best.rate) {
                 ours = Some(o);
             }
@@ -422,6 +446,7 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         );
         startups.push((n, plural, ours.startup, base.startup));
     }
+    records.extend(paced(options, many, duration).await?);
     for (n, plural, ours, base) in startups {
         records.push(
             Record::new(
@@ -440,4 +465,51 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
         );
     }
     Ok(records)
+}
+
+/// How often each account posts in the paced rows: 100 accounts at one
+/// message per 200 ms each is 500 messages/s, a fraction of what either side
+/// sustains here.
+const PACE: Duration = Duration::from_millis(200);
+
+/// Latency below saturation: every account posts once per [`PACE`]; the
+/// p99 of each side over all its rounds (the sides alternate).
+async fn paced(options: &Options, n: usize, duration: Duration) -> Result<Vec<Record>, String> {
+    let rounds = if options.quick { 1 } else { 2 };
+    let (mut base, mut ours) = (Latencies::default(), Latencies::default());
+    for _ in 0..rounds {
+        base.extend(minimal_side(n, duration, Some(PACE)).await?.latencies);
+        ours.extend(gateway_side(n, duration, Some(PACE)).await?.latencies);
+    }
+    let name = format!("gateway.e2e.{n}_accounts.paced");
+    let offered = n as f64 / PACE.as_secs_f64();
+    Ok(vec![
+        Record::new(
+            format!("{name}.p50"),
+            "ms",
+            round3(ours.percentile_ms(50.0)),
+            "minimal client+realtime loop",
+            round3(base.percentile_ms(50.0)),
+            Goal::None,
+        )
+        .param("accounts", n)
+        .param("offered_messages_per_second", offered),
+        Record::new(
+            format!("{name}.p99"),
+            "ms",
+            round3(ours.percentile_ms(99.0)),
+            "minimal client+realtime loop",
+            round3(base.percentile_ms(99.0)),
+            Goal::OverheadBelow(5.0),
+        )
+        .param("accounts", n)
+        .param("offered_messages_per_second", offered)
+        .param("rounds_per_side", rounds)
+        .param("replies", ours.len())
+        .param("baseline_replies", base.len())
+        .param(
+            "goal_meaning",
+            "p99 overhead of the gateway (value - baseline) < 5 ms below saturation",
+        ),
+    ])
 }
