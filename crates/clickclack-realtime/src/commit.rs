@@ -5,15 +5,10 @@
 //! [`Shared::commit`] moves the cursor in memory; the cursor store is written
 //! at most once per flush interval ([`RealtimeOptions::cursor_flush_interval`](crate::RealtimeOptions::cursor_flush_interval)):
 //!
-//! 1. A commit after a quiet interval is persisted at once (leading edge),
-//!    by a spawned task: the committer does not wait for the store.
+//! 1. A commit after a quiet interval is persisted at once (leading edge).
 //! 2. Commits within the interval only mark the cursor dirty; one delayed
 //!    flush is scheduled for the end of the interval (trailing edge), and
 //!    persists the *latest* committed cursor.
-//!
-//! A failed background write is logged and retried by the next commit or
-//! flush; [`Shared::flush`] returns the error. With a zero interval every
-//! commit is persisted before it returns (and returns the store's error).
 //! 3. [`Shared::flush`] (public as `RealtimeStream::flush` / `Committer::flush`)
 //!    persists now; call it before a graceful shutdown.
 //!
@@ -199,16 +194,18 @@ impl Shared {
             } else if c.flush_scheduled {
                 false
             } else {
-                // 1./2.: now after a quiet interval, else at its end; in the
-                // background either way, so the committer never waits for
-                // the store.
                 let now = Instant::now();
-                let at = c
+                let due = c
                     .last_flush
-                    .map_or(now, |t| (t + self.flush_interval).max(now));
-                c.flush_scheduled = self.schedule_flush(at);
-                // Without a runtime to flush later, write now.
-                !c.flush_scheduled
+                    .is_none_or(|t| now.saturating_duration_since(t) >= self.flush_interval);
+                if due {
+                    true
+                } else {
+                    let at = c.last_flush.map_or(now, |t| t + self.flush_interval);
+                    c.flush_scheduled = self.schedule_flush(at);
+                    // Without a runtime to flush later, write now.
+                    !c.flush_scheduled
+                }
             }
         };
         if flush_now {
@@ -217,7 +214,7 @@ impl Shared {
         Ok(true)
     }
 
-    /// 1./2.: spawns one flush at `at`; `false` outside a runtime.
+    /// 2.: spawns one delayed flush at `at`; `false` outside a runtime.
     fn schedule_flush(self: &Arc<Self>, at: Instant) -> bool {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return false;
@@ -266,19 +263,17 @@ pub struct Committer {
 
 impl Committer {
     /// Records that every durable event up to and including `cursor` is handled,
-    /// and persists it in the cursor store in the background — at once after
-    /// a quiet [flush interval](crate::RealtimeOptions::cursor_flush_interval),
-    /// else with the flush at the end of the interval. Older or empty cursors are
+    /// and persists it in the cursor store — at once after a quiet
+    /// [flush interval](crate::RealtimeOptions::cursor_flush_interval), else
+    /// with the flush at the end of the interval. Older or empty cursors are
     /// ignored, and so is a cursor the stream has not yielded since its last
     /// [`Resync`](crate::RealtimeItem::Resync) (it cannot name a handled
     /// event; committing it could move the cursor past the server's tail).
     ///
     /// # Errors
     ///
-    /// [`Error::CursorStore`] if persisting failed, with a zero flush interval
-    /// (the in-memory commit still applies to reconnects of this stream);
-    /// otherwise a failed background write is logged and retried by the next
-    /// commit, and [`flush`](Self::flush) reports it.
+    /// [`Error::CursorStore`] if persisting failed (the in-memory commit still
+    /// applies to reconnects of this stream).
     pub async fn commit(&self, cursor: &Cursor) -> Result<(), Error> {
         self.shared.commit(cursor).await.map(|_| ())
     }
@@ -401,10 +396,8 @@ mod tests {
         let interval = Duration::from_millis(200);
         let shared = shared_over(&store, "cur_00", interval);
         shared.yielded(&c("cur_09"));
-        // 1. Leading edge: the first commit is written at once, in the
-        // background.
+        // 1. Leading edge: the first commit is written at once.
         assert!(shared.commit(&c("cur_01")).await.expect("commit"));
-        tokio::task::yield_now().await;
         assert_eq!(store.get("k"), Some(c("cur_01")));
         // 2. Within the interval: memory moves, the store waits.
         assert!(shared.commit(&c("cur_02")).await.expect("commit"));
@@ -428,7 +421,6 @@ mod tests {
         let shared = shared_over(&store, "cur_10", Duration::from_secs(60));
         shared.yielded(&c("cur_15"));
         assert!(shared.commit(&c("cur_11")).await.expect("commit"));
-        tokio::task::yield_now().await;
         assert!(shared.commit(&c("cur_12")).await.expect("commit"));
         assert_eq!(store.get("k"), Some(c("cur_11")));
         shared.reanchor(&c("cur_50")).await.expect("reanchor");

@@ -111,19 +111,17 @@ impl RealtimeStream {
     /// handled and persists it in the cursor store. Reconnects resume after
     /// it. Older or empty (ephemeral) cursors are ignored.
     ///
-    /// Persisting is coalesced and happens in the background: a commit after
-    /// a quiet [flush interval](RealtimeOptions::cursor_flush_interval) is
-    /// written at once, later ones within the interval by one flush at its
-    /// end (the newest cursor wins). Only committed cursors are ever written,
-    /// so a crash redelivers at most the last interval's events and skips
-    /// none. Call [`flush`](Self::flush) before a graceful shutdown.
+    /// Persisting is coalesced: a commit after a quiet
+    /// [flush interval](RealtimeOptions::cursor_flush_interval) is written at
+    /// once, later ones within the interval by one flush at its end (the
+    /// newest cursor wins). Only committed cursors are ever written, so a
+    /// crash redelivers at most the last interval's events and skips none.
+    /// Call [`flush`](Self::flush) before a graceful shutdown.
     ///
     /// # Errors
     ///
-    /// [`Error::CursorStore`] if persisting failed, with a zero flush
-    /// interval (the in-memory commit still applies to reconnects of this
-    /// stream); otherwise a failed background write is logged and retried by
-    /// the next commit, and [`flush`](Self::flush) reports it.
+    /// [`Error::CursorStore`] if persisting failed; the in-memory commit still
+    /// applies to reconnects of this stream.
     pub async fn commit(&self, cursor: &Cursor) -> Result<(), Error> {
         self.shared.commit(cursor).await.map(|_| ())
     }

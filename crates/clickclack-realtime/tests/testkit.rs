@@ -325,8 +325,6 @@ async fn file_cursor_store_resumes_after_the_stream_is_rebuilt() {
     let _one = next_event(&mut stream).await;
     let two = next_event(&mut stream).await;
     stream.commit(two.cursor()).await.expect("commit");
-    // A graceful stop: the coalesced write of the last commit happens now.
-    stream.flush().await.expect("flush");
     drop(stream);
 
     let three = post(&server, &seed, "three");
@@ -358,9 +356,11 @@ async fn memory_store_is_shared_by_rebuilt_streams() {
     next_connected(&mut stream).await;
     post(&server, &seed, "one");
     let one = next_event(&mut stream).await;
-    let committer = stream.committer();
-    committer.commit(one.cursor()).await.expect("commit");
-    committer.flush().await.expect("flush");
+    stream
+        .committer()
+        .commit(one.cursor())
+        .await
+        .expect("commit");
     assert_eq!(
         store.get(seed.workspace.id.as_str()).as_ref(),
         Some(one.cursor())
