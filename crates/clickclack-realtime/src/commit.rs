@@ -130,7 +130,8 @@ impl Shared {
     /// may still be filling the gap between the two, and a restart before it
     /// commits past the anchor must see that gap again (it resumes from the
     /// old cursor, gets a new `Resync` and backfills). The stored cursor moves
-    /// once the consumer commits an event after the anchor. A second resync
+    /// as the consumer commits the gap's events (read over REST) and the
+    /// anchor itself, or an event after it. A second resync
     /// that finds the same tail is still ahead of the finished work, so it is
     /// not stored either. A commit not yet persisted is flushed first (it is
     /// done work).
@@ -140,7 +141,7 @@ impl Shared {
             let mut c = self.lock();
             let ahead = c.done.as_ref().is_some_and(|done| anchor > done);
             let pending = if c.dirty && ahead {
-                c.committed.clone()
+                c.done.clone()
             } else {
                 None
             };
@@ -179,14 +180,20 @@ impl Shared {
         }
         let flush_now = {
             let mut c = self.lock();
-            if c.committed.as_ref().is_some_and(|old| cursor <= old) {
+            let past_committed = c.committed.as_ref().is_none_or(|old| cursor > old);
+            // Below an anchor that is ahead of the finished work: the
+            // consumer finished part of the gap (or all of it, at the anchor).
+            let past_done = c.done.as_ref().is_none_or(|done| cursor > done);
+            if !past_committed && !past_done {
                 return Ok(false);
             }
             if c.yielded.as_deref().is_some_and(|y| cursor.as_str() > y) {
                 tracing::debug!(cursor = %cursor, "realtime commit ignored: the stream never yielded this cursor (stale after a resync?)");
                 return Ok(false);
             }
-            set_reusing(&mut c.committed, cursor);
+            if past_committed {
+                set_reusing(&mut c.committed, cursor);
+            }
             set_reusing(&mut c.done, cursor);
             c.dirty = true;
             if self.flush_interval.is_zero() {
@@ -240,14 +247,15 @@ impl Shared {
                 return Ok(());
             }
             c.last_flush = Some(Instant::now());
-            c.committed.clone()
+            // The finished work, never an anchor ahead of it.
+            c.done.clone()
         };
         let Some(cursor) = cursor else { return Ok(()) };
         self.store.save(&self.key, &cursor).await?;
         // A commit that arrived during the save stays dirty (its flush is
         // scheduled: it saw this flush's `last_flush`).
         let mut c = self.lock();
-        if c.committed.as_ref() == Some(&cursor) {
+        if c.done.as_ref() == Some(&cursor) {
             c.dirty = false;
         }
         Ok(())
@@ -347,7 +355,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reanchor_ahead_keeps_the_stored_cursor_until_a_commit_passes_it() {
+    async fn reanchor_ahead_keeps_the_stored_cursor_until_the_consumer_finishes_work() {
         let store = MemoryCursorStore::new();
         store.save("k", &c("cur_10")).await.expect("save");
         let shared = shared_over(&store, "cur_10", Duration::ZERO);
@@ -356,9 +364,11 @@ mod tests {
         assert_eq!(shared.committed(), Some(c("cur_50")));
         // ... but a restart still sees the gap from the old cursor.
         assert_eq!(store.get("k"), Some(c("cur_10")));
-        // Gap events below the anchor do not move anything.
-        assert!(!shared.commit(&c("cur_20")).await.expect("commit"));
-        assert_eq!(store.get("k"), Some(c("cur_10")));
+        // A finished gap event below the anchor is stored (everything up to
+        // it is done); reconnects still resume after the anchor.
+        assert!(shared.commit(&c("cur_20")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_20")));
+        assert_eq!(shared.committed(), Some(c("cur_50")));
         shared.yielded(&c("cur_51"));
         assert!(shared.commit(&c("cur_51")).await.expect("commit"));
         assert_eq!(store.get("k"), Some(c("cur_51")));
@@ -429,6 +439,30 @@ mod tests {
         assert_eq!(shared.committed(), Some(c("cur_50")));
         shared.flush().await.expect("flush");
         assert_eq!(store.get("k"), Some(c("cur_12")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gap_below_an_anchor_ahead_is_stored_as_it_is_finished() {
+        let store = MemoryCursorStore::new();
+        let shared = shared_over(&store, "cur_10", Duration::ZERO);
+        shared.yielded(&c("cur_12"));
+        assert!(shared.commit(&c("cur_12")).await.expect("commit"));
+        shared.reanchor(&c("cur_50")).await.expect("reanchor");
+        shared.forget_yielded_above(&c("cur_50"));
+        assert_eq!(store.get("k"), Some(c("cur_12")));
+        // The consumer reads the gap over REST and commits it in order: the
+        // finished part is stored, reconnects still resume at the anchor.
+        assert!(shared.commit(&c("cur_30")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_30")));
+        assert_eq!(shared.committed(), Some(c("cur_50")));
+        // A second resync to the same tail stores nothing ahead of the work.
+        shared.reanchor(&c("cur_50")).await.expect("reanchor");
+        assert_eq!(store.get("k"), Some(c("cur_30")));
+        // Committing the anchor itself finishes the gap.
+        assert!(shared.commit(&c("cur_50")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_50")));
+        assert!(!shared.commit(&c("cur_40")).await.expect("commit"));
+        assert_eq!(store.get("k"), Some(c("cur_50")));
     }
 
     #[tokio::test(start_paused = true)]
