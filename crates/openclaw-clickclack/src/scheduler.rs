@@ -300,6 +300,9 @@ pub struct SchedulerStats {
 
 type Job = Pin<Box<dyn Future<Output = JobOutcome> + Send + 'static>>;
 
+/// What [`Scheduler::with_commit_hook`] calls with the committed cursor.
+type CommitHook<C> = Box<dyn Fn(C) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 struct Conversation {
     jobs: VecDeque<(Ticket, Job)>,
     /// Whether the worker is running a job (popped from `jobs`).
@@ -337,10 +340,18 @@ struct Shared<C> {
     /// Limit 2: jobs queued or running; a permit is returned when its job ends.
     jobs: Semaphore,
     committed: watch::Sender<Option<C>>,
-    /// Woken when the scheduler became idle (`outstanding == 0`) or a replay
-    /// was requested; waiters check [`State`] (a `Notify`, not two watch
-    /// channels: an idle account's scheduler is paid per account).
-    changed: Notify,
+    /// Woken when the scheduler became idle (`outstanding == 0`); waiters
+    /// check [`State`] (a `Notify`, not a watch channel: an idle account's
+    /// scheduler is paid per account).
+    idle: Notify,
+    /// Woken when a replay was requested (or the scheduler was aborted).
+    /// Separate from `idle`: the account's reader waits on this one all the
+    /// time, and a busy account becomes idle after nearly every turn, so a
+    /// shared `Notify` woke the reader once per turn for nothing.
+    replay: Notify,
+    /// Called, outside the lock, by the task whose completion advanced the
+    /// committed cursor (see [`Scheduler::with_commit_hook`]).
+    on_commit: Option<CommitHook<C>>,
 }
 
 impl<C> Shared<C> {
@@ -354,12 +365,25 @@ impl<C> Shared<C> {
 
 impl<C: Clone> Shared<C> {
     /// Applies a completion under the lock and publishes commit progress.
-    fn finish(&self, state: &mut State<C>, ticket: Ticket) {
+    /// Returns the new committed cursor when it advanced and a commit hook
+    /// wants it (call [`Shared::commit_hook`] with it once the lock is released).
+    #[must_use]
+    fn finish(&self, state: &mut State<C>, ticket: Ticket) -> Option<C> {
         let advanced = state.tracker.complete(ticket);
-        if advanced > 0 {
-            self.in_flight.add_permits(advanced);
-            self.committed
-                .send_replace(state.tracker.committed().cloned());
+        if advanced == 0 {
+            return None;
+        }
+        self.in_flight.add_permits(advanced);
+        let committed = state.tracker.committed().cloned();
+        let hooked = committed.clone().filter(|_| self.on_commit.is_some());
+        self.committed.send_replace(committed);
+        hooked
+    }
+
+    /// Hands `cursor` to the commit hook, if any (never under the lock).
+    async fn commit_hook(&self, cursor: Option<C>) {
+        if let (Some(hook), Some(cursor)) = (&self.on_commit, cursor) {
+            hook(cursor).await;
         }
     }
 
@@ -367,7 +391,7 @@ impl<C: Clone> Shared<C> {
         self.jobs.add_permits(1);
         state.outstanding = state.outstanding.saturating_sub(1);
         if state.outstanding == 0 {
-            self.changed.notify_waiters();
+            self.idle.notify_waiters();
         }
     }
 
@@ -396,6 +420,33 @@ impl<C> fmt::Debug for Scheduler<C> {
 impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
     /// A scheduler whose committed cursor starts at `start`.
     pub fn new(config: SchedulerConfig, start: Option<C>) -> Self {
+        Self::build(config, start, None)
+    }
+
+    /// A scheduler that also hands every advance of the committed cursor to
+    /// `hook`, from the task that caused it: the worker whose job finished,
+    /// or the caller of [`Scheduler::submit_completed`]. The hook runs
+    /// before that job counts as ended ([`Scheduler::wait_idle`] waits for
+    /// it) and before the worker starts the conversation's next job. Hooks
+    /// of different workers may run concurrently and finish out of order, so
+    /// the receiver must ignore a cursor older than one it already has (a
+    /// realtime stream's commit does).
+    ///
+    /// The gateway commits to its realtime stream this way: no task has to
+    /// be woken just to pass the cursor on.
+    pub fn with_commit_hook<F, Fut>(config: SchedulerConfig, start: Option<C>, hook: F) -> Self
+    where
+        F: Fn(C) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Self::build(
+            config,
+            start,
+            Some(Box::new(move |cursor| Box::pin(hook(cursor)))),
+        )
+    }
+
+    fn build(config: SchedulerConfig, start: Option<C>, on_commit: Option<CommitHook<C>>) -> Self {
         let (committed, _) = watch::channel(start.clone());
         Scheduler {
             shared: Arc::new(Shared {
@@ -415,7 +466,9 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
                 jobs: Semaphore::new(config.max_jobs.max(1)),
                 committed,
-                changed: Notify::new(),
+                idle: Notify::new(),
+                replay: Notify::new(),
+                on_commit,
             }),
         }
     }
@@ -468,7 +521,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
             if !state.conversations.contains_key(&key) {
                 // Nothing of this conversation runs: read it again now.
                 state.replay_wanted = true;
-                shared.changed.notify_waiters();
+                shared.replay.notify_waiters();
             }
             return Ok(Submitted::Deferred(ticket));
         }
@@ -495,13 +548,16 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
     pub async fn submit_completed(&self, cursor: C) -> Result<Ticket, SubmitError> {
         self.refusal()?;
         self.acquire(&self.shared.in_flight).await?;
-        let mut state = self.shared.lock();
-        if let Err(e) = Self::accepting(&state) {
-            self.shared.in_flight.add_permits(1);
-            return Err(e);
-        }
-        let ticket = state.tracker.register(cursor);
-        self.shared.finish(&mut state, ticket);
+        let (ticket, committed) = {
+            let mut state = self.shared.lock();
+            if let Err(e) = Self::accepting(&state) {
+                self.shared.in_flight.add_permits(1);
+                return Err(e);
+            }
+            let ticket = state.tracker.register(cursor);
+            (ticket, self.shared.finish(&mut state, ticket))
+        };
+        self.shared.commit_hook(committed).await;
         Ok(ticket)
     }
 
@@ -547,13 +603,14 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
     /// ([`Scheduler::close`], [`Scheduler::wait_idle`]) and read again from
     /// [`Scheduler::committed`]. Pending forever when nothing was deferred.
     pub async fn replay_requested(&self) {
-        self.wait_until(|state| state.replay_wanted).await;
+        self.wait_until(&self.shared.replay, |state| state.replay_wanted)
+            .await;
     }
 
-    /// Waits until `done` holds for the state (checked after every change).
-    async fn wait_until(&self, done: impl Fn(&State<C>) -> bool) {
+    /// Waits until `done` holds for the state (checked whenever `changed` is notified).
+    async fn wait_until(&self, changed: &Notify, done: impl Fn(&State<C>) -> bool) {
         loop {
-            let changed = self.shared.changed.notified();
+            let changed = changed.notified();
             let mut changed = std::pin::pin!(changed);
             // Registered before the check: a change after it wakes us.
             changed.as_mut().enable();
@@ -601,7 +658,8 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
 
     /// Waits until no job is queued or running.
     pub async fn wait_idle(&self) {
-        self.wait_until(|state| state.outstanding == 0).await;
+        self.wait_until(&self.shared.idle, |state| state.outstanding == 0)
+            .await;
     }
 
     /// Cancels every queued and running job now (e.g. after a shutdown
@@ -618,7 +676,7 @@ impl<C: Clone + Send + Sync + 'static> Scheduler<C> {
             }
         }
         state.outstanding = 0;
-        self.shared.changed.notify_waiters();
+        self.shared.idle.notify_waiters();
     }
 }
 
@@ -656,7 +714,7 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
                     state.conversations.remove(&key);
                     if state.deferred.contains(&key) {
                         state.replay_wanted = true;
-                        shared.changed.notify_waiters();
+                        shared.replay.notify_waiters();
                     }
                     return;
                 }
@@ -667,14 +725,30 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
         } else {
             run_job(&shared, job).await
         };
+        let committed = {
+            let mut state = shared.lock();
+            if state.aborted {
+                return;
+            }
+            let committed = match outcome {
+                Some(JobOutcome::Done) => shared.finish(&mut state, ticket),
+                Some(JobOutcome::Retry) => {
+                    shared.halt(&mut state);
+                    None
+                }
+                None => None,
+            };
+            if committed.is_none() {
+                shared.job_ended(&mut state);
+                continue;
+            }
+            committed
+        };
+        // Outside the lock; the job counts as ended once the hook returned.
+        shared.commit_hook(committed).await;
         let mut state = shared.lock();
         if state.aborted {
             return;
-        }
-        match outcome {
-            Some(JobOutcome::Done) => shared.finish(&mut state, ticket),
-            Some(JobOutcome::Retry) => shared.halt(&mut state),
-            None => {}
         }
         shared.job_ended(&mut state);
     }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use clickclack_client::{Backoff, Client};
 use clickclack_proto::{Cursor, WorkspaceId};
 use clickclack_realtime::{
-    Backfill, BackoffPolicy, CursorStore, RealtimeItem, RealtimeStream, ResyncReason,
+    Backfill, BackoffPolicy, Committer, CursorStore, RealtimeItem, RealtimeStream, ResyncReason,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -160,13 +160,41 @@ enum SessionEnd {
 }
 
 /// How often an account's committed cursor is written to the state backend
-/// while events flow (a quiet account's first commit is written at once, and
-/// shutdown writes the last one). A crash reads at most this much of the
-/// log again; those events are backlog, so their replies are found by nonce
-/// before any model call and nothing is answered twice. Longer than the
-/// stream's 200 ms default: with many busy accounts, the write, `fsync` and
-/// rename per flush cost more CPU than the turns themselves.
+/// while events flow, at the least (a quiet account's first commit is
+/// written at once, and shutdown writes the last one); each account adds its
+/// own share of [`CURSOR_FLUSH_SPREAD`] ([`cursor_flush_interval`]). A crash
+/// reads at most one interval of the log again; those events are backlog, so
+/// their replies are found by nonce before any model call and nothing is
+/// answered twice. Longer than the stream's 200 ms default: with many busy
+/// accounts, the write, `fsync` and rename per flush cost more CPU than the
+/// turns themselves.
 const CURSOR_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The most an account's flush interval exceeds [`CURSOR_FLUSH_INTERVAL`].
+///
+/// A busy account writes its cursor at the end of each interval, timed from
+/// its previous write, so accounts that got their first message together
+/// (every account of a gateway under a burst, or a bench) would write
+/// together forever: with 100 busy accounts, 100 writes and `fsync`s every
+/// second within a few milliseconds, on up to 16 blocking threads at once
+/// against 2 cores, stalled every turn of the gateway for tens of
+/// milliseconds (the gateway's p99 in `cargo xtask bench --only gateway`).
+/// Different intervals drift apart within a few seconds, so the writes
+/// spread over the whole interval.
+const CURSOR_FLUSH_SPREAD: Duration = Duration::from_millis(500);
+
+/// The flush interval of the account whose cursor key is `key`:
+/// [`CURSOR_FLUSH_INTERVAL`] plus a share of [`CURSOR_FLUSH_SPREAD`] taken
+/// from a hash of the key (the same key always gets the same interval, so a
+/// restart changes nothing about the crash bound).
+fn cursor_flush_interval(key: &str) -> Duration {
+    use std::hash::{Hash as _, Hasher as _};
+    // SipHash with fixed keys: stable across runs of one build.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    let steps = u64::try_from(CURSOR_FLUSH_SPREAD.as_millis()).unwrap_or(u64::MAX);
+    CURSOR_FLUSH_INTERVAL + Duration::from_millis(hasher.finish() % steps.max(1))
+}
 
 /// Where a session is in the event log.
 struct Position {
@@ -206,6 +234,13 @@ impl Position {
         {
             self.catch_up_until = Some(until);
         }
+    }
+}
+
+/// Records `cursor` as committed on the stream (logged when persisting failed).
+async fn commit_logged(account_id: &str, committer: &Committer, cursor: &Cursor) {
+    if let Err(e) = committer.commit(cursor).await {
+        tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
     }
 }
 
@@ -510,11 +545,13 @@ impl AccountDeps {
     ) -> AccountState {
         let account_id = self.id();
         let workspace = runtime.workspace_id.clone();
+        let key = format!("{account_id}.{workspace}");
+        let flush_interval = cursor_flush_interval(&key);
         let mut builder = RealtimeStream::builder(runtime.client.clone(), workspace.clone())
             .cursor_store(Arc::clone(&self.store))
-            .cursor_key(format!("{account_id}.{workspace}"))
+            .cursor_key(key)
             .backoff(BackoffPolicy::default().with_base(Duration::from_millis(self.reconnect_ms)))
-            .cursor_flush_interval(CURSOR_FLUSH_INTERVAL);
+            .cursor_flush_interval(flush_interval);
         if let Some(c) = &after {
             builder = builder.start_after(c.clone());
         }
@@ -559,11 +596,23 @@ impl AccountDeps {
         runtime: &Arc<AccountRuntime>,
     ) -> SessionEnd {
         let account_id = self.id().to_owned();
-        let scheduler: Scheduler<Cursor> =
-            Scheduler::new(self.scheduler, stream.committed_cursor());
-        // Commits go to the stream from this loop (no task per account):
-        // the stream only records them in memory and flushes coalesced.
-        let mut committed_rx = scheduler.subscribe_committed();
+        // Commits go to the stream from the task that finished the event (a
+        // turn's worker, or this loop for events without work): the stream
+        // records them in memory and flushes coalesced. No task is woken
+        // just to pass a cursor on, and a flush that does write (the first
+        // commit after a quiet interval) holds up that conversation's next
+        // turn, not the reading of every conversation's events.
+        let committer = stream.committer();
+        let hook_account = account_id.clone();
+        let scheduler: Scheduler<Cursor> = Scheduler::with_commit_hook(
+            self.scheduler,
+            stream.committed_cursor(),
+            move |cursor: Cursor| {
+                let committer = committer.clone();
+                let account_id = hook_account.clone();
+                async move { commit_logged(&account_id, &committer, &cursor).await }
+            },
+        );
         // 3. Events up to the server's tail are backlog. A stream that just
         // anchored at the tail already knows it: no second request.
         let catch_up_until = if stream.started_at_tail() {
@@ -586,13 +635,6 @@ impl AccountDeps {
                 let next = tokio::select! {
                     biased;
                     () = scheduler.replay_requested() => None,
-                    Ok(()) = committed_rx.changed() => {
-                        let cursor = committed_rx.borrow_and_update().clone();
-                        if let Some(cursor) = cursor {
-                            Box::pin(self.commit(&stream, &cursor)).await;
-                        }
-                        continue;
-                    }
                     next = self.intake.run_until_cancelled(stream.next_event()) => Some(next),
                 };
                 let Some(next) = next else {
@@ -630,9 +672,11 @@ impl AccountDeps {
                     }
                 }
             }
+            // Every hook has run (`wait_idle` waits for them); after an
+            // abort, the cursor of what finished before it.
             let committed = scheduler.committed();
             if let Some(cursor) = &committed {
-                self.commit(&stream, cursor).await;
+                commit_logged(&account_id, &stream.committer(), cursor).await;
             }
             // Commits are written coalesced; write the last one before leaving.
             if let Err(e) = stream.flush().await {
@@ -725,14 +769,6 @@ impl AccountDeps {
                 }));
             }
         })
-    }
-
-    /// Records `cursor` as committed on the stream (logged when persisting failed).
-    async fn commit(&self, stream: &RealtimeStream, cursor: &Cursor) {
-        if let Err(e) = stream.commit(cursor).await {
-            let account_id = self.id();
-            tracing::warn!(account = %account_id, error = %e, "[{account_id}] ClickClack cursor commit failed");
-        }
     }
 
     /// Hands one durable event to the scheduler (waiting for room, raced with shutdown).
@@ -866,5 +902,36 @@ impl AccountDeps {
             pos.last_submitted = Some(anchor);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_intervals_stay_in_the_bound_and_spread_across_accounts() {
+        let bound = CURSOR_FLUSH_INTERVAL + CURSOR_FLUSH_SPREAD;
+        // Keys shaped like the gateway's (`<account>.<workspace>`).
+        let intervals: Vec<Duration> = (0..100)
+            .map(|i| cursor_flush_interval(&format!("a{i}.wsp_{i:04}")))
+            .collect();
+        for interval in &intervals {
+            assert!(*interval >= CURSOR_FLUSH_INTERVAL && *interval < bound);
+        }
+        // The same key always gets the same interval (a restart keeps it).
+        assert_eq!(cursor_flush_interval("a7.wsp_0007"), intervals[7]);
+        // Spread over the whole range: no two halves of it are empty, and
+        // the accounts do not share a handful of values.
+        let (min, max) = (intervals.iter().min(), intervals.iter().max());
+        let spread = max
+            .zip(min)
+            .map(|(max, min)| *max - *min)
+            .unwrap_or_default();
+        assert!(spread > CURSOR_FLUSH_SPREAD * 3 / 4, "spread {spread:?}");
+        let mut distinct = intervals.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 50, "{} distinct intervals", distinct.len());
     }
 }

@@ -475,12 +475,13 @@ impl AccountRuntime {
                 .deliver(&plan, &message, OVERSIZE_NOTICE.to_owned(), false)
                 .await;
         }
-        let elapsed = timestamp_ms(&message.created_at)
-            .and_then(|at| self.host.clock.elapsed(&session_key, at));
-        // Agent mode gets the host's envelope; model mode the raw body, as
-        // the reference's model mode sends it (row 35); attachment notes follow.
+        // Agent mode gets the host's envelope (with the time since the
+        // session's previous message); model mode the raw body, as the
+        // reference's model mode sends it (row 35); attachment notes follow.
         let text = match &self.engine {
             ReplyEngine::Agent { .. } => {
+                let elapsed = timestamp_ms(&message.created_at)
+                    .and_then(|at| self.host.clock.elapsed(&session_key, at));
                 envelope(&message, message.body.trim(), elapsed, &staged.notes)
             }
             ReplyEngine::Model { .. } => {
@@ -849,8 +850,15 @@ impl AccountRuntime {
             )
         });
         let reporting = progress.is_some() || self.host.agent_activity;
+        if !reporting {
+            // Nothing to report to: no channel, no token, no second future
+            // (a turn of a plain model-mode account pays for none of them).
+            return self
+                .produce(client, message, event, input, None, None)
+                .await;
+        }
         let (sink, reports) = tokio::sync::mpsc::channel::<AgentActivity>(64);
-        let sink = reporting.then_some(sink);
+        let sink = Some(sink);
         let rows = self
             .host
             .agent_activity

@@ -549,3 +549,61 @@ async fn submit_waits_when_max_jobs_is_reached_but_not_for_a_full_conversation()
         "the deferred event 2 holds the commit"
     );
 }
+
+#[tokio::test]
+async fn the_commit_hook_gets_each_advance_from_the_task_that_caused_it() {
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    // The hook waits for a permit per call, so the test sees it running.
+    let permits = Arc::new(tokio::sync::Semaphore::new(1));
+    let hook_permits = Arc::clone(&permits);
+    let s = Scheduler::with_commit_hook(cfg(4, 16), None, move |cursor: usize| {
+        let (seen_tx, permits) = (seen_tx.clone(), Arc::clone(&hook_permits));
+        async move {
+            if let Ok(permit) = permits.acquire().await {
+                permit.forget();
+            }
+            let _ = seen_tx.send(cursor);
+        }
+    });
+    // Nothing pending: the caller's own call hands the cursor over.
+    s.submit_completed(0).await.unwrap();
+    assert_eq!(seen.try_recv().ok(), Some(0));
+
+    let (log, _rx) = mpsc::unbounded_channel();
+    let (a_tx, a_gate) = oneshot::channel();
+    let (b_tx, b_gate) = oneshot::channel();
+    s.submit(
+        1,
+        ConversationKey::channel("a"),
+        gated("a", log.clone(), a_gate),
+    )
+    .await
+    .unwrap();
+    s.submit(
+        2,
+        ConversationKey::channel("b"),
+        gated("b", log.clone(), b_gate),
+    )
+    .await
+    .unwrap();
+    s.submit_completed(3).await.unwrap();
+    // Finishing behind a pending event advances nothing: no call.
+    b_tx.send(JobOutcome::Done).unwrap();
+    settle().await;
+    assert!(seen.try_recv().is_err());
+    assert_eq!(s.committed(), Some(0));
+    // The first event finishes: one call with the whole prefix, and the
+    // scheduler is not idle until that call returned.
+    a_tx.send(JobOutcome::Done).unwrap();
+    settle().await;
+    assert_eq!(s.committed(), Some(3));
+    let mut idle = std::pin::pin!(s.wait_idle());
+    assert!(
+        idle.as_mut().now_or_never().is_none(),
+        "idle before the hook returned"
+    );
+    permits.add_permits(1);
+    idle.await;
+    assert_eq!(seen.try_recv().ok(), Some(3));
+    assert!(seen.try_recv().is_err());
+}
