@@ -88,7 +88,7 @@ impl Default for Event {
 }
 
 impl Event {
-    /// Decodes one realtime frame / JSON event (two steps: envelope, then payload).
+    /// Decodes one realtime frame / JSON event: the envelope, then the payload by `type`.
     ///
     /// Fails only when the bytes are not a JSON object with a string `type`
     /// (or an envelope field has the wrong JSON type); payload problems
