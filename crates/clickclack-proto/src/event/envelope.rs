@@ -185,10 +185,10 @@ struct NextValue<'m, 'de, A>(&'m mut A, PhantomData<&'de ()>);
 impl<'de, A: MapAccess<'de>> PayloadSource for NextValue<'_, 'de, A> {
     type Error = A::Error;
 
+    /// A `null` payload fails here like any mismatch (the two-step decode
+    /// then decides what it becomes).
     fn typed<T: DeserializeOwned>(self) -> Result<T, A::Error> {
-        self.0
-            .next_value::<Option<T>>()?
-            .ok_or_else(|| de::Error::custom("null payload"))
+        self.0.next_value::<T>()
     }
 }
 
