@@ -34,13 +34,24 @@ function open(token, after, onEvent) {
   });
 }
 
+function switches() {
+  const u = process.resourceUsage();
+  return u.voluntaryContextSwitches + u.involuntaryContextSwitches;
+}
+
 async function timed(work) {
   const cpu = process.cpuUsage();
+  const sw = switches();
   const t = process.hrtime.bigint();
   const items = await work();
   const wall = process.hrtime.bigint() - t;
   const used = process.cpuUsage(cpu);
-  return { items, wall_ns: Number(wall), cpu_ns: (used.user + used.system) * 1000 };
+  return {
+    items,
+    wall_ns: Number(wall),
+    cpu_ns: (used.user + used.system) * 1000,
+    switches: switches() - sw,
+  };
 }
 
 // Reads one page: connect after `after`, JSON.parse every event until `count`.

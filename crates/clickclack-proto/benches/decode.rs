@@ -1,5 +1,5 @@
 //! Micro-benchmarks of realtime frame decoding (`cargo bench -p clickclack-proto`):
-//! the typed two-step decoder against an untyped `serde_json::Value` parse
+//! the typed event decoder against an untyped `serde_json::Value` parse
 //! of the same bytes.
 
 use clickclack_proto::event::Event;

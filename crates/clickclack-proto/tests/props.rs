@@ -34,6 +34,107 @@ const TYPES: &[&str] = &[
     "",
 ];
 
+/// A valid payload for each type in [`TYPES`] (Go-shaped: keys in struct order).
+fn valid_payload(ty: &str) -> &'static str {
+    match ty {
+        "message.created" => {
+            r#"{"message_id":"msg_1","author_id":"usr_1","nonce":"n-1","mentioned_user_ids":["usr_2"]}"#
+        }
+        "thread.reply_created" => r#"{"message_id":"msg_2","root_message_id":"msg_1"}"#,
+        "reaction.added" => r#"{"message_id":"msg_1","emoji":"+1","user_id":"usr_1","count":2}"#,
+        "channel.updated" => "{}",
+        "typing.started" => r#"{"user_id":"usr_1","channel_id":"chn_1","turn":"t"}"#,
+        "bot.deleted" => r#"{"bot_user_id":"usr_9","display_name":"Old"}"#,
+        "dm.read" => r#"{"direct_conversation_id":"dm_1","user_id":"usr_1","seq":3}"#,
+        _ => r#"{"anything":[1,2]}"#,
+    }
+}
+
+/// One envelope field as it may arrive: valid, `null`, absent, or the wrong JSON type.
+fn envelope_field(
+    key: &'static str,
+    valid: &'static str,
+) -> impl Strategy<Value = Option<(String, String)>> {
+    prop_oneof![
+        16 => Just(Some((key.to_owned(), valid.to_owned()))),
+        2 => Just(Some((key.to_owned(), "null".to_owned()))),
+        2 => Just(None),
+        1 => Just(Some((key.to_owned(), "[1]".to_owned()))),
+    ]
+}
+
+/// The payload as it may arrive for `ty`: valid, with a key dropped, a list
+/// `null`ed, an unknown key added, `null`, or any JSON value.
+fn payload_text(ty: &'static str) -> impl Strategy<Value = String> {
+    let valid = valid_payload(ty);
+    prop_oneof![
+        3 => Just(valid.to_owned()),
+        1 => Just("null".to_owned()),
+        1 => Just(valid.replacen("\"message_id\":\"msg_1\",", "", 1)),
+        1 => Just(valid.replacen("[\"usr_2\"]", "null", 1)),
+        1 => Just(valid.replacen('{', "{\"later_key\":{\"x\":[null]},", 1)),
+        1 => Just(valid.replacen("\"usr_1\"", "7", 1)),
+        1 => json_value().prop_map(|v| v.to_string()),
+    ]
+}
+
+/// An event frame with Go's mutations, its keys in any order, as JSON text.
+fn mutated_frame() -> impl Strategy<Value = String> {
+    (prop::sample::select(TYPES), any::<bool>()).prop_flat_map(|(ty, escaped)| {
+        let type_text = if escaped {
+            // The same type string, written with an escape (decoded owned, not borrowed).
+            format!("\"{}\"", ty.replacen('.', "\\u002e", 1))
+        } else {
+            format!("\"{ty}\"")
+        };
+        let type_field = prop_oneof![
+            8 => Just(Some(("type".to_owned(), type_text))),
+            1 => Just(None),
+            1 => Just(Some(("type".to_owned(), "null".to_owned()))),
+        ];
+        (
+            (
+                envelope_field("id", r#""evt_1""#),
+                envelope_field("cursor", r#""cur_01""#),
+                type_field,
+                envelope_field("workspace_id", r#""wsp_1""#),
+                envelope_field("channel_id", r#""chn_1""#),
+                envelope_field("seq", "7"),
+                envelope_field("created_at", r#""2026-05-08T12:00:00Z""#),
+                envelope_field("mentioned_user_ids", r#"["usr_2"]"#),
+            ),
+            prop::option::weighted(0.9, payload_text(ty)),
+            prop::option::of(("[a-z]{1,6}", json_value())),
+            any::<proptest::sample::Index>(),
+            prop::collection::vec(any::<proptest::sample::Index>(), 0..4),
+        )
+            .prop_map(|(envelope, payload, unknown, duplicate, swaps)| {
+                let (id, cursor, ty, ws, chn, seq, at, mentions) = envelope;
+                let mut fields: Vec<(String, String)> =
+                    [id, cursor, ty, ws, chn, seq, at, mentions]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                fields.extend(payload.map(|p| ("payload".to_owned(), p)));
+                fields.extend(unknown.map(|(k, v)| (k, v.to_string())));
+                // Go writes keys in struct order; other servers may not.
+                for (i, swap) in swaps.iter().enumerate() {
+                    let j = swap.index(fields.len());
+                    let i = i % fields.len();
+                    fields.swap(i, j);
+                }
+                // Now and then a key twice (rejected either way).
+                if duplicate.index(16) == 0 {
+                    let repeated = fields[duplicate.index(fields.len())].clone();
+                    fields.push(repeated);
+                }
+                let body: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            })
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -177,5 +278,23 @@ proptest! {
     #[test]
     fn timestamp_parse_never_panics(s in "\\PC{0,40}") {
         let _ = Timestamp::new(s).parse();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #[test]
+    fn one_pass_and_two_step_decoding_agree(frame in mutated_frame()) {
+        // `from_json_str` / `from_slice` type the payload in the same pass as
+        // the envelope; `Deserialize for Event` keeps it raw and types it
+        // after. Both must decide identically on whatever a server sends.
+        let two_step = serde_json::from_str::<Event>(&frame);
+        for one_pass in [Event::from_json_str(&frame), Event::from_slice(frame.as_bytes())] {
+            match (one_pass, &two_step) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(&a, b, "frame {}", frame),
+                (Err(a), Err(b)) => prop_assert_eq!(a.json_error().to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "frame {}: one pass {:?} vs two steps {:?}", frame, a, b),
+            }
+        }
     }
 }

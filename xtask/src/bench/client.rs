@@ -66,12 +66,13 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("the bench spec has no string `{key}`"))
 }
 
-/// One timed pass: items done, wall time, CPU time.
+/// One timed pass: items done, wall time, CPU time, context switches.
 #[derive(Debug, Clone, Copy)]
 struct Pass {
     items: usize,
     wall: Duration,
     cpu: Duration,
+    switches: u64,
 }
 
 impl Pass {
@@ -80,6 +81,7 @@ impl Pass {
             "items": self.items,
             "wall_ns": self.wall.as_nanos() as u64,
             "cpu_ns": self.cpu.as_nanos() as u64,
+            "switches": self.switches,
         })
     }
 }
@@ -90,10 +92,12 @@ async fn timed<F: Future<Output = Result<usize, String>>>(f: F) -> Result<Pass, 
     let started = Instant::now();
     let items = f.await?;
     let wall = started.elapsed();
+    let after = CpuSample::now();
     Ok(Pass {
         items,
         wall,
-        cpu: cpu.cpu_until(&CpuSample::now()),
+        cpu: cpu.cpu_until(&after),
+        switches: cpu.switches_until(&after),
     })
 }
 

@@ -13,6 +13,8 @@ pub(crate) struct CpuSample {
     pub(crate) cpu: Duration,
     /// Peak resident set size so far, KiB (`ru_maxrss`).
     pub(crate) max_rss_kib: u64,
+    /// Context switches so far, voluntary + involuntary (`ru_nvcsw + ru_nivcsw`).
+    pub(crate) switches: u64,
 }
 
 impl CpuSample {
@@ -30,7 +32,14 @@ impl CpuSample {
         CpuSample {
             cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
             max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            switches: u64::try_from(usage.ru_nvcsw).unwrap_or(0)
+                + u64::try_from(usage.ru_nivcsw).unwrap_or(0),
         }
+    }
+
+    /// Context switches between `self` and a later sample.
+    pub(crate) fn switches_until(&self, later: &CpuSample) -> u64 {
+        later.switches.saturating_sub(self.switches)
     }
 
     /// CPU time spent between `self` and a later sample.

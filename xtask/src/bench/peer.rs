@@ -99,6 +99,9 @@ struct Best {
     items: usize,
     wall_ns: f64,
     cpu_ns: f64,
+    /// Context switches of the client process (fewest over the passes);
+    /// `None` when the client did not report them.
+    switches: Option<f64>,
 }
 
 impl Best {
@@ -118,9 +121,20 @@ impl Best {
         }
     }
 
+    /// Context switches of the client process per 1,000 items.
+    fn switches_per_1k(&self) -> Option<f64> {
+        let switches = self.switches?;
+        (self.items > 0).then(|| round3(switches * 1e3 / self.items as f64))
+    }
+
     /// Merges another measurement of the same workload (best of both).
     fn min(self, other: Best) -> Best {
+        let scale = self.items as f64 / other.items as f64;
         Best {
+            switches: match (self.switches, other.switches) {
+                (Some(a), Some(b)) => Some(a.min(b * scale)),
+                (a, b) => a.or(b.map(|b| b * scale)),
+            },
             items: self.items,
             wall_ns: self
                 .wall_ns
@@ -149,6 +163,7 @@ impl Best {
                 items: num("items") as usize,
                 wall_ns: num("wall_ns"),
                 cpu_ns: num("cpu_ns"),
+                switches: p.get("switches").and_then(Value::as_f64),
             };
             if b.items == 0 {
                 return Err("a pass did no work".to_owned());
@@ -381,17 +396,27 @@ fn replay(
             .param("cpu_us_per_event", round3(ours.cpu_us_per_item()))
             .param("node", node_version),
         );
-        records.push(
-            vs_node(
-                format!("peer.replay_{k}k.{label}.cpu"),
-                "us/event",
-                ours.cpu_us_per_item(),
-                &node_cpu,
-                Goal::RatioAtMost(0.5),
-            )
-            .param("events", events)
-            .param("measures", "client process CPU (user+sys) per event"),
-        );
+        let node_switches = node.as_ref().ok().and_then(Best::switches_per_1k);
+        let mut cpu = vs_node(
+            format!("peer.replay_{k}k.{label}.cpu"),
+            "us/event",
+            ours.cpu_us_per_item(),
+            &node_cpu,
+            Goal::RatioAtMost(0.5),
+        )
+        .param("events", events)
+        .param("measures", "client process CPU (user+sys) per event")
+        .param_opt("context_switches_per_1k_events", ours.switches_per_1k())
+        .param_opt("node_context_switches_per_1k_events", node_switches);
+        // Thread hand-overs cost CPU that no profile of our code shows.
+        if cpu.note.is_none()
+            && let (Some(o), Some(n)) = (ours.switches_per_1k(), node_switches)
+        {
+            cpu = cpu.note(format!(
+                "client context switches per 1,000 events: ours {o}, node {n}"
+            ));
+        }
+        records.push(cpu);
     }
     records.push(
         Record::new(
@@ -415,7 +440,12 @@ fn replay(
             bare.cpu_us_per_item(),
             Goal::None,
         )
-        .param("events", events),
+        .param("events", events)
+        .param_opt("context_switches_per_1k_events", mt.switches_per_1k())
+        .param_opt(
+            "baseline_context_switches_per_1k_events",
+            bare.switches_per_1k(),
+        ),
     );
     Ok(records)
 }

@@ -130,6 +130,14 @@ impl Record {
         self
     }
 
+    /// Adds a parameter when there is a value.
+    pub(crate) fn param_opt(self, key: &str, value: Option<impl Into<Value>>) -> Record {
+        match value {
+            Some(value) => self.param(key, value),
+            None => self,
+        }
+    }
+
     /// Sets the note.
     pub(crate) fn note(mut self, note: impl Into<String>) -> Record {
         self.note = Some(note.into());

@@ -1,9 +1,12 @@
-//! Realtime events: the envelope, typed payloads and the two-step decoder (protocol.md §7.3, §8).
+//! Realtime events: the envelope, typed payloads and the decoder (protocol.md §7.3, §8).
 //!
-//! Decoding never loses the envelope: the envelope is decoded first with the
-//! payload kept as raw JSON, then the payload is decoded by `type`. An unknown
-//! type, a `null` payload for a known type, or a payload that does not match
-//! its type becomes [`EventPayload::Unknown`] holding the raw JSON.
+//! Decoding never loses the envelope. A frame is decoded in one pass when its
+//! `type` comes before its `payload` (the order Go writes) and the payload
+//! matches its type; otherwise it is decoded in two steps: the envelope with
+//! the payload kept as raw JSON, then the payload by `type`. Both give the
+//! same event. An unknown type, a `null` payload for a known type, or a
+//! payload that does not match its type becomes [`EventPayload::Unknown`]
+//! holding the raw JSON.
 
 mod envelope;
 mod payload;
@@ -13,7 +16,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use self::envelope::{Envelope, RawPayload, null_raw};
+use self::envelope::{Envelope, Payload, PayloadMode, RawPayload, null_raw};
 pub use self::payload::*;
 use crate::ids::{ChannelId, ConversationId, Cursor, EventId, MessageId, UserId, WorkspaceId};
 use crate::timestamp::Timestamp;
@@ -66,6 +69,17 @@ pub struct Event {
     pub payload: EventPayload,
 }
 
+/// Decodes one whole JSON document as an envelope (nothing may follow it).
+fn whole_envelope<'a, R: serde_json::de::Read<'a>>(
+    read: R,
+    mode: PayloadMode,
+) -> Result<Envelope<'a, &'a RawValue>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::new(read);
+    let env = Envelope::decode(&mut de, mode)?;
+    de.end()?;
+    Ok(env)
+}
+
 impl Default for Event {
     /// [`Event::zero`]: Go's zero-valued event.
     fn default() -> Self {
@@ -74,27 +88,42 @@ impl Default for Event {
 }
 
 impl Event {
-    /// Decodes one realtime frame / JSON event (two steps: envelope, then payload).
+    /// Decodes one realtime frame / JSON event: the envelope, then the payload by `type`.
     ///
     /// Fails only when the bytes are not a JSON object with a string `type`
     /// (or an envelope field has the wrong JSON type); payload problems
     /// become [`EventPayload::Unknown`] and keep the envelope and cursor.
     pub fn from_slice(bytes: &[u8]) -> Result<Event, DecodeError> {
-        let env: Envelope<'_, &RawValue> = serde_json::from_slice(bytes)?;
-        Ok(Event::from_envelope(env))
+        Event::decode_whole(|mode| whole_envelope(serde_json::de::SliceRead::new(bytes), mode))
     }
 
     /// Decodes an event from a JSON string; see [`Event::from_slice`].
     /// Faster than `from_slice` when the bytes are already known to be
     /// UTF-8 (strings are not checked again).
     pub fn from_json_str(json: &str) -> Result<Event, DecodeError> {
-        let env: Envelope<'_, &RawValue> = serde_json::from_str(json)?;
+        Event::decode_whole(|mode| whole_envelope(serde_json::de::StrRead::new(json), mode))
+    }
+
+    /// One pass that types the payload as it goes (the common case: Go
+    /// writes `type` before `payload`, and the payload matches its type);
+    /// when that pass fails, the two-step decode that keeps the payload raw
+    /// decides (and reports the envelope's error, if any).
+    fn decode_whole<'a>(
+        read: impl Fn(PayloadMode) -> Result<Envelope<'a, &'a RawValue>, serde_json::Error>,
+    ) -> Result<Event, DecodeError> {
+        let env = match read(PayloadMode::Typed) {
+            Ok(env) => env,
+            Err(_) => read(PayloadMode::Raw)?,
+        };
         Ok(Event::from_envelope(env))
     }
 
     fn from_envelope<P: RawPayload>(env: Envelope<'_, P>) -> Event {
-        let payload =
-            EventPayload::decode(&env.event_type, env.payload.as_ref().map(RawPayload::raw));
+        let payload = match env.payload {
+            Payload::Typed(payload) => payload,
+            Payload::Raw(raw) => EventPayload::decode(&env.event_type, Some(raw.raw())),
+            Payload::Absent => EventPayload::decode(&env.event_type, None),
+        };
         Event {
             id: env.id,
             cursor: env.cursor,
@@ -316,7 +345,7 @@ impl<'de> Deserialize<'de> for Event {
     /// Works with `serde_json` deserializers only (the payload is captured as
     /// a [`RawValue`]).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let env: Envelope<'_, Box<RawValue>> = Envelope::deserialize(d)?;
+        let env: Envelope<'_, Box<RawValue>> = Envelope::decode(d, PayloadMode::Raw)?;
         Ok(Event::from_envelope(env))
     }
 }

@@ -321,11 +321,59 @@ pub struct EphemeralPayload {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-fn typed<T: serde::de::DeserializeOwned>(
-    raw: &str,
-    wrap: fn(T) -> EventPayload,
-) -> Option<EventPayload> {
-    serde_json::from_str::<T>(raw).ok().map(wrap)
+/// Where a typed payload is decoded from: its raw JSON text, or the
+/// envelope's input in the same pass.
+pub(crate) trait PayloadSource {
+    /// Why the payload did not decode as the type asked for.
+    type Error;
+
+    /// Decodes the payload as `T`.
+    fn typed<T: serde::de::DeserializeOwned>(self) -> Result<T, Self::Error>;
+}
+
+impl PayloadSource for &str {
+    type Error = serde_json::Error;
+
+    fn typed<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self)
+    }
+}
+
+/// Decodes `source` as the payload of `event_type`: `None` for a type this
+/// crate does not know.
+pub(crate) fn decode_by_type<S: PayloadSource>(
+    event_type: &str,
+    source: S,
+) -> Option<Result<EventPayload, S::Error>> {
+    use EventPayload as P;
+    use types as t;
+    Some(match event_type {
+        t::MESSAGE_CREATED => source.typed().map(P::MessageCreated),
+        t::MESSAGE_UPDATED => source.typed().map(P::MessageUpdated),
+        t::MESSAGE_DELETED => source.typed().map(P::MessageDeleted),
+        t::THREAD_REPLY_CREATED => source.typed().map(P::ThreadReplyCreated),
+        t::THREAD_STATE_UPDATED => source.typed().map(P::ThreadStateUpdated),
+        t::REACTION_ADDED => source.typed().map(P::ReactionAdded),
+        t::REACTION_REMOVED => source.typed().map(P::ReactionRemoved),
+        t::CHANNEL_CREATED => source.typed().map(P::ChannelCreated),
+        t::CHANNEL_UPDATED => source.typed().map(P::ChannelUpdated),
+        t::CHANNEL_DELETED => source.typed().map(P::ChannelDeleted),
+        t::CHANNEL_READ => source.typed().map(P::ChannelRead),
+        t::DM_READ => source.typed().map(P::DmRead),
+        t::PIN_ADDED => source.typed().map(P::PinAdded),
+        t::PIN_REMOVED => source.typed().map(P::PinRemoved),
+        t::MEMBER_MODERATION_UPDATED => source.typed().map(P::MemberModerationUpdated),
+        t::WORKSPACE_UPDATED => source.typed().map(P::WorkspaceUpdated),
+        t::WORKSPACE_OWNERSHIP_TRANSFERRED => source.typed().map(P::WorkspaceOwnershipTransferred),
+        t::TYPING_STARTED => source.typed().map(P::TypingStarted),
+        t::TYPING_STOPPED => source.typed().map(P::TypingStopped),
+        t::PRESENCE_CHANGED => source.typed().map(P::PresenceChanged),
+        t::AGENT_PROGRESS => source.typed().map(P::AgentProgress),
+        t::BOT_COMMAND_UPDATED => source.typed().map(P::BotCommandUpdated),
+        t::BOT_DELETED => source.typed().map(P::BotDeleted),
+        t::BOT_MEMBERSHIP_REMOVED => source.typed().map(P::BotMembershipRemoved),
+        _ => return None,
+    })
 }
 
 impl EventPayload {
@@ -347,40 +395,12 @@ impl EventPayload {
             }
             None => return EventPayload::Unknown { raw: null_raw() },
         };
-        let json = raw.get();
-        use types as t;
-        let decoded = match event_type {
-            t::MESSAGE_CREATED => typed(json, EventPayload::MessageCreated),
-            t::MESSAGE_UPDATED => typed(json, EventPayload::MessageUpdated),
-            t::MESSAGE_DELETED => typed(json, EventPayload::MessageDeleted),
-            t::THREAD_REPLY_CREATED => typed(json, EventPayload::ThreadReplyCreated),
-            t::THREAD_STATE_UPDATED => typed(json, EventPayload::ThreadStateUpdated),
-            t::REACTION_ADDED => typed(json, EventPayload::ReactionAdded),
-            t::REACTION_REMOVED => typed(json, EventPayload::ReactionRemoved),
-            t::CHANNEL_CREATED => typed(json, EventPayload::ChannelCreated),
-            t::CHANNEL_UPDATED => typed(json, EventPayload::ChannelUpdated),
-            t::CHANNEL_DELETED => typed(json, EventPayload::ChannelDeleted),
-            t::CHANNEL_READ => typed(json, EventPayload::ChannelRead),
-            t::DM_READ => typed(json, EventPayload::DmRead),
-            t::PIN_ADDED => typed(json, EventPayload::PinAdded),
-            t::PIN_REMOVED => typed(json, EventPayload::PinRemoved),
-            t::MEMBER_MODERATION_UPDATED => typed(json, EventPayload::MemberModerationUpdated),
-            t::WORKSPACE_UPDATED => typed(json, EventPayload::WorkspaceUpdated),
-            t::WORKSPACE_OWNERSHIP_TRANSFERRED => {
-                typed(json, EventPayload::WorkspaceOwnershipTransferred)
-            }
-            t::TYPING_STARTED => typed(json, EventPayload::TypingStarted),
-            t::TYPING_STOPPED => typed(json, EventPayload::TypingStopped),
-            t::PRESENCE_CHANGED => typed(json, EventPayload::PresenceChanged),
-            t::AGENT_PROGRESS => typed(json, EventPayload::AgentProgress),
-            t::BOT_COMMAND_UPDATED => typed(json, EventPayload::BotCommandUpdated),
-            t::BOT_DELETED => typed(json, EventPayload::BotDeleted),
-            t::BOT_MEMBERSHIP_REMOVED => typed(json, EventPayload::BotMembershipRemoved),
-            _ => None,
-        };
-        decoded.unwrap_or_else(|| EventPayload::Unknown {
-            raw: raw.to_owned(),
-        })
+        match decode_by_type(event_type, raw.get()) {
+            Some(Ok(decoded)) => decoded,
+            _ => EventPayload::Unknown {
+                raw: raw.to_owned(),
+            },
+        }
     }
 
     /// The event type this payload variant stands for (`None` for `Unknown`).
