@@ -162,13 +162,20 @@ enum SessionEnd {
 /// How often an account's committed cursor is written to the state backend
 /// while events flow, at the least (a quiet account's first commit is
 /// written at once, and shutdown writes the last one); each account adds its
-/// own share of [`CURSOR_FLUSH_SPREAD`] ([`cursor_flush_interval`]). A crash
-/// reads at most one interval of the log again; those events are backlog, so
-/// their replies are found by nonce before any model call and nothing is
-/// answered twice. Longer than the stream's 200 ms default: with many busy
-/// accounts, the write, `fsync` and rename per flush cost more CPU than the
-/// turns themselves.
-const CURSOR_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// own share of [`CURSOR_FLUSH_SPREAD`] ([`cursor_flush_interval`]), so at
+/// most 3 s. A crash reads at most one interval of the log again; those
+/// events are backlog, so their replies are found by nonce before any model
+/// call and nothing is answered twice or skipped: the price of a longer
+/// interval is one lookup per event re-read after a crash.
+///
+/// Longer than the stream's 200 ms default because a write (temporary file,
+/// `fsync`, rename, directory `fsync`) costs about a millisecond of CPU on
+/// this machine, most of it ext4 allocating the new file's inode: with 100
+/// busy accounts (`cargo xtask bench --only gateway`), writing every 1–1.5 s
+/// cost about 60 µs of CPU per reply (~494 µs per reply against ~431 µs
+/// with 5–7.5 s, the minimal client loop ~380 µs); every 2–3 s costs about
+/// half of that.
+const CURSOR_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The most an account's flush interval exceeds [`CURSOR_FLUSH_INTERVAL`].
 ///
@@ -177,11 +184,14 @@ const CURSOR_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// (every account of a gateway under a burst, or a bench) would write
 /// together forever: with 100 busy accounts, 100 writes and `fsync`s every
 /// second within a few milliseconds, on up to 16 blocking threads at once
-/// against 2 cores, stalled every turn of the gateway for tens of
-/// milliseconds (the gateway's p99 in `cargo xtask bench --only gateway`).
+/// against 2 cores (the profile showed all of the blocking threads' samples
+/// in one 100 ms slice of each second), stalled every turn of the gateway
+/// for tens of milliseconds: the gateway's paced p99 in
+/// `cargo xtask bench --only gateway` was 11.8 ms against the minimal
+/// loop's 6.0 ms, and 1.6–2.6 ms (minimal 1.2–5.4 ms) once spread.
 /// Different intervals drift apart within a few seconds, so the writes
 /// spread over the whole interval.
-const CURSOR_FLUSH_SPREAD: Duration = Duration::from_millis(500);
+const CURSOR_FLUSH_SPREAD: Duration = Duration::from_secs(1);
 
 /// The flush interval of the account whose cursor key is `key`:
 /// [`CURSOR_FLUSH_INTERVAL`] plus a share of [`CURSOR_FLUSH_SPREAD`] taken
