@@ -34,7 +34,9 @@
 //!
 //!   [`Scheduler::submit`] waits only for limits 2 and 3 (backpressure on the
 //!   event reader when the whole account is overloaded). There is one worker
-//!   task per conversation that currently has work, never more tasks than that.
+//!   task per conversation that currently has work, never more tasks than
+//!   that (plus, briefly, a retired worker that only finishes handing its
+//!   last cursor to the [commit hook](Scheduler::with_commit_hook)).
 //!
 //! A job that returns [`JobOutcome::Retry`] (or panics) **halts** the
 //! scheduler: queued jobs that have not started are dropped, running jobs
@@ -711,11 +713,7 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
             match next {
                 Some((ticket, job)) => (ticket, job, state.halted),
                 None => {
-                    state.conversations.remove(&key);
-                    if state.deferred.contains(&key) {
-                        state.replay_wanted = true;
-                        shared.replay.notify_waiters();
-                    }
+                    retire(&shared, &mut state, &key);
                     return;
                 }
             }
@@ -725,7 +723,7 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
         } else {
             run_job(&shared, job).await
         };
-        let committed = {
+        let (committed, retired) = {
             let mut state = shared.lock();
             if state.aborted {
                 return;
@@ -742,7 +740,18 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
                 shared.job_ended(&mut state);
                 continue;
             }
-            committed
+            // Nothing else queued: the conversation is done, so the next
+            // event of it starts a new worker at once instead of waiting
+            // behind this hook (a commit may write the cursor, `fsync`
+            // included); this task only finishes the hook.
+            let idle = state
+                .conversations
+                .get(&key)
+                .is_none_or(|c| c.jobs.is_empty());
+            if idle {
+                retire(&shared, &mut state, &key);
+            }
+            (committed, idle)
         };
         // Outside the lock; the job counts as ended once the hook returned.
         shared.commit_hook(committed).await;
@@ -751,6 +760,19 @@ async fn run_conversation<C: Clone + Send + Sync + 'static>(
             return;
         }
         shared.job_ended(&mut state);
+        if retired {
+            return;
+        }
+    }
+}
+
+/// Forgets the conversation `key`, whose worker has no job left; a
+/// conversation with deferred events now wants its replay.
+fn retire<C>(shared: &Shared<C>, state: &mut State<C>, key: &ConversationKey) {
+    state.conversations.remove(key);
+    if state.deferred.contains(key) {
+        state.replay_wanted = true;
+        shared.replay.notify_waiters();
     }
 }
 

@@ -607,3 +607,51 @@ async fn the_commit_hook_gets_each_advance_from_the_task_that_caused_it() {
     assert_eq!(seen.try_recv().ok(), Some(3));
     assert!(seen.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn the_next_event_of_a_drained_conversation_does_not_wait_for_the_hook() {
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let permits = Arc::new(tokio::sync::Semaphore::new(0));
+    let hook_permits = Arc::clone(&permits);
+    let s = Scheduler::with_commit_hook(cfg(4, 16), None, move |cursor: usize| {
+        let (seen_tx, permits) = (seen_tx.clone(), Arc::clone(&hook_permits));
+        async move {
+            if let Ok(permit) = permits.acquire().await {
+                permit.forget();
+            }
+            let _ = seen_tx.send(cursor);
+        }
+    });
+    let key = ConversationKey::channel("a");
+    let (log, mut rx) = mpsc::unbounded_channel();
+    let (first_tx, first_gate) = oneshot::channel();
+    s.submit(1, key.clone(), gated("first", log.clone(), first_gate))
+        .await
+        .unwrap();
+    first_tx.send(JobOutcome::Done).unwrap();
+    settle().await;
+    // The first job finished; its hook is held. The next event of the same
+    // conversation runs now, in order after the first.
+    let (second_tx, second_gate) = oneshot::channel();
+    s.submit(2, key.clone(), gated("second", log.clone(), second_gate))
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        drain(&mut rx),
+        ["start first", "end first", "start second"].map(String::from)
+    );
+    assert!(seen.try_recv().is_err(), "the hook is still held");
+    second_tx.send(JobOutcome::Done).unwrap();
+    settle().await;
+    assert_eq!(drain(&mut rx), ["end second".to_owned()]);
+    // Not idle before every hook returned; both cursors reach the hook.
+    let mut idle = std::pin::pin!(s.wait_idle());
+    assert!(idle.as_mut().now_or_never().is_none());
+    permits.add_permits(2);
+    idle.await;
+    let mut got = vec![seen.try_recv().unwrap(), seen.try_recv().unwrap()];
+    got.sort_unstable();
+    assert_eq!(got, [1, 2]);
+    assert_eq!(s.committed(), Some(2));
+}
