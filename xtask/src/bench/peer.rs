@@ -11,6 +11,9 @@
 //!    reader + `Event::from_slice`, and by Node. Each process reads all
 //!    pages several times; the first pass warms up (JIT, allocator,
 //!    connections) and the best later pass counts, wall and CPU separately.
+//!    The CPU rows also give each client's context switches per 1,000
+//!    events (`getrusage` / `process.resourceUsage()`): the cost of handing
+//!    events between threads, which no profile of the code itself shows.
 //! 2. send: `Client::send_message` vs bare hyper POSTs vs Node `fetch`, at
 //!    1, 8 (and 64) concurrent senders for a fixed time.
 //! 3. idle: one connection per bot account (each its own token): the real
