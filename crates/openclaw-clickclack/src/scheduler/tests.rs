@@ -550,11 +550,17 @@ async fn submit_waits_when_max_jobs_is_reached_but_not_for_a_full_conversation()
     );
 }
 
-#[tokio::test]
-async fn the_commit_hook_gets_each_advance_from_the_task_that_caused_it() {
-    let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    // The hook waits for a permit per call, so the test sees it running.
-    let permits = Arc::new(tokio::sync::Semaphore::new(1));
+/// A scheduler whose commit hook waits for a permit of the returned
+/// semaphore (starting with `permits`) per call, then reports the cursor.
+fn held_hook_scheduler(
+    permits: usize,
+) -> (
+    Scheduler<usize>,
+    mpsc::UnboundedReceiver<usize>,
+    Arc<tokio::sync::Semaphore>,
+) {
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let permits = Arc::new(tokio::sync::Semaphore::new(permits));
     let hook_permits = Arc::clone(&permits);
     let s = Scheduler::with_commit_hook(cfg(4, 16), None, move |cursor: usize| {
         let (seen_tx, permits) = (seen_tx.clone(), Arc::clone(&hook_permits));
@@ -565,6 +571,13 @@ async fn the_commit_hook_gets_each_advance_from_the_task_that_caused_it() {
             let _ = seen_tx.send(cursor);
         }
     });
+    (s, seen, permits)
+}
+
+#[tokio::test]
+async fn the_commit_hook_gets_each_advance_from_the_task_that_caused_it() {
+    // The hook waits for a permit per call, so the test sees it running.
+    let (s, mut seen, permits) = held_hook_scheduler(1);
     // Nothing pending: the caller's own call hands the cursor over.
     s.submit_completed(0).await.unwrap();
     assert_eq!(seen.try_recv().ok(), Some(0));
@@ -610,18 +623,7 @@ async fn the_commit_hook_gets_each_advance_from_the_task_that_caused_it() {
 
 #[tokio::test]
 async fn the_next_event_of_a_drained_conversation_does_not_wait_for_the_hook() {
-    let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let permits = Arc::new(tokio::sync::Semaphore::new(0));
-    let hook_permits = Arc::clone(&permits);
-    let s = Scheduler::with_commit_hook(cfg(4, 16), None, move |cursor: usize| {
-        let (seen_tx, permits) = (seen_tx.clone(), Arc::clone(&hook_permits));
-        async move {
-            if let Ok(permit) = permits.acquire().await {
-                permit.forget();
-            }
-            let _ = seen_tx.send(cursor);
-        }
-    });
+    let (s, mut seen, permits) = held_hook_scheduler(0);
     let key = ConversationKey::channel("a");
     let (log, mut rx) = mpsc::unbounded_channel();
     let (first_tx, first_gate) = oneshot::channel();
