@@ -297,18 +297,18 @@ struct Batch {
 }
 
 impl Batch {
-    /// Queues `item`; hands the batch over once it is full.
-    async fn push(&mut self, item: Outgoing) -> Result<(), ConsumerGone> {
+    /// Queues `item` (not async, and inlined: the item is written straight
+    /// into the batch instead of being moved into a future first); returns
+    /// whether the batch is full and must be handed over.
+    #[inline]
+    fn push(&mut self, item: Outgoing) -> bool {
         if self.items.capacity() == 0 {
             // One allocation for the whole batch, not one per doubling.
             self.items.reserve_exact(self.max);
         }
         self.items.push_back(item);
         self.burst += 1;
-        if self.items.len() >= self.max {
-            return self.hand_over(false).await;
-        }
-        Ok(())
+        self.items.len() >= self.max
     }
 
     /// Hands the batch to the consumer, waking it if `wake` (the end of a
@@ -407,7 +407,7 @@ async fn read_loop(
             }
         };
         // 3.
-        if batch.push(item).await.is_err() {
+        if batch.push(item) && batch.hand_over(false).await.is_err() {
             return ReaderEnd::ConsumerGone;
         }
     }
