@@ -335,7 +335,20 @@ impl<T> Drop for Receiver<T> {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    /// A waker that counts its wake-ups.
+    fn counting_waker() -> (Arc<AtomicUsize>, Waker) {
+        struct Count(Arc<AtomicUsize>);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wakes = Arc::new(AtomicUsize::new(0));
+        (Arc::clone(&wakes), Waker::from(Arc::new(Count(wakes))))
+    }
 
     async fn batch(rx: &mut Receiver<u32>) -> Option<Vec<u32>> {
         let mut out = VecDeque::new();
@@ -380,16 +393,7 @@ mod tests {
 
     #[tokio::test]
     async fn batches_keep_order_wake_once_and_wait_for_room() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::task::Wake;
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let wakes = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&wakes));
+        let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = channel(5);
         let mut out = VecDeque::new();
@@ -398,7 +402,7 @@ mod tests {
         tx.send_batch(&mut items, false).await.expect("room");
         assert!(items.is_empty());
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             0,
             "a quiet batch below half the capacity wakes nobody"
         );
@@ -406,7 +410,7 @@ mod tests {
             .await
             .expect("nothing to send");
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             1,
             "the burst's end wakes the consumer once"
         );
@@ -420,7 +424,7 @@ mod tests {
             .await
             .expect("empty");
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             1,
             "nothing queued, no wake-up"
         );
@@ -447,16 +451,7 @@ mod tests {
 
     #[tokio::test]
     async fn quiet_batches_wake_the_consumer_once_the_queue_is_half_full() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::task::Wake;
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let wakes = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&wakes));
+        let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = channel(8);
         let mut out = VecDeque::new();
@@ -464,12 +459,12 @@ mod tests {
         tx.send_batch(&mut VecDeque::from([1, 2, 3]), false)
             .await
             .expect("room");
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "3 of 8: still quiet");
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "3 of 8: still quiet");
         tx.send_batch(&mut VecDeque::from([4]), false)
             .await
             .expect("room");
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             1,
             "4 of 8: the consumer starts draining before the reader has to wait"
         );

@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chaos_engine::World;
+use chaos_engine::{World, held_leases};
 use clickclack_proto::MessageId;
 use clickclack_testkit::TestServer;
 use clickclack_testkit::model_stub::ModelStub;
@@ -104,24 +104,6 @@ async fn owners(backend: &Arc<dyn StateBackend>) -> BTreeMap<String, String> {
             .iter()
             .filter(|l| l.is_held())
             .filter_map(|l| Some((l.account.clone(), l.owner.as_ref()?.to_string())))
-            .collect(),
-        Err(_) => BTreeMap::new(),
-    }
-}
-
-/// Owner and epoch of every held lease.
-async fn held_epochs(backend: &Arc<dyn StateBackend>) -> BTreeMap<String, (String, i64)> {
-    match backend.assignment().await {
-        Ok(a) => a
-            .leases
-            .iter()
-            .filter(|l| l.is_held())
-            .filter_map(|l| {
-                Some((
-                    l.account.clone(),
-                    (l.owner.as_ref()?.to_string(), l.epoch.get()),
-                ))
-            })
             .collect(),
         Err(_) => BTreeMap::new(),
     }
@@ -303,7 +285,7 @@ async fn three_gateway_processes_share_take_over_and_fence() {
     // The epochs r2 took them at: a write by the woken replica under its old
     // lease would show an older epoch; a later hand-back through the normal
     // acquisition (rebalancing to a fair share) shows a newer one.
-    let taken_over = held_epochs(&backend).await;
+    let taken_over = held_leases(&backend).await;
     let while_paused = fleet.post_all(&paused, "while r1 sleeps");
     fleet
         .answered_once(&while_paused, "r2 answers for the paused replica")
@@ -334,7 +316,7 @@ async fn three_gateway_processes_share_take_over_and_fence() {
     for posted in [&first, &after_kill, &while_paused, &after_wake] {
         fleet.answered_once(posted, "final count").await;
     }
-    let now_held = held_epochs(&backend).await;
+    let now_held = held_leases(&backend).await;
     assert!(
         paused
             .iter()
