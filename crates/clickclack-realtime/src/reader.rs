@@ -13,9 +13,9 @@
 //!    bounded channel a batch at a time (one task hop per event, not two;
 //!    one lock per batch). The consumer is woken once the socket has
 //!    nothing more to read for now (the first poll of the next read is
-//!    pending) or the channel is full — one wake-up per burst. Only when the
-//!    channel is full does the task wait, stop reading, and let TCP flow
-//!    control push back on the server.
+//!    pending) or the channel is half full — one wake-up per burst or per
+//!    half channel. Only when the channel is full does the task wait, stop
+//!    reading, and let TCP flow control push back on the server.
 //! 4. Every hand-over (and the end of a wait for the consumer) stamps
 //!    [`Activity`], which the driver reads to decide whether the connection
 //!    went silent; the driver never touches the read half. A burst's frames
@@ -312,7 +312,7 @@ impl Batch {
     }
 
     /// Hands the batch to the consumer, waking it if `wake` (the end of a
-    /// burst) or when its queue is full; waits while it is full.
+    /// burst) or when its queue is half full; waits while it is full.
     async fn hand_over(&mut self, wake: bool) -> Result<(), ConsumerGone> {
         self.activity.stamp();
         self.activity.waiting.store(true, Ordering::Relaxed);
