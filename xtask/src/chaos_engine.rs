@@ -26,6 +26,7 @@ use clickclack_realtime::{CursorStore, FileCursorStore};
 use clickclack_testkit::model_stub::{ModelStub, StubFault};
 use clickclack_testkit::{BotSpec, RawResponse, TestBot, TestServer, TestUser};
 use openclaw_clickclack::nonce::reply_nonce;
+use openclaw_clickclack::state::StateBackend;
 use tokio::task::JoinHandle;
 
 /// The start of every visible failure reply of the gateway.
@@ -1234,6 +1235,26 @@ pub fn peak_rss(pid: &str) -> Option<u64> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<u64>().ok())
         .map(|kb| kb * 1024)
+}
+
+/// Owner and epoch of every held lease.
+pub(crate) async fn held_leases(
+    backend: &Arc<dyn StateBackend>,
+) -> BTreeMap<String, (String, i64)> {
+    match backend.assignment().await {
+        Ok(a) => a
+            .leases
+            .iter()
+            .filter(|l| l.is_held())
+            .filter_map(|l| {
+                Some((
+                    l.account.clone(),
+                    (l.owner.as_ref()?.to_string(), l.epoch.get()),
+                ))
+            })
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    }
 }
 
 #[cfg(test)]

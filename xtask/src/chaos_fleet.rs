@@ -46,7 +46,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
 use crate::chaos::{Args, counter, http_get};
-use crate::chaos_engine::{self, Chaos, ChaosModel, GatewayControl, Plan, World};
+use crate::chaos_engine::{self, Chaos, ChaosModel, GatewayControl, Plan, World, held_leases};
 
 /// Runs the fleet chaos suite (`args` include `--fleet N`).
 pub(crate) fn chaos(args: Args) -> Result<(), String> {
@@ -563,24 +563,6 @@ impl GatewayControl for FleetControl {
     }
 }
 
-/// Owner and epoch of every held lease.
-async fn leases(backend: &Arc<dyn StateBackend>) -> BTreeMap<String, (String, i64)> {
-    match backend.assignment().await {
-        Ok(a) => a
-            .leases
-            .iter()
-            .filter(|l| l.is_held())
-            .filter_map(|l| {
-                Some((
-                    l.account.clone(),
-                    (l.owner.as_ref()?.to_string(), l.epoch.get()),
-                ))
-            })
-            .collect(),
-        Err(_) => BTreeMap::new(),
-    }
-}
-
 /// Waits until every account in `held` (account, epoch at the fault) is
 /// held at a newer epoch — by a survivor, or by the victim's restarted
 /// process — and `ready` on a replica that is not paused; the time since
@@ -593,7 +575,7 @@ async fn measure_takeover(
 ) -> (Option<Duration>, Option<Duration>) {
     let (mut per_account, mut whole_replica) = (None, None);
     loop {
-        let now = leases(backend).await;
+        let now = held_leases(backend).await;
         let moved = held
             .iter()
             .all(|(a, epoch)| now.get(a).is_some_and(|(_, e)| e > epoch));
@@ -762,7 +744,7 @@ async fn fleet_faults(
         if now >= end {
             break;
         }
-        let current = leases(&backend).await;
+        let current = held_leases(&backend).await;
         if !current.is_empty() {
             last_owners = current;
         }

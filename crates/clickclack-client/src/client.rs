@@ -114,7 +114,10 @@ impl Call {
     }
 
     pub(crate) fn json<T: serde::Serialize>(mut self, body: &T) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body).map_err(|e| {
+        // Room for a message with its nonce, so the buffer does not grow
+        // while writing (`to_vec` starts at 128 bytes).
+        let mut bytes = Vec::with_capacity(256);
+        serde_json::to_writer(&mut bytes, body).map_err(|e| {
             Error::new(ErrorKind::InvalidRequest)
                 .with_method(self.method.clone())
                 .with_path(self.path.to_string())
@@ -135,7 +138,8 @@ impl Call {
 /// A successful response whose body has not been read yet.
 pub(crate) struct Success {
     pub(crate) method: Method,
-    pub(crate) path: String,
+    /// The request path (for error messages).
+    pub(crate) path: ApiPath,
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: WireBody,
@@ -250,17 +254,15 @@ impl Client {
     /// or the mapped error (reading at most 8 KiB of an error body).
     pub(crate) async fn send(&self, call: Call) -> Result<Success, Error> {
         let method = call.method.clone();
-        let path = call.path.to_string();
+        let path = call.path;
         if self.is_token_rejected() {
-            return Err(self.rejected_error(&method, &path));
+            return Err(self.rejected_error(&method, path.as_str()));
         }
-        call.path
-            .check()
-            .map_err(|e| e.with_method(method.clone()))?;
+        path.check().map_err(|e| e.with_method(method.clone()))?;
         let uri = self
             .inner
             .base
-            .join(&call.path, &call.query)
+            .join(&path, &call.query)
             .map_err(|e| e.with_method(method.clone()))?;
         let mut req = Request::new(call.body);
         *req.method_mut() = call.method;
@@ -287,7 +289,7 @@ impl Client {
             .clone()
             .oneshot(req)
             .await
-            .map_err(|e| transport_error(e).with_context_if_missing(&method, &path))?;
+            .map_err(|e| transport_error(e).with_context_if_missing(&method, path.as_str()))?;
         let (parts, body) = resp.into_parts();
         if parts.status.is_success() {
             return Ok(Success {
@@ -303,7 +305,13 @@ impl Client {
             tracing::warn!(method = %method, path = %path, "token rejected (401); the client will fail fast until rebuilt");
         }
         let bytes = self.read_error_body(body).await;
-        let err = Error::from_response(method, path, parts.status, &parts.headers, &bytes);
+        let err = Error::from_response(
+            method,
+            path.as_str().to_owned(),
+            parts.status,
+            &parts.headers,
+            &bytes,
+        );
         let ambiguous = matches!(parts.status.as_u16(), 502 | 504);
         Err(err.with_ambiguous(ambiguous))
     }
@@ -344,7 +352,7 @@ impl Client {
             body,
             ..
         } = success;
-        let ctx = |e: Error| e.with_context_if_missing(&method, &path);
+        let ctx = |e: Error| e.with_context_if_missing(&method, path.as_str());
         if announces_more_than(&body, MAX_JSON_BODY_BYTES) {
             return Err(ctx(Error::new(ErrorKind::Decode).with_detail(format!(
                 "the response body exceeds {MAX_JSON_BODY_BYTES} bytes"

@@ -8,6 +8,7 @@ mod builder;
 mod client;
 pub mod endpoints;
 mod error;
+mod head_scan;
 mod nonce;
 pub mod pagination;
 mod retry;

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use http::Uri;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::{Error, ErrorKind};
@@ -28,6 +30,10 @@ pub struct BaseUrl {
     host: String,
     port: u16,
     prefix: String,
+    /// `scheme` and `authority`, parsed once: [`BaseUrl::join`] only
+    /// parses the path of each request.
+    uri_scheme: Scheme,
+    uri_authority: Authority,
 }
 
 impl BaseUrl {
@@ -72,12 +78,22 @@ impl BaseUrl {
         if prefix.ends_with('/') {
             prefix.pop();
         }
+        let authority = authority.as_str().to_ascii_lowercase();
+        let uri_authority = Authority::try_from(authority.as_str())
+            .map_err(|_| invalid("the host is not valid"))?;
+        let uri_scheme = if scheme == "https" {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
         Ok(Self {
             scheme: scheme.to_owned(),
-            authority: authority.as_str().to_ascii_lowercase(),
+            authority,
             host,
             port,
             prefix,
+            uri_scheme,
+            uri_authority,
         })
     }
 
@@ -108,34 +124,29 @@ impl BaseUrl {
 
     /// Joins an [`ApiPath`] and a [`Query`] onto the base.
     pub fn join(&self, path: &ApiPath, query: &Query) -> Result<Uri, Error> {
-        let mut s = String::with_capacity(
-            self.scheme.len()
-                + 3
-                + self.authority.len()
-                + self.prefix.len()
-                + path.encoded.len()
-                + 1
-                + query.encoded.len(),
-        );
-        for part in [
-            self.scheme.as_str(),
-            "://",
-            &self.authority,
-            &self.prefix,
-            &path.encoded,
-        ] {
-            s.push_str(part);
-        }
+        let mut s =
+            String::with_capacity(self.prefix.len() + path.encoded.len() + 1 + query.encoded.len());
+        s.push_str(&self.prefix);
+        s.push_str(&path.encoded);
         if !query.is_empty() {
             s.push('?');
             s.push_str(&query.encoded);
         }
-        s.parse::<Uri>().map_err(|e| {
+        let invalid = |e: http::Error| {
             Error::new(ErrorKind::InvalidRequest)
-                .with_path(path.to_string())
+                .with_path(path.as_str())
                 .with_detail("could not build the request URL")
                 .with_source(e)
-        })
+        };
+        // The scheme and authority were checked by `parse`; only the path
+        // is new (and its bytes are moved, not copied).
+        let path_and_query =
+            PathAndQuery::from_maybe_shared(Bytes::from(s)).map_err(|e| invalid(e.into()))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.uri_scheme.clone());
+        parts.authority = Some(self.uri_authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|e| invalid(e.into()))
     }
 
     /// Whether `uri` points at the same origin (scheme, host, port) as this base.
@@ -177,10 +188,28 @@ impl fmt::Display for BaseUrl {
 /// percent-encoded (UTF-8), and a segment made only of dots is fully escaped
 /// so it can never be read as `.`/`..`.
 pub fn escape_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    push_segment(&mut out, segment);
+    out
+}
+
+/// Appends `segment` to `out`, escaped as [`escape_segment`] does; a
+/// segment that needs no escaping (every server id) is copied as it is.
+fn push_segment(out: &mut String, segment: &str) {
     if !segment.is_empty() && segment.bytes().all(|b| b == b'.') {
-        return "%2E".repeat(segment.len());
+        for _ in 0..segment.len() {
+            out.push_str("%2E");
+        }
+    } else if segment.bytes().all(is_unreserved) {
+        out.push_str(segment);
+    } else {
+        out.extend(utf8_percent_encode(segment, SEGMENT));
     }
-    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// RFC 3986 "unreserved": the bytes neither [`SEGMENT`] nor [`QUERY`] escape.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
 /// An API path (always starting with `/api`), built from literal parts and
@@ -194,8 +223,11 @@ pub struct ApiPath {
 impl ApiPath {
     /// Starts a path from a literal (unescaped, trusted) prefix such as `/api/messages`.
     pub fn new(literal: &'static str) -> Self {
+        // Room for the usual id segments, so they do not reallocate.
+        let mut encoded = String::with_capacity(literal.len() + 48);
+        encoded.push_str(literal);
         Self {
-            encoded: literal.to_owned(),
+            encoded,
             invalid: None,
         }
     }
@@ -213,7 +245,7 @@ impl ApiPath {
             self.invalid = Some("an id or path segment is empty");
         }
         self.encoded.push('/');
-        self.encoded.push_str(&escape_segment(segment));
+        push_segment(&mut self.encoded, segment);
         self
     }
 
@@ -256,11 +288,10 @@ impl Query {
         if !self.encoded.is_empty() {
             self.encoded.push('&');
         }
-        self.encoded
-            .push_str(&utf8_percent_encode(key, QUERY).to_string());
+        self.encoded.extend(utf8_percent_encode(key, QUERY));
         self.encoded.push('=');
         self.encoded
-            .push_str(&utf8_percent_encode(value.as_ref(), QUERY).to_string());
+            .extend(utf8_percent_encode(value.as_ref(), QUERY));
         self
     }
 
@@ -294,6 +325,21 @@ mod tests {
         assert_eq!(b.as_string(), "https://example.com/prefix");
         let uri = b.join(&ApiPath::new("/api/me"), &Query::new()).unwrap();
         assert_eq!(uri.to_string(), "https://example.com/prefix/api/me");
+        assert!(b.same_origin(&uri));
+        let uri = b
+            .join(
+                &ApiPath::new("/api/channels").seg("chn 1").lit("messages"),
+                &Query::new().push("limit", "5"),
+            )
+            .unwrap();
+        assert_eq!(
+            uri.to_string(),
+            "https://example.com/prefix/api/channels/chn%201/messages?limit=5"
+        );
+        let b = BaseUrl::parse("HTTP://LocalHost:8080").unwrap();
+        let uri = b.join(&ApiPath::new("/api/me"), &Query::new()).unwrap();
+        assert_eq!(uri.to_string(), "http://localhost:8080/api/me");
+        assert!(b.same_origin(&uri));
         let b = BaseUrl::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(b.as_string(), "http://127.0.0.1:8080");
         assert_eq!(b.prefix(), "");

@@ -4,9 +4,11 @@
 //! 1. A sender pushes one item under a short lock and wakes the consumer
 //!    only if it is parked. The socket reader hands over whole batches
 //!    ([`Sender::send_batch`], one lock per batch) and wakes the consumer
-//!    once per burst (when the socket has nothing more for now, or the
-//!    queue is full), so a burst costs one wake-up — on a multi-thread
-//!    runtime one cross-thread hand-over — not one per event.
+//!    when the socket has nothing more for now (the end of a burst) or the
+//!    queue is half full (so the consumer drains it while the reader goes
+//!    on, and the reader does not stop at a full queue). A burst costs one
+//!    wake-up per half queue — on a multi-thread runtime one cross-thread
+//!    hand-over and one park of the consumer — not one per event.
 //! 2. The queue is a list of batches: a sender's batch is queued whole
 //!    (its buffer moves, the items are not copied) and the consumer takes
 //!    one batch per lock ([`Receiver::poll_batch`]), handing the items out
@@ -36,7 +38,7 @@ use tokio::sync::Notify;
 pub(crate) const BATCH: usize = 32;
 
 /// The most drained buffers kept for senders.
-const MAX_SPARE: usize = 4;
+const MAX_SPARE: usize = 8;
 
 struct State<T> {
     /// Queued batches, oldest first, `len` items in all.
@@ -167,7 +169,7 @@ impl<T> Sender<T> {
     /// per attempt, waiting for the consumer while the queue is full (3.).
     /// When the whole batch fits, its buffer is queued and `items` gets an
     /// empty (recycled) one.
-    /// A parked consumer is woken when `wake` is set or the queue is full;
+    /// A parked consumer is woken when `wake` is set or the queue is half full;
     /// otherwise it stays parked until a later waking call. Cancel-safe:
     /// items not yet moved stay in `items`.
     pub(crate) async fn send_batch(
@@ -198,8 +200,8 @@ impl<T> Sender<T> {
                     state.batches.push_back(part);
                 }
                 let done = items.is_empty();
-                let full = state.len >= self.inner.cap;
-                let waker = if (wake || full) && state.len > 0 {
+                let half_full = state.len >= self.inner.cap.div_ceil(2);
+                let waker = if (wake || half_full) && state.len > 0 {
                     state.waker.take()
                 } else {
                     None
@@ -333,7 +335,20 @@ impl<T> Drop for Receiver<T> {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    /// A waker that counts its wake-ups.
+    fn counting_waker() -> (Arc<AtomicUsize>, Waker) {
+        struct Count(Arc<AtomicUsize>);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wakes = Arc::new(AtomicUsize::new(0));
+        (Arc::clone(&wakes), Waker::from(Arc::new(Count(wakes))))
+    }
 
     async fn batch(rx: &mut Receiver<u32>) -> Option<Vec<u32>> {
         let mut out = VecDeque::new();
@@ -378,33 +393,24 @@ mod tests {
 
     #[tokio::test]
     async fn batches_keep_order_wake_once_and_wait_for_room() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::task::Wake;
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let wakes = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&wakes));
+        let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        let (tx, mut rx) = channel(3);
+        let (tx, mut rx) = channel(5);
         let mut out = VecDeque::new();
         assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
         let mut items = VecDeque::from([1, 2]);
         tx.send_batch(&mut items, false).await.expect("room");
         assert!(items.is_empty());
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             0,
-            "a quiet batch wakes nobody"
+            "a quiet batch below half the capacity wakes nobody"
         );
         tx.send_batch(&mut items, true)
             .await
             .expect("nothing to send");
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             1,
             "the burst's end wakes the consumer once"
         );
@@ -418,14 +424,14 @@ mod tests {
             .await
             .expect("empty");
         assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
+            wakes.load(Ordering::SeqCst),
             1,
             "nothing queued, no wake-up"
         );
-        // Five items into a queue of three: the consumer is woken when it is
-        // full, and the rest waits for room.
+        // Seven items into a queue of five: the consumer is woken when it is
+        // half full, and the rest waits for room.
         let sender = tokio::spawn(async move {
-            let mut items = VecDeque::from([3, 4, 5, 6, 7]);
+            let mut items = VecDeque::from([3, 4, 5, 6, 7, 8, 9]);
             tx.send_batch(&mut items, false).await.expect("room");
         });
         // A consumer that is never woken would park forever: the guard turns
@@ -440,7 +446,32 @@ mod tests {
         .await
         .expect("the consumer was woken for every batch");
         sender.await.expect("sender");
-        assert_eq!(got, vec![3, 4, 5, 6, 7]);
+        assert_eq!(got, vec![3, 4, 5, 6, 7, 8, 9]);
+    }
+
+    #[tokio::test]
+    async fn quiet_batches_wake_the_consumer_once_the_queue_is_half_full() {
+        let (wakes, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let (tx, mut rx) = channel(8);
+        let mut out = VecDeque::new();
+        assert!(rx.poll_batch(&mut cx, &mut out).is_pending());
+        tx.send_batch(&mut VecDeque::from([1, 2, 3]), false)
+            .await
+            .expect("room");
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "3 of 8: still quiet");
+        tx.send_batch(&mut VecDeque::from([4]), false)
+            .await
+            .expect("room");
+        assert_eq!(
+            wakes.load(Ordering::SeqCst),
+            1,
+            "4 of 8: the consumer starts draining before the reader has to wait"
+        );
+        assert!(matches!(
+            rx.poll_batch(&mut cx, &mut out),
+            Poll::Ready(true)
+        ));
     }
 
     #[tokio::test]

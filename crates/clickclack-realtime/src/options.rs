@@ -24,8 +24,11 @@ pub struct RealtimeOptions {
     pub heartbeat: HeartbeatPolicy,
     /// Limit for TCP connect + TLS + upgrade (default 30 s).
     pub handshake_timeout: Duration,
-    /// Items buffered between the connection and the consumer (default 64).
-    /// When full, the stream stops reading the socket.
+    /// Items buffered between the connection and the consumer (default 256).
+    /// When full, the stream stops reading the socket. The consumer is woken
+    /// at the end of a burst or when half of it is filled, so a larger
+    /// buffer means fewer hand-overs between threads during a replay; an
+    /// idle stream holds no buffer whatever its size.
     pub buffer: usize,
     /// Unused since events go from the socket reader straight into the
     /// consumer's buffer ([`buffer`](Self::buffer)); kept for compatibility
@@ -56,7 +59,7 @@ impl Default for RealtimeOptions {
             backoff: BackoffPolicy::default(),
             heartbeat: HeartbeatPolicy::default(),
             handshake_timeout: Duration::from_secs(30),
-            buffer: 64,
+            buffer: 256,
             reader_buffer: 16,
             cursor_flush_interval: DEFAULT_CURSOR_FLUSH_INTERVAL,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,

@@ -13,9 +13,9 @@
 //!    bounded channel a batch at a time (one task hop per event, not two;
 //!    one lock per batch). The consumer is woken once the socket has
 //!    nothing more to read for now (the first poll of the next read is
-//!    pending) or the channel is full — one wake-up per burst. Only when the
-//!    channel is full does the task wait, stop reading, and let TCP flow
-//!    control push back on the server.
+//!    pending) or the channel is half full — one wake-up per burst or per
+//!    half channel. Only when the channel is full does the task wait, stop
+//!    reading, and let TCP flow control push back on the server.
 //! 4. Every hand-over (and the end of a wait for the consumer) stamps
 //!    [`Activity`], which the driver reads to decide whether the connection
 //!    went silent; the driver never touches the read half. A burst's frames
@@ -297,22 +297,22 @@ struct Batch {
 }
 
 impl Batch {
-    /// Queues `item`; hands the batch over once it is full.
-    async fn push(&mut self, item: Outgoing) -> Result<(), ConsumerGone> {
+    /// Queues `item` (not async, and inlined: the item is written straight
+    /// into the batch instead of being moved into a future first); returns
+    /// whether the batch is full and must be handed over.
+    #[inline]
+    fn push(&mut self, item: Outgoing) -> bool {
         if self.items.capacity() == 0 {
             // One allocation for the whole batch, not one per doubling.
             self.items.reserve_exact(self.max);
         }
         self.items.push_back(item);
         self.burst += 1;
-        if self.items.len() >= self.max {
-            return self.hand_over(false).await;
-        }
-        Ok(())
+        self.items.len() >= self.max
     }
 
     /// Hands the batch to the consumer, waking it if `wake` (the end of a
-    /// burst) or when its queue is full; waits while it is full.
+    /// burst) or when its queue is half full; waits while it is full.
     async fn hand_over(&mut self, wake: bool) -> Result<(), ConsumerGone> {
         self.activity.stamp();
         self.activity.waiting.store(true, Ordering::Relaxed);
@@ -407,7 +407,7 @@ async fn read_loop(
             }
         };
         // 3.
-        if batch.push(item).await.is_err() {
+        if batch.push(item) && batch.hand_over(false).await.is_err() {
             return ReaderEnd::ConsumerGone;
         }
     }

@@ -175,8 +175,11 @@ impl RealtimeStream {
             if self.finished {
                 return Poll::Ready(None);
             }
-            let Some(msg) = self.batch.pop_front() else {
-                let this = &mut *self;
+            let this = &mut *self;
+            // The item is looked at where it lies and leaves the batch
+            // straight into the return value (an event is a few hundred
+            // bytes; every intermediate move is a copy).
+            let Some(msg) = this.batch.front() else {
                 if !ready!(this.rx.poll_batch(cx, &mut this.batch)) {
                     self.finished = true;
                     return Poll::Ready(None);
@@ -185,41 +188,32 @@ impl RealtimeStream {
             };
             match msg {
                 Ok(RealtimeItem::Event(event)) => {
-                    if self.watermark.admit(&event) {
-                        Counters::bump(&self.counters.events);
-                        if event.is_durable() {
-                            self.shared.yielded(event.cursor());
-                        }
-                        return Poll::Ready(Some(Ok(RealtimeItem::Event(event))));
+                    if !this.watermark.admit(event) {
+                        Counters::bump(&this.counters.duplicates_skipped);
+                        tracing::debug!(cursor = %event.cursor(), "realtime duplicate skipped");
+                        this.batch.pop_front();
+                        continue;
                     }
-                    Counters::bump(&self.counters.duplicates_skipped);
-                    tracing::debug!(cursor = %event.cursor(), "realtime duplicate skipped");
+                    Counters::bump(&this.counters.events);
+                    if event.is_durable() {
+                        this.shared.yielded(event.cursor());
+                    }
                 }
-                Ok(item @ RealtimeItem::Connected { .. }) => {
-                    self.watermark.reset(self.shared.committed());
-                    return Poll::Ready(Some(Ok(item)));
+                Ok(RealtimeItem::Connected { .. }) => {
+                    this.watermark.reset(this.shared.committed());
                 }
-                Ok(RealtimeItem::Resync {
-                    reason,
-                    previous,
-                    anchor,
-                }) => {
-                    self.watermark.reset(Some(anchor.clone()));
-                    self.shared.forget_yielded_above(&anchor);
-                    return Poll::Ready(Some(Ok(RealtimeItem::Resync {
-                        reason,
-                        previous,
-                        anchor,
-                    })));
+                Ok(RealtimeItem::Resync { anchor, .. }) => {
+                    this.watermark.reset(Some(anchor.clone()));
+                    this.shared.forget_yielded_above(anchor);
                 }
-                Ok(item) => return Poll::Ready(Some(Ok(item))),
+                Ok(_) => {}
                 Err(e) => {
                     if e.is_terminal() {
-                        self.finished = true;
+                        this.finished = true;
                     }
-                    return Poll::Ready(Some(Err(e)));
                 }
             }
+            return Poll::Ready(this.batch.pop_front());
         }
     }
 }

@@ -337,7 +337,7 @@ impl Client {
                 .map(str::to_owned)
         };
         let content_length = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-        let ctx = (success.method.clone(), success.path.clone());
+        let ctx = (success.method.clone(), success.path.as_str().to_owned());
         if content_length.is_some_and(|l| l > cap) {
             return Err(Error::new(ErrorKind::Decode)
                 .with_method(ctx.0)
