@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,6 +75,25 @@ pub(crate) fn correlation_header(id: &str) -> Result<HeaderValue, Error> {
             .with_detail("a correlation id must be 1-128 chars of [A-Za-z0-9._:-]"));
     }
     HeaderValue::from_str(id).map_err(|e| Error::new(ErrorKind::InvalidRequest).with_source(e))
+}
+
+/// `future` with a `limit`, without arming a timer when it is ready at its
+/// first poll (a small response body usually arrives with the headers, and a
+/// timer costs a clock read and a timer-wheel entry).
+async fn ready_or_timeout<F: Future>(
+    limit: Duration,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await;
+    match first {
+        Some(out) => Ok(out),
+        None => tokio::time::timeout(limit, future).await,
+    }
 }
 
 /// One API call, before it is sent.
@@ -317,7 +337,7 @@ impl Client {
     }
 
     async fn read_error_body(&self, body: WireBody) -> Bytes {
-        match tokio::time::timeout(
+        match ready_or_timeout(
             self.inner.request_timeout,
             read_capped(body, MAX_ERROR_BODY_BYTES),
         )
@@ -358,7 +378,7 @@ impl Client {
                 "the response body exceeds {MAX_JSON_BODY_BYTES} bytes"
             ))));
         }
-        let read = tokio::time::timeout(
+        let read = ready_or_timeout(
             self.inner.request_timeout,
             read_capped(body, MAX_JSON_BODY_BYTES),
         )
