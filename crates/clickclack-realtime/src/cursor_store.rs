@@ -3,12 +3,16 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::io::Write as _;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use clickclack_proto::Cursor;
+
+mod slots;
+
+use slots::{Plan, valid_cursor};
 
 /// The boxed future returned by [`CursorStore`] methods.
 pub type StoreFuture<'a, T> =
@@ -146,26 +150,60 @@ impl CursorStore for MemoryCursorStore {
     }
 }
 
-/// A directory of small files, one per key, written atomically.
+/// A directory of small files, one per key, whose saves survive a crash.
 ///
-/// `save` writes the cursor to a temporary file in the same directory,
-/// `fsync`s it, renames it over `<dir>/<key>.cursor` and `fsync`s the
-/// directory, so after a crash the file holds either the old or the new
-/// cursor, never a torn one. Keys are escaped into safe file names (no path
-/// separators, no leading dot). Saves of one key are serialized; saves and
-/// loads of different keys run in parallel, at most 16 at a time (a gateway
-/// starting 1,000 accounts neither waits for 1,000 `fsync`s in a row nor
-/// grows 1,000 blocking threads).
+/// # Format
+///
+/// `<dir>/<key>.cursor` is text: two lines ("slots") of the same length,
+/// each holding a copy of the cursor with the number of the save that wrote
+/// it and a checksum, padded with spaces:
+///
+/// ```text
+/// cursor cur_01JD8ZK3V7Q2M4N6P8R0S2T4V6 gen 41 crc32 5f0b7c1e␣␣␣…␣
+/// cursor cur_01JD8ZK3V7Q2M4N6P8R0S2T4V7 gen 42 crc32 0a9d3e88␣␣␣…␣
+/// ```
+///
+/// The checksum is the CRC-32 (IEEE, as zlib's) of the line up to ` crc32 `,
+/// in 8 lowercase hex digits; a slot is the cursor length plus 64 bytes,
+/// rounded up to a multiple of 64, and ends with `\n`; each slot is half the
+/// file. `load` returns the cursor of the intact slot with the larger `gen`.
+/// A file holding just a cursor (one line, the format before slots, or what
+/// an operator writes by hand to set a cursor) is read as that cursor; the
+/// next save turns it into slots.
+///
+/// # Saves and crashes
+///
+/// The first save of a key (and a save over a plain, damaged or too short
+/// file) writes both slots to a temporary file, `fsync`s it, renames it over
+/// `<key>.cursor` and `fsync`s the directory. Every later save overwrites
+/// the *older* slot in place with the next `gen` and `fdatasync`s the file:
+/// no new inode, no rename, no directory `fsync` (a new inode was most of the
+/// cost of a save on ext4). A crash during that write can tear only the slot
+/// being written; its checksum then fails and `load` returns the other slot,
+/// which holds the previous save. So after a crash `load` returns the cursor
+/// of the last completed save or of the one in flight, never a torn one and
+/// never one older than a completed save. This assumes that a torn write
+/// leaves the bytes it did not change as they were; a disk that garbles a
+/// whole block leaves both slots damaged, and `load` says so.
+///
+/// A file that exists but is empty, only whitespace, unreadable, larger
+/// than [`MAX_CURSOR_FILE_BYTES`], not a cursor or with both slots damaged
+/// is an error naming the file ([`CursorStoreError::UnusableFile`]), never
+/// "no cursor".
+///
+/// # Keys, markers, parallelism
+///
+/// Keys are escaped into safe file names (no path separators, no leading
+/// dot). Saves of one key are serialized; saves and loads of different keys
+/// run in parallel, at most 16 at a time (a gateway starting 1,000 accounts
+/// neither waits for 1,000 `fsync`s in a row nor grows 1,000 blocking
+/// threads).
 ///
 /// The first save also creates `<dir>/<key>.held`, which records that a
 /// cursor existed: if `<key>.cursor` disappears later, the stream says so
 /// loudly instead of silently starting at the server's tail. Only its
 /// existence counts: it is a hard link to the first cursor file (no new
-/// inode, which is most of the cost of a first save on ext4), or an empty
-/// file where the file system has no hard links. `load` reads at
-/// most [`MAX_CURSOR_FILE_BYTES`]; a file that is empty, only whitespace,
-/// unreadable, larger, or not a cursor is an error naming the file
-/// ([`CursorStoreError::UnusableFile`]).
+/// inode), or an empty file where the file system has no hard links.
 #[derive(Debug, Clone)]
 pub struct FileCursorStore {
     dir: PathBuf,
@@ -219,37 +257,31 @@ pub const MAX_CURSOR_FILE_BYTES: u64 = 4096;
 
 /// Reads a cursor file (blocking): `Ok(None)` only when it does not exist.
 fn read_cursor_file(path: &Path) -> Result<Option<Cursor>, CursorStoreError> {
-    use std::io::Read as _;
     let unusable = |problem: String| CursorStoreError::UnusableFile {
         path: path.to_owned(),
         problem,
     };
-    let file = match std::fs::File::open(path) {
+    let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(unusable(format!("cannot be read ({e})"))),
     };
-    let mut raw = Vec::new();
-    file.take(MAX_CURSOR_FILE_BYTES + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| unusable(format!("cannot be read ({e})")))?;
+    let raw = read_capped(&mut file).map_err(|e| unusable(format!("cannot be read ({e})")))?;
     if raw.len() as u64 > MAX_CURSOR_FILE_BYTES {
         return Err(unusable(format!(
             "is larger than {MAX_CURSOR_FILE_BYTES} bytes"
         )));
     }
-    let text = std::str::from_utf8(&raw).map_err(|_| unusable("is not UTF-8 text".into()))?;
-    let value = text.trim();
-    if raw.is_empty() {
-        return Err(unusable("is empty".into()));
-    }
-    if value.is_empty() {
-        return Err(unusable("holds only whitespace".into()));
-    }
-    if !valid_cursor(value) {
-        return Err(unusable("does not hold a cursor".into()));
-    }
-    Ok(Some(Cursor::new(value)))
+    let decoded = slots::decode(&raw).map_err(unusable)?;
+    Ok(Some(Cursor::new(decoded.cursor())))
+}
+
+/// Reads at most [`MAX_CURSOR_FILE_BYTES`] + 1 bytes from the file's
+/// current position.
+fn read_capped(file: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::with_capacity(512);
+    file.take(MAX_CURSOR_FILE_BYTES + 1).read_to_end(&mut raw)?;
+    Ok(raw)
 }
 
 /// Runs blocking file work on the blocking pool; a panic or cancelled task
@@ -277,10 +309,6 @@ fn escape_key(key: &str) -> String {
         out.push('%');
     }
     out
-}
-
-fn valid_cursor(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 1024 && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 impl CursorStore for FileCursorStore {
@@ -326,7 +354,7 @@ impl CursorStore for FileCursorStore {
             let error_path = path.clone();
             let _lane = self.lane(key).lock().await;
             let result = blocking(move || {
-                write_atomically(&dir, &path, &value)?;
+                save_file(&dir, &path, &value)?;
                 mark_held(&dir, &path, &marker)
             })
             .await;
@@ -354,8 +382,38 @@ fn mark_held(dir: &Path, path: &Path, marker: &Path) -> std::io::Result<()> {
     sync_dir(dir)
 }
 
+/// Saves `value` into the cursor file `path` (blocking): one slot
+/// overwritten in place, or the whole file replaced (see
+/// [`FileCursorStore`]).
+fn save_file(dir: &Path, path: &Path, value: &str) -> std::io::Result<()> {
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return replace_file(dir, path, &slots::encode_file(value, 1));
+        }
+        Err(e) => return Err(e),
+    };
+    let raw = read_capped(&mut file)?;
+    let current = (raw.len() as u64 <= MAX_CURSOR_FILE_BYTES).then_some(raw.as_slice());
+    match slots::plan(current, value) {
+        Plan::InPlace { offset, bytes } => {
+            file.seek(std::io::SeekFrom::Start(offset))?;
+            file.write_all(&bytes)?;
+            file.sync_data()
+        }
+        Plan::Replace(bytes) => {
+            drop(file);
+            replace_file(dir, path, &bytes)
+        }
+    }
+}
+
 /// temp file + fsync + rename + directory fsync.
-fn write_atomically(dir: &Path, path: &Path, value: &str) -> std::io::Result<()> {
+fn replace_file(dir: &Path, path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let file_name = path
         .file_name()
@@ -371,8 +429,7 @@ fn write_atomically(dir: &Path, path: &Path, value: &str) -> std::io::Result<()>
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        file.write_all(value.as_bytes())?;
-        file.write_all(b"\n")?;
+        file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     };
@@ -481,6 +538,150 @@ mod tests {
             }
         }
         assert!(store.save("k", &Cursor::new("")).await.is_err());
+    }
+
+    /// Saves `cursors` in order through a fresh store over `dir`.
+    async fn saved(dir: &Path, cursors: &[&str]) -> FileCursorStore {
+        let store = FileCursorStore::new(dir);
+        for c in cursors {
+            store.save("k", &Cursor::new(*c)).await.expect("save");
+        }
+        store
+    }
+
+    /// Flips a byte inside the slot holding `cursor` (a torn write).
+    fn tear_slot_of(path: &Path, cursor: &str) {
+        let mut raw = std::fs::read(path).expect("read");
+        let half = raw.len() / 2;
+        let needle = format!("cursor {cursor} ");
+        let slot = raw
+            .chunks(half)
+            .position(|s| s.starts_with(needle.as_bytes()))
+            .expect("slot");
+        raw[slot * half + needle.len() + 2] ^= 0x20;
+        std::fs::write(path, raw).expect("write");
+    }
+
+    #[tokio::test]
+    async fn later_saves_overwrite_a_slot_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = saved(dir.path(), &["cur_1"]).await;
+        let path = store.path_for("k");
+        let first = std::fs::read(&path).expect("read");
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).expect("meta"));
+        for c in ["cur_2", "cur_3", "cur_4"] {
+            store.save("k", &Cursor::new(c)).await.expect("save");
+        }
+        let text = std::fs::read_to_string(&path).expect("text");
+        assert_eq!(text.len(), first.len(), "same size: {text:?}");
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        assert_eq!(lines.len(), 2, "{text:?}");
+        assert!(
+            lines[0].starts_with("cursor cur_3 gen 3 crc32 "),
+            "{text:?}"
+        );
+        assert!(
+            lines[1].starts_with("cursor cur_4 gen 4 crc32 "),
+            "{text:?}"
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).expect("meta")),
+            inode,
+            "no new file"
+        );
+        assert_eq!(
+            store.load("k").await.expect("load"),
+            Some(Cursor::new("cur_4"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_torn_slot_leaves_the_previous_save_and_the_next_save_repairs_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = saved(dir.path(), &["cur_1", "cur_2", "cur_3"]).await;
+        let path = store.path_for("k");
+        tear_slot_of(&path, "cur_3");
+        assert_eq!(
+            store.load("k").await.expect("load"),
+            Some(Cursor::new("cur_2"))
+        );
+        store.save("k", &Cursor::new("cur_4")).await.expect("save");
+        let again = FileCursorStore::new(dir.path());
+        assert_eq!(
+            again.load("k").await.expect("load"),
+            Some(Cursor::new("cur_4"))
+        );
+        // The repair went into the torn slot: the previous save is intact.
+        let text = std::fs::read_to_string(&path).expect("text");
+        assert!(text.contains("cursor cur_2 gen 2 "), "{text:?}");
+        assert!(text.contains("cursor cur_4 gen 3 "), "{text:?}");
+    }
+
+    #[tokio::test]
+    async fn two_damaged_slots_are_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = saved(dir.path(), &["cur_1", "cur_2"]).await;
+        let path = store.path_for("k");
+        tear_slot_of(&path, "cur_1");
+        tear_slot_of(&path, "cur_2");
+        let err = store.load("k").await.expect_err("damaged");
+        assert!(
+            matches!(err, CursorStoreError::UnusableFile { .. }),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("two damaged copies"), "{text}");
+        assert!(
+            text.contains("delete it") && text.contains("restore it"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_plain_cursor_file_is_read_and_becomes_slots_on_the_next_save() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileCursorStore::new(dir.path());
+        let path = store.path_for("k");
+        std::fs::write(&path, "cur_far_ahead\n").expect("write");
+        assert_eq!(
+            store.load("k").await.expect("load"),
+            Some(Cursor::new("cur_far_ahead"))
+        );
+        store.save("k", &Cursor::new("cur_5")).await.expect("save");
+        let text = std::fs::read_to_string(&path).expect("text");
+        assert!(text.starts_with("cursor cur_5 gen 1 crc32 "), "{text:?}");
+        assert_eq!(
+            store.load("k").await.expect("load"),
+            Some(Cursor::new("cur_5"))
+        );
+        assert!(store.held_before("k").await.expect("held"));
+        // An emptied file (the marker shares its inode) is still refused.
+        std::fs::write(&path, "").expect("empty");
+        let err = store.load("k").await.expect_err("empty");
+        assert!(err.to_string().contains("is empty"), "{err}");
+        assert!(store.held_before("k").await.expect("held"));
+    }
+
+    #[tokio::test]
+    async fn a_cursor_longer_than_the_slots_gets_a_larger_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = saved(dir.path(), &["cur_1", "cur_2"]).await;
+        let long = format!("cur_{}", "9".repeat(300));
+        store
+            .save("k", &Cursor::new(long.as_str()))
+            .await
+            .expect("save");
+        store.save("k", &Cursor::new("cur_3")).await.expect("save");
+        let text = std::fs::read_to_string(store.path_for("k")).expect("text");
+        assert!(text.contains(&format!("cursor {long} gen 3 ")), "{text:?}");
+        assert!(text.contains("cursor cur_3 gen 4 "), "{text:?}");
+        assert_eq!(
+            store.load("k").await.expect("load"),
+            Some(Cursor::new("cur_3"))
+        );
     }
 
     #[cfg(unix)]

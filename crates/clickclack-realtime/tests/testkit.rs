@@ -8,8 +8,8 @@ use std::time::Duration;
 use clickclack_client::ErrorKind;
 use clickclack_proto::Cursor;
 use clickclack_realtime::{
-    Error, FileCursorStore, MemoryCursorStore, RealtimeItem, RealtimeStream, ReconnectCause,
-    ResyncReason,
+    CursorStore as _, Error, FileCursorStore, MemoryCursorStore, RealtimeItem, RealtimeStream,
+    ReconnectCause, ResyncReason,
 };
 use clickclack_testkit::Seed;
 
@@ -331,8 +331,8 @@ async fn file_cursor_store_resumes_after_the_stream_is_rebuilt() {
     let four = post(&server, &seed, "four");
     // A new store instance over the same directory, as after a restart.
     let store = Arc::new(FileCursorStore::new(dir.path()));
-    let saved = std::fs::read_to_string(store.path_for(&key)).expect("cursor file");
-    assert_eq!(saved.trim(), two.cursor().as_str());
+    let saved = store.load(&key).await.expect("cursor file");
+    assert_eq!(saved.as_ref(), Some(two.cursor()));
     let mut stream = builder(client, seed.workspace.id.clone())
         .cursor_store(store)
         .cursor_key(key)

@@ -380,7 +380,7 @@ async fn a_second_gateway_on_one_state_dir_is_refused() {
 }
 
 #[tokio::test]
-async fn file_epochs_keep_growing_across_processes_and_cursor_files_stay_as_they_were() {
+async fn file_epochs_keep_growing_across_processes_and_cursor_files_stay_readable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let first = FileBackend::open(dir.path()).await.expect("open");
     first
@@ -404,9 +404,17 @@ async fn file_epochs_keep_growing_across_processes_and_cursor_files_stay_as_they
         .await
         .expect("commit");
     drop(first);
-    // Today's file layout: <key>.cursor, one line.
-    let text = std::fs::read_to_string(dir.path().join("support.wsp_1.cursor")).expect("file");
-    assert_eq!(text, "cur_7\n");
+    // The file layout: <key>.cursor, text, two checksummed copies.
+    let path = dir.path().join("support.wsp_1.cursor");
+    let text = std::fs::read_to_string(&path).expect("file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("cursor cur_7 gen 1 crc32 ")),
+        "{text:?}"
+    );
     let second = FileBackend::open(dir.path()).await.expect("reopen");
     second
         .register_accounts(&accounts(&["support"]))
@@ -425,5 +433,14 @@ async fn file_epochs_keep_growing_across_processes_and_cursor_files_stay_as_they
             .await
             .expect("load"),
         Some(Cursor::new("cur_7"))
+    );
+    // A file of the earlier layout (one line, or written by hand) is read.
+    std::fs::write(&path, "cur_6\n").expect("write");
+    assert_eq!(
+        second
+            .load_cursor("support", "support.wsp_1")
+            .await
+            .expect("load"),
+        Some(Cursor::new("cur_6"))
     );
 }

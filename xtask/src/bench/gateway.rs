@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Options;
+use super::cpu::CpuSample;
 use super::harness::{Latencies, per_second, round3};
 use super::realtime::bare_connect;
 use super::report::{Goal, Record};
@@ -261,7 +262,7 @@ async fn drive(
     accounts: &[Account],
     duration: Duration,
     pace: Option<Duration>,
-) -> Result<(usize, Duration, Latencies), String> {
+) -> Result<(usize, Duration, Latencies, Duration), String> {
     let mut observers = Vec::new();
     let mut receivers = Vec::new();
     for a in accounts {
@@ -271,6 +272,7 @@ async fn drive(
         receivers.push(rx);
     }
     let start = Instant::now();
+    let cpu = CpuSample::now();
     let deadline = start + duration;
     let mut loops = Vec::new();
     let spread = accounts.len().max(1) as u32;
@@ -312,12 +314,13 @@ async fn drive(
         }
     }
     let elapsed = start.elapsed();
+    let cpu = cpu.cpu_until(&CpuSample::now());
     for o in observers {
         o.abort();
     }
     match failure {
         Some(e) => Err(e),
-        None => Ok((all.len(), elapsed, all)),
+        None => Ok((all.len(), elapsed, all, cpu)),
     }
 }
 
@@ -326,6 +329,17 @@ struct Side {
     rate: f64,
     latencies: Latencies,
     startup: Duration,
+    /// CPU of the whole process (server, drivers, observers and the side's
+    /// bots) per reply, µs: the sides differ only in their bots.
+    cpu_us_per_reply: f64,
+}
+
+/// CPU per reply in µs (0 without replies).
+fn cpu_us_per_reply(cpu: Duration, replies: usize) -> f64 {
+    if replies == 0 {
+        return 0.0;
+    }
+    (cpu.as_secs_f64() * 1e6 / replies as f64).round()
 }
 
 async fn gateway_side(
@@ -338,12 +352,13 @@ async fn gateway_side(
     let started = Instant::now();
     let running = start_gateway(&server.base_url(), &accounts).await?;
     let startup = started.elapsed();
-    let (count, elapsed, latencies) = drive(&server, &accounts, duration, pace).await?;
+    let (count, elapsed, latencies, cpu) = drive(&server, &accounts, duration, pace).await?;
     running.gateway.shutdown().await;
     Ok(Side {
         rate: per_second(count, elapsed),
         latencies,
         startup,
+        cpu_us_per_reply: cpu_us_per_reply(cpu, count),
     })
 }
 
@@ -360,7 +375,7 @@ async fn minimal_side(
         bots.push(start_minimal(&server.base_url(), a).await?);
     }
     let startup = started.elapsed();
-    let (count, elapsed, latencies) = drive(&server, &accounts, duration, pace).await?;
+    let (count, elapsed, latencies, cpu) = drive(&server, &accounts, duration, pace).await?;
     for b in bots {
         b.abort();
     }
@@ -368,6 +383,7 @@ async fn minimal_side(
         rate: per_second(count, elapsed),
         latencies,
         startup,
+        cpu_us_per_reply: cpu_us_per_reply(cpu, count),
     })
 }
 
@@ -388,12 +404,15 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
     let rounds = if options.quick { 1 } else { 3 };
     for n in [1usize, many] {
         let (mut base, mut ours) = (None::<Side>, None::<Side>);
+        let (mut base_cpu, mut ours_cpu) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             let b = minimal_side(n, duration, None).await?;
+            base_cpu.push(b.cpu_us_per_reply);
             if base.as_ref().is_none_or(|best| b.rate > best.rate) {
                 base = Some(b);
             }
             let o = gateway_side(n, duration, None).await?;
+            ours_cpu.push(o.cpu_us_per_reply);
             if ours.as_ref().is_none_or(|best| o.rate > best.rate) {
                 ours = Some(o);
             }
@@ -416,7 +435,9 @@ pub(crate) async fn run(options: &Options) -> Result<Vec<Record>, String> {
             .param("seconds", duration.as_secs_f64())
             .param("rounds_per_side", rounds)
             .param("replies", ours.latencies.len())
-            .param("baseline_replies", base.latencies.len()),
+            .param("baseline_replies", base.latencies.len())
+            .param("process_cpu_us_per_reply_by_round", ours_cpu)
+            .param("baseline_process_cpu_us_per_reply_by_round", base_cpu),
         );
         records.push(
             Record::new(

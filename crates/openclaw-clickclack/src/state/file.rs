@@ -13,8 +13,9 @@
 //!    release and the fence on commits behave exactly as in PostgreSQL, with
 //!    the process's monotonic clock as the lease clock — the conformance
 //!    suite checks both backends the same way.
-//! 4. Cursors are written through [`FileCursorStore`] (temp file, fsync,
-//!    rename, directory fsync): unchanged files, unchanged format.
+//! 4. Cursors are written through [`FileCursorStore`] (the same
+//!    `<key>.cursor` files: two checksummed copies overwritten in turn, a
+//!    one-line file of the earlier layout still read).
 
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, Write as _};
