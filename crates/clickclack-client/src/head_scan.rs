@@ -323,25 +323,12 @@ fn number(b: &[u8], mut i: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde::Deserialize;
-    use serde::de::IgnoredAny;
 
-    /// What serde decodes (the reference the scan must agree with).
-    #[derive(Deserialize)]
-    struct Head {
-        message: MessageHead,
-        #[serde(default)]
-        event: Option<IgnoredAny>,
-    }
-
-    #[derive(Deserialize)]
-    struct MessageHead {
-        id: String,
-    }
-
+    /// What the serde decode of a send finds (the reference the scan must
+    /// agree with).
     fn serde_head(body: &[u8]) -> Option<(String, bool)> {
-        let head: Head = serde_json::from_slice(body).ok()?;
-        Some((head.message.id, head.event.is_some()))
+        let (id, has_event) = crate::sent::decode_head(body).ok()?;
+        Some((id.as_str().to_owned(), has_event))
     }
 
     /// The scan never disagrees with serde; returns whether it answered.

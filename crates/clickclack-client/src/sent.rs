@@ -54,6 +54,13 @@ struct MessageHead {
     id: MessageId,
 }
 
+/// `message.id`, and whether `event` is present and not `null`, decoded by
+/// serde: the reference for the one-pass scan, and what explains a failure.
+pub(crate) fn decode_head(body: &[u8]) -> Result<(MessageId, bool), Error> {
+    let head: Head = decode_json(body)?;
+    Ok((head.message.id, head.event.is_some()))
+}
+
 impl SentMessage {
     /// Decodes the head of a write response body (`message.id`, and whether
     /// `event` is present and not `null`) and keeps the body for
@@ -69,10 +76,7 @@ impl SentMessage {
         // unusual (or broken) goes through serde, which explains failures.
         let (id, has_event) = match scan_write_head(&body) {
             Some(head) => (MessageId::from(head.id), head.has_event),
-            None => {
-                let head: Head = decode_json(&body)?;
-                (head.message.id, head.event.is_some())
-            }
+            None => decode_head(&body)?,
         };
         Ok(SentMessage {
             id,
